@@ -1,0 +1,34 @@
+# The two commands the README promises: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint system-deps clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Starts idgate with its embedded demo (no --config): open http://demo.localhost:4180
+run: install
+	$(BIN)/idgate serve
+
+# Debian packages the tests drive for real (installed only when missing).
+system-deps:
+	./scripts/system-deps
+
+test: install system-deps
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy --strict src
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

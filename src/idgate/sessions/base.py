@@ -1,0 +1,72 @@
+"""The proxy's session record: who signed in, and until when."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An authenticated person at one deployment.
+
+    ``user`` is the ID token's ``sub``; times are epoch seconds. Tokens are kept only when a
+    feature needs them (refresh, ``pass_access_token``), so the cookie stays small.
+    """
+
+    user: str
+    email: str
+    email_verified: bool
+    created_at: float
+    expires_at: float
+    preferred_username: str = ""
+    groups: tuple[str, ...] = field(default_factory=tuple)
+    id_token: str | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+    # Short keys keep the sealed cookie small; the mapping is the wire format, change it with care.
+    def to_bytes(self) -> bytes:
+        doc: dict[str, Any] = {
+            "u": self.user,
+            "e": self.email,
+            "v": self.email_verified,
+            "c": self.created_at,
+            "x": self.expires_at,
+        }
+        if self.preferred_username:
+            doc["p"] = self.preferred_username
+        if self.groups:
+            doc["g"] = list(self.groups)
+        for key, value in (("i", self.id_token), ("a", self.access_token), ("r", self.refresh_token)):
+            if value:
+                doc[key] = value
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Session:
+        """Parse :meth:`to_bytes` output; raises ``ValueError`` on anything else."""
+        try:
+            doc = json.loads(raw)
+            groups = doc.get("g", [])
+            if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+                raise ValueError("groups")
+            session = cls(
+                user=str(doc["u"]),
+                email=str(doc["e"]),
+                email_verified=doc["v"] is True,
+                created_at=float(doc["c"]),
+                expires_at=float(doc["x"]),
+                preferred_username=str(doc.get("p", "")),
+                groups=tuple(groups),
+                id_token=doc.get("i"),
+                access_token=doc.get("a"),
+                refresh_token=doc.get("r"),
+            )
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise ValueError("not a session") from exc
+        return session

@@ -1,0 +1,114 @@
+"""Sealed cookies: AES-256-GCM with a key per purpose, key lists for rotation, chunking under 4 KB.
+
+A sealed value is ``base64url(nonce(12) || ciphertext+tag)`` without padding. The cookie's name is the
+associated data, so a value sealed for one cookie (or one deployment) never opens under another name.
+
+Keys: each configured secret (the deployment's ``encryption_key``; newest first) is stretched with
+HKDF-SHA256 into one key per *purpose* (``session``, ``csrf``...), so a CSRF cookie can never be
+replayed as a session. :meth:`Sealer.seal` uses the newest key, :meth:`Sealer.open` tries each.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+NONCE_BYTES = 12
+MAX_COOKIE_VALUE = 3800  # a cookie line stays under the 4096-byte limit browsers keep
+MAX_CHUNKS = 8
+MAX_SEALED = MAX_COOKIE_VALUE * MAX_CHUNKS
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A 256-bit key for one purpose from a configured secret (HKDF-SHA256, no salt)."""
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"idgate/v1/" + purpose.encode())
+    return hkdf.derive(secret)
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Sealer:
+    """Seals and opens byte strings for one purpose, with rotation across ``secrets`` (newest first)."""
+
+    def __init__(
+        self,
+        secrets: Sequence[bytes],
+        purpose: str,
+        random: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        if not secrets:
+            raise ValueError("at least one secret is needed")
+        self._aeads = [AESGCM(derive_key(s, purpose)) for s in secrets]
+        self._random = random
+
+    def seal(self, plaintext: bytes, name: str) -> str:
+        nonce = self._random(NONCE_BYTES)
+        return _b64e(nonce + self._aeads[0].encrypt(nonce, plaintext, name.encode()))
+
+    def open(self, sealed: str, name: str) -> bytes | None:
+        """The plaintext, or ``None`` when ``sealed`` is malformed, altered, or sealed elsewhere."""
+        if not sealed or len(sealed) > MAX_SEALED:
+            return None
+        try:
+            raw = _b64d(sealed)
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) < NONCE_BYTES + 16:
+            return None
+        nonce, body, aad = raw[:NONCE_BYTES], raw[NONCE_BYTES:], name.encode()
+        for aead in self._aeads:
+            try:
+                return aead.decrypt(nonce, body, aad)
+            except InvalidTag:
+                continue
+        return None
+
+
+_CHUNK = re.compile(r"_(\d+)\Z")
+
+
+def split_chunks(name: str, value: str) -> list[tuple[str, str]]:
+    """The cookies to set for ``value``: ``[(name, value)]``, or ``name_0``, ``name_1``... when long."""
+    if len(value) <= MAX_COOKIE_VALUE:
+        return [(name, value)]
+    parts = [value[i : i + MAX_COOKIE_VALUE] for i in range(0, len(value), MAX_COOKIE_VALUE)]
+    if len(parts) > MAX_CHUNKS:
+        raise ValueError(f"session too large for {MAX_CHUNKS} cookies")
+    return [(f"{name}_{i}", part) for i, part in enumerate(parts)]
+
+
+def join_chunks(cookies: Mapping[str, str], name: str) -> str | None:
+    """The value of cookie ``name``, reassembled from ``name_0``... when chunked; ``None`` if absent."""
+    whole = cookies.get(name)
+    if whole is not None:
+        return whole
+    parts: list[str] = []
+    for i in range(MAX_CHUNKS):
+        part = cookies.get(f"{name}_{i}")
+        if part is None:
+            break
+        parts.append(part)
+    return "".join(parts) if parts else None
+
+
+def chunk_names(cookies: Mapping[str, str], name: str) -> list[str]:
+    """Every cookie that belongs to ``name`` (itself and its chunks): what sign-out must clear."""
+    return [
+        c
+        for c in cookies
+        if c == name or (c.startswith(name) and _CHUNK.fullmatch(c[len(name) :]) is not None)
+    ]
