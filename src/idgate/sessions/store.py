@@ -1,0 +1,49 @@
+"""The cookie session store: a :class:`Session` sealed into the deployment's cookie (OAuth2-Proxy's default).
+
+One place decides how a session is read from and written to cookies; the edge's hot path (with its memo)
+and the sign-in web app both use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from idgate.clock import Clock
+from idgate.sessions.base import Session
+from idgate.sessions.cookie import Sealer, chunk_names, join_chunks, split_chunks
+from idgate.settings import ProxySettings
+
+SESSION_PURPOSE = "session"
+
+
+class CookieSessions:
+    """Reads and writes one deployment's session cookie (``<name>_oauth2_proxy`` and its chunks)."""
+
+    def __init__(self, proxy: ProxySettings, clock: Clock) -> None:
+        self.name = proxy.session_cookie
+        self._sealer = Sealer([proxy.encryption_key], SESSION_PURPOSE)
+        self._clock = clock
+
+    def open(self, sealed: str) -> Session | None:
+        """The session in one (reassembled) cookie value; ``None`` if altered, malformed or expired."""
+        raw = self._sealer.open(sealed, self.name)
+        if raw is None:
+            return None
+        try:
+            session = Session.from_bytes(raw)
+        except ValueError:
+            return None
+        return None if session.expired(self._clock.now()) else session
+
+    def load(self, cookies: Mapping[str, str]) -> Session | None:
+        """The session carried by a request's cookies, or ``None``."""
+        sealed = join_chunks(cookies, self.name)
+        return None if sealed is None else self.open(sealed)
+
+    def save(self, session: Session) -> list[tuple[str, str]]:
+        """The ``(cookie name, value)`` pairs to set for ``session``."""
+        return split_chunks(self.name, self._sealer.seal(session.to_bytes(), self.name))
+
+    def names_to_clear(self, cookies: Mapping[str, str]) -> list[str]:
+        """Every cookie of this store the browser holds (for sign-out, or before saving anew)."""
+        return chunk_names(cookies, self.name)
