@@ -1,0 +1,5 @@
+"""``python -m idgate`` is the ``idgate`` command."""
+
+from idgate.cli import main
+
+main()

@@ -1,0 +1,234 @@
+"""Builds and runs the runtime that a :class:`~idgate.settings.Settings` describes.
+
+::
+
+    idgate serve
+      └── serve(settings, workers=N)          binds; forks N workers sharing the port (SO_REUSEPORT)
+            └── worker (one event loop, uvloop)
+                  ├── storage                  opened once (provider role only)
+                  ├── provider web app          aiohttp, private unix socket
+                  ├── sign-in web app           aiohttp, private unix socket (/oauth/start, callback ...)
+                  ├── demo upstream             only in the embedded demo
+                  └── the edge                  the public listener; routes by Host to all of the above
+
+SIGTERM or SIGINT stops a worker cleanly: the listener closes, in-flight work ends, the sockets go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from idgate.clock import Clock, SystemClock
+from idgate.settings import Settings, split_host
+
+log = logging.getLogger("idgate")
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:4180"`` / ``"[::1]:4180"`` / ``":4180"`` -> (host, port)."""
+    host, port = split_host(listen)
+    if port is None:
+        raise ValueError(f"listen address {listen!r} has no port")
+    return (host.strip("[]") or "0.0.0.0"), port  # noqa: S104 - an explicit ":PORT" means all
+
+
+def bind(listen: str, *, reuse_port: bool) -> socket.socket:
+    """A listening TCP socket for ``listen``; with ``reuse_port`` several processes may bind it."""
+    host, port = parse_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def loopback_overrides(settings: Settings, sock: socket.socket) -> dict[str, tuple[str, int]]:
+    """Hosts this process serves over plain http, mapped to its own listener.
+
+    The sign-in app fetches the provider's discovery document, keys and tokens from the issuer URL.
+    When the issuer is served by this same process over plain http (a laptop, the demo), its host
+    may not resolve (``kkp.localhost``); this lets the proxy reach it through our own listener.
+    Behind TLS the issuer is reached as any client would reach it.
+    """
+    provider = settings.provider
+    if provider is None or not provider.issuer.startswith("http://"):
+        return {}
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # noqa: S104
+        host = "127.0.0.1"
+    return {provider.host: (host, int(port))}
+
+
+@contextlib.asynccontextmanager
+async def unix_app(app: web.Application, path: str) -> AsyncIterator[str]:
+    """Serve ``app`` on a private unix socket at ``path`` for as long as the context lasts."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.UnixSite(runner, path, shutdown_timeout=5.0)
+    await site.start()
+    os.chmod(path, 0o600)
+    try:
+        yield path
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def tcp_app(app: web.Application, address: str) -> AsyncIterator[None]:
+    host, port = parse_listen(address)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, shutdown_timeout=2.0).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def run_worker(
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run every role of ``settings`` on ``sock`` until ``stop`` is set (or SIGTERM/SIGINT)."""
+    from idgate.edge.routes import RouteTable
+    from idgate.edge.server import start_edge
+    from idgate.net import client_session
+    from idgate.proxy.app import build_signin_app
+
+    clock = clock or SystemClock()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    rundir = tempfile.mkdtemp(prefix="idgate-")
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            provider_socket: str | None = None
+            signin_socket: str | None = None
+            if settings.provider is not None:
+                from idgate.provider.app import build_provider_app
+                from idgate.storage import open_storage
+
+                storage = await open_storage(settings.storage)
+                stack.push_async_callback(storage.close)
+                provider_app = build_provider_app(settings.provider, storage, clock)
+                provider_socket = await stack.enter_async_context(
+                    unix_app(provider_app, os.path.join(rundir, "provider.sock"))
+                )
+            if settings.proxies:
+                http = client_session(
+                    loopback_overrides(settings, sock),
+                    ca_file=settings.proxies[0].provider_ca_file,
+                )
+                stack.push_async_callback(http.close)
+                signin = build_signin_app(settings.proxies, clock, http)
+                signin_socket = await stack.enter_async_context(
+                    unix_app(signin, os.path.join(rundir, "signin.sock"))
+                )
+            if settings.demo_upstream:
+                from idgate.demo import upstream_app
+
+                await stack.enter_async_context(tcp_app(upstream_app(), settings.demo_upstream))
+
+            table = RouteTable.build(
+                settings, provider_socket=provider_socket, signin_socket=signin_socket
+            )
+            edge = await start_edge(settings, table, clock, sock=sock)
+            stack.push_async_callback(edge.aclose)
+            log.info("idgate listening on %s (pid %d)", settings.listen, os.getpid())
+            await stop.wait()
+            log.info("idgate stopping (pid %d)", os.getpid())
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def _run(settings: Settings, sock: socket.socket) -> None:
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        runner.run(run_worker(settings, sock))
+
+
+def serve(settings: Settings, *, workers: int = 1) -> None:
+    """Run ``settings`` in the foreground: one process, or ``workers`` forked processes on one port."""
+    configure_logging()
+    announce(settings)
+    if workers <= 1:
+        _run(settings, bind(settings.listen, reuse_port=False))
+        return
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker binds its own socket into the port's SO_REUSEPORT group
+            code = 0
+            try:
+                _run(settings, bind(settings.listen, reuse_port=True))
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    _supervise(children)
+
+
+def _supervise(children: list[int]) -> None:
+    """Forward SIGTERM/SIGINT to the workers and wait for all of them."""
+
+    def forward(signum: int, _frame: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for pid in children:
+        _, code = os.waitpid(pid, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    if status:
+        sys.exit(status)
+
+
+def announce(settings: Settings) -> None:
+    """Tell the operator what runs where (no secrets)."""
+    if settings.provider is not None:
+        log.info("provider: issuer %s", settings.provider.issuer)
+    for proxy in settings.proxies:
+        log.info("proxy %s: host %s -> %s", proxy.name, proxy.host, proxy.upstream)
+
+
+def configure_logging(env: Mapping[str, str] | None = None) -> None:
+    env = os.environ if env is None else env
+    level = env.get("IDGATE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
