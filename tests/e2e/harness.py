@@ -80,9 +80,7 @@ class Running:
         return self.log.read_text(errors="replace")
 
 
-def wait_listening(
-    port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 20
-) -> None:
+def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -95,9 +93,7 @@ def wait_listening(
     raise AssertionError(f"idgate did not listen on {port} within {timeout}s:\n{log.read_text()}")
 
 
-def start_idgate(
-    args: list[str], port: int, log: Path, env: dict[str, str] | None = None
-) -> Running:
+def start_idgate(args: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> Running:
     out = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "idgate", *args],

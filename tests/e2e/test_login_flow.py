@@ -33,9 +33,7 @@ async def test_login_reaches_upstream_with_identity(idgate: Running, upstream: U
         # unauthenticated browser: to /oauth/start with the original target, then to the provider
         assert first[0].status == 302
         assert urlsplit(first[0].location or "").path == "/oauth/start"
-        assert parse_qs(urlsplit(first[0].location or "").query)["rd"] == [
-            "/d/abc?orgId=1&var=a%20b"
-        ]
+        assert parse_qs(urlsplit(first[0].location or "").query)["rd"] == ["/d/abc?orgId=1&var=a%20b"]
         assert upstream.seen == []
         page = login_page(first)
 
@@ -52,9 +50,7 @@ async def test_login_reaches_upstream_with_identity(idgate: Running, upstream: U
     assert "_oauth2_proxy" not in seen.headers.get("Cookie", "")
 
 
-async def test_forged_identity_headers_never_reach_upstream(
-    idgate: Running, upstream: Upstream
-) -> None:
+async def test_forged_identity_headers_never_reach_upstream(idgate: Running, upstream: Upstream) -> None:
     async with Browser() as b:
         await sign_in(b, idgate, "grafana", "/")
         upstream.clear()
@@ -71,21 +67,15 @@ async def test_forged_identity_headers_never_reach_upstream(
     assert headers.get("x-forwarded-groups", "") != "admins"
 
 
-async def test_forged_headers_without_session_are_refused(
-    idgate: Running, upstream: Upstream
-) -> None:
+async def test_forged_headers_without_session_are_refused(idgate: Running, upstream: Upstream) -> None:
     upstream.clear()
     async with Browser() as b:
-        hops = await b.get(
-            idgate.url("grafana", "/"), headers={"X-Forwarded-Email": EMAIL}, follow=False
-        )
+        hops = await b.get(idgate.url("grafana", "/"), headers={"X-Forwarded-Email": EMAIL}, follow=False)
     assert hops[0].status == 302
     assert upstream.seen == []
 
 
-async def test_skip_auth_regex_passes_health_check_without_login(
-    idgate: Running, upstream: Upstream
-) -> None:
+async def test_skip_auth_regex_passes_health_check_without_login(idgate: Running, upstream: Upstream) -> None:
     upstream.clear()
     async with Browser() as b:
         hops = await b.get(idgate.url("prometheus", "/-/healthy"), follow=False)
@@ -137,9 +127,7 @@ async def test_tampered_cookie_is_no_session(idgate: Running, upstream: Upstream
     assert upstream.seen == []
 
 
-async def test_session_cookie_is_bound_to_its_deployment(
-    idgate: Running, upstream: Upstream
-) -> None:
+async def test_session_cookie_is_bound_to_its_deployment(idgate: Running, upstream: Upstream) -> None:
     async with Browser() as b:
         await sign_in(b, idgate, "grafana", "/")
         value = b.cookies_for(idgate.url("grafana"))["grafana_oauth2_proxy"]

@@ -1,0 +1,67 @@
+"""SQL storage (SQLite and PostgreSQL) with its Alembic migrations; :func:`open_sql` builds it from a URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from idgate.errors import StorageError
+from idgate.storage.sql.backend import SqlStorage
+from idgate.storage.sql.migrate import upgrade
+
+__all__ = ["SqlStorage", "open_sql", "async_url"]
+
+
+def async_url(url: str) -> str:
+    """The SQLAlchemy async URL of a config URL: ``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``,
+    ``postgresql://`` / ``postgres://`` -> ``postgresql+asyncpg://``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise StorageError(f"storage URL needs a scheme (sqlite:/// or postgresql://): {url!r}")
+    base = scheme.split("+", 1)[0].lower()
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+asyncpg://{rest}"
+    raise StorageError(f"unsupported storage scheme {scheme!r}: use sqlite:/// or postgresql://")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 10000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+async def open_sql(url: str) -> SqlStorage:
+    """Connect, create the SQLite file's directory if needed, run migrations."""
+    sa_url = make_url(async_url(url))
+    kwargs: dict[str, Any] = {}
+    if sa_url.get_backend_name() == "sqlite":
+        database = sa_url.database or ""
+        if database in ("", ":memory:"):
+            sa_url = sa_url.set(database=":memory:")
+            kwargs["poolclass"] = StaticPool  # one shared connection, or every session sees a new DB
+        else:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 10}
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(sa_url, **kwargs)
+    if sa_url.get_backend_name() == "sqlite" and sa_url.database != ":memory:":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    storage = SqlStorage(engine)
+    try:
+        await upgrade(engine)
+    except Exception as exc:
+        await engine.dispose()
+        if isinstance(exc, StorageError):
+            raise
+        raise StorageError(f"cannot open storage: {type(exc).__name__}: {exc}") from exc
+    return storage

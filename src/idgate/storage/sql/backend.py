@@ -1,0 +1,147 @@
+"""The SQL backend: SQLAlchemy Core (async) over SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+Foreign exceptions are translated here, at one boundary, into :mod:`idgate.errors`.
+
+Concurrency: :meth:`SqlStorage.update` is an optimistic compare-and-swap on the row's ``version``. Under
+PostgreSQL's READ COMMITTED, a second writer's ``UPDATE ... WHERE version = v`` waits for the first,
+then matches no row and runs ``fn`` again on the new state; SQLite serialises writers with its file lock
+(busy timeout, and one in-process lock so one process never contends with itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from idgate.errors import AlreadyExists, Conflict, NotFound, StorageError
+from idgate.storage.base import GarbageCollected, R, Record
+from idgate.storage.codec import decode, encode
+from idgate.storage.sql.schema import TABLES
+
+UPDATE_ATTEMPTS = 8
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in _RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)
+
+
+class SqlStorage:
+    """:class:`~idgate.storage.base.Storage` on an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # SQLite: one writer at a time per process (an in-memory database is a single connection).
+        self._lock: asyncio.Lock | None = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            if self._lock is None:
+                async with self._engine.begin() as conn:
+                    yield conn
+            else:
+                async with self._lock, self._engine.begin() as conn:
+                    yield conn
+        except IntegrityError as exc:
+            raise AlreadyExists(str(exc.orig)) from None
+        except DBAPIError as exc:
+            if _retryable(exc):
+                raise Conflict("concurrent transaction") from exc
+            raise StorageError(f"storage failed: {type(exc.orig).__name__}") from exc
+        except SQLAlchemyError as exc:
+            raise StorageError(f"storage failed: {type(exc).__name__}") from exc
+        except OSError as exc:
+            raise StorageError(f"storage unreachable: {exc.strerror or exc}") from exc
+
+    async def create(self, record: Record) -> None:
+        table = TABLES[type(record)]
+        async with self._tx() as conn:
+            await conn.execute(
+                insert(table).values(
+                    id=record.id, version=1, expires_at=record.expires_at, data=encode(record)
+                )
+            )
+
+    async def get(self, kind: type[R], id: str) -> R:
+        table = TABLES[kind]
+        async with self._tx() as conn:
+            row = (await conn.execute(select(table.c.data).where(table.c.id == id))).first()
+        if row is None:
+            raise NotFound(f"{kind.KIND} not found")
+        return decode(kind, row.data)
+
+    async def list(self, kind: type[R]) -> list[R]:
+        table = TABLES[kind]
+        async with self._tx() as conn:
+            rows = (await conn.execute(select(table.c.data).order_by(table.c.id))).all()
+        return [decode(kind, row.data) for row in rows]
+
+    async def update(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R:
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                written = await self._update_once(kind, id, fn)
+            except Conflict:
+                written = None
+            if written is not None:
+                return written
+            await asyncio.sleep(0.005 * (attempt + 1))
+        raise Conflict(f"{kind.KIND}: too many concurrent updates")
+
+    async def _update_once(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R | None:
+        table = TABLES[kind]
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(
+                    select(table.c.version, table.c.data).where(table.c.id == id)
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"{kind.KIND} not found")
+            new = fn(decode(kind, row.data))
+            if new.id != id or type(new) is not kind:
+                raise ValueError("an update function must return a record of the same kind and id")
+            result = await conn.execute(
+                update(table)
+                .where(table.c.id == id, table.c.version == row.version)
+                .values(version=row.version + 1, expires_at=new.expires_at, data=encode(new))
+            )
+            rowcount: Any = getattr(result, "rowcount", 0)
+            return new if rowcount == 1 else None
+
+    async def delete(self, kind: type[R], id: str) -> None:
+        table = TABLES[kind]
+        async with self._tx() as conn:
+            result = await conn.execute(delete(table).where(table.c.id == id))
+            if getattr(result, "rowcount", 0) != 1:
+                raise NotFound(f"{kind.KIND} not found")
+
+    async def garbage_collect(self, now: float) -> GarbageCollected:
+        removed: dict[str, int] = {}
+        async with self._tx() as conn:
+            for kind, table in TABLES.items():
+                result = await conn.execute(
+                    delete(table).where(table.c.expires_at.is_not(None), table.c.expires_at < now)
+                )
+                count = int(getattr(result, "rowcount", 0) or 0)
+                if count:
+                    removed[kind.KIND] = count
+        return GarbageCollected(removed)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
