@@ -44,8 +44,8 @@ async def test_login_reaches_upstream_with_identity(idgate: Running, upstream: U
     seen = upstream.seen[-1]
     assert seen.target == "/d/abc?orgId=1&var=a%20b"
     assert seen.headers["X-Forwarded-Email"] == EMAIL
-    assert seen.headers["X-Forwarded-Preferred-Username"] == "admin"
-    assert seen.headers["X-Forwarded-User"]
+    # the user is the ID token's sub, encoded the way Dex encodes it (user id + connector "local")
+    assert seen.headers["X-Forwarded-User"] == "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs"
     # the proxy's cookies are its own business, not the upstream's
     assert "_oauth2_proxy" not in seen.headers.get("Cookie", "")
 

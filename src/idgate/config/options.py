@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from idgate.config.types import Duration, Strict, did_you_mean
@@ -31,7 +31,9 @@ def _compiles(pattern: str) -> str:
         re.compile(pattern)
     except re.error as exc:
         raise PydanticCustomError(
-            "regex", "invalid regular expression '{pattern}': {error}", {"pattern": pattern, "error": str(exc)}
+            "regex",
+            "invalid regular expression '{pattern}': {error}",
+            {"pattern": pattern, "error": str(exc)},
         ) from None
     return pattern
 
@@ -56,8 +58,7 @@ CHART_FIXED_OPTIONS: dict[str, str] = {
     "provider_ca_files": "iap.customProviderCA",
 }
 
-OAUTH2_PROXY_OPTIONS: frozenset[str] = frozenset(
-    """
+_OPTION_NAMES = """
     acr_values allowed_groups allowed_roles api_routes approval_prompt auth_logging auth_logging_format
     authenticated_emails_file azure_graph_group_field azure_tenant backend_logout_url banner
     basic_auth_password bearer_token_login_fallback bitbucket_repository bitbucket_team client_id
@@ -89,8 +90,8 @@ OAUTH2_PROXY_OPTIONS: frozenset[str] = frozenset(
     ssl_insecure_skip_verify ssl_upstream_insecure_skip_verify standard_logging standard_logging_format
     tls_cert_file tls_cipher_suites tls_key_file tls_min_version trusted_ips upstream_timeout upstreams
     use_system_trust_store user_id_claim validate_url whitelist_domains
-    """.split()
-)
+"""
+OAUTH2_PROXY_OPTIONS: frozenset[str] = frozenset(_OPTION_NAMES.split())
 
 
 class ProxyOptions(Strict):
@@ -103,18 +104,18 @@ class ProxyOptions(Strict):
     unknown_key_noun: ClassVar[str] = "option"
 
     scope: str | None = None  # one space-separated string; default "openid email profile"
-    email_domains: list[str] = []  # '*' = any; empty = nobody
+    email_domains: list[str] = Field(default_factory=list)  # '*' = any; empty = nobody
     github_org: str | None = None
     github_team: str | None = None
-    allowed_groups: list[str] = []
-    skip_auth_regex: list[Regex] = []
+    allowed_groups: list[str] = Field(default_factory=list)
+    skip_auth_regex: list[Regex] = Field(default_factory=list)
     pass_user_headers: bool = True
     approval_prompt: str | None = None  # 'force' | 'none' | ... ; the chart's default_configuration: none
     cookie_name: str | None = None  # default <name>_oauth2_proxy
     cookie_expire: Duration | None = None  # default 168h
     cookie_secure: bool | None = None
     redirect_url: str | None = None
-    whitelist_domains: list[str] = []
+    whitelist_domains: list[str] = Field(default_factory=list)
     insecure_oidc_allow_unverified_email: bool = False
 
     @classmethod

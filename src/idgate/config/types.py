@@ -82,7 +82,9 @@ class Strict(BaseModel):
     @classmethod
     def unknown_key_message(cls, key: str) -> str:
         """The message for an unknown ``key`` in this mapping."""
-        return f"unknown {cls.unknown_key_noun} '{key}'{did_you_mean(key, cls.known_keys())}"
+        known = cls.known_keys()
+        hint = did_you_mean(key, known) or f" (expected one of: {', '.join(known)})"
+        return f"unknown {cls.unknown_key_noun} '{key}'{hint}"
 
 
 # --- Go durations -------------------------------------------------------------------------------
@@ -90,14 +92,14 @@ class Strict(BaseModel):
 _UNIT_SECONDS = {
     "ns": 1e-9,
     "us": 1e-6,
-    "µs": 1e-6,  # noqa: RUF001 - Go accepts both micro signs
+    "µs": 1e-6,  # Go accepts both micro signs
     "μs": 1e-6,
     "ms": 1e-3,
     "s": 1.0,
     "m": 60.0,
     "h": 3600.0,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")  # noqa: RUF001
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _DURATION_HINT = "expected a Go duration such as 90s, 1h30m or 24h"
 
 
@@ -156,9 +158,7 @@ def cookie_secret_bytes(secret: str) -> bytes | None:
     """
     stripped = secret.rstrip("=")
     try:
-        decoded = base64.b64decode(
-            stripped + "=" * (-len(stripped) % 4), altchars=b"-_", validate=True
-        )
+        decoded = base64.b64decode(stripped + "=" * (-len(stripped) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         decoded = b""
     if len(decoded) in AES_KEY_LENGTHS:

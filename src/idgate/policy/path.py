@@ -20,7 +20,7 @@ import string
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _HEX = frozenset(string.hexdigits)
 _UNSAFE_ESCAPES = frozenset({"2F", "5C", "00"})
-_PLAIN = re.compile(r"/(?:[A-Za-z0-9\-_~!$&'()*+,=:@]+/?)*\Z")
+_PLAIN = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,=:@]+/)*[A-Za-z0-9\-._~!$&'()*+,=:@]*\Z")
 
 
 def _decode_unreserved(path: str) -> str | None:
@@ -66,7 +66,7 @@ def _remove_dot_segments(path: str) -> str:
 
 def normalise_path(path: str) -> str | None:
     """The normalised form of a request path (no query), or ``None`` when it is unsafe to match."""
-    if _PLAIN.match(path) is not None and "//" not in path:
+    if _PLAIN.match(path) is not None and "/." not in path:
         return path  # fast path: nothing to decode, no dot segment, no empty segment
     if not path.startswith("/"):
         return None

@@ -25,9 +25,7 @@ def github(org: str | None, team: str | None) -> Criterion | None:
         return None
     org_key = org.strip().lower()
     prefix = org_key + ":"
-    teams = frozenset(
-        prefix + t.strip().lower() for t in (team or "").split(",") if t.strip()
-    )
+    teams = frozenset(prefix + t.strip().lower() for t in (team or "").split(",") if t.strip())
 
     def check(session: Session) -> tuple[str, ...]:
         groups = {g.lower() for g in session.groups}

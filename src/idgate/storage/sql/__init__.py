@@ -14,7 +14,7 @@ from idgate.errors import StorageError
 from idgate.storage.sql.backend import SqlStorage
 from idgate.storage.sql.migrate import upgrade
 
-__all__ = ["SqlStorage", "open_sql", "async_url"]
+__all__ = ["SqlStorage", "async_url", "open_sql"]
 
 
 def async_url(url: str) -> str:

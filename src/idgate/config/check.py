@@ -1,0 +1,251 @@
+"""Cross-section checks on a loaded config: what each chart alone cannot see (kkp-values.md §6).
+
+Errors (the setup cannot work):
+
+- a deployment's ``client_id`` is not among ``dex.clients`` (checked when the file has Dex clients), or its
+  ``client_secret`` differs from that client's ``secret`` (compared in constant time; never printed);
+- that client's redirect URIs lack the deployment's callback: ``redirect_url`` when set, else
+  ``https://<ingress.host>/oauth/callback`` (``http://`` is accepted too when the host is ``localhost``,
+  ``*.localhost`` or an IP address, or when the provider itself is on plain http);
+- ``iap.oidc_issuer_url`` is the chart's placeholder, or differs from the issuer the ``dex`` section makes;
+- two deployments share a host or a ``name``; two Dex clients share an ``id``;
+- ``github_team`` without ``github_org``.
+
+Warnings (it works, but probably not as meant):
+
+- a deployment with no restriction at all (no ``email_domains``, ``allowed_groups`` or ``github_org``)
+  lets nobody in: OAuth2-Proxy authorises no one with an empty ``email_domains`` (``['*']`` allows any);
+- two Dex clients share a secret, or two deployments an ``encryption_key``;
+- Dex has clients but no connectors or static passwords (nobody can log in);
+- keys that are kept but have no effect (``discovery_url``, ``passthrough``, ``config.cookie_name``);
+- a deployment on the provider's own host; a file with neither section.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterable
+
+from idgate.config.dex import Client, DexSection
+from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, IapSection
+from idgate.config.kkp import deployments, effective_options
+from idgate.config.model import Config
+from idgate.errors import Problem
+from idgate.settings import hostname
+
+__all__ = ["callback_urls", "check", "plain_http_allowed"]
+
+
+def check(config: Config) -> list[Problem]:
+    """Every cross-section problem of ``config``, errors and warnings, in file order."""
+    problems: list[Problem] = []
+    if config.dex is None and config.iap is None:
+        problems.append(Problem("", "neither a dex nor an iap section: nothing to serve", "warning"))
+    if config.dex is not None:
+        problems += _check_dex(config, config.dex)
+    if config.iap is not None:
+        problems += _check_issuer(config, config.iap)
+        problems += _check_deployments(config, config.iap)
+    return problems
+
+
+def _equal_secret(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _check_dex(config: Config, dex: DexSection) -> list[Problem]:
+    problems: list[Problem] = []
+    seen_ids: dict[str, int] = {}
+    for i, client in enumerate(dex.clients):
+        if client.id in seen_ids:
+            problems.append(
+                Problem(
+                    config.path("dex", "clients", i, "id"),
+                    f"'{client.id}' is also the id of dex.clients[{seen_ids[client.id]}]",
+                )
+            )
+        seen_ids.setdefault(client.id, i)
+        for j, other in enumerate(dex.clients[:i]):
+            if client.secret and not client.public and _equal_secret(client.secret, other.secret):
+                problems.append(
+                    Problem(
+                        config.path("dex", "clients", i, "secret"),
+                        f"same secret as dex.clients[{j}]; each client should have its "
+                        "own credentials (`idgate secret` makes one)",
+                        "warning",
+                    )
+                )
+                break
+    if dex.clients and not dex.connectors and not dex.staticPasswords:
+        problems.append(
+            Problem("dex", "clients but no connectors or staticPasswords: nobody can log in", "warning")
+        )
+    return problems
+
+
+def _check_issuer(config: Config, iap: IapSection) -> list[Problem]:
+    url = iap.oidc_issuer_url
+    path = config.path("iap", "oidc_issuer_url")
+    problems: list[Problem] = []
+    if iap.discovery_url is not None:
+        problems.append(
+            Problem(
+                config.path("iap", "discovery_url"),
+                "Gatekeeper-era key, ignored: the proxies find the provider from iap.oidc_issuer_url",
+                "warning",
+            )
+        )
+    if not iap.deployments or not url:
+        return problems
+    if url.rstrip("/") == CHART_PLACEHOLDER_ISSUER:
+        want = config.dex.issuer if config.dex and config.dex.issuer else "the provider's issuer URL"
+        problems.append(
+            Problem(path, f"is the chart's placeholder {CHART_PLACEHOLDER_ISSUER}; set it to {want}")
+        )
+    elif config.dex is not None and config.dex.issuer and url.rstrip("/") != config.dex.issuer:
+        problems.append(Problem(path, f"is {url}, but the issuer made by dex.ingress is {config.dex.issuer}"))
+    return problems
+
+
+def plain_http_allowed(host: str, dex: DexSection | None) -> bool:
+    """Whether ``http://`` callbacks are fine for ``host``: a loopback name, an IP, or an http provider."""
+    if dex is not None and dex.ingress.scheme == "http":
+        return True
+    name = hostname(host).strip("[]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def callback_urls(host: str, redirect_url: str | None, dex: DexSection | None) -> list[str]:
+    """The redirect URIs a deployment's Dex client may list for it, the preferred one first."""
+    if redirect_url:
+        return [redirect_url]
+    urls = [f"https://{host}/oauth/callback"]
+    if plain_http_allowed(host, dex):
+        urls.append(f"http://{host}/oauth/callback")
+    return urls
+
+
+def _find_client(clients: Iterable[Client], client_id: str) -> tuple[int, Client] | None:
+    return next(((i, c) for i, c in enumerate(clients) if c.id == client_id), None)
+
+
+def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
+    problems: list[Problem] = []
+    dex = config.dex
+    hosts: dict[str, str] = {}
+    names: dict[str, str] = {}
+    keys: dict[bytes, str] = {}
+    for key, dep in deployments(iap):
+        at = ("iap", "deployments", key)
+        here = config.path(*at)
+        opts = effective_options(iap, dep)
+        host = hostname(dep.ingress.host)
+        if host in hosts:
+            problems.append(Problem(config.path(*at, "ingress", "host"), f"same host as {hosts[host]}"))
+        hosts.setdefault(host, here)
+        if dex is not None and dex.issuer and host == hostname(dex.ingress.host):
+            problems.append(
+                Problem(
+                    config.path(*at, "ingress", "host"),
+                    "is the provider's host "
+                    "(dex.ingress.host); only paths outside the issuer path reach this "
+                    "deployment",
+                    "warning",
+                )
+            )
+        if dep.name in names:
+            problems.append(
+                Problem(
+                    config.path(*at, "name"),
+                    f"'{dep.name}' is also the name of "
+                    f"{names[dep.name]} (objects and the cookie are named after it)",
+                )
+            )
+        names.setdefault(dep.name, here)
+        secret = dep.encryption_key_bytes
+        if secret in keys:
+            problems.append(
+                Problem(
+                    config.path(*at, "encryption_key"),
+                    f"same key as {keys[secret]}; give each deployment its own",
+                    "warning",
+                )
+            )
+        keys.setdefault(secret, here)
+        if dex is not None and dex.clients:
+            problems += _check_client(
+                config,
+                dex,
+                key,
+                client_id=dep.client_id,
+                secret=dep.client_secret,
+                callbacks=callback_urls(dep.ingress.host, opts.redirect_url, dex),
+            )
+        if not opts.email_domains and not opts.allowed_groups and not opts.github_org:
+            problems.append(
+                Problem(
+                    config.path(*at, "config", "email_domains"),
+                    "this deployment lets "
+                    "nobody in: no email_domains, allowed_groups or github_org (OAuth2-Proxy "
+                    "authorises no one; email_domains: ['*'] allows any verified email)",
+                    "warning",
+                )
+            )
+        if opts.github_team and not opts.github_org:
+            problems.append(
+                Problem(
+                    config.path(*at, "config", "github_team"),
+                    "needs github_org (teams are matched as the group 'org:team')",
+                )
+            )
+        if "cookie_name" in dep.config.model_fields_set:
+            problems.append(
+                Problem(
+                    config.path(*at, "config", "cookie_name"),
+                    "had no effect in the iap "
+                    f"chart (it fixes --cookie-name={dep.name}_oauth2_proxy); idgate uses it",
+                    "warning",
+                )
+            )
+        if dep.passthrough is not None:
+            problems.append(
+                Problem(
+                    config.path(*at, "passthrough"),
+                    "Gatekeeper-era key, ignored: use config.skip_auth_regex",
+                    "warning",
+                )
+            )
+    return problems
+
+
+def _check_client(
+    config: Config, dex: DexSection, key: str, *, client_id: str, secret: str, callbacks: list[str]
+) -> list[Problem]:
+    at = ("iap", "deployments", key)
+    found = _find_client(dex.clients, client_id)
+    if found is None:
+        return [Problem(config.path(*at, "client_id"), f"no client with id '{client_id}' in dex.clients")]
+    i, client = found
+    problems: list[Problem] = []
+    if not client.public and not _equal_secret(secret, client.secret):
+        problems.append(
+            Problem(
+                config.path(*at, "client_secret"),
+                f"does not match the secret of dex.clients[{i}] (id '{client_id}')",
+            )
+        )
+    if not set(callbacks) & set(client.redirect_uris):
+        problems.append(
+            Problem(
+                config.path("dex", "clients", i, "redirectURIs"),
+                f"does not contain {callbacks[0]}, the callback of {config.path(*at)}",
+            )
+        )
+    return problems

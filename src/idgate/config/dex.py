@@ -1,0 +1,190 @@
+"""The ``dex:`` section: the Kubermatic ``oauth`` chart's values (kkp-values.md §1.1), key by key.
+
+Keys that only matter to a Kubernetes render (image, resources, affinity, grpc, theme ...) are accepted
+and kept. Client, connector, static password and expiry keys are matched case-insensitively, as Dex
+does; :mod:`idgate.config.kkp` folds them to the spellings used here before validation (``RedirectURIs``
+becomes ``redirectURIs``) and maps error paths back to what was written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from idgate.config.types import Duration, Raw, RawList, Strict, did_you_mean
+
+__all__ = [
+    "CONNECTOR_TYPES",
+    "Client",
+    "Connector",
+    "DexSection",
+    "Expiry",
+    "StaticPassword",
+    "bcrypt_hash_bytes",
+]
+
+CONNECTOR_TYPES = ("local", "github", "ldap", "oidc", "gitlab", "google")
+
+
+class Image(Strict):
+    repository: str | None = None
+    tag: str | None = None
+    pullPolicy: str | None = None  # the chart's key
+
+
+def _absolute_path(value: str) -> str:
+    if value and not value.startswith("/"):
+        raise PydanticCustomError("path", "expected a path starting with '/', such as /dex")
+    return value
+
+
+class DexIngress(Strict):
+    """Where the provider is reachable; also the issuer ``<scheme>://<host><path>``."""
+
+    host: str = ""
+    path: Annotated[str, AfterValidator(_absolute_path)] = "/dex"
+    scheme: Literal["http", "https"] = "https"
+    class_: str = Field(default="nginx", alias="class")  # ``non-existent`` suppresses the Ingress
+    annotations: Raw = Field(default_factory=dict)
+
+
+class RefreshTokens(Strict):
+    validIfNotUsedFor: Duration | None = None
+    absoluteLifetime: Duration | None = None
+    reuseInterval: Duration | None = None
+    disableRotation: bool = False
+
+
+class Expiry(Strict):
+    """Token and key lifetimes, as Go durations (``6h``); ``None`` keeps Dex's default."""
+
+    signingKeys: Duration | None = None
+    idTokens: Duration | None = None
+    authRequests: Duration | None = None
+    deviceRequests: Duration | None = None
+    refreshTokens: RefreshTokens | None = None
+
+
+class Frontend(Strict):
+    issuer: str = "dex"  # display name of the web frontend
+
+
+class GrpcCerts(Strict):
+    caCert: str | None = None  # already base64, as the chart writes them
+    serverCert: str | None = None
+    serverKey: str | None = None
+
+
+class Grpc(Strict):
+    """Dex's optional gRPC API; the list-like keys are raw YAML appended verbatim by the chart."""
+
+    api: Raw = Field(default_factory=dict)
+    certs: GrpcCerts | None = None
+    certMount: Any = None
+    certVolume: Any = None
+    service: Any = None
+    ingress: Any = None
+
+
+class CertIssuer(Strict):
+    name: str = "letsencrypt-prod"
+    kind: str = "ClusterIssuer"
+
+
+def _known_type(value: str) -> str:
+    if value not in CONNECTOR_TYPES:
+        raise PydanticCustomError(
+            "connector_type",
+            "unknown connector type '{type}'{hint} (known: {known})",
+            {
+                "type": value,
+                "hint": did_you_mean(value, CONNECTOR_TYPES),
+                "known": ", ".join(CONNECTOR_TYPES),
+            },
+        )
+    return value
+
+
+class Connector(Strict):
+    """An upstream identity source. ``config`` is kept as given; each connector type validates its own."""
+
+    type: Annotated[str, AfterValidator(_known_type)]
+    id: str
+    name: str = ""
+    config: Raw = Field(default_factory=dict)
+
+
+class Client(Strict):
+    """A static OAuth client (Dex ``staticClients``)."""
+
+    id: str
+    name: str = ""
+    secret: str = ""
+    redirect_uris: list[str] = Field(default_factory=list, alias="redirectURIs")
+    public: bool = False
+    trusted_peers: list[str] = Field(default_factory=list, alias="trustedPeers")
+    logo_url: str | None = Field(default=None, alias="logoURL")
+
+
+def bcrypt_hash_bytes(value: str) -> bytes | None:
+    """The bcrypt hash as bytes: Dex takes it as written (``$2a$10$...``) or base64-encoded."""
+    if value.startswith("$2"):
+        return value.encode()
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if decoded.startswith(b"$2") else None
+
+
+def _is_bcrypt(value: str) -> str:
+    if bcrypt_hash_bytes(value) is None:
+        raise PydanticCustomError(
+            "bcrypt", "expected a bcrypt hash such as $2a$10$... (or its base64 encoding)"
+        )
+    return value
+
+
+class StaticPassword(Strict):
+    """A local user of the password database."""
+
+    email: str
+    hash: Annotated[str, AfterValidator(_is_bcrypt)]
+    username: str = ""
+    userID: str
+
+
+class DexSection(Strict):
+    """The ``dex:`` section. The legacy ``staticPasswordLogins`` arrives here as ``staticPasswords``."""
+
+    image: Image | None = None
+    imagePullSecrets: RawList = Field(default_factory=list)
+    replicas: int = Field(default=2, ge=0)
+    env: RawList = Field(default_factory=list)
+    ingress: DexIngress = Field(default_factory=DexIngress)
+    expiry: Expiry = Field(default_factory=Expiry)
+    frontend: Frontend = Field(default_factory=Frontend)
+    connectors: list[Connector] = Field(default_factory=list)
+    clients: list[Client] = Field(default_factory=list)
+    staticPasswords: list[StaticPassword] = Field(default_factory=list)
+    grpc: Grpc | None = None
+    resources: Raw = Field(default_factory=dict)
+    nodeSelector: Raw = Field(default_factory=dict)
+    affinity: Raw = Field(default_factory=dict)
+    tolerations: RawList = Field(default_factory=list)
+    extraVolumes: RawList = Field(default_factory=list)
+    extraVolumeMounts: RawList = Field(default_factory=list)
+    certIssuer: CertIssuer | None = Field(default_factory=CertIssuer)  # null disables
+    theme: dict[str, str] = Field(default_factory=dict)
+    nameOverride: str | None = None
+
+    @property
+    def issuer(self) -> str:
+        """``<scheme>://<host><path>`` without a trailing slash (``""`` when no host is set)."""
+        if not self.ingress.host:
+            return ""
+        return f"{self.ingress.scheme}://{self.ingress.host}{self.ingress.path}".rstrip("/")

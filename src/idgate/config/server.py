@@ -1,0 +1,65 @@
+"""The ``idgate:`` section: what only idgate has (where to listen, where state lives).
+
+Paths are used as the process sees them (relative to the working directory), as Dex and OAuth2-Proxy do.
+Messages never echo a storage or session URL: it may carry a password.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from idgate.config.types import Strict
+
+__all__ = ["IdgateSection"]
+
+STORAGE_SCHEMES = ("sqlite", "postgresql", "postgres")
+SESSION_SCHEMES = ("redis", "rediss")
+
+
+def _listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise PydanticCustomError(
+            "listen",
+            "expected host:port such as 127.0.0.1:4180 or [::]:4180, got '{value}'",
+            {"value": value},
+        )
+    return value
+
+
+def _scheme(value: str) -> str:
+    return value.split("://", 1)[0].lower() if "://" in value else ""
+
+
+def _storage(value: str) -> str:
+    scheme = _scheme(value).split("+", 1)[0]
+    if scheme not in STORAGE_SCHEMES or (scheme == "sqlite" and not value.startswith("sqlite:///")):
+        got = f"scheme '{scheme}'" if scheme else "no URL scheme"
+        raise PydanticCustomError(
+            "storage", "expected sqlite:///PATH or postgresql://USER@HOST/DB, got {got}", {"got": got}
+        )
+    return value
+
+
+def _sessions(value: str) -> str:
+    if value != "cookie" and _scheme(value) not in SESSION_SCHEMES:
+        raise PydanticCustomError("sessions", "expected 'cookie' or a redis://HOST:PORT/DB URL")
+    return value
+
+
+class IdgateSection(Strict):
+    """``idgate:``. ``storage`` defaults to ``sqlite:///<data_dir>/idgate.db``."""
+
+    listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:4180"
+    storage: Annotated[str, AfterValidator(_storage)] | None = None
+    sessions: Annotated[str, AfterValidator(_sessions)] = "cookie"
+    data_dir: str = "./data"
+    workers: int = Field(default=1, ge=1)
+
+    @property
+    def storage_url(self) -> str:
+        """``storage`` as written, or the SQLite file in ``data_dir``."""
+        return self.storage or f"sqlite:///{self.data_dir.rstrip('/')}/idgate.db"

@@ -1,0 +1,78 @@
+"""Connectors: how the provider learns who a person is, as small capability protocols (Dex's
+``connector.go``).
+
+A connector implements the protocols it can honour, nothing more; the provider asks with
+``isinstance(conn, PasswordConnector)`` (they are runtime-checkable) before it shows a password form, and
+``isinstance(conn, RefreshConnector)`` before it issues a refresh token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A person as a connector reports them. ``connector_data`` is opaque to everyone but the connector
+    (it is what a refresh needs: an upstream refresh token, an LDAP DN ...)."""
+
+    user_id: str
+    username: str
+    email: str
+    email_verified: bool
+    preferred_username: str = ""
+    groups: tuple[str, ...] = ()
+    connector_data: str = ""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What every connector has: an id (part of ``sub``) and a name to show."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+@runtime_checkable
+class PasswordConnector(Connector, Protocol):
+    """Checks a username and password that the provider's own login form collected."""
+
+    @property
+    def prompt(self) -> str:
+        """The label of the username field (``Email Address``, ``Username`` ...)."""
+        ...
+
+    async def login(
+        self, scopes: tuple[str, ...], username: str, password: str
+    ) -> Identity | None:
+        """The identity, or ``None`` for wrong credentials (never say which part was wrong)."""
+        ...
+
+
+@runtime_checkable
+class CallbackConnector(Connector, Protocol):
+    """Sends the browser to an upstream (GitHub, OIDC ...) and finishes on its callback."""
+
+    def login_url(self, scopes: tuple[str, ...], callback_url: str, state: str) -> str:
+        """Where to send the browser; ``state`` must come back on the callback."""
+        ...
+
+    async def handle_callback(
+        self, scopes: tuple[str, ...], callback_url: str, query: Mapping[str, str]
+    ) -> Identity:
+        """The identity from the upstream's answer; raises on a refusal."""
+        ...
+
+
+@runtime_checkable
+class RefreshConnector(Connector, Protocol):
+    """Can confirm, at refresh time, that the person still exists upstream (and update their claims)."""
+
+    async def refresh(self, scopes: tuple[str, ...], identity: Identity) -> Identity:
+        """The up-to-date identity; raises when the person lost access."""
+        ...

@@ -1,0 +1,97 @@
+"""The ``local`` connector: Dex's password database (``staticPasswords``), bcrypt-checked.
+
+The email is matched case-insensitively. bcrypt runs in a worker thread (it takes tens of milliseconds
+by design) and runs even for an unknown email, against a dummy hash of the same cost, so the answer time
+does not tell whether an account exists. Dex's hashes come from Go (``$2a$``) or PHP/htpasswd
+(``$2y$``); ``$2y$`` is the same algorithm as ``$2b$`` and is checked as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import bcrypt
+
+from idgate.connectors.base import Identity
+from idgate.errors import NotFound
+from idgate.storage.base import Password, Storage
+
+CONNECTOR_ID = "local"
+_DEFAULT_COST = 10
+
+
+def normalise_hash(hashed: str | bytes) -> bytes:
+    """A bcrypt hash the ``bcrypt`` library accepts (``$2y$`` -> ``$2b$``)."""
+    raw = hashed.encode("ascii") if isinstance(hashed, str) else hashed
+    raw = raw.strip()
+    if raw.startswith(b"$2y$"):
+        raw = b"$2b$" + raw[4:]
+    return raw
+
+
+def check_password(password: str, hashed: str | bytes) -> bool:
+    """bcrypt check; a malformed hash never matches (and never raises)."""
+    try:
+        return bcrypt.checkpw(password.encode("utf-8"), normalise_hash(hashed))
+    except ValueError:
+        return False
+
+
+def _cost(hashed: str) -> int:
+    with contextlib.suppress(ValueError, IndexError):
+        return int(hashed.split("$")[2])
+    return _DEFAULT_COST
+
+
+class LocalConnector:
+    """Passwords from storage (the static overlay holds ``dex.staticPasswords``)."""
+
+    def __init__(self, storage: Storage, id: str = CONNECTOR_ID, name: str = "Email") -> None:
+        self._storage = storage
+        self._id = id
+        self._name = name
+        self._dummy: bytes | None = None
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def prompt(self) -> str:
+        return "Email Address"
+
+    async def prepare(self) -> None:
+        """Compute the dummy hash ahead of the first unknown email (so that one is not slower)."""
+        await self._dummy_hash()
+
+    async def _dummy_hash(self) -> bytes:
+        if self._dummy is None:
+            stored = await self._storage.list(Password)
+            cost = _cost(stored[0].hash) if stored else _DEFAULT_COST
+            salt = bcrypt.gensalt(rounds=max(4, min(cost, 31)))
+            self._dummy = await asyncio.to_thread(bcrypt.hashpw, b"idgate-dummy", salt)
+        return self._dummy
+
+    async def login(
+        self, scopes: tuple[str, ...], username: str, password: str
+    ) -> Identity | None:
+        try:
+            record: Password | None = await self._storage.get(Password, username.strip().lower())
+        except NotFound:
+            record = None
+        hashed = record.hash.encode("ascii") if record is not None else await self._dummy_hash()
+        ok = await asyncio.to_thread(check_password, password, hashed)
+        if record is None or not ok:
+            return None
+        return Identity(
+            user_id=record.user_id,
+            username=record.username,
+            email=record.email,
+            email_verified=True,
+            preferred_username=record.username,
+        )

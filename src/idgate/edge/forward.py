@@ -1,0 +1,351 @@
+"""One proxied exchange: stream a request to a pooled upstream connection and its response back.
+
+::
+
+    client bytes ─parser─> EdgeConnection ─body()/body_done()─> Forward ─write─> UpstreamConnection
+    client  <─write─ Forward <─upstream_head/body/complete()─ UpstreamConnection <─parser─ upstream
+
+Backpressure both ways: a full upstream write buffer pauses reading the client, a full client write
+buffer pauses reading the upstream. Response framing is rebuilt for the client: ``Content-Length``
+kept, chunked and read-until-close bodies re-chunked for HTTP/1.1 clients (HTTP/1.0 clients get the
+raw body and a closed connection). A reused connection that fails before any response byte is retried
+once on a fresh one, for idempotent requests without a body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from idgate.edge.http import (
+    HOP_BY_HOP,
+    IDEMPOTENT,
+    LAST_CHUNK,
+    Request,
+    chunk,
+    response_head,
+)
+from idgate.edge.pool import Target, UpstreamConnection
+
+if TYPE_CHECKING:
+    from idgate.edge.server import EdgeConnection
+
+PAUSE_UPSTREAM_FULL = 1
+PAUSE_CONNECTING = 2
+
+
+class Forward:
+    """The state of one request/response relayed between a client and an upstream."""
+
+    __slots__ = (
+        "close_client",
+        "conn",
+        "done",
+        "edge",
+        "head",
+        "head_sent",
+        "last",
+        "out_chunked",
+        "read_to_close",
+        "received",
+        "req",
+        "retried",
+        "status",
+        "target",
+        "task",
+        "timer",
+        "tunnel",
+        "upgrade",
+    )
+
+    def __init__(
+        self, edge: EdgeConnection, req: Request, target: Target, head: bytes, upgrade: bool
+    ) -> None:
+        self.edge = edge
+        self.req = req
+        self.target = target
+        self.head = head
+        self.upgrade = upgrade
+        self.conn: UpstreamConnection | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.last = 0.0
+        self.retried = False
+        self.done = False
+        self.head_sent = False
+        self.out_chunked = False
+        self.read_to_close = False
+        self.close_client = False
+        self.tunnel = False
+        self.status = 0
+        self.received = 0
+
+    # -- getting a connection -----------------------------------------------------------------
+    def start(self) -> None:
+        conn = self.edge.state.pool.take(self.target)
+        if conn is not None:
+            self._attach(conn)
+        else:
+            self._open()
+
+    def _open(self) -> None:
+        self.edge.pause(PAUSE_CONNECTING)
+        self.task = self.edge.loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        state = self.edge.state
+        try:
+            async with asyncio.timeout(state.limits.upstream_connect_timeout):
+                conn = await state.pool.connect(self.target)
+        except TimeoutError:
+            self.task = None
+            self._fail(504, "upstream_connect_timeout")
+            return
+        except OSError:
+            self.task = None
+            self._fail(502, "upstream_unreachable")
+            return
+        self.task = None
+        if self.done:
+            state.pool.release(conn)
+            return
+        self.edge.resume(PAUSE_CONNECTING)
+        self._attach(conn)
+
+    def _attach(self, conn: UpstreamConnection) -> None:
+        self.conn = conn
+        req = self.req
+        conn.attach(self, no_body=req.method == b"HEAD")
+        if self.edge.write_paused:
+            conn.pause_reading()
+        if not req.body and not req.complete:
+            conn.write(self.head)
+            return
+        parts = [self.head]
+        for data in req.body:
+            parts += chunk(data) if req.chunked else (data,)
+        req.body = []
+        if req.complete:
+            if req.chunked:
+                parts.append(LAST_CHUNK)
+            self._arm()
+        conn.writelines(parts)
+
+    # -- the request body, from the client ----------------------------------------------------
+    def body(self, data: bytes) -> None:
+        if self.done:
+            return
+        limit = self.edge.state.limits.max_body_bytes
+        self.received += len(data)
+        if limit is not None and self.received > limit:
+            self._fail(413, "body_too_large")
+            return
+        conn = self.conn
+        if conn is None:
+            self.req.body.append(data)
+        elif self.req.chunked:
+            conn.writelines(chunk(data))
+        else:
+            conn.write(data)
+
+    def body_done(self) -> None:
+        if self.done or self.conn is None:
+            return  # _attach sends the rest when the connection arrives
+        if self.req.chunked:
+            self.conn.write(LAST_CHUNK)
+        self._arm()
+
+    # -- timeouts -----------------------------------------------------------------------------
+    def _arm(self) -> None:
+        loop = self.edge.loop
+        self.last = loop.time()
+        if self.timer is None:
+            self.timer = loop.call_later(self.edge.state.limits.upstream_timeout, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.done or self.tunnel:
+            return
+        loop = self.edge.loop
+        timeout = self.edge.state.limits.upstream_timeout
+        idle = loop.time() - self.last
+        if self.conn is not None and self.conn.reading_paused:
+            idle = 0.0  # the client is the slow one; not the upstream's fault
+            self.last = loop.time()
+        if idle < timeout:
+            self.timer = loop.call_later(timeout - idle, self._on_timer)
+            return
+        self._fail(504, "upstream_timeout")
+
+    # -- the response, from the upstream (Sink) ------------------------------------------------
+    def upstream_head(self, status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
+        if self.done:
+            return
+        self.last = self.edge.loop.time()
+        req = self.req
+        if status < 200:
+            if status == 101 and self.upgrade:
+                self._send_head(101, headers, switching=True)
+            return  # other 1xx: the edge already answered Expect itself
+        content_length: bytes | None = None
+        te: bytes | None = None
+        out: list[tuple[bytes, bytes]] = []
+        tokens: set[bytes] = set()
+        for name, value in headers:
+            key = name.lower()
+            if key in HOP_BY_HOP:
+                if key == b"content-length":
+                    content_length = value
+                elif key == b"transfer-encoding":
+                    te = value.strip().lower()
+                elif key == b"connection":
+                    tokens.update(t.strip().lower() for t in value.split(b","))
+                continue
+            out.append((name, value))
+        if tokens - {b"close", b"keep-alive"}:
+            out = [(n, v) for n, v in out if n.lower() not in tokens]
+        if te is not None and not te.endswith(b"chunked"):
+            self._fail(502, "upstream_bad_transfer_encoding")
+            return
+        http11 = req.version == "1.1"
+        close = not req.keep_alive or not req.complete or self.edge.state.closing
+        if req.method == b"HEAD" or status in (204, 304):
+            if content_length is not None and status != 204:
+                out.append((b"Content-Length", content_length))
+        elif te is not None or content_length is None:
+            self.read_to_close = te is None
+            if http11:
+                self.out_chunked = True
+                out.append((b"Transfer-Encoding", b"chunked"))
+            else:
+                close = True
+        else:
+            out.append((b"Content-Length", content_length))
+        if close:
+            out.append((b"Connection", b"close"))
+        elif not http11:
+            out.append((b"Connection", b"keep-alive"))
+        self.close_client = close
+        self.status = status
+        self.edge.write(response_head(b"HTTP/1.1", status, out))
+        self.head_sent = True
+
+    def _send_head(self, status: int, headers: list[tuple[bytes, bytes]], switching: bool) -> None:
+        out = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+        if switching:
+            out += [(b"Connection", b"Upgrade"), (b"Upgrade", self.req.upgrade)]
+        self.status = status
+        self.edge.write(response_head(b"HTTP/1.1", status, out))
+        self.head_sent = True
+
+    def upstream_body(self, data: bytes) -> None:
+        if self.done:
+            return
+        self.last = self.edge.loop.time()
+        if self.out_chunked:
+            self.edge.writelines(chunk(data))
+        else:
+            self.edge.write(data)
+
+    def upstream_complete(self, keep_alive: bool) -> None:
+        if self.done:
+            return
+        if self.out_chunked:
+            self.edge.write(LAST_CHUNK)
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            if keep_alive and self.req.complete and not self.upgrade:
+                self.edge.state.pool.release(conn)
+            else:
+                conn.close()
+        self._finish(self.close_client)
+
+    def upstream_upgraded(self, rest: bytes) -> None:
+        conn = self.conn
+        if self.done or conn is None:
+            return
+        if not self.upgrade or self.status != 101:
+            self._fail(502, "upstream_unexpected_upgrade")
+            return
+        self.tunnel = True
+        self._cancel_timer()
+        self.edge.start_tunnel(conn, rest)
+
+    def upstream_lost(self, exc: Exception | None) -> None:
+        if self.done:
+            return
+        conn, self.conn = self.conn, None
+        if self.tunnel:
+            self._finish(True)
+            return
+        if not self.head_sent:
+            req = self.req
+            if (
+                conn is not None
+                and conn.reused
+                and not conn.received
+                and not self.retried
+                and req.method in IDEMPOTENT
+                and not req.has_body
+            ):
+                self.retried = True
+                self._cancel_timer()
+                self._open()
+                return
+            self._fail(502, "upstream_closed")
+            return
+        if self.read_to_close and exc is None:
+            if self.out_chunked:
+                self.edge.write(LAST_CHUNK)
+            self._finish(self.close_client)
+            return
+        self._abort()
+
+    def upstream_pause(self) -> None:
+        self.edge.pause(PAUSE_UPSTREAM_FULL)
+
+    def upstream_resume(self) -> None:
+        self.edge.resume(PAUSE_UPSTREAM_FULL)
+
+    # -- endings ------------------------------------------------------------------------------
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _drop_conn(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+
+    def _finish(self, close: bool) -> None:
+        self.done = True
+        self._cancel_timer()
+        self.edge.resume(PAUSE_UPSTREAM_FULL | PAUSE_CONNECTING)
+        self.edge.forward_finished(self.status, close)
+
+    def _fail(self, status: int, reason: str) -> None:
+        """The upstream failed: an error page if nothing was sent yet, else cut the client off."""
+        if self.head_sent:
+            self._abort()
+            return
+        self.done = True
+        self._cancel_timer()
+        self._drop_conn()
+        self.edge.resume(PAUSE_UPSTREAM_FULL | PAUSE_CONNECTING)
+        self.edge.forward_failed(status, reason)
+
+    def _abort(self) -> None:
+        self.done = True
+        self._cancel_timer()
+        self._drop_conn()
+        self.edge.abort()
+
+    def cancel(self) -> None:
+        """The client went away: stop everything, keep no half-used connection."""
+        self.done = True
+        self._cancel_timer()
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        self._drop_conn()

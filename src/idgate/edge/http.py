@@ -1,0 +1,292 @@
+"""HTTP/1.1 wire helpers: the parsed request head, framing checks, and serialising heads and bodies.
+
+Everything here works on ``bytes`` straight from httptools' callbacks; no header dicts, no URL objects.
+"""
+
+from __future__ import annotations
+
+from idgate.proxy.headers import is_reserved_bytes
+
+REASONS: dict[int, bytes] = {
+    100: b"Continue",
+    101: b"Switching Protocols",
+    200: b"OK",
+    202: b"Accepted",
+    204: b"No Content",
+    302: b"Found",
+    304: b"Not Modified",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    501: b"Not Implemented",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+}
+
+#: Hop-by-hop headers (RFC 9110 §7.6.1) and framing headers the edge writes itself.
+HOP_BY_HOP: frozenset[bytes] = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+    }
+)
+#: Headers the edge sets towards upstreams from its own knowledge.
+_FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+_CONTROLLED = _FORWARDED | HOP_BY_HOP | {b"host", b"cookie", b"expect"}
+_CONNECTION_STANDARD = frozenset({b"close", b"keep-alive", b"upgrade", b""})
+IDEMPOTENT: frozenset[bytes] = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+CRLF = b"\r\n"
+
+
+class HeadError(Exception):
+    """The request head cannot be accepted; ``status`` is the answer (400, 413, 414, 431...)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class Request:
+    """One request as the edge keeps it: the head's few meaningful fields and the forwardable rest.
+
+    ``headers`` holds the end-to-end headers in arrival order, without hop-by-hop ones, without
+    ``X-Forwarded-*`` (the edge sets those), without reserved identity headers, without ``Cookie``
+    (kept apart in ``cookies``) and without ``Expect`` (the edge answers ``100 Continue`` itself).
+    """
+
+    __slots__ = (
+        "accept",
+        "body",
+        "chunked",
+        "complete",
+        "connection",
+        "content_length",
+        "cookies",
+        "expect",
+        "header_bytes",
+        "headers",
+        "host",
+        "hosts",
+        "keep_alive",
+        "lengths",
+        "method",
+        "started",
+        "te",
+        "tes",
+        "upgrade",
+        "url",
+        "version",
+        "xff",
+        "xfp",
+        "xrw",
+    )
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.url = b""
+        self.method = b""
+        self.version = "1.1"
+        self.keep_alive = True
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.header_bytes = 0
+        self.host = b""
+        self.hosts = 0
+        self.content_length: int | None = None
+        self.lengths = 0
+        self.te = b""
+        self.tes = 0
+        self.chunked = False
+        self.connection = b""
+        self.upgrade = b""
+        self.expect = b""
+        self.cookies: list[bytes] = []
+        self.xff = b""
+        self.xfp = b""
+        self.accept = b""
+        self.xrw = b""
+        self.body: list[bytes] = []  # chunks received while the request waits its turn
+        self.complete = False
+
+    def add_header(self, name: bytes, value: bytes) -> None:
+        """Classify one header field (called from the parser callback)."""
+        key = name.lower()
+        if key == b"host":
+            self.host = value
+            self.hosts += 1
+            self.headers.append((name, value))
+        elif key == b"cookie":
+            self.cookies.append(value)
+        elif key in HOP_BY_HOP:
+            if key == b"content-length":
+                self.lengths += 1
+                self.content_length = int(value) if value.isdigit() else -1
+            elif key == b"transfer-encoding":
+                self.tes += 1
+                self.te = value
+            elif key == b"connection":
+                self.connection = value if not self.connection else self.connection + b"," + value
+            elif key == b"upgrade":
+                self.upgrade = value
+        elif key in _FORWARDED:
+            if key == b"x-forwarded-for":
+                self.xff = value if not self.xff else self.xff + b", " + value
+            elif key == b"x-forwarded-proto":
+                self.xfp = value
+        elif key == b"expect":
+            self.expect = value
+        elif is_reserved_bytes(key):
+            return
+        elif b"_" in key and key.replace(b"_", b"-") in _CONTROLLED:
+            return  # an underscore twin of a header the edge controls
+        else:
+            if key == b"accept":
+                self.accept = value
+            elif key == b"x-requested-with":
+                self.xrw = value
+            self.headers.append((name, value))
+
+    def check_framing(self, max_body: int | None) -> None:
+        """Refuse ambiguous or unsupported framing (RFC 9112 §6.3); sets ``chunked``."""
+        if self.hosts > 1:
+            raise HeadError(400, "more than one Host header")
+        if self.version == "1.1" and self.hosts == 0:
+            raise HeadError(400, "no Host header")
+        if self.tes:
+            if self.lengths:
+                raise HeadError(400, "both Content-Length and Transfer-Encoding")
+            if self.tes > 1 or self.te.strip().lower() != b"chunked":
+                raise HeadError(400, "unsupported Transfer-Encoding")
+            if self.version != "1.1":
+                raise HeadError(400, "Transfer-Encoding in an HTTP/1.0 request")
+            self.chunked = True
+        elif self.lengths:
+            if self.lengths > 1:
+                raise HeadError(400, "more than one Content-Length")
+            if self.content_length is None or self.content_length < 0:
+                raise HeadError(400, "invalid Content-Length")
+            if max_body is not None and self.content_length > max_body:
+                raise HeadError(413, "request body too large")
+        if self.method == b"CONNECT":
+            raise HeadError(405, "CONNECT is not supported")
+
+    @property
+    def has_body(self) -> bool:
+        """Whether body bytes follow the head."""
+        return self.chunked or bool(self.content_length)
+
+    @property
+    def wants_upgrade(self) -> bool:
+        """A WebSocket handshake (the only upgrade the edge tunnels)."""
+        return (
+            self.method == b"GET"
+            and self.upgrade.strip().lower() == b"websocket"
+            and b"upgrade" in self.connection.lower()
+        )
+
+    def path(self) -> bytes:
+        """The request target's path, without the query (``*`` and absolute forms kept as is)."""
+        q = self.url.find(b"?")
+        return self.url if q < 0 else self.url[:q]
+
+    def connection_tokens(self) -> frozenset[bytes]:
+        """Header names listed in ``Connection`` (besides close/keep-alive/upgrade): hop-by-hop too."""
+        if not self.connection:
+            return frozenset()
+        tokens = {t.strip().lower() for t in self.connection.split(b",")}
+        return frozenset(tokens - _CONNECTION_STANDARD)
+
+
+def upstream_head(
+    req: Request,
+    peer: bytes,
+    extra: list[tuple[bytes, bytes]],
+    cookie: bytes | None,
+    upgrade: bool,
+) -> bytes:
+    """The request head sent upstream: HTTP/1.1, keep-alive, client headers filtered, ours added.
+
+    ``cookie`` replaces the client's Cookie header(s) (``None``: drop it); ``extra`` are the edge's
+    own headers (identity, ``X-Idgate-Deployment``).
+    """
+    parts = [req.method, b" ", req.url, b" HTTP/1.1\r\n"]
+    named = req.connection_tokens()
+    for name, value in req.headers:
+        if named and name.lower() in named:
+            continue
+        parts += (name, b": ", value, CRLF)
+    if cookie:
+        parts += (b"Cookie: ", cookie, CRLF)
+    xff = req.xff + b", " + peer if req.xff else peer
+    xfp = req.xfp if req.xfp in (b"http", b"https") else b"http"
+    parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", xfp, CRLF)
+    if req.host:
+        parts += (b"X-Forwarded-Host: ", req.host, CRLF)
+    for name, value in extra:
+        parts += (name, b": ", value, CRLF)
+    if req.chunked:
+        parts.append(b"Transfer-Encoding: chunked\r\n")
+    elif req.content_length is not None:
+        parts += (b"Content-Length: ", b"%d" % req.content_length, CRLF)
+    if upgrade:
+        parts += (b"Connection: Upgrade\r\nUpgrade: ", req.upgrade, CRLF)
+    parts.append(CRLF)
+    return b"".join(parts)
+
+
+def response_head(
+    version: bytes, status: int, headers: list[tuple[bytes, bytes]], reason: bytes | None = None
+) -> bytes:
+    """A status line and headers, ready to write."""
+    if reason is None:
+        reason = REASONS.get(status, b"Unknown")
+    parts = [version, b" %d " % status, reason, CRLF]
+    for name, value in headers:
+        parts += (name, b": ", value, CRLF)
+    parts.append(CRLF)
+    return b"".join(parts)
+
+
+def simple_response(
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"text/plain; charset=utf-8",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    close: bool = False,
+    keep_alive_10: bool = False,
+    head_only: bool = False,
+) -> bytes:
+    """A complete response the edge answers itself (Content-Length framed)."""
+    out = list(headers) if headers else []
+    if body or status >= 200:
+        out.append((b"Content-Type", content_type))
+        out.append((b"Content-Length", b"%d" % len(body)))
+    out.append((b"Cache-Control", b"no-store"))
+    if close:
+        out.append((b"Connection", b"close"))
+    elif keep_alive_10:
+        out.append((b"Connection", b"keep-alive"))
+    head = response_head(b"HTTP/1.1", status, out)
+    return head if head_only else head + body
+
+
+def chunk(data: bytes) -> list[bytes]:
+    """``data`` as one chunk of a chunked body (for ``transport.writelines``)."""
+    return [b"%x\r\n" % len(data), data, CRLF]

@@ -1,0 +1,37 @@
+"""Client authentication at the token endpoint (RFC 6749 §2.3.1): ``client_secret_basic``,
+``client_secret_post``, and ``none`` for public clients.
+
+An unknown client and a wrong secret answer the same (``invalid_client``) and take the same time: the
+secret is always compared, against a dummy when there is no client.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from idgate.oauth2.errors import InvalidClient
+from idgate.oauth2.requests import ClientCredentials
+from idgate.storage.base import Client
+
+METHODS = ("client_secret_basic", "client_secret_post")
+
+_DUMMY_SECRET = "idgate-no-such-client-" + "x" * 32
+
+
+def secrets_equal(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets (UTF-8 bytes, so any characters are fine)."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def authenticate(credentials: ClientCredentials, client: Client | None) -> Client:
+    """The authenticated client, or :class:`InvalidClient` for an unknown one or a wrong secret."""
+    if credentials.secret is None:
+        # "none": only a public client may go without a secret.
+        if client is None or not client.public:
+            raise InvalidClient("client authentication failed")
+        return client
+    expected = client.secret if client is not None and client.secret else _DUMMY_SECRET
+    matches = secrets_equal(credentials.secret, expected)
+    if client is None or not client.secret or not matches:
+        raise InvalidClient("client authentication failed")
+    return client

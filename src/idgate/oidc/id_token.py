@@ -1,0 +1,69 @@
+"""ID tokens (OpenID Connect Core §2) with the claims Dex emits.
+
+Which claims a token carries depends on the scopes, as in Dex: ``email`` releases ``email`` and
+``email_verified``; ``profile`` releases ``name`` (the connector's username) and ``preferred_username``;
+``groups`` releases ``groups``; ``federated:id`` releases ``federated_claims``
+(``{connector_id, user_id}``). ``sub`` is Dex's encoding (:mod:`.subject`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from joserfc import jwt
+
+from idgate.oauth2 import scopes as s
+from idgate.oauth2.grants.base import Grant
+from idgate.oidc.keys import ALGORITHM, LoadedKeys
+from idgate.oidc.subject import encode_subject
+from idgate.storage.base import Claims
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core §3.1.3.6: base64url of the left half of SHA-256 of the token (for RS256)."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+def identity_claims(claims: Claims, connector_id: str, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """``sub`` plus what the scopes release; shared by the ID token and ``/userinfo``."""
+    out: dict[str, Any] = {"sub": encode_subject(claims.user_id, connector_id)}
+    if s.EMAIL in scopes:
+        out["email"] = claims.email
+        out["email_verified"] = claims.email_verified
+    if s.GROUPS in scopes:
+        out["groups"] = list(claims.groups)
+    if s.PROFILE in scopes:
+        out["name"] = claims.username
+        if claims.preferred_username:
+            out["preferred_username"] = claims.preferred_username
+    if s.FEDERATED_ID in scopes:
+        out["federated_claims"] = {"connector_id": connector_id, "user_id": claims.user_id}
+    return out
+
+
+def id_token_claims(
+    *, issuer: str, grant: Grant, now: float, ttl: float, access_token: str | None = None
+) -> dict[str, Any]:
+    """The claims of an ID token for ``grant``, issued at ``now`` and valid for ``ttl`` seconds."""
+    issued = int(now)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": grant.client_id,
+        "exp": issued + int(ttl),
+        "iat": issued,
+    }
+    if grant.nonce:
+        claims["nonce"] = grant.nonce
+    if access_token:
+        claims["at_hash"] = at_hash(access_token)
+    claims.update(identity_claims(grant.claims, grant.connector_id, grant.scopes))
+    return claims
+
+
+def sign(claims: dict[str, Any], keys: LoadedKeys) -> str:
+    """A compact JWS of ``claims`` with the current signing key (``kid`` in the header)."""
+    header = {"alg": ALGORITHM, "kid": keys.signer.kid, "typ": "JWT"}
+    return jwt.encode(header, claims, keys.signer, algorithms=[ALGORITHM])

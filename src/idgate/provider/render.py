@@ -1,0 +1,128 @@
+"""The one place where the provider turns outcomes and errors into HTTP responses.
+
+:func:`render_error` decides, for every error, between three answers:
+
+=====================  ================================================================================
+where it happened      answer
+=====================  ================================================================================
+browser endpoint       redirect back to the client with ``error``, ``error_description``, ``state``,
+(``/auth``, login)     ``iss`` -- only when the error carries a verified redirect (RFC 6749 §4.1.2.1);
+                       otherwise an error page (unknown client, bad ``redirect_uri``, expired login)
+``/token``             JSON ``{"error", "error_description"}``, ``Cache-Control: no-store``;
+                       ``invalid_client`` is 401 with ``WWW-Authenticate: Basic``
+``/userinfo``          401 with ``WWW-Authenticate: Bearer error="invalid_token"``
+=====================  ================================================================================
+
+Anything that is not an :class:`~idgate.oauth2.errors.OAuthError` is a 500 with a request id and no
+detail; the traceback is logged under that id (with the path, never the query, which holds codes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from idgate.oauth2.errors import InvalidClient, OAuthError, ServerError
+from idgate.provider.service import add_query
+
+log = logging.getLogger("idgate.provider")
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+# Pages render no script and load nothing from elsewhere. No form-action: after the login POST the
+# browser is redirected to the client, which form-action would block in Chromium.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class Surface(Enum):
+    """Who reads the answer of an endpoint."""
+
+    BROWSER = "browser"
+    TOKEN = "token"
+    BEARER = "bearer"
+
+
+def page(template: str, status: int = 200, **context: Any) -> web.Response:
+    """An HTML page from ``templates/`` with the page security headers."""
+    body = TEMPLATES.get_template(template).render(**context)
+    return web.Response(
+        text=body, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+    )
+
+
+def json_response(doc: dict[str, Any], status: int = 200, *, no_store: bool = False) -> web.Response:
+    headers = dict(NO_STORE) if no_store else {}
+    return web.Response(
+        text=json.dumps(doc, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def redirect(location: str, status: int = 302) -> web.Response:
+    return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "").replace('"', "'")
+
+
+def render_error(
+    err: BaseException, surface: Surface, *, issuer: str, display_name: str = "idgate"
+) -> web.Response:
+    """The response for ``err`` raised by an endpoint of ``surface`` (see the module table)."""
+    if not isinstance(err, OAuthError):
+        request_id = secrets.token_hex(8)
+        log.error("unexpected error", exc_info=err, extra={"request_id": request_id})
+        err = ServerError(f"Something went wrong (request id {request_id}).")
+    if surface is Surface.BROWSER:
+        if err.redirect is not None:
+            params = {"error": err.code}
+            if err.description:
+                params["error_description"] = err.description
+            if err.redirect.state:
+                params["state"] = err.redirect.state
+            params["iss"] = issuer
+            return redirect(add_query(err.redirect.redirect_uri, params))
+        status = 400 if err.status in (401, 403) else err.status
+        return page(
+            "error.html",
+            status=status,
+            title="Sign-in failed" if status < 500 else "Server error",
+            code=err.code,
+            message=err.description or err.code,
+            display_name=display_name,
+        )
+    doc = {"error": err.code}
+    if err.description:
+        doc["error_description"] = err.description
+    response = json_response(doc, status=err.status, no_store=True)
+    if surface is Surface.TOKEN and isinstance(err, InvalidClient):
+        response.headers["WWW-Authenticate"] = 'Basic realm="idgate"'
+    elif surface is Surface.BEARER and err.status == 401:
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer error="{err.code}", error_description="{_quoted(err.description)}"'
+        )
+    return response

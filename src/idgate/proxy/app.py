@@ -1,0 +1,302 @@
+"""The sign-in web app: ``/oauth/start``, ``sign_in``, ``callback``, ``sign_out`` and ``userinfo``.
+
+It sits behind the edge on a private socket. The edge names the deployment in ``X-Idgate-Deployment``
+(stripping any client-sent ``X-Idgate-*``) and sets ``X-Forwarded-Proto``; both are trusted here.
+Handlers parse the request, call the pure parts (:mod:`.redirects`, :mod:`.csrf`, :mod:`.oidc_client`)
+and hand the result or a typed error to one renderer (:func:`_error_page`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import jinja2
+from aiohttp import web
+
+from idgate.clock import Clock
+from idgate.proxy.csrf import LoginState, LoginStateCookie
+from idgate.proxy.oidc_client import (
+    IdTokenInvalid,
+    OIDCError,
+    ProviderClient,
+    ProviderUnavailable,
+    TokenRequestRefused,
+    session_from_claims,
+)
+from idgate.proxy.redirects import validate_redirect
+from idgate.sessions.store import CookieSessions
+from idgate.settings import ProxySettings
+
+__all__ = ["DEPLOYMENT_HEADER", "build_signin_app"]
+
+DEPLOYMENT_HEADER = "X-Idgate-Deployment"
+log = logging.getLogger("idgate.proxy")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Everything the sign-in flow needs for one protected service, built once at start-up."""
+
+    settings: ProxySettings
+    sessions: CookieSessions
+    login_cookie: LoginStateCookie
+    provider: ProviderClient
+
+    def target(self, rd: str | None) -> str:
+        """The validated post-login target, ``/`` when ``rd`` is absent or refused."""
+        if not rd:
+            return "/"
+        p = self.settings
+        return validate_redirect(rd, host=p.host, whitelist_domains=p.whitelist_domains) or "/"
+
+    def redirect_uri(self, proto: str) -> str:
+        """``redirect_url``, or the callback on the configured host (never the request's ``Host``)."""
+        return self.settings.redirect_url or f"{proto}://{self.settings.host}/oauth/callback"
+
+
+@dataclass
+class PageError(Exception):
+    """A failure shown to the browser as a page; ``reason`` goes to the log only."""
+
+    status: int
+    title: str
+    message: str
+    reason: str
+    retry: bool = False
+    error_code: str | None = None
+    clear_login: bool = False
+
+
+DEPLOYMENTS = web.AppKey("deployments", Mapping[str, Deployment])
+CLOCK = web.AppKey("clock", Clock)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+
+_EXPIRED = "Your login session expired or was started in another browser. Please start again."
+
+
+def _deployment(request: web.Request) -> Deployment:
+    dep = request.app[DEPLOYMENTS].get(request.headers.get(DEPLOYMENT_HEADER, ""))
+    if dep is None:
+        raise PageError(404, "Not found", "There is nothing here.", "unknown deployment")
+    return dep
+
+
+def _printable(text: str) -> str:
+    return "".join(c for c in text[:64] if c.isascii() and c.isprintable())
+
+
+def _proto(request: web.Request) -> str:
+    proto = request.headers.get("X-Forwarded-Proto", "https").strip().lower()
+    return proto if proto in ("http", "https") else "https"
+
+
+def _set(resp: web.StreamResponse, name: str, value: str, *, secure: bool, max_age: float) -> None:
+    resp.set_cookie(
+        name,
+        value,
+        path="/",
+        max_age=int(max_age),
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+        expires="Thu, 01 Jan 1970 00:00:00 GMT" if max_age <= 0 else None,
+    )
+
+
+def _session_secure(dep: Deployment, proto: str) -> bool:
+    return dep.settings.cookie_secure is not False and (dep.settings.cookie_secure is True or proto != "http")
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+async def start(request: web.Request) -> web.Response:
+    """Begin a sign-in: seal a fresh state into the CSRF cookie and send the browser to the provider."""
+    dep = _deployment(request)
+    proto = _proto(request)
+    rd = request.query.get("rd") or request.headers.get("X-Auth-Request-Redirect")
+    login = LoginState.new(rd=dep.target(rd), now=request.app[CLOCK].now())
+    meta = await dep.provider.metadata()
+    p = dep.settings
+    params = {
+        "response_type": "code",
+        "client_id": p.client_id,
+        "redirect_uri": dep.redirect_uri(proto),
+        "scope": " ".join(p.scopes),
+        "state": login.state,
+        "nonce": login.nonce,
+        "code_challenge": login.code_challenge,
+        "code_challenge_method": "S256",
+    }
+    endpoint = meta.authorization_endpoint
+    resp = _redirect(endpoint + ("&" if "?" in endpoint else "?") + urlencode(params))
+    secure = proto != "http"
+    _set(resp, dep.login_cookie.name, dep.login_cookie.seal(login), secure=secure, max_age=900)
+    return resp
+
+
+async def callback(request: web.Request) -> web.Response:
+    """Finish a sign-in: check state, exchange the code, verify the ID token, set the session."""
+    dep = _deployment(request)
+    p, proto, now = dep.settings, _proto(request), request.app[CLOCK].now()
+    login = dep.login_cookie.load(request.cookies, now=now)
+    if login is None:
+        raise PageError(403, "Login session expired", _EXPIRED, "csrf cookie missing or invalid", True)
+    if not login.matches(request.query.get("state", "")):
+        raise PageError(403, "Login session expired", _EXPIRED, "state mismatch", True)
+    error = request.query.get("error")
+    if error is not None:
+        raise PageError(
+            403,
+            "Sign-in refused",
+            "The identity provider did not sign you in.",
+            f"provider returned error {_printable(error)!r}",
+            True,
+            error_code=error[:100],
+            clear_login=True,
+        )
+    code = request.query.get("code")
+    if not code:
+        raise PageError(400, "Sign-in failed", "The callback carried no code.", "no code", True)
+    tokens = await dep.provider.exchange_code(
+        client_id=p.client_id,
+        client_secret=p.client_secret,
+        code=code,
+        redirect_uri=dep.redirect_uri(proto),
+        verifier=login.verifier,
+    )
+    claims = await dep.provider.verify(tokens["id_token"], client_id=p.client_id, nonce=login.nonce)
+    session = session_from_claims(
+        claims,
+        now=now,
+        lifetime=p.cookie_expire,
+        allow_unverified_email=p.insecure_allow_unverified_email,
+    )
+    resp = _redirect(dep.target(login.rd))
+    secure = _session_secure(dep, proto)
+    for name in dep.sessions.names_to_clear(request.cookies):
+        _set(resp, name, "", secure=secure, max_age=0)
+    for name, value in dep.sessions.save(session):
+        _set(resp, name, value, secure=secure, max_age=p.cookie_expire)
+    _set(resp, dep.login_cookie.name, "", secure=proto != "http", max_age=0)
+    log.info("proxy %s: signed in %s", p.name, session.email)
+    return resp
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    """Clear the session (every chunk) and the CSRF cookie, then go to the validated ``rd``."""
+    dep = _deployment(request)
+    proto = _proto(request)
+    resp = _redirect(dep.target(request.query.get("rd")))
+    secure = _session_secure(dep, proto)
+    names = {dep.sessions.name, *dep.sessions.names_to_clear(request.cookies)}
+    for name in sorted(names):
+        _set(resp, name, "", secure=secure, max_age=0)
+    _set(resp, dep.login_cookie.name, "", secure=proto != "http", max_age=0)
+    return resp
+
+
+async def userinfo(request: web.Request) -> web.Response:
+    """Who is signed in (never tokens); 401 without a session."""
+    dep = _deployment(request)
+    session = dep.sessions.load(request.cookies)
+    if session is None:
+        return web.json_response({"error": "unauthorized"}, status=401)
+    return web.json_response(
+        {
+            "user": session.user,
+            "email": session.email,
+            "preferredUsername": session.preferred_username,
+            "groups": list(session.groups),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _page_for(exc: OIDCError) -> PageError:
+    if isinstance(exc, ProviderUnavailable):
+        return PageError(
+            502,
+            "Identity provider unavailable",
+            "The identity provider could not be reached. Please try again later.",
+            exc.reason,
+            True,
+            clear_login=True,
+        )
+    if isinstance(exc, TokenRequestRefused | IdTokenInvalid):
+        return PageError(
+            403, "Sign-in failed", "The sign-in could not be verified.", exc.reason, True, clear_login=True
+        )
+    return PageError(502, "Sign-in failed", "The sign-in could not be completed.", exc.reason, True)
+
+
+def _error_page(request: web.Request, err: PageError) -> web.Response:
+    """The one renderer of failures: an escaped HTML page, the reason logged (never secrets)."""
+    name = request.headers.get(DEPLOYMENT_HEADER, "")
+    dep = request.app[DEPLOYMENTS].get(name)
+    log.warning("proxy %s: %s %s: %s", name or "-", request.path, err.status, err.reason)
+    html = (
+        request.app[TEMPLATES]
+        .get_template("error.html")
+        .render(
+            title=err.title,
+            message=err.message,
+            retry=err.retry,
+            error_code=err.error_code,
+            status=err.status,
+            deployment=dep.settings.name if dep else None,
+        )
+    )
+    resp = web.Response(
+        status=err.status, text=html, content_type="text/html", headers={"Cache-Control": "no-store"}
+    )
+    if dep is not None and err.clear_login:
+        _set(resp, dep.login_cookie.name, "", secure=_proto(request) != "http", max_age=0)
+    return resp
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except PageError as err:
+        return _error_page(request, err)
+    except OIDCError as exc:
+        return _error_page(request, _page_for(exc))
+    except web.HTTPNotFound:
+        return _error_page(request, PageError(404, "Not found", "There is nothing here.", "no route"))
+
+
+def build_signin_app(
+    proxies: Sequence[ProxySettings], clock: Clock, http: aiohttp.ClientSession
+) -> web.Application:
+    """The sign-in app for every deployment; one :class:`ProviderClient` per issuer."""
+    providers: dict[str, ProviderClient] = {}
+    deployments: dict[str, Deployment] = {}
+    for p in proxies:
+        provider = providers.setdefault(p.issuer_url, ProviderClient(p.issuer_url, http, clock))
+        deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), provider)
+    app = web.Application(middlewares=[_errors])
+    app[DEPLOYMENTS] = deployments
+    app[CLOCK] = clock
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        auto_reload=False,
+    )
+    app.router.add_get("/oauth/start", start)
+    app.router.add_get("/oauth/sign_in", start)
+    app.router.add_get("/oauth/callback", callback)
+    app.router.add_route("GET", "/oauth/sign_out", sign_out)
+    app.router.add_route("POST", "/oauth/sign_out", sign_out)
+    app.router.add_get("/oauth/userinfo", userinfo)
+    return app

@@ -1,0 +1,364 @@
+"""The proxy as an OpenID Connect relying party of *any* provider (OpenID Connect Core 1.0, Discovery 1.0).
+
+Pure parts (no I/O, time and keys as inputs): :func:`parse_metadata`, :func:`parse_jwks`,
+:func:`verify_id_token` (signature, then claims, as two explicit steps; algorithms from
+:data:`ALLOWED_ALGORITHMS` only) and :func:`session_from_claims`.
+
+The I/O part, :class:`ProviderClient`, owns one issuer: its discovery document (cached), its JWKS
+(cached; refetched at most once per :data:`JWKS_REFETCH_INTERVAL` when a token names an unknown ``kid``)
+and the token request (``client_secret_basic``, RFC 6749 §2.3.1, with the PKCE ``code_verifier``).
+
+Errors::
+
+    UpstreamError
+    └── OIDCError                     the sign-in cannot complete; ``reason`` is safe to log
+        ├── ProviderUnavailable       discovery, JWKS or token endpoint unreachable or answering badly (502)
+        ├── TokenRequestRefused       the token endpoint refused the code (4xx), e.g. a replayed code
+        └── IdTokenInvalid            the ID token fails verification
+            └── UnknownSigningKey     no key in the JWKS has the token's ``kid``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote_plus
+
+import aiohttp
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, JWKRegistry, RSAKey
+
+from idgate.clock import Clock
+from idgate.errors import UpstreamError
+from idgate.sessions.base import Session
+
+ALLOWED_ALGORITHMS = ("RS256", "ES256")
+JWKS_REFETCH_INTERVAL = 60.0
+METADATA_TTL = 3600.0
+LEEWAY = 60.0
+_MAX_BODY = 1 << 20
+
+SigningKey = RSAKey | ECKey
+
+
+class OIDCError(UpstreamError):
+    """A sign-in step failed; ``reason`` names why and never holds codes, tokens or cookies."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProviderUnavailable(OIDCError):
+    """The provider could not be reached or answered something unusable."""
+
+
+class TokenRequestRefused(OIDCError):
+    """The token endpoint refused the authorization code."""
+
+
+class IdTokenInvalid(OIDCError):
+    """The ID token is not acceptable."""
+
+
+class UnknownSigningKey(IdTokenInvalid):
+    """The ID token's ``kid`` is not in the key set (the provider may have rotated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMetadata:
+    """What the relying party needs from ``/.well-known/openid-configuration``."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str | None = None
+    end_session_endpoint: str | None = None
+
+
+def discovery_url(issuer: str) -> str:
+    """``<issuer>/.well-known/openid-configuration`` (Discovery 1.0 §4)."""
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+def parse_metadata(doc: Any, issuer: str) -> ProviderMetadata:
+    """Check a discovery document for ``issuer`` (its ``issuer`` must be identical, §4.3)."""
+    if not isinstance(doc, dict):
+        raise ProviderUnavailable("discovery document is not a JSON object")
+    if doc.get("issuer") != issuer:
+        raise ProviderUnavailable("discovery issuer differs from the configured issuer")
+
+    def url(key: str, required: bool = True) -> str | None:
+        value = doc.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ProviderUnavailable(f"discovery document has no usable {key}")
+        return value
+
+    return ProviderMetadata(
+        issuer=issuer,
+        authorization_endpoint=url("authorization_endpoint") or "",
+        token_endpoint=url("token_endpoint") or "",
+        jwks_uri=url("jwks_uri") or "",
+        userinfo_endpoint=url("userinfo_endpoint", required=False),
+        end_session_endpoint=url("end_session_endpoint", required=False),
+    )
+
+
+def parse_jwks(doc: Any) -> tuple[SigningKey, ...]:
+    """The RSA and EC signature keys of a JWK Set; other or malformed keys are skipped."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+        raise ProviderUnavailable("JWKS is not a key set")
+    keys: list[SigningKey] = []
+    for entry in doc["keys"]:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        if entry.get("kty") not in ("RSA", "EC") or "d" in entry:
+            continue
+        try:
+            key = JWKRegistry.import_key(entry)
+        except (JoseError, ValueError, TypeError):
+            continue
+        if isinstance(key, RSAKey | ECKey):
+            keys.append(key)
+    return tuple(keys)
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        raw = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IdTokenInvalid("malformed token") from exc
+    if not isinstance(header, dict):
+        raise IdTokenInvalid("malformed token header")
+    return header
+
+
+def _candidates(keys: Iterable[SigningKey], alg: str, kid: Any) -> list[SigningKey]:
+    wanted = RSAKey if alg.startswith("RS") else ECKey
+    fitting = [k for k in keys if isinstance(k, wanted) and k.get("alg", alg) == alg]
+    if isinstance(kid, str):
+        return [k for k in fitting if k.kid == kid]
+    return fitting
+
+
+def verify_signature(token: str, keys: Iterable[SigningKey]) -> dict[str, Any]:
+    """The claims of a compact JWS signed with one of ``keys`` by an allowed algorithm."""
+    if token.count(".") != 2:
+        raise IdTokenInvalid("not a compact JWS")
+    header = _header(token)
+    alg = header.get("alg")
+    if alg not in ALLOWED_ALGORITHMS:
+        raise IdTokenInvalid(f"algorithm {str(alg)[:16]!r} not allowed")
+    if "crit" in header:
+        raise IdTokenInvalid("critical header parameters are not supported")
+    candidates = _candidates(keys, alg, header.get("kid"))
+    if not candidates:
+        raise UnknownSigningKey("no key for the token's kid")
+    for key in candidates:
+        try:
+            claims = jwt.decode(token, key, algorithms=[alg]).claims
+        except (JoseError, ValueError):
+            continue
+        if isinstance(claims, dict):
+            return claims
+    raise IdTokenInvalid("bad signature")
+
+
+def validate_claims(
+    claims: Mapping[str, Any],
+    *,
+    issuer: str,
+    client_id: str,
+    nonce: str,
+    now: float,
+    leeway: float = LEEWAY,
+) -> None:
+    """ID token validation of OpenID Connect Core §3.1.3.7 (after the signature is checked)."""
+    if claims.get("iss") != issuer:
+        raise IdTokenInvalid("iss is not the issuer")
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or client_id not in audiences:
+        raise IdTokenInvalid("aud does not hold the client id")
+    azp = claims.get("azp")
+    if (len(audiences) > 1 or azp is not None) and azp != client_id:
+        raise IdTokenInvalid("azp is not the client id")
+    exp: Any = claims.get("exp")
+    iat: Any = claims.get("iat")
+    if not _number(exp) or now >= float(exp) + leeway:
+        raise IdTokenInvalid("token expired")
+    if not _number(iat) or float(iat) > now + leeway:
+        raise IdTokenInvalid("token issued in the future")
+    nbf: Any = claims.get("nbf")
+    if nbf is not None and (not _number(nbf) or float(nbf) > now + leeway):
+        raise IdTokenInvalid("token not yet valid")
+    got_nonce = claims.get("nonce")
+    if not isinstance(got_nonce, str) or not _equal(got_nonce, nonce):
+        raise IdTokenInvalid("nonce mismatch")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise IdTokenInvalid("sub missing")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def verify_id_token(
+    token: str,
+    *,
+    keys: Iterable[SigningKey],
+    issuer: str,
+    client_id: str,
+    nonce: str,
+    now: float,
+    leeway: float = LEEWAY,
+) -> dict[str, Any]:
+    """The claims of a valid ID token: signature first, then claims. Raises :class:`IdTokenInvalid`."""
+    claims = verify_signature(token, keys)
+    validate_claims(claims, issuer=issuer, client_id=client_id, nonce=nonce, now=now, leeway=leeway)
+    return claims
+
+
+def session_from_claims(
+    claims: Mapping[str, Any], *, now: float, lifetime: float, allow_unverified_email: bool = False
+) -> Session:
+    """The proxy session for verified claims: needs ``sub`` and ``email``, and a verified email."""
+    sub, email = claims.get("sub"), claims.get("email")
+    if not isinstance(sub, str) or not sub:
+        raise IdTokenInvalid("sub missing")
+    if not isinstance(email, str) or not email:
+        raise IdTokenInvalid("email missing")
+    verified = claims.get("email_verified") is True
+    if not verified and not allow_unverified_email:
+        raise IdTokenInvalid("email not verified")
+    username = claims.get("preferred_username") or claims.get("name") or ""
+    groups = claims.get("groups")
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        groups = []
+    return Session(
+        user=sub,
+        email=email,
+        email_verified=verified,
+        created_at=now,
+        expires_at=now + lifetime,
+        preferred_username=username if isinstance(username, str) else "",
+        groups=tuple(groups),
+    )
+
+
+def basic_auth(client_id: str, client_secret: str) -> str:
+    """``Authorization`` value for ``client_secret_basic``: both parts form-encoded first (§2.3.1)."""
+    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
+class ProviderClient:
+    """One issuer seen from the proxy: discovery, keys and the token endpoint, over ``http``."""
+
+    def __init__(self, issuer: str, http: aiohttp.ClientSession, clock: Clock) -> None:
+        self.issuer = issuer
+        self._http = http
+        self._clock = clock
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_at = 0.0
+        self._keys: tuple[SigningKey, ...] = ()
+        self._keys_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def _get_json(self, url: str, what: str) -> Any:
+        try:
+            async with self._http.get(url, headers={"Accept": "application/json"}) as resp:
+                if resp.status != 200:
+                    raise ProviderUnavailable(f"{what} answered HTTP {resp.status}")
+                body = await resp.content.read(_MAX_BODY + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ProviderUnavailable(f"{what} unreachable: {type(exc).__name__}") from exc
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ProviderUnavailable(f"{what} is not JSON") from exc
+
+    async def metadata(self) -> ProviderMetadata:
+        """The provider's discovery document, fetched once and kept for :data:`METADATA_TTL`."""
+        now = self._clock.now()
+        if self._metadata is not None and now - self._metadata_at < METADATA_TTL:
+            return self._metadata
+        async with self._lock:
+            if self._metadata is None or now - self._metadata_at >= METADATA_TTL:
+                doc = await self._get_json(discovery_url(self.issuer), "discovery")
+                self._metadata, self._metadata_at = parse_metadata(doc, self.issuer), now
+            return self._metadata
+
+    async def keys(self, *, refresh: bool = False) -> tuple[SigningKey, ...]:
+        """The provider's signing keys; ``refresh`` refetches unless done in the last minute."""
+        now = self._clock.now()
+        fresh_enough = self._keys_at is not None and now - self._keys_at < JWKS_REFETCH_INTERVAL
+        if self._keys_at is not None and (not refresh or fresh_enough):
+            return self._keys
+        meta = await self.metadata()
+        async with self._lock:
+            if self._keys_at is None or (refresh and now - self._keys_at >= JWKS_REFETCH_INTERVAL):
+                self._keys = parse_jwks(await self._get_json(meta.jwks_uri, "JWKS"))
+                self._keys_at = now
+            return self._keys
+
+    async def exchange_code(
+        self, *, client_id: str, client_secret: str, code: str, redirect_uri: str, verifier: str
+    ) -> dict[str, Any]:
+        """The token response for an authorization code (RFC 6749 §4.1.3 with RFC 7636)."""
+        meta = await self.metadata()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+        headers = {"Authorization": basic_auth(client_id, client_secret), "Accept": "application/json"}
+        try:
+            async with self._http.post(meta.token_endpoint, data=form, headers=headers) as resp:
+                status = resp.status
+                body = await resp.content.read(_MAX_BODY + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        if status >= 500:
+            raise ProviderUnavailable(f"token endpoint answered HTTP {status}")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if status != 200:
+            error = doc.get("error") if isinstance(doc, dict) else None
+            code_name = error if isinstance(error, str) and error.isascii() else "unknown"
+            raise TokenRequestRefused(f"token endpoint refused the code: {code_name[:64]}")
+        if not isinstance(doc, dict) or not isinstance(doc.get("id_token"), str):
+            raise ProviderUnavailable("token response holds no id_token")
+        return doc
+
+    async def verify(self, token: str, *, client_id: str, nonce: str) -> dict[str, Any]:
+        """Verify an ID token against the cached JWKS, refetching once for an unknown ``kid``."""
+        keys: Sequence[SigningKey] = await self.keys()
+        now = self._clock.now()
+        try:
+            return verify_id_token(
+                token, keys=keys, issuer=self.issuer, client_id=client_id, nonce=nonce, now=now
+            )
+        except UnknownSigningKey:
+            keys = await self.keys(refresh=True)
+        return verify_id_token(
+            token, keys=keys, issuer=self.issuer, client_id=client_id, nonce=nonce, now=now
+        )

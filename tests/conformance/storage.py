@@ -1,0 +1,229 @@
+"""The storage conformance suite: every backend runs these by subclassing :class:`StorageConformance`
+and providing one async fixture, ``storage``, that yields a fresh, empty, migrated storage."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from idgate.errors import AlreadyExists, NotFound
+from idgate.storage.base import (
+    AccessToken,
+    AuthCode,
+    AuthRequest,
+    Claims,
+    Client,
+    Password,
+    SigningKey,
+    SigningKeys,
+    Storage,
+    secret_id,
+)
+
+CLAIMS = Claims(
+    user_id="08a8684b-db88-4b73-90a9-3cd1661f5466",
+    username="admin",
+    email="kubermatic@example.com",
+    email_verified=True,
+    preferred_username="admin",
+    groups=("org", "org:team"),
+)
+
+
+def auth_request(id: str = "req-1", expires_at: float = 1000.0) -> AuthRequest:
+    return AuthRequest(
+        id=id,
+        client_id="prometheus",
+        redirect_uri="https://prometheus.example.com/oauth/callback",
+        scopes=("openid", "email", "groups"),
+        state="st",
+        nonce="nn",
+        code_challenge="c" * 43,
+        code_challenge_method="S256",
+        connector_id="local",
+        browser=secret_id("browser"),
+        expires_at=expires_at,
+    )
+
+
+def auth_code(code: str = "the-code", expires_at: float = 1000.0) -> AuthCode:
+    return AuthCode(
+        id=secret_id(code),
+        client_id="prometheus",
+        redirect_uri="https://prometheus.example.com/oauth/callback",
+        scopes=("openid", "email"),
+        nonce="nn",
+        code_challenge="",
+        code_challenge_method="",
+        connector_id="local",
+        claims=CLAIMS,
+        issued_at=900.0,
+        expires_at=expires_at,
+    )
+
+
+def access_token(token: str = "tok", expires_at: float = 1000.0) -> AccessToken:
+    return AccessToken(
+        id=secret_id(token),
+        client_id="prometheus",
+        scopes=("openid",),
+        connector_id="local",
+        claims=CLAIMS,
+        issued_at=900.0,
+        expires_at=expires_at,
+    )
+
+
+def signing_keys() -> SigningKeys:
+    key = SigningKey(kid="k1", alg="RS256", private_pem="-----PEM-----", created_at=1.0)
+    return SigningKeys(id=SigningKeys.SINGLETON, keys=(key,), next_rotation=100.0)
+
+
+class StorageConformance:
+    """Behaviour every :class:`~idgate.storage.base.Storage` backend must have."""
+
+    async def test_create_then_get_returns_an_equal_record_for_every_kind(
+        self, storage: Storage
+    ) -> None:
+        records = [
+            Client(id="c", secret="s", name="C", redirect_uris=("https://a/cb",), public=False),
+            Password(id="a@b.c", email="A@b.c", hash="$2a$10$x", username="a", user_id="1"),
+            auth_request(),
+            auth_code(),
+            access_token(),
+            signing_keys(),
+        ]
+        for record in records:
+            await storage.create(record)
+        for record in records:
+            assert await storage.get(type(record), record.id) == record
+
+    async def test_get_of_a_missing_record_raises_not_found(self, storage: Storage) -> None:
+        with pytest.raises(NotFound):
+            await storage.get(AuthRequest, "nope")
+
+    async def test_create_with_a_taken_id_raises_already_exists(self, storage: Storage) -> None:
+        await storage.create(auth_request())
+        with pytest.raises(AlreadyExists):
+            await storage.create(auth_request())
+
+    async def test_same_id_in_different_kinds_does_not_collide(self, storage: Storage) -> None:
+        await storage.create(auth_request(id="x"))
+        await storage.create(Client(id="x", secret="s"))
+        assert (await storage.get(Client, "x")).secret == "s"
+
+    async def test_list_returns_records_ordered_by_id(self, storage: Storage) -> None:
+        for id in ("b", "a", "c"):
+            await storage.create(auth_request(id=id))
+        assert [r.id for r in await storage.list(AuthRequest)] == ["a", "b", "c"]
+        assert await storage.list(AccessToken) == []
+
+    async def test_delete_removes_and_a_second_delete_raises_not_found(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_request())
+        await storage.delete(AuthRequest, "req-1")
+        with pytest.raises(NotFound):
+            await storage.get(AuthRequest, "req-1")
+        with pytest.raises(NotFound):
+            await storage.delete(AuthRequest, "req-1")
+
+    async def test_update_writes_what_the_function_returns(self, storage: Storage) -> None:
+        await storage.create(auth_code())
+        written = await storage.update(
+            AuthCode, secret_id("the-code"), lambda c: dataclasses.replace(c, redeemed_at=950.0)
+        )
+        assert written.redeemed_at == 950.0
+        assert (await storage.get(AuthCode, secret_id("the-code"))).redeemed_at == 950.0
+
+    async def test_update_of_a_missing_record_raises_not_found(self, storage: Storage) -> None:
+        with pytest.raises(NotFound):
+            await storage.update(AuthCode, "nope", lambda c: c)
+
+    async def test_an_exception_in_the_update_function_writes_nothing(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_code())
+
+        def refuse(code: AuthCode) -> AuthCode:
+            raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError, match="refused"):
+            await storage.update(AuthCode, secret_id("the-code"), refuse)
+        assert (await storage.get(AuthCode, secret_id("the-code"))).redeemed_at is None
+
+    async def test_update_may_not_change_the_id(self, storage: Storage) -> None:
+        await storage.create(auth_request())
+        with pytest.raises(ValueError):
+            await storage.update(AuthRequest, "req-1", lambda r: dataclasses.replace(r, id="x"))
+
+    async def test_concurrent_updates_see_each_other_and_exactly_one_redeems(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_code())
+        winners: list[int] = []
+
+        def redeem(n: int):  # type: ignore[no-untyped-def]
+            def fn(code: AuthCode) -> AuthCode:
+                if code.redeemed_at is not None:
+                    raise LookupError("already redeemed")
+                return dataclasses.replace(code, redeemed_at=float(n))
+
+            return fn
+
+        async def attempt(n: int) -> None:
+            try:
+                await storage.update(AuthCode, secret_id("the-code"), redeem(n))
+            except LookupError:
+                return
+            winners.append(n)
+
+        await asyncio.gather(*(attempt(n) for n in range(10)))
+        assert len(winners) == 1
+        stored = await storage.get(AuthCode, secret_id("the-code"))
+        assert stored.redeemed_at == float(winners[0])
+
+    async def test_concurrent_counting_updates_lose_nothing(self, storage: Storage) -> None:
+        await storage.create(signing_keys())
+
+        def bump(keys: SigningKeys) -> SigningKeys:
+            return dataclasses.replace(keys, next_rotation=keys.next_rotation + 1)
+
+        await asyncio.gather(
+            *(storage.update(SigningKeys, SigningKeys.SINGLETON, bump) for _ in range(10))
+        )
+        assert (await storage.get(SigningKeys, SigningKeys.SINGLETON)).next_rotation == 110.0
+
+    async def test_garbage_collect_removes_only_records_expired_before_now(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_request(id="old", expires_at=10.0))
+        await storage.create(auth_request(id="new", expires_at=100.0))
+        await storage.create(auth_code(code="old", expires_at=10.0))
+        await storage.create(access_token(token="old", expires_at=10.0))
+        await storage.create(Client(id="forever", secret="s"))
+        await storage.create(signing_keys())
+        result = await storage.garbage_collect(50.0)
+        assert result.removed == {"auth_request": 1, "auth_code": 1, "access_token": 1}
+        assert result.total == 3
+        assert [r.id for r in await storage.list(AuthRequest)] == ["new"]
+        assert await storage.list(AuthCode) == []
+        assert len(await storage.list(Client)) == 1
+        assert (await storage.garbage_collect(50.0)).total == 0
+
+    async def test_update_that_extends_expiry_protects_from_garbage_collection(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_request(expires_at=10.0))
+        await storage.update(
+            AuthRequest, "req-1", lambda r: dataclasses.replace(r, expires_at=100.0)
+        )
+        await storage.garbage_collect(50.0)
+        assert (await storage.get(AuthRequest, "req-1")).expires_at == 100.0
+
+    async def test_text_survives_unicode_and_long_values(self, storage: Storage) -> None:
+        client = Client(id="ü-client", secret="sécret ☃", name="x" * 5000)
+        await storage.create(client)
+        assert await storage.get(Client, "ü-client") == client

@@ -1,0 +1,57 @@
+"""The storage conformance suite on the real PostgreSQL at 127.0.0.1:5432.
+
+Each test gets a throwaway database (created from the ``test`` database's server, dropped after). When
+PostgreSQL is unreachable these tests fail: they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from idgate.storage import Storage, open_storage
+from idgate.storage.base import Client
+from tests.conformance.storage import StorageConformance
+
+ADMIN_URL = os.environ.get("IDGATE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _admin() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is required at {ADMIN_URL} and is unreachable: {exc}")
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    name = f"idgate_test_{secrets.token_hex(6)}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+class TestPostgres(StorageConformance):
+    @pytest.fixture
+    async def storage(self, database_url: str) -> AsyncIterator[Storage]:
+        storage = await open_storage(database_url)
+        yield storage
+        await storage.close()
+
+
+async def test_two_replicas_opening_at_once_both_migrate_cleanly(database_url: str) -> None:
+    import asyncio
+
+    one, two = await asyncio.gather(open_storage(database_url), open_storage(database_url))
+    await one.create(Client(id="c", secret="s"))
+    assert (await two.get(Client, "c")).secret == "s"
+    await one.close()
+    await two.close()

@@ -1,0 +1,59 @@
+"""The storage conformance suite on SQLite: in memory, and in a file (two openings share it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from idgate.storage import Storage, open_storage
+from idgate.storage.base import Client
+from tests.conformance.storage import StorageConformance
+
+
+class TestSqliteMemory(StorageConformance):
+    @pytest.fixture
+    async def storage(self) -> AsyncIterator[Storage]:
+        storage = await open_storage("sqlite:///:memory:")
+        yield storage
+        await storage.close()
+
+
+class TestSqliteFile(StorageConformance):
+    @pytest.fixture
+    async def storage(self, tmp_path: Path) -> AsyncIterator[Storage]:
+        storage = await open_storage(f"sqlite:///{tmp_path}/idgate.db")
+        yield storage
+        await storage.close()
+
+
+async def test_open_creates_the_parent_directory_and_reopens_with_data_kept(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/a/b/idgate.db"
+    first = await open_storage(url)
+    await first.create(Client(id="c", secret="s"))
+    await first.close()
+    again = await open_storage(url)  # migrations are idempotent
+    assert (await again.get(Client, "c")).secret == "s"
+    await again.close()
+    assert (tmp_path / "a" / "b" / "idgate.db").exists()
+
+
+async def test_relative_sqlite_path_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    storage = await open_storage("sqlite:///data/idgate.db")
+    await storage.close()
+    assert (tmp_path / "data" / "idgate.db").exists()
+
+
+async def test_two_openings_of_one_file_see_each_others_writes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    one, two = await open_storage(url), await open_storage(url)
+    await one.create(Client(id="c", secret="s"))
+    assert (await two.get(Client, "c")).secret == "s"
+    await one.close()
+    await two.close()

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import bcrypt
+import pytest
+
+from idgate.connectors.base import CallbackConnector, PasswordConnector, RefreshConnector
+from idgate.connectors.local import LocalConnector, check_password
+from idgate.storage import Storage, open_storage
+from idgate.storage.base import Password
+from idgate.storage.static import StaticStorage
+
+# kkp-values.md §6: bcrypt("password"), as Dex's docs ship it
+KKP_HASH = "$2a$10$zMJhg/3axbm/m0KmoVxJiO1eO5gtNrgKDysy5GafQFrXY93OE9LsK"
+USER_ID = "08a8684b-db88-4b73-90a9-3cd1661f5466"
+
+
+def test_the_kkp_hash_is_bcrypt_of_password() -> None:
+    assert check_password("password", KKP_HASH)
+    assert not check_password("Password", KKP_HASH)
+
+
+@pytest.mark.parametrize("prefix", [b"$2a$", b"$2b$", b"$2y$"])
+def test_every_bcrypt_prefix_dex_may_hold_verifies(prefix: bytes) -> None:
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4))
+    variant = prefix + hashed[4:]
+    assert check_password("s3cret", variant)
+    assert not check_password("wrong", variant)
+
+
+def test_a_malformed_hash_never_matches() -> None:
+    assert not check_password("password", "not-a-hash")
+
+
+@pytest.fixture
+async def storage() -> AsyncIterator[Storage]:
+    backend = await open_storage("sqlite:///:memory:")
+    password = Password(
+        id="kubermatic@example.com",
+        email="kubermatic@example.com",
+        hash=KKP_HASH,
+        username="admin",
+        user_id=USER_ID,
+    )
+    yield StaticStorage(backend, passwords=[password])
+    await backend.close()
+
+
+async def test_login_matches_email_case_insensitively(storage: Storage) -> None:
+    identity = await LocalConnector(storage).login(("openid",), "Kubermatic@Example.COM", "password")
+    assert identity is not None
+    assert (identity.user_id, identity.email, identity.username) == (
+        USER_ID,
+        "kubermatic@example.com",
+        "admin",
+    )
+    assert identity.email_verified
+
+
+async def test_wrong_password_and_unknown_user_both_answer_none(storage: Storage) -> None:
+    connector = LocalConnector(storage)
+    assert await connector.login((), "kubermatic@example.com", "nope") is None
+    assert await connector.login((), "nobody@example.com", "password") is None
+
+
+async def test_unknown_users_still_pay_for_a_bcrypt_check_of_the_same_cost(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = LocalConnector(storage)
+    checked: list[tuple[bytes, str]] = []
+    real = check_password
+
+    def spy(password: str, hashed: str | bytes) -> bool:
+        checked.append((hashed if isinstance(hashed, bytes) else hashed.encode(), threading.current_thread().name))
+        return real(password, hashed)
+
+    monkeypatch.setattr("idgate.connectors.local.check_password", spy)
+    await connector.login((), "nobody@example.com", "password")
+    (hashed, thread), = checked
+    assert hashed.startswith(b"$2b$10$")  # a dummy with the configured cost
+    assert thread != threading.main_thread().name  # off the event loop
+
+
+def test_local_is_a_password_connector_only(storage: Storage) -> None:
+    connector = LocalConnector(storage)  # type: ignore[arg-type]
+    assert isinstance(connector, PasswordConnector)
+    assert not isinstance(connector, CallbackConnector)
+    assert not isinstance(connector, RefreshConnector)
+    assert connector.id == "local"
+
+
+async def test_logins_do_not_block_the_event_loop(storage: Storage) -> None:
+    connector = LocalConnector(storage)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    task = asyncio.create_task(ticker())
+    await connector.login((), "kubermatic@example.com", "password")
+    task.cancel()
+    assert ticks > 5
