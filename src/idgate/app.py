@@ -102,12 +102,16 @@ async def tcp_app(app: web.Application, address: str) -> AsyncIterator[None]:
 
 async def run_worker(
     settings: Settings,
-    sock: socket.socket,
     *,
+    reuse_port: bool = False,
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run every role of ``settings`` on ``sock`` until ``stop`` is set (or SIGTERM/SIGINT)."""
+    """Run every role of ``settings`` until ``stop`` is set (or SIGTERM/SIGINT).
+
+    The listener is bound only once the signal handlers are in place, so a SIGTERM that arrives as
+    soon as the port accepts connections still ends the worker cleanly.
+    """
     from idgate.edge.routes import RouteTable
     from idgate.edge.server import start_edge
     from idgate.net import client_session
@@ -120,9 +124,11 @@ async def run_worker(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
 
+    sock = bind(settings.listen, reuse_port=reuse_port)
     rundir = tempfile.mkdtemp(prefix="idgate-")
     try:
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(sock.close)
             provider_socket: str | None = None
             signin_socket: str | None = None
             if settings.provider is not None:
@@ -170,9 +176,9 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _run(settings: Settings, sock: socket.socket) -> None:
+def _run(settings: Settings, *, reuse_port: bool) -> None:
     with asyncio.Runner(loop_factory=_new_loop) as runner:
-        runner.run(run_worker(settings, sock))
+        runner.run(run_worker(settings, reuse_port=reuse_port))
 
 
 def serve(settings: Settings, *, workers: int = 1) -> None:
@@ -180,7 +186,7 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
     configure_logging()
     announce(settings)
     if workers <= 1:
-        _run(settings, bind(settings.listen, reuse_port=False))
+        _run(settings, reuse_port=False)
         return
     children: list[int] = []
     for _ in range(workers):
@@ -188,7 +194,7 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
         if pid == 0:  # the worker binds its own socket into the port's SO_REUSEPORT group
             code = 0
             try:
-                _run(settings, bind(settings.listen, reuse_port=True))
+                _run(settings, reuse_port=True)
             except BaseException:
                 log.exception("worker failed")
                 code = 1

@@ -16,6 +16,7 @@ from idgate.storage.base import (
     Claims,
     Client,
     Password,
+    Record,
     SigningKey,
     SigningKeys,
     Storage,
@@ -84,10 +85,8 @@ def signing_keys() -> SigningKeys:
 class StorageConformance:
     """Behaviour every :class:`~idgate.storage.base.Storage` backend must have."""
 
-    async def test_create_then_get_returns_an_equal_record_for_every_kind(
-        self, storage: Storage
-    ) -> None:
-        records = [
+    async def test_create_then_get_returns_an_equal_record_for_every_kind(self, storage: Storage) -> None:
+        records: list[Record] = [
             Client(id="c", secret="s", name="C", redirect_uris=("https://a/cb",), public=False),
             Password(id="a@b.c", email="A@b.c", hash="$2a$10$x", username="a", user_id="1"),
             auth_request(),
@@ -120,9 +119,7 @@ class StorageConformance:
         assert [r.id for r in await storage.list(AuthRequest)] == ["a", "b", "c"]
         assert await storage.list(AccessToken) == []
 
-    async def test_delete_removes_and_a_second_delete_raises_not_found(
-        self, storage: Storage
-    ) -> None:
+    async def test_delete_removes_and_a_second_delete_raises_not_found(self, storage: Storage) -> None:
         await storage.create(auth_request())
         await storage.delete(AuthRequest, "req-1")
         with pytest.raises(NotFound):
@@ -142,9 +139,7 @@ class StorageConformance:
         with pytest.raises(NotFound):
             await storage.update(AuthCode, "nope", lambda c: c)
 
-    async def test_an_exception_in_the_update_function_writes_nothing(
-        self, storage: Storage
-    ) -> None:
+    async def test_an_exception_in_the_update_function_writes_nothing(self, storage: Storage) -> None:
         await storage.create(auth_code())
 
         def refuse(code: AuthCode) -> AuthCode:
@@ -159,9 +154,7 @@ class StorageConformance:
         with pytest.raises(ValueError):
             await storage.update(AuthRequest, "req-1", lambda r: dataclasses.replace(r, id="x"))
 
-    async def test_concurrent_updates_see_each_other_and_exactly_one_redeems(
-        self, storage: Storage
-    ) -> None:
+    async def test_concurrent_updates_see_each_other_and_exactly_one_redeems(self, storage: Storage) -> None:
         await storage.create(auth_code())
         winners: list[int] = []
 
@@ -191,14 +184,10 @@ class StorageConformance:
         def bump(keys: SigningKeys) -> SigningKeys:
             return dataclasses.replace(keys, next_rotation=keys.next_rotation + 1)
 
-        await asyncio.gather(
-            *(storage.update(SigningKeys, SigningKeys.SINGLETON, bump) for _ in range(10))
-        )
+        await asyncio.gather(*(storage.update(SigningKeys, SigningKeys.SINGLETON, bump) for _ in range(10)))
         assert (await storage.get(SigningKeys, SigningKeys.SINGLETON)).next_rotation == 110.0
 
-    async def test_garbage_collect_removes_only_records_expired_before_now(
-        self, storage: Storage
-    ) -> None:
+    async def test_garbage_collect_removes_only_records_expired_before_now(self, storage: Storage) -> None:
         await storage.create(auth_request(id="old", expires_at=10.0))
         await storage.create(auth_request(id="new", expires_at=100.0))
         await storage.create(auth_code(code="old", expires_at=10.0))
@@ -217,9 +206,7 @@ class StorageConformance:
         self, storage: Storage
     ) -> None:
         await storage.create(auth_request(expires_at=10.0))
-        await storage.update(
-            AuthRequest, "req-1", lambda r: dataclasses.replace(r, expires_at=100.0)
-        )
+        await storage.update(AuthRequest, "req-1", lambda r: dataclasses.replace(r, expires_at=100.0))
         await storage.garbage_collect(50.0)
         assert (await storage.get(AuthRequest, "req-1")).expires_at == 100.0
 

@@ -47,9 +47,7 @@ class PasswordConnector(Connector, Protocol):
         """The label of the username field (``Email Address``, ``Username`` ...)."""
         ...
 
-    async def login(
-        self, scopes: tuple[str, ...], username: str, password: str
-    ) -> Identity | None:
+    async def login(self, scopes: tuple[str, ...], username: str, password: str) -> Identity | None:
         """The identity, or ``None`` for wrong credentials (never say which part was wrong)."""
         ...
 

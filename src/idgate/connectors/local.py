@@ -77,9 +77,7 @@ class LocalConnector:
             self._dummy = await asyncio.to_thread(bcrypt.hashpw, b"idgate-dummy", salt)
         return self._dummy
 
-    async def login(
-        self, scopes: tuple[str, ...], username: str, password: str
-    ) -> Identity | None:
+    async def login(self, scopes: tuple[str, ...], username: str, password: str) -> Identity | None:
         try:
             record: Password | None = await self._storage.get(Password, username.strip().lower())
         except NotFound:

@@ -222,6 +222,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.sink is not None:
             self.sink.upstream_head(status, self._headers, keep_alive)
         if self.no_body and status >= 200 and self.sink is not None:
+            self._dirty = True  # set first: completing may hand this connection to the next request
             self.sink.upstream_complete(keep_alive)
             raise _HeadDone
 

@@ -36,9 +36,7 @@ def generate_signing_key(now: float) -> SigningKey:
 
 
 def _import(key: SigningKey) -> RSAKey:
-    return RSAKey.import_key(
-        key.private_pem, parameters={"kid": key.kid, "alg": key.alg, "use": "sig"}
-    )
+    return RSAKey.import_key(key.private_pem, parameters={"kid": key.kid, "alg": key.alg, "use": "sig"})
 
 
 @dataclass(frozen=True, slots=True)

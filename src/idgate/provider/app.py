@@ -56,9 +56,7 @@ async def _collect_garbage(provider: Provider) -> None:
             log.info("garbage collected", extra={"removed": removed.removed})
 
 
-def build_provider_app(
-    settings: ProviderSettings, storage: Storage, clock: Clock
-) -> web.Application:
+def build_provider_app(settings: ProviderSettings, storage: Storage, clock: Clock) -> web.Application:
     """The provider's web app. Routes are full paths under ``settings.path`` (e.g. ``/dex/token``).
 
     On start-up it loads (or, the first time, generates and stores) the signing key and starts a

@@ -49,9 +49,7 @@ def endpoint(surface: Surface) -> Callable[[Handler], Handler]:
                 raise
             except Exception as err:
                 settings = request.app[PROVIDER].settings
-                return render_error(
-                    err, surface, issuer=settings.issuer, display_name=settings.display_name
-                )
+                return render_error(err, surface, issuer=settings.issuer, display_name=settings.display_name)
 
         return wrapped
 
@@ -113,9 +111,7 @@ async def auth(request: web.Request) -> web.StreamResponse:
         links = [(c.name, f"{prefix}/auth/{c.id}?{query}") for c in result.connectors]
         response = page("connectors.html", links=links, display_name=provider.settings.display_name)
     else:
-        location = f"{prefix}/auth/{result.connector_id}/login?" + urlencode(
-            {"req": result.request_id}
-        )
+        location = f"{prefix}/auth/{result.connector_id}/login?" + urlencode({"req": result.request_id})
         response = redirect(location, status=303)
     if new:
         _set_browser_cookie(request, response, browser)

@@ -166,11 +166,7 @@ class Provider:
         except NotFound:
             raise LoginExpired() from None
         same_browser = client_auth.secrets_equal(secret_id(browser), pending.browser)
-        if (
-            not same_browser
-            or pending.connector_id != connector_id
-            or self.clock.now() >= pending.expires_at
-        ):
+        if not same_browser or pending.connector_id != connector_id or self.clock.now() >= pending.expires_at:
             raise LoginExpired()
         return pending
 
@@ -195,17 +191,13 @@ class Provider:
         connector = self.connectors[pending.connector_id]
         identity = await connector.login(pending.scopes, username, password)
         if identity is None:
-            return await self._form(
-                pending, username=username, error="Invalid email or password."
-            )
+            return await self._form(pending, username=username, error="Invalid email or password.")
         try:  # deleting claims the request: a double submit gets one code, not two
             await self.storage.delete(AuthRequest, pending.id)
         except NotFound:
             raise LoginExpired() from None
         now = self.clock.now()
-        code, record = code_grant.issue_code(
-            pending, _claims(identity), now, self.settings.code_ttl
-        )
+        code, record = code_grant.issue_code(pending, _claims(identity), now, self.settings.code_ttl)
         await self.storage.create(record)
         log.info(
             "login succeeded",
@@ -270,4 +262,3 @@ class Provider:
 
     async def jwks(self) -> dict[str, Any]:
         return (await self.keys.current()).jwks
-

@@ -18,9 +18,7 @@ class ReadOnly(StorageError):
 
 
 def client_from_settings(c: ClientSettings) -> Client:
-    return Client(
-        id=c.id, secret=c.secret, name=c.name, redirect_uris=c.redirect_uris, public=c.public
-    )
+    return Client(id=c.id, secret=c.secret, name=c.name, redirect_uris=c.redirect_uris, public=c.public)
 
 
 def password_from_settings(p: StaticPassword) -> Password:

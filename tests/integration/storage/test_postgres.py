@@ -10,12 +10,12 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
+from tests.conformance.storage import StorageConformance
 
 from idgate.storage import Storage, open_storage
 from idgate.storage.base import Client
-from tests.conformance.storage import StorageConformance
 
 ADMIN_URL = os.environ.get("IDGATE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

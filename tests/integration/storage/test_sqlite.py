@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.conformance.storage import StorageConformance
 
 from idgate.storage import Storage, open_storage
 from idgate.storage.base import Client
-from tests.conformance.storage import StorageConformance
 
 
 class TestSqliteMemory(StorageConformance):

@@ -28,7 +28,11 @@ def test_example_loads_clean_and_builds_the_expected_settings() -> None:
     assert provider.issuer == "https://kkp.example.com/dex"
     assert (provider.host, provider.path) == ("kkp.example.com", "/dex")
     assert [c.id for c in provider.clients] == [
-        "kubermatic", "kubermaticIssuer", "prometheus", "alertmanager", "grafana"
+        "kubermatic",
+        "kubermaticIssuer",
+        "prometheus",
+        "alertmanager",
+        "grafana",
     ]
     assert provider.clients[2] == ClientSettings(
         id="prometheus",
@@ -39,7 +43,9 @@ def test_example_loads_clean_and_builds_the_expected_settings() -> None:
     [admin] = provider.static_passwords
     assert admin.hash == b"$2a$10$zMJhg/3axbm/m0KmoVxJiO1eO5gtNrgKDysy5GafQFrXY93OE9LsK"
     assert (admin.email, admin.username, admin.user_id) == (
-        "kubermatic@example.com", "admin", "08a8684b-db88-4b73-90a9-3cd1661f5466"
+        "kubermatic@example.com",
+        "admin",
+        "08a8684b-db88-4b73-90a9-3cd1661f5466",
     )
     assert (provider.signing_key_ttl, provider.id_token_ttl) == (6 * 3600, 24 * 3600)
     assert provider.display_name == "dex"
@@ -49,7 +55,10 @@ def test_example_loads_clean_and_builds_the_expected_settings() -> None:
     assert prometheus.host == "prometheus.kkp.example.com"
     assert prometheus.upstream == "http://prometheus.monitoring.svc.cluster.local:9090"
     assert prometheus.issuer_url == "https://kkp.example.com/dex"
-    assert (prometheus.client_id, prometheus.client_secret) == ("prometheus", "Pq7wE3rT9yU1iO5pA2sD8fG4hJ6kL0zX")
+    assert (prometheus.client_id, prometheus.client_secret) == (
+        "prometheus",
+        "Pq7wE3rT9yU1iO5pA2sD8fG4hJ6kL0zX",
+    )
     assert prometheus.scopes == ("groups", "openid", "email")
     assert prometheus.email_domains == ("*",)
     assert (prometheus.github_org, prometheus.github_team) == ("mygithuborg", "mygroup")
@@ -152,8 +161,18 @@ class TestDefaultConfiguration:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("6h", 21600), ("24h", 86400), ("1h30m", 5400), ("90s", 90), ("1.5h", 5400), ("300ms", 0.3),
-     ("0", 0), ("2h45m30.5s", 9930.5), ("1µs", 1e-6), ("+5m", 300)],
+    [
+        ("6h", 21600),
+        ("24h", 86400),
+        ("1h30m", 5400),
+        ("90s", 90),
+        ("1.5h", 5400),
+        ("300ms", 0.3),
+        ("0", 0),
+        ("2h45m30.5s", 9930.5),
+        ("1µs", 1e-6),
+        ("+5m", 300),
+    ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)

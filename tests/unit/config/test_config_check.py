@@ -49,8 +49,11 @@ def test_secret_mismatch_never_prints_secrets(
     example["iap"]["deployments"]["grafana"]["client_secret"] = "WRONGwrongWRONGwrong"
     found = cross(example)
     assert found == [
-        ("error", "iap.deployments.grafana.client_secret: does not match the secret of dex.clients[4] "
-                  "(id 'grafana')")
+        (
+            "error",
+            "iap.deployments.grafana.client_secret: does not match the secret of dex.clients[4] "
+            "(id 'grafana')",
+        )
     ]
     assert "WRONG" not in found[0][1] and "Gf5tR1" not in found[0][1]
 
@@ -65,26 +68,38 @@ def test_public_client_secret_is_not_compared(
 def test_redirect_uri_missing(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
     example["dex"]["clients"][2]["RedirectURIs"] = ["https://prometheus.kkp.example.com/oauth2/callback"]
     assert cross(example) == [
-        ("error", "dex.clients[2].RedirectURIs: does not contain "
-                  "https://prometheus.kkp.example.com/oauth/callback, the callback of iap.deployments.prometheus")
+        (
+            "error",
+            "dex.clients[2].RedirectURIs: does not contain "
+            "https://prometheus.kkp.example.com/oauth/callback, the callback of iap.deployments.prometheus",
+        )
     ]
 
 
 def test_redirect_uri_follows_redirect_url(
     cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
 ) -> None:
-    example["iap"]["deployments"]["grafana"]["config"]["redirect_url"] = "https://g.example.com/oauth/callback"
-    [(severity, message)] = cross(example)
-    assert message == ("dex.clients[4].RedirectURIs: does not contain https://g.example.com/oauth/callback, "
-                       "the callback of iap.deployments.grafana")
+    example["iap"]["deployments"]["grafana"]["config"]["redirect_url"] = (
+        "https://g.example.com/oauth/callback"
+    )
+    [(_, message)] = cross(example)
+    assert message == (
+        "dex.clients[4].RedirectURIs: does not contain https://g.example.com/oauth/callback, "
+        "the callback of iap.deployments.grafana"
+    )
     example["dex"]["clients"][4]["RedirectURIs"] = ["https://g.example.com/oauth/callback"]
     assert cross(example) == []
 
 
 @pytest.mark.parametrize(
     ("host", "allowed"),
-    [("grafana.localhost:4180", True), ("localhost:8080", True), ("127.0.0.1:4180", True),
-     ("[::1]:4180", True), ("grafana.kkp.example.com", False)],
+    [
+        ("grafana.localhost:4180", True),
+        ("localhost:8080", True),
+        ("127.0.0.1:4180", True),
+        ("[::1]:4180", True),
+        ("grafana.kkp.example.com", False),
+    ],
 )
 def test_plain_http_callback_allowed_for_local_hosts(
     cross: Callable[[dict[str, Any]], Found], example: dict[str, Any], host: str, allowed: bool
@@ -108,8 +123,11 @@ def test_issuer_url_must_match_the_dex_issuer(
 ) -> None:
     example["iap"]["oidc_issuer_url"] = "https://kkp.example.com/auth"
     assert cross(example) == [
-        ("error", "iap.oidc_issuer_url: is https://kkp.example.com/auth, but the issuer made by "
-                  "dex.ingress is https://kkp.example.com/dex")
+        (
+            "error",
+            "iap.oidc_issuer_url: is https://kkp.example.com/auth, but the issuer made by "
+            "dex.ingress is https://kkp.example.com/dex",
+        )
     ]
     example["iap"]["oidc_issuer_url"] = "https://kkp.example.com/dex/"
     assert cross(example) == []
@@ -118,8 +136,11 @@ def test_issuer_url_must_match_the_dex_issuer(
 def test_placeholder_issuer(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
     example["iap"]["oidc_issuer_url"] = "https://kubermatic.tld/dex"
     assert cross(example) == [
-        ("error", "iap.oidc_issuer_url: is the chart's placeholder https://kubermatic.tld/dex; "
-                  "set it to https://kkp.example.com/dex")
+        (
+            "error",
+            "iap.oidc_issuer_url: is the chart's placeholder https://kubermatic.tld/dex; "
+            "set it to https://kkp.example.com/dex",
+        )
     ]
     [(severity, _)] = cross({"iap": example["iap"]})
     assert severity == "error"
@@ -128,38 +149,52 @@ def test_placeholder_issuer(cross: Callable[[dict[str, Any]], Found], example: d
 def test_hosts_must_be_unique(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
     example["iap"]["deployments"]["grafana"]["ingress"]["host"] = "Alertmanager.kkp.example.com"
     found = cross(example)
-    assert ("error", "iap.deployments.grafana.ingress.host: same host as iap.deployments.alertmanager") in found
+    assert (
+        "error",
+        "iap.deployments.grafana.ingress.host: same host as iap.deployments.alertmanager",
+    ) in found
 
 
 def test_names_must_be_unique(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
     example["iap"]["deployments"]["grafana"]["name"] = "alertmanager"
     assert cross(example) == [
-        ("error", "iap.deployments.grafana.name: 'alertmanager' is also the name of "
-                  "iap.deployments.alertmanager (objects and the cookie are named after it)")
+        (
+            "error",
+            "iap.deployments.grafana.name: 'alertmanager' is also the name of "
+            "iap.deployments.alertmanager (objects and the cookie are named after it)",
+        )
     ]
 
 
 def test_client_ids_must_be_unique(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
     example["dex"]["clients"][1]["id"] = "kubermatic"
-    assert cross(example) == [
-        ("error", "dex.clients[1].id: 'kubermatic' is also the id of dex.clients[0]")
-    ]
+    assert cross(example) == [("error", "dex.clients[1].id: 'kubermatic' is also the id of dex.clients[0]")]
 
 
-def test_client_secrets_should_differ(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
+def test_client_secrets_should_differ(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
     example["dex"]["clients"][1]["secret"] = example["dex"]["clients"][0]["secret"]
     assert cross(example) == [
-        ("warning", "dex.clients[1].secret: same secret as dex.clients[0]; each client should have its "
-                    "own credentials (`idgate secret` makes one)")
+        (
+            "warning",
+            "dex.clients[1].secret: same secret as dex.clients[0]; each client should have its "
+            "own credentials (`idgate secret` makes one)",
+        )
     ]
 
 
-def test_encryption_keys_should_differ(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
+def test_encryption_keys_should_differ(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
     deps = example["iap"]["deployments"]
     deps["prometheus"]["encryption_key"] = deps["alertmanager"]["encryption_key"]
     assert cross(example) == [
-        ("warning", "iap.deployments.prometheus.encryption_key: same key as iap.deployments.alertmanager; "
-                    "give each deployment its own")
+        (
+            "warning",
+            "iap.deployments.prometheus.encryption_key: same key as iap.deployments.alertmanager; "
+            "give each deployment its own",
+        )
     ]
 
 
@@ -169,9 +204,12 @@ def test_no_restriction_lets_nobody_in(
 ) -> None:
     example["iap"]["deployments"]["grafana"]["config"] = config
     assert cross(example) == [
-        ("warning", "iap.deployments.grafana.config.email_domains: this deployment lets nobody in: no "
-                    "email_domains, allowed_groups or github_org (OAuth2-Proxy authorises no one; "
-                    "email_domains: ['*'] allows any verified email)")
+        (
+            "warning",
+            "iap.deployments.grafana.config.email_domains: this deployment lets nobody in: no "
+            "email_domains, allowed_groups or github_org (OAuth2-Proxy authorises no one; "
+            "email_domains: ['*'] allows any verified email)",
+        )
     ]
 
 
@@ -193,11 +231,16 @@ def test_email_domains_from_default_configuration_count(
     assert cross(example) == []
 
 
-def test_github_team_needs_github_org(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
+def test_github_team_needs_github_org(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
     del example["iap"]["deployments"]["prometheus"]["config"]["github_org"]
     assert cross(example) == [
-        ("error", "iap.deployments.prometheus.config.github_team: needs github_org (teams are matched as "
-                  "the group 'org:team')")
+        (
+            "error",
+            "iap.deployments.prometheus.config.github_team: needs github_org (teams are matched as "
+            "the group 'org:team')",
+        )
     ]
 
 
@@ -210,7 +253,9 @@ def test_nobody_can_log_in_without_connectors_or_passwords(
     ]
 
 
-def test_ignored_keys_are_warned_about(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
+def test_ignored_keys_are_warned_about(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
     example["iap"]["discovery_url"] = "https://kkp.example.com/dex/.well-known/openid-configuration"
     example["iap"]["deployments"]["grafana"]["passthrough"] = ["/api/health"]
     example["iap"]["deployments"]["grafana"]["config"]["cookie_name"] = "_g"
@@ -221,11 +266,15 @@ def test_ignored_keys_are_warned_about(cross: Callable[[dict[str, Any]], Found],
     ]
 
 
-def test_deployment_on_the_provider_host(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
+def test_deployment_on_the_provider_host(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
     example["iap"]["deployments"]["grafana"]["ingress"]["host"] = "kkp.example.com"
     example["dex"]["clients"][4]["RedirectURIs"] = ["https://kkp.example.com/oauth/callback"]
     [(severity, message)] = cross(example)
-    assert severity == "warning" and message.startswith("iap.deployments.grafana.ingress.host: is the provider")
+    assert severity == "warning" and message.startswith(
+        "iap.deployments.grafana.ingress.host: is the provider"
+    )
 
 
 def test_empty_file_has_nothing_to_serve(cross: Callable[[dict[str, Any]], Found]) -> None:

@@ -137,9 +137,7 @@ def test_dex_host_not_required_for_a_bare_dex_section(problems: Problems) -> Non
     assert problems({"dex": {"replicas": 1}}) == []
 
 
-def test_issuer_url_required_when_there_are_deployments(
-    problems: Problems, example: dict[str, Any]
-) -> None:
+def test_issuer_url_required_when_there_are_deployments(problems: Problems, example: dict[str, Any]) -> None:
     del example["iap"]["oidc_issuer_url"]
     [problem] = problems(example)
     assert problem.startswith("iap.oidc_issuer_url: required when iap has deployments")
@@ -227,15 +225,26 @@ class TestIdgateSection:
     @pytest.mark.parametrize(
         ("section", "expected"),
         [
-            ({"listen": "4180"}, "idgate.listen: expected host:port such as 127.0.0.1:4180 or [::]:4180, "
-             "got '4180'"),
-            ({"listen": "0.0.0.0:99999"}, "idgate.listen: expected host:port such as 127.0.0.1:4180 or "
-             "[::]:4180, got '0.0.0.0:99999'"),
-            ({"storage": "mysql://u:pw@db/x"}, "idgate.storage: expected sqlite:///PATH or "
-             "postgresql://USER@HOST/DB, got scheme 'mysql'"),
-            ({"storage": "sqlite://relative"}, "idgate.storage: expected sqlite:///PATH or "
-             "postgresql://USER@HOST/DB, got scheme 'sqlite'"),
-            ({"sessions": "memcached://x"}, "idgate.sessions: expected 'cookie' or a redis://HOST:PORT/DB URL"),
+            (
+                {"listen": "4180"},
+                "idgate.listen: expected host:port such as 127.0.0.1:4180 or [::]:4180, got '4180'",
+            ),
+            (
+                {"listen": "0.0.0.0:99999"},
+                "idgate.listen: expected host:port such as 127.0.0.1:4180 or [::]:4180, got '0.0.0.0:99999'",
+            ),
+            (
+                {"storage": "mysql://u:pw@db/x"},
+                "idgate.storage: expected sqlite:///PATH or postgresql://USER@HOST/DB, got scheme 'mysql'",
+            ),
+            (
+                {"storage": "sqlite://relative"},
+                "idgate.storage: expected sqlite:///PATH or postgresql://USER@HOST/DB, got scheme 'sqlite'",
+            ),
+            (
+                {"sessions": "memcached://x"},
+                "idgate.sessions: expected 'cookie' or a redis://HOST:PORT/DB URL",
+            ),
             ({"workers": 0}, "idgate.workers: must be >= 1"),
             ({"workers": "2"}, "idgate.workers: expected an integer, got a string"),
         ],
@@ -247,7 +256,9 @@ class TestIdgateSection:
         [problem] = problems({"idgate": {"storage": "mysql://user:hunter2@db/x"}})
         assert "hunter2" not in problem
 
-    @pytest.mark.parametrize("url", ["postgresql://idgate@db/idgate", "sqlite:////abs/x.db", "redis://r:6379/0"])
+    @pytest.mark.parametrize(
+        "url", ["postgresql://idgate@db/idgate", "sqlite:////abs/x.db", "redis://r:6379/0"]
+    )
     def test_good_urls(self, problems: Problems, url: str) -> None:
         key = "sessions" if url.startswith("redis") else "storage"
         assert problems({"idgate": {key: url}}) == []

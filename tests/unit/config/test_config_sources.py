@@ -47,7 +47,9 @@ class TestYaml:
 
 
 class TestEnv:
-    def test_braced_and_whole_value_references_expand(self, analyse: Analyse, example: dict[str, Any]) -> None:
+    def test_braced_and_whole_value_references_expand(
+        self, analyse: Analyse, example: dict[str, Any]
+    ) -> None:
         dep = example["iap"]["deployments"]["grafana"]
         dep["client_secret"] = "$GRAFANA_SECRET"
         dep["upstream_service"] = "${SVC}.monitoring.svc"
@@ -116,7 +118,9 @@ class TestSecretFiles:
         assert config.dex.clients[2].secret == "Pq7wE3rT9yU1iO5pA2sD8fG4hJ6kL0zX"
         assert config.dex.staticPasswords[0].hash == BCRYPT
 
-    def test_file_in_connector_config(self, analyse: Analyse, example: dict[str, Any], tmp_path: Path) -> None:
+    def test_file_in_connector_config(
+        self, analyse: Analyse, example: dict[str, Any], tmp_path: Path
+    ) -> None:
         (tmp_path / "gh").write_text("s3cret")
         github = example["dex"]["connectors"][0]["config"]
         del github["clientSecret"]
@@ -139,7 +143,8 @@ class TestSecretFiles:
         (tmp_path / "s").write_text("x")
         example["iap"]["deployments"]["prometheus"]["client_secret_file"] = str(tmp_path / "s")
         assert problems(example) == [
-            "iap.deployments.prometheus.client_secret: give either client_secret or client_secret_file, not both"
+            "iap.deployments.prometheus.client_secret: "
+            "give either client_secret or client_secret_file, not both"
         ]
 
     def test_file_path_from_env(self, analyse: Analyse, example: dict[str, Any], tmp_path: Path) -> None:
@@ -181,7 +186,10 @@ class TestSet:
         [
             ("novalue", "novalue: --set 'novalue': expected PATH=VALUE such as a.b[0].c=value"),
             ("a..b=1", "a..b: --set 'a..b=1': expected PATH=VALUE such as a.b[0].c=value"),
-            ("dex.clients[9].id=x", "dex.clients[9].id: --set: index 9 is past the end of dex.clients (5 items)"),
+            (
+                "dex.clients[9].id=x",
+                "dex.clients[9].id: --set: index 9 is past the end of dex.clients (5 items)",
+            ),
             ("dex.ingress[0]=x", "dex.ingress[0]: --set: dex.ingress is a mapping, not a list"),
         ],
     )
@@ -192,15 +200,22 @@ class TestSet:
 class TestChartCompat:
     def test_client_keys_are_case_insensitive(self, analyse: Analyse, example: dict[str, Any]) -> None:
         example["dex"]["clients"][0] = {
-            "ID": "kubermatic", "Name": "K", "SECRET": "Xk4pQ9sLmT2vW8zR1yB6nC3dF7gH5jK0",
-            "redirecturis": ["https://kkp.example.com"], "TrustedPeers": ["a"], "Public": False,
+            "ID": "kubermatic",
+            "Name": "K",
+            "SECRET": "Xk4pQ9sLmT2vW8zR1yB6nC3dF7gH5jK0",
+            "redirecturis": ["https://kkp.example.com"],
+            "TrustedPeers": ["a"],
+            "Public": False,
             "LogoURL": "https://x/logo.svg",
         }
         config, found = analyse(example)
         assert found == []
         client = config.dex.clients[0]
         assert (client.id, client.name, client.redirect_uris, client.trusted_peers) == (
-            "kubermatic", "K", ["https://kkp.example.com"], ["a"]
+            "kubermatic",
+            "K",
+            ["https://kkp.example.com"],
+            ["a"],
         )
         assert client.logo_url == "https://x/logo.svg"
 
@@ -218,7 +233,12 @@ class TestChartCompat:
     def test_static_password_and_connector_keys_are_case_insensitive(
         self, analyse: Analyse, example: dict[str, Any]
     ) -> None:
-        example["dex"]["staticPasswords"][0] = {"Email": "a@b", "HASH": BCRYPT, "userid": "1", "UserName": "a"}
+        example["dex"]["staticPasswords"][0] = {
+            "Email": "a@b",
+            "HASH": BCRYPT,
+            "userid": "1",
+            "UserName": "a",
+        }
         example["dex"]["connectors"][0] = {"Type": "local", "ID": "local", "Name": "Email"}
         config, found = analyse(example)
         assert found == []
@@ -267,20 +287,40 @@ class TestChartCompat:
 
     def test_chart_keys_are_accepted_and_kept(self, analyse: Analyse, example: dict[str, Any]) -> None:
         example["dex"].update(
-            image={"repository": "quay.io/dexidp/dex", "tag": "v2.24.0"}, replicas=1,
-            env=[{"name": "X", "value": "y"}], resources={"requests": {"cpu": "200m"}},
-            affinity={}, tolerations=[], nodeSelector={}, extraVolumes=[], extraVolumeMounts=[],
-            theme={"logo.svg": "PHN2Zz4="}, nameOverride="oauth", frontend={"issuer": "KKP"},
+            image={"repository": "quay.io/dexidp/dex", "tag": "v2.24.0"},
+            replicas=1,
+            env=[{"name": "X", "value": "y"}],
+            resources={"requests": {"cpu": "200m"}},
+            affinity={},
+            tolerations=[],
+            nodeSelector={},
+            extraVolumes=[],
+            extraVolumeMounts=[],
+            theme={"logo.svg": "PHN2Zz4="},
+            nameOverride="oauth",
+            frontend={"issuer": "KKP"},
             grpc={"api": {"addr": "0.0.0.0:5557"}, "certs": {"caCert": "x"}, "certMount": [{"name": "c"}]},
-            imagePullSecrets=[{"name": "r"}], certIssuer=None,
+            imagePullSecrets=[{"name": "r"}],
+            certIssuer=None,
         )
         example["iap"].update(
-            image={"repository": "quay.io/oauth2-proxy/oauth2-proxy", "tag": "v6.1.1", "pullPolicy": "Always"},
-            customProviderCA={"secretName": "ca-cert", "secretKey": "ca.crt"}, extraArgs=["--x"],
-            resources={}, affinity={}, nodeSelector={}, tolerations=[], imagePullSecrets=[],
+            image={
+                "repository": "quay.io/oauth2-proxy/oauth2-proxy",
+                "tag": "v6.1.1",
+                "pullPolicy": "Always",
+            },
+            customProviderCA={"secretName": "ca-cert", "secretKey": "ca.crt"},
+            extraArgs=["--x"],
+            resources={},
+            affinity={},
+            nodeSelector={},
+            tolerations=[],
+            imagePullSecrets=[],
         )
         example["iap"]["deployments"]["grafana"].update(
-            replicas=3, extraArgs=["--y"], existingSecret="s",
+            replicas=3,
+            extraArgs=["--y"],
+            existingSecret="s",
             ingress={"host": "grafana.kkp.example.com", "tlsSecretName": "t", "class": "nginx"},
         )
         example.update(migrateGatewayAPI=True, httpRoute={"gatewayName": "g", "timeout": "60s"})

@@ -74,18 +74,20 @@ async def test_unknown_users_still_pay_for_a_bcrypt_check_of_the_same_cost(
     real = check_password
 
     def spy(password: str, hashed: str | bytes) -> bool:
-        checked.append((hashed if isinstance(hashed, bytes) else hashed.encode(), threading.current_thread().name))
+        checked.append(
+            (hashed if isinstance(hashed, bytes) else hashed.encode(), threading.current_thread().name)
+        )
         return real(password, hashed)
 
     monkeypatch.setattr("idgate.connectors.local.check_password", spy)
     await connector.login((), "nobody@example.com", "password")
-    (hashed, thread), = checked
+    ((hashed, thread),) = checked
     assert hashed.startswith(b"$2b$10$")  # a dummy with the configured cost
     assert thread != threading.main_thread().name  # off the event loop
 
 
-def test_local_is_a_password_connector_only(storage: Storage) -> None:
-    connector = LocalConnector(storage)  # type: ignore[arg-type]
+async def test_local_is_a_password_connector_only(storage: Storage) -> None:
+    connector = LocalConnector(storage)
     assert isinstance(connector, PasswordConnector)
     assert not isinstance(connector, CallbackConnector)
     assert not isinstance(connector, RefreshConnector)

@@ -4,10 +4,11 @@ edge on an ephemeral 127.0.0.1 port in front of them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,7 @@ async def _serve_app(up: Upstream, *, path: str | None = None) -> web.AppRunner:
         site = web.UnixSite(runner, path)
     await site.start()
     if path is None:
-        server = site._server  # noqa: SLF001 - the test needs the ephemeral port
+        server = site._server
         assert server is not None
         up.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     return runner
@@ -160,9 +161,7 @@ def proxy_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-async def env(
-    tmp_path: Path, limits: EdgeLimits, proxy_overrides: dict[str, object]
-) -> AsyncIterator[Env]:
+async def env(tmp_path: Path, limits: EdgeLimits, proxy_overrides: dict[str, object]) -> AsyncIterator[Env]:
     up, signin, provider = Upstream(), Upstream(), Upstream()
     runners = [
         await _serve_app(up),
@@ -265,9 +264,7 @@ class Client:
         return await asyncio.wait_for(read_response(self.reader, head_request), 10)
 
     async def get(self, path: str, host: str = "app.test", headers: str = "") -> Response:
-        return await self.request(
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode()
-        )
+        return await self.request(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
 
     async def closed(self) -> bool:
         data = await asyncio.wait_for(self.reader.read(1), 5)
@@ -275,10 +272,8 @@ class Client:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
-        except ConnectionError:
-            pass
 
 
 @pytest.fixture
@@ -288,3 +283,16 @@ async def client(env: Env) -> AsyncIterator[Client]:
         yield c
     finally:
         await c.close()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every edge test runs on stock asyncio and on uvloop (what production uses)."""
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
+    try:
+        import uvloop
+    except ImportError:
+        return factories
+    factories["uvloop"] = uvloop.new_event_loop
+    return factories

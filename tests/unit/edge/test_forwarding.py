@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import socket
 
 import pytest
+from tests.unit.edge.conftest import Client, Env, alice, read_response, seal
 
 from idgate.edge.limits import EdgeLimits
-from tests.unit.edge.conftest import Client, Env, alice, read_response, seal
+from idgate.edge.pool import parse_upstream
 
 AUTH = f"Cookie: app_oauth2_proxy={seal(alice())}\r\n"
 
@@ -116,15 +118,10 @@ async def test_pipelined_requests_answered_in_order(env: Env, client: Client) ->
 
 
 async def test_upstream_down_gives_502_with_request_id(env: Env, client: Client) -> None:
-    await env.edge.aclose  # keep the reference; the edge stays up
-    import socket
-
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     dead_port = s.getsockname()[1]
     s.close()
-    from idgate.edge.pool import parse_upstream
-
     dep = env.edge.state.table.hosts["app.test"].deployment
     assert dep is not None
     object.__setattr__(dep, "upstream", parse_upstream(f"http://127.0.0.1:{dead_port}"))
@@ -147,7 +144,8 @@ async def test_slow_upstream_gives_504(env: Env, client: Client) -> None:
 
 async def test_cl_and_te_refused_and_not_forwarded(env: Env, client: Client) -> None:
     r = await client.request(
-        b"POST / HTTP/1.1\r\nHost: app.test\r\n" + AUTH.encode()
+        b"POST / HTTP/1.1\r\nHost: app.test\r\n"
+        + AUTH.encode()
         + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
     )
     assert r.status == 400
@@ -165,9 +163,7 @@ async def test_cl_and_te_refused_and_not_forwarded(env: Env, client: Client) -> 
     ],
 )
 async def test_ambiguous_framing_refused(env: Env, client: Client, framing: bytes) -> None:
-    r = await client.request(
-        b"POST / HTTP/1.1\r\nHost: app.test\r\n" + AUTH.encode() + framing + b"\r\nabc"
-    )
+    r = await client.request(b"POST / HTTP/1.1\r\nHost: app.test\r\n" + AUTH.encode() + framing + b"\r\nabc")
     assert r.status == 400
     assert env.upstream.requests == []
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.unit.edge.conftest import NOW, Client, Env, alice, seal
 
 from idgate.sessions.cookie import split_chunks
-from tests.unit.edge.conftest import NOW, Client, Env, alice, seal
 
 BROWSER = "Accept: text/html,application/xhtml+xml\r\n"
 
@@ -46,9 +46,7 @@ async def test_forged_identity_headers_never_reach_upstream(env: Env, client: Cl
 
 
 async def test_proxy_cookies_removed_other_cookies_kept(env: Env, client: Client) -> None:
-    r = await client.get(
-        "/", headers=cookie(seal(alice()), "theme=dark; app_oauth2_proxy_csrf=zzz; ") + ""
-    )
+    r = await client.get("/", headers=cookie(seal(alice()), "theme=dark; app_oauth2_proxy_csrf=zzz; ") + "")
     assert r.upstream_header("Cookie") == ["theme=dark"]
     r = await client.get("/", headers=cookie(seal(alice())))
     assert r.upstream_header("Cookie") == []

@@ -85,9 +85,7 @@ def test_client_and_redirect_problems_never_redirect(
         ({"problem": "parameter state is repeated"}, InvalidRequest),
     ],
 )
-def test_later_problems_redirect_back_with_state(
-    changes: dict[str, object], error: type[OAuthError]
-) -> None:
+def test_later_problems_redirect_back_with_state(changes: dict[str, object], error: type[OAuthError]) -> None:
     with pytest.raises(error) as exc:
         validate(request(**changes), CLIENT)
     assert exc.value.redirect is not None

@@ -25,9 +25,7 @@ def test_discovery_lists_exactly_what_is_supported() -> None:
         "client_secret_basic",
         "client_secret_post",
     ]
-    assert {"openid", "email", "profile", "groups", "offline_access"} <= set(
-        doc["scopes_supported"]
-    )
+    assert {"openid", "email", "profile", "groups", "offline_access"} <= set(doc["scopes_supported"])
     assert {"sub", "email", "email_verified", "groups", "name", "preferred_username"} <= set(
         doc["claims_supported"]
     )

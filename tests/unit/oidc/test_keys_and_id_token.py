@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from joserfc import jwt
-from joserfc.errors import BadSignatureError
+from joserfc.errors import BadSignatureError, InvalidKeyIdError
 from joserfc.jwk import KeySet, RSAKey
 
 from idgate.clock import FrozenClock
@@ -48,7 +48,8 @@ async def test_first_start_generates_one_2048_bit_rsa_key_and_stores_it(storage:
     assert await storage.get(SigningKeys, SigningKeys.SINGLETON) == keys
     signer = load(keys).signer
     assert signer.as_dict(private=False)["n"]
-    assert RSAKey.import_key(keys.keys[0].private_pem).key_size == 2048  # type: ignore[attr-defined]
+    private = RSAKey.import_key(keys.keys[0].private_pem).private_key
+    assert private is not None and private.key_size == 2048
 
 
 async def test_every_process_uses_the_stored_key(storage: Storage) -> None:
@@ -80,7 +81,7 @@ async def test_id_token_verifies_against_the_jwks_and_carries_dex_claims(storage
     )
     signed = id_token.sign(claims, keys)
 
-    jwks = KeySet.import_key_set(keys.jwks)  # what a client fetches from /keys
+    jwks = KeySet.import_key_set(keys.jwks)  # type: ignore[arg-type]  # what a client fetches from /keys
     token = jwt.decode(signed, jwks, algorithms=["RS256"])
     assert token.header["kid"] == keys.signer.kid
     assert token.header["alg"] == "RS256"
@@ -103,9 +104,7 @@ async def test_id_token_verifies_against_the_jwks_and_carries_dex_claims(storage
 
 
 def test_claims_follow_the_scopes_like_dex() -> None:
-    claims = id_token.id_token_claims(
-        issuer=ISSUER, grant=grant(("openid",), nonce=""), now=0, ttl=60
-    )
+    claims = id_token.id_token_claims(issuer=ISSUER, grant=grant(("openid",), nonce=""), now=0, ttl=60)
     assert set(claims) == {"iss", "sub", "aud", "exp", "iat"}
     email_only = id_token.identity_claims(CLAIMS, "local", ("openid", "email"))
     assert set(email_only) == {"sub", "email", "email_verified"}
@@ -116,6 +115,10 @@ async def test_a_token_signed_by_another_key_does_not_verify(storage: Storage) -
 
     ours = await KeyRing(storage, FrozenClock(), 3600).current()
     theirs = load(SigningKeys(id="signing", keys=(generate_signing_key(0.0),), next_rotation=1.0))
-    forged = id_token.sign({"iss": ISSUER}, theirs)
+    header = {"alg": "RS256", "kid": ours.signer.kid}  # claims to be ours
+    forged = jwt.encode(header, {"iss": ISSUER}, theirs.signer, algorithms=["RS256"])
+    published = KeySet.import_key_set(ours.jwks)  # type: ignore[arg-type]
     with pytest.raises(BadSignatureError):
-        jwt.decode(forged, KeySet.import_key_set(ours.jwks), algorithms=["RS256"])
+        jwt.decode(forged, published, algorithms=["RS256"])
+    with pytest.raises(InvalidKeyIdError):
+        jwt.decode(id_token.sign({}, theirs), published, algorithms=["RS256"])

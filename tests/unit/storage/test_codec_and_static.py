@@ -30,7 +30,7 @@ def test_codec_round_trips_nested_records_tuples_and_optionals() -> None:
         connector_id="local",
         claims=Claims("u", "n", "e@x", True, groups=("a", "b")),
         issued_at=1.0,
-        expires_at=2,  # type: ignore[arg-type]  # JSON may hand back ints for floats
+        expires_at=2,  # JSON may hand back ints for floats
         redeemed_at=None,
     )
     back = decode(AuthCode, encode(code))

@@ -93,9 +93,7 @@ def validate(req: AuthorizationRequest, client: Client | None) -> ValidAuthoriza
     )
 
 
-def issue_code(
-    request: AuthRequest, claims: Claims, now: float, ttl: float
-) -> tuple[str, AuthCode]:
+def issue_code(request: AuthRequest, claims: Claims, now: float, ttl: float) -> tuple[str, AuthCode]:
     """A fresh code for a completed login: the secret to send, and the record to store (hashed)."""
     code = secrets.token_urlsafe(CODE_BYTES)
     record = AuthCode(
@@ -137,17 +135,13 @@ class AuthorizationCodeGrant:
 
     grant_type: ClassVar[str] = "authorization_code"
 
-    async def exchange(
-        self, storage: Storage, client: Client, request: TokenRequest, now: float
-    ) -> Grant:
+    async def exchange(self, storage: Storage, client: Client, request: TokenRequest, now: float) -> Grant:
         if not request.code:
             raise InvalidRequest("code is required")
         if client.public and not request.code_verifier:
             raise UnauthorizedClient("public clients must use PKCE")
         try:
-            code = await storage.update(
-                AuthCode, secret_id(request.code), redemption(client, request, now)
-            )
+            code = await storage.update(AuthCode, secret_id(request.code), redemption(client, request, now))
         except NotFound:
             raise InvalidGrant("authorization code is invalid") from None
         return Grant(

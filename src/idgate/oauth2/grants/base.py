@@ -30,8 +30,6 @@ class GrantType(Protocol):
 
     grant_type: ClassVar[str]
 
-    async def exchange(
-        self, storage: Storage, client: Client, request: TokenRequest, now: float
-    ) -> Grant:
+    async def exchange(self, storage: Storage, client: Client, request: TokenRequest, now: float) -> Grant:
         """Check the request for ``client`` and return what it grants, or raise an ``OAuthError``."""
         ...

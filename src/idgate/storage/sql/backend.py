@@ -41,9 +41,7 @@ class SqlStorage:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         # SQLite: one writer at a time per process (an in-memory database is a single connection).
-        self._lock: asyncio.Lock | None = (
-            asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        )
+        self._lock: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -106,11 +104,7 @@ class SqlStorage:
     async def _update_once(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R | None:
         table = TABLES[kind]
         async with self._tx() as conn:
-            row = (
-                await conn.execute(
-                    select(table.c.version, table.c.data).where(table.c.id == id)
-                )
-            ).first()
+            row = (await conn.execute(select(table.c.version, table.c.data).where(table.c.id == id))).first()
             if row is None:
                 raise NotFound(f"{kind.KIND} not found")
             new = fn(decode(kind, row.data))

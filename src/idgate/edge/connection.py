@@ -1,0 +1,444 @@
+"""The edge's client side: one :class:`EdgeConnection` per accepted client connection.
+
+A connection serves one request at a time. httptools' callbacks fill a :class:`~idgate.edge.http.Request`;
+when its head is complete the request is routed and either answered here (``/oauth/healthy``,
+``/oauth/auth``, redirects, error pages) or handed to a :class:`~idgate.edge.forward.Forward`. Pipelined
+requests that arrive meanwhile wait in a queue (their body chunks buffered; reading pauses as soon as a
+request is complete, so the queue holds at most one read's worth). Reading also pauses while an upstream
+connection is being opened and while the upstream's write buffer is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+from typing import cast
+
+import httptools
+from httptools import HttpParserError, HttpParserUpgrade
+
+from idgate.clock import Clock
+from idgate.edge.dispatch import dispatch
+from idgate.edge.forward import Forward
+from idgate.edge.hotpath import HTML
+from idgate.edge.http import CONTINUE_100, Request, simple_response, upstream_head
+from idgate.edge.limits import EdgeLimits
+from idgate.edge.pages import page
+from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
+from idgate.edge.routes import RouteTable
+
+access_log = logging.getLogger("idgate.access")
+
+PAUSE_PIPELINE = 4
+PAUSE_UPGRADE = 8
+_IDLE, _HEADER = 1, 2
+
+
+class _Reject(Exception):
+    """Raised from a parser callback to stop parsing with ``status`` (414, 431)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class EdgeState:
+    """What every connection of one edge shares."""
+
+    def __init__(self, table: RouteTable, clock: Clock, limits: EdgeLimits) -> None:
+        self.table = table
+        self.clock = clock
+        self.limits = limits
+        self.pool = Pool(limits)
+        self.connections: set[EdgeConnection] = set()
+        self.closing = False
+
+
+class EdgeConnection(asyncio.Protocol):
+    """One client connection: parse, route, answer or forward, one request at a time."""
+
+    def __init__(self, state: EdgeState) -> None:
+        self.state = state
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.peer = b"unknown"
+        self.write_paused = False
+        self._parser = httptools.HttpRequestParser(self)
+        self._incoming: Request | None = None
+        self._in_head = False
+        self._active: Request | None = None
+        self._queue: collections.deque[Request] = collections.deque()
+        self._forward: Forward | None = None
+        self._tunnel: UpstreamConnection | None = None
+        self._after_upgrade = b""
+        self._upgrade_pending = False
+        self._pending_error = 0
+        self._response_done = False
+        self._close_after = False
+        self._closed = False
+        self._looping = False
+        self._paused = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_kind = 0
+        self._status = 0
+        self.deployment = ""
+        self.reason = ""
+
+    # -- transport events ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        set_nodelay(transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and peer:
+            self.peer = str(peer[0]).encode()
+        self.state.connections.add(self)
+        self._arm(_IDLE)
+
+    def data_received(self, data: bytes) -> None:
+        if self._tunnel is not None:
+            self._tunnel.write(data)
+            return
+        if self._closed:
+            return
+        try:
+            self._parser.feed_data(data)
+        except HttpParserUpgrade as exc:
+            # The parser stops after a request with Upgrade; what follows waits for its answer.
+            self._upgrade_pending = True
+            self._after_upgrade += data[int(exc.args[0]) :]
+            self.pause(PAUSE_UPGRADE)
+        except HttpParserError as exc:
+            self._parse_error(exc)
+
+    def eof_received(self) -> bool | None:
+        if self._tunnel is not None:
+            self._tunnel.close()
+            return False
+        if self._active is not None:
+            self._close_after = True
+            return True  # finish the response in flight, then close
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._cancel_timer()
+        if self._forward is not None:
+            self._forward.cancel()
+            self._forward = None
+        if self._tunnel is not None:
+            self._tunnel.close()
+            self._tunnel = None
+        self.state.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        conn = self._tunnel or (self._forward.conn if self._forward else None)
+        if conn is not None:
+            conn.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        conn = self._tunnel or (self._forward.conn if self._forward else None)
+        if conn is not None:
+            conn.resume_reading()
+
+    # -- helpers used by Forward --------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self._closed:
+            self.transport.write(data)
+
+    def writelines(self, data: list[bytes]) -> None:
+        if self.transport is not None and not self._closed:
+            self.transport.writelines(data)
+
+    def pause(self, flag: int) -> None:
+        if not self._paused and self.transport is not None and not self._closed:
+            self.transport.pause_reading()
+        self._paused |= flag
+
+    def resume(self, flags: int) -> None:
+        if not self._paused & flags:
+            return
+        self._paused &= ~flags
+        if not self._paused and self.transport is not None and not self._closed:
+            self.transport.resume_reading()
+
+    def abort(self) -> None:
+        """Cut the connection (a response was half sent and cannot be finished)."""
+        self._closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """Close after what is buffered has been written."""
+        self._closed = True
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.close()
+
+    def close_if_idle(self) -> None:
+        """Close now if no request is being served or received (shutdown)."""
+        if self._active is None and self._incoming is None:
+            self.close()
+
+    def start_tunnel(self, conn: UpstreamConnection, rest: bytes) -> None:
+        """A 101 came back: from now on bytes flow raw both ways (WebSocket)."""
+        self._tunnel = conn
+        self._upgrade_pending = False
+        conn.raw = self.write
+        if rest:
+            self.write(rest)
+        early, self._after_upgrade = self._after_upgrade, b""
+        if early:
+            conn.write(early)
+        if self.write_paused:
+            conn.pause_reading()
+        self.resume(PAUSE_UPGRADE | PAUSE_PIPELINE)
+
+    # -- timers -------------------------------------------------------------------------------
+    def _arm(self, kind: int) -> None:
+        self._cancel_timer()
+        limits = self.state.limits
+        delay = limits.keepalive_timeout if kind == _IDLE else limits.header_timeout
+        self._timer_kind = kind
+        self._timer = self.loop.call_later(delay, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closed or self._active is not None:
+            return
+        if self._timer_kind == _HEADER and self._incoming is not None:
+            self._incoming = None
+            self._active = Request(self.loop.time())
+            self.error(408, "header_timeout", close=True)
+        else:
+            self.close()
+
+    # -- httptools callbacks ------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._incoming = Request(self.loop.time())
+        self._in_head = True
+        if self._active is None:
+            self._arm(_HEADER)
+
+    def on_url(self, url: bytes) -> None:
+        req = self._incoming
+        assert req is not None
+        req.url += url
+        if len(req.url) > self.state.limits.max_url_bytes:
+            raise _Reject(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self._incoming
+        if req is None or not self._in_head:
+            return  # trailers are not forwarded
+        req.header_bytes += len(name) + len(value) + 4
+        limits = self.state.limits
+        if req.header_bytes > limits.max_header_bytes or len(req.headers) >= limits.max_headers:
+            raise _Reject(431)
+        req.add_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        req = self._incoming
+        assert req is not None
+        self._in_head = False
+        parser = self._parser
+        req.method = parser.get_method()
+        req.version = parser.get_http_version()
+        req.keep_alive = parser.should_keep_alive()
+        if self._active is None and not self._queue:
+            self._cancel_timer()
+            self._begin(req)
+        else:
+            self._queue.append(req)
+
+    def on_body(self, body: bytes) -> None:
+        req = self._incoming
+        if req is None:
+            return
+        if req is self._active:
+            if self._forward is not None:
+                self._forward.body(body)
+        else:
+            req.body.append(body)
+
+    def on_message_complete(self) -> None:
+        req = self._incoming
+        if req is None:
+            return
+        self._incoming = None
+        req.complete = True
+        if req is self._active:
+            if self._forward is not None:
+                self._forward.body_done()
+            if self._response_done:
+                self._exchange_done()
+                return
+        if self._active is not None:
+            self.pause(PAUSE_PIPELINE)
+
+    def _parse_error(self, exc: HttpParserError) -> None:
+        cause = exc.__context__
+        status = cause.status if isinstance(cause, _Reject) else 400
+        req = self._incoming
+        if self._active is None:
+            self._incoming = None
+            self._active = req or Request(self.loop.time())
+            self.error(status, "bad_request", close=True)
+        elif req is self._active:
+            fwd = self._forward
+            if fwd is not None and fwd.head_sent:
+                fwd.cancel()
+                self.abort()
+            else:
+                if fwd is not None:
+                    fwd.cancel()
+                    self._forward = None
+                self.error(status, "bad_request", close=True)
+        else:
+            self._pending_error = status  # answered in order, after the request in flight
+            self.pause(PAUSE_PIPELINE)
+
+    # -- one exchange -------------------------------------------------------------------------
+    def _begin(self, req: Request) -> None:
+        self._active = req
+        self._response_done = False
+        self._status = 0
+        self.deployment = ""
+        self.reason = ""
+        dispatch(self, req)
+
+    def forward_to(
+        self,
+        req: Request,
+        target: Target,
+        extra: list[tuple[bytes, bytes]],
+        cookie: bytes | None,
+        upgrade: bool,
+    ) -> None:
+        if (
+            req.expect
+            and req.version == "1.1"
+            and not req.complete
+            and req.expect.strip().lower() == b"100-continue"
+        ):
+            self.write(CONTINUE_100)
+        head = upstream_head(req, self.peer, extra, cookie, upgrade)
+        fwd = Forward(self, req, target, head, upgrade)
+        self._forward = fwd
+        fwd.start()
+
+    def reply(self, status: int, data: bytes, close: bool) -> None:
+        """Write a complete response built by the edge."""
+        self._status = status
+        self.write(data)
+        self._response_finished(close)
+
+    def error(self, status: int, reason: str, *, close: bool) -> None:
+        """An error page with a request id (5xx) or a plain one; logged with ``reason``."""
+        req = self._active
+        assert req is not None
+        rid = os.urandom(6).hex() if status >= 500 else ""
+        self.reason = reason + (f" request_id={rid}" if rid else "")
+        close = close or not req.complete or not req.keep_alive or self.state.closing
+        extra = [(b"X-Request-Id", rid.encode())] if rid else None
+        data = simple_response(
+            status,
+            page(status, request_id=rid),
+            content_type=HTML,
+            headers=extra,
+            close=close,
+            keep_alive_10=req.version == "1.0" and not close,
+            head_only=req.method == b"HEAD",
+        )
+        self.reply(status, data, close)
+
+    # -- called by Forward --------------------------------------------------------------------
+    def forward_finished(self, status: int, close: bool) -> None:
+        self._status = status
+        self._response_finished(close)
+
+    def forward_failed(self, status: int, reason: str) -> None:
+        self._forward = None
+        self.error(status, reason, close=False)
+
+    # -- end of an exchange -------------------------------------------------------------------
+    def _response_finished(self, close: bool) -> None:
+        self._response_done = True
+        if close:
+            self._close_after = True
+        req = self._active
+        if req is None:
+            return
+        if req.complete or self._close_after:
+            self._exchange_done()
+
+    def _exchange_done(self) -> None:
+        req = self._active
+        assert req is not None
+        self._log(req)
+        self._active = None
+        self._forward = None
+        if self._close_after or not req.keep_alive or self.state.closing:
+            self.close()
+            return
+        if self._looping:
+            return
+        self._looping = True
+        try:
+            while self._active is None and self._queue and not self._closed:
+                self._begin(self._queue.popleft())
+        finally:
+            self._looping = False
+        if self._closed or self._active is not None:
+            if self._active is not None and not self._active.complete:
+                self.resume(PAUSE_PIPELINE)
+            return
+        if self._pending_error:
+            self._active = Request(self.loop.time())
+            self.error(self._pending_error, "bad_request", close=True)
+            return
+        self.resume(PAUSE_PIPELINE)
+        if self._upgrade_pending:  # the upgrade was not taken: carry on as HTTP
+            self._upgrade_pending = False
+            rest, self._after_upgrade = self._after_upgrade, b""
+            self.resume(PAUSE_UPGRADE)
+            self._arm(_IDLE)
+            if rest:
+                self.data_received(rest)
+            return
+        self._arm(_HEADER if self._incoming is not None else _IDLE)
+
+    def _log(self, req: Request) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        method = req.method.decode("ascii", "backslashreplace") or "-"
+        host = req.host.decode("ascii", "backslashreplace")
+        path = req.path().decode("ascii", "backslashreplace")
+        ms = (self.loop.time() - req.started) * 1000.0
+        access_log.info(
+            "%s %s %s %d %.2fms deployment=%s reason=%s",
+            method,
+            host,
+            path,
+            self._status,
+            ms,
+            self.deployment or "-",
+            self.reason or "-",
+            extra={
+                "method": method,
+                "host": host,
+                "path": path,
+                "status": self._status,
+                "duration_ms": round(ms, 3),
+                "deployment": self.deployment,
+                "reason": self.reason,
+            },
+        )

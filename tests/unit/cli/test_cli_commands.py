@@ -1,0 +1,167 @@
+"""The ``idgate`` command through click's CliRunner: output and exit status of every command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import idgate
+from idgate.cli import main
+from idgate.settings import Settings
+
+EXAMPLE = Path(__file__).parents[2] / "fixtures" / "kkp-values.yaml"
+
+
+def write(tmp_path: Path, data: dict[str, Any]) -> str:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def example() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    return data
+
+
+class TestCheck:
+    def test_clean_file_exits_0(self) -> None:
+        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
+        assert (result.exit_code, result.output) == (0, "no problems found\n")
+
+    def test_warnings_only_exit_1(self, tmp_path: Path) -> None:
+        data = example()
+        data["iap"]["deployments"]["grafana"]["config"] = {}
+        result = CliRunner().invoke(main, ["check", write(tmp_path, data)])
+        assert result.exit_code == 1
+        lines = result.output.splitlines()
+        assert lines[0].startswith(
+            "warning: iap.deployments.grafana.config.email_domains: this deployment lets nobody in"
+        )
+        assert lines[-1] == "0 errors, 1 warning"
+
+    def test_load_errors_exit_2_with_one_line_each(self, tmp_path: Path) -> None:
+        data = example()
+        data["iap"]["deployments"]["prometheus"]["encryption_key"] = "abcdefghijkl"
+        data["dex"]["ingress"]["hots"] = "x"
+        result = CliRunner().invoke(main, ["check", write(tmp_path, data)])
+        assert result.exit_code == 2
+        assert result.output.splitlines() == [
+            "error: dex.ingress.hots: unknown key 'hots'; did you mean 'host'?",
+            "error: iap.deployments.prometheus.encryption_key: must be 16, 24 or 32 characters, got 12",
+            "2 errors, 0 warnings",
+        ]
+
+    def test_cross_check_errors_exit_2_errors_first(self, tmp_path: Path) -> None:
+        data = example()
+        data["iap"]["deployments"]["grafana"]["client_secret"] = "another-secret-entirely"
+        data["iap"]["deployments"]["alertmanager"]["config"] = {}
+        result = CliRunner().invoke(main, ["check", write(tmp_path, data)])
+        assert result.exit_code == 2
+        lines = result.output.splitlines()
+        assert lines[0].startswith("error: iap.deployments.grafana.client_secret: does not match")
+        assert lines[1].startswith("warning: iap.deployments.alertmanager.config.email_domains")
+        assert lines[2] == "1 error, 1 warning"
+        assert "another-secret" not in result.output
+
+    def test_set_overrides_apply(self) -> None:
+        result = CliRunner().invoke(
+            main, ["check", str(EXAMPLE), "--set", "iap.deployments.grafana.upstream_port=0"]
+        )
+        assert result.exit_code == 2
+        assert "error: iap.deployments.grafana.upstream_port: must be >= 1" in result.output
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        result = CliRunner().invoke(main, ["check", str(tmp_path / "nope.yaml")])
+        assert result.exit_code == 2
+        assert "No such file or directory" in result.output
+
+
+class TestSecret:
+    def test_prints_32_alphanumerics(self) -> None:
+        result = CliRunner().invoke(main, ["secret"])
+        assert result.exit_code == 0
+        assert re.fullmatch(r"[A-Za-z0-9]{32}\n", result.output)
+
+    def test_two_calls_differ(self) -> None:
+        runner = CliRunner()
+        assert runner.invoke(main, ["secret"]).output != runner.invoke(main, ["secret"]).output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["version"])
+    assert (result.exit_code, result.output) == (0, f"{idgate.__version__}\n")
+
+
+class TestServe:
+    """``serve`` builds settings and hands them to ``idgate.app.serve`` (replaced here by a recorder)."""
+
+    @pytest.fixture
+    def served(self, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, int]]:
+        calls: list[tuple[Settings, int]] = []
+        import idgate.app
+
+        monkeypatch.setattr(
+            idgate.app, "serve", lambda settings, *, workers=1: calls.append((settings, workers))
+        )
+        return calls
+
+    def test_with_config(self, served: list[tuple[Settings, int]], tmp_path: Path) -> None:
+        result = CliRunner().invoke(
+            main,
+            [
+                "serve",
+                "--config",
+                str(EXAMPLE),
+                "--workers",
+                "3",
+                "--data-dir",
+                str(tmp_path),
+                "--listen",
+                "0.0.0.0:8080",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        [(settings, workers)] = served
+        assert workers == 3
+        assert settings.listen == "0.0.0.0:8080"
+        assert settings.data_dir == str(tmp_path)
+        assert settings.storage == f"sqlite:///{tmp_path}/idgate.db"
+        assert len(settings.proxies) == 3
+
+    def test_workers_default_from_the_file(self, served: list[tuple[Settings, int]]) -> None:
+        result = CliRunner().invoke(main, ["serve", "--config", str(EXAMPLE), "--set", "idgate.workers=2"])
+        assert result.exit_code == 0, result.output
+        assert served[0][1] == 2
+
+    def test_bad_config_exits_2_and_serves_nothing(
+        self, served: list[tuple[Settings, int]], tmp_path: Path
+    ) -> None:
+        data = example()
+        data["iap"]["oidc_issuer_url"] = "https://kubermatic.tld/dex"
+        result = CliRunner().invoke(main, ["serve", "--config", write(tmp_path, data)])
+        assert result.exit_code == 2
+        assert "error: iap.oidc_issuer_url: is the chart's placeholder" in result.output
+        assert served == []
+
+    def test_without_config_serves_the_demo(
+        self, served: list[tuple[Settings, int]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        import idgate.demo
+
+        demo = Settings(listen="127.0.0.1:9999")
+        asked: list[tuple[str, str]] = []
+
+        def fake_demo(data_dir: str, listen: str = "127.0.0.1:4180") -> Settings:
+            asked.append((data_dir, listen))
+            return demo
+
+        monkeypatch.setattr(idgate.demo, "demo_settings", fake_demo)
+        result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert asked == [(str(tmp_path), "127.0.0.1:4180")]
+        assert served == [(demo, 1)]

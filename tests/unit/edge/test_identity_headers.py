@@ -1,0 +1,66 @@
+"""Identity headers: what the proxy sets, what a client may never send (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from idgate.proxy.headers import (
+    auth_response_headers,
+    is_reserved,
+    is_reserved_bytes,
+    safe_value,
+    upstream_identity_headers,
+)
+from idgate.sessions.base import Session
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "X-Forwarded-Email",
+        "x-forwarded-email",
+        "X_FORWARDED_EMAIL",
+        "x_forwarded-user",
+        "X-Forwarded-Groups",
+        "X-Forwarded-Preferred-Username",
+        "X-Forwarded-Access-Token",
+        "X-Auth-Request-Email",
+        "x_auth_request_anything",
+        "X-Idgate-Deployment",
+        "x_idgate_deployment",
+    ],
+)
+def test_reserved_names_in_any_spelling(name: str) -> None:
+    assert is_reserved(name)
+    assert is_reserved_bytes(name.lower().encode())
+
+
+@pytest.mark.parametrize("name", ["Authorization", "X-Forwarded-For", "Cookie", "X-Forwarded-Emailx"])
+def test_other_names_are_not_reserved(name: str) -> None:
+    assert not is_reserved(name)
+
+
+@pytest.mark.parametrize("value", ["a\r\nb", "a\nb", "a\x00", "a\x7f", " lead", "trail\t"])
+def test_unsafe_values_are_dropped(value: str) -> None:
+    assert safe_value(value) is None
+
+
+def test_identity_headers() -> None:
+    s = Session("sub", "a@example.com", True, 0, 1, "alice", ("g1", "bad\ng", "with,comma", "g2"))
+    assert upstream_identity_headers(s) == [
+        ("X-Forwarded-User", "sub"),
+        ("X-Forwarded-Email", "a@example.com"),
+        ("X-Forwarded-Groups", "g1,g2"),
+        ("X-Forwarded-Preferred-Username", "alice"),
+    ]
+    assert [k for k, _ in auth_response_headers(s)] == [
+        "X-Auth-Request-User",
+        "X-Auth-Request-Email",
+        "X-Auth-Request-Groups",
+        "X-Auth-Request-Preferred-Username",
+    ]
+
+
+def test_empty_values_are_omitted() -> None:
+    s = Session("sub", "a@example.com", True, 0, 1)
+    assert [k for k, _ in upstream_identity_headers(s)] == ["X-Forwarded-User", "X-Forwarded-Email"]
