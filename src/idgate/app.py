@@ -156,9 +156,7 @@ async def run_worker(
 
                 await stack.enter_async_context(tcp_app(upstream_app(), settings.demo_upstream))
 
-            table = RouteTable.build(
-                settings, provider_socket=provider_socket, signin_socket=signin_socket
-            )
+            table = RouteTable.build(settings, provider_socket=provider_socket, signin_socket=signin_socket)
             edge = await start_edge(settings, table, clock, sock=sock)
             stack.push_async_callback(edge.aclose)
             log.info("idgate listening on %s (pid %d)", settings.listen, os.getpid())

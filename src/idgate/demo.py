@@ -14,9 +14,7 @@ from __future__ import annotations
 import html
 import json
 import os
-import secrets
 import socket
-import string
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,22 +22,17 @@ from pathlib import Path
 import bcrypt
 from aiohttp import web
 
+from idgate.cli import new_secret
 from idgate.settings import ClientSettings, ProviderSettings, ProxySettings, Settings, split_host
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_USER_ID = "00000000-0000-4000-8000-00000000a0d1"
-ALPHANUMERIC = string.ascii_letters + string.digits
 IDENTITY_HEADERS = (
     "X-Forwarded-User",
     "X-Forwarded-Email",
     "X-Forwarded-Groups",
     "X-Forwarded-Preferred-Username",
 )
-
-
-def new_secret(length: int = 32) -> str:
-    """A random ``[A-Za-z0-9]{length}`` string: what the KKP docs make with ``/dev/urandom``."""
-    return "".join(secrets.choice(ALPHANUMERIC) for _ in range(length))
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -182,9 +175,7 @@ async def _show(request: web.Request) -> web.StreamResponse:
         f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v or '(none)')}</td></tr>"
         for k, v in seen.items()
     )
-    body = PAGE.format(
-        method=html.escape(request.method), target=html.escape(request.raw_path), rows=rows
-    )
+    body = PAGE.format(method=html.escape(request.method), target=html.escape(request.raw_path), rows=rows)
     return web.Response(text=body, content_type="text/html")
 
 

@@ -166,7 +166,12 @@ class Provider:
         except NotFound:
             raise LoginExpired() from None
         same_browser = client_auth.secrets_equal(secret_id(browser), pending.browser)
-        if not same_browser or pending.connector_id != connector_id or self.clock.now() >= pending.expires_at:
+        if (
+            not same_browser
+            or pending.connector_id != connector_id
+            or connector_id not in self.connectors
+            or self.clock.now() >= pending.expires_at
+        ):
             raise LoginExpired()
         return pending
 

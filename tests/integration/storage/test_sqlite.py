@@ -57,3 +57,16 @@ async def test_two_openings_of_one_file_see_each_others_writes(tmp_path: Path) -
     assert (await two.get(Client, "c")).secret == "s"
     await one.close()
     await two.close()
+
+
+async def test_processes_opening_a_fresh_file_at_once_migrate_one_after_the_other(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    opened = await asyncio.gather(*(open_storage(url) for _ in range(4)))
+    await opened[0].create(Client(id="c", secret="s"))
+    for storage in opened:
+        assert (await storage.get(Client, "c")).secret == "s"
+        await storage.close()

@@ -197,3 +197,29 @@ async def test_access_log_has_no_query_or_cookie(
     assert "GET app.test /secret 200" in lines[0]
     assert "deployment=app" in lines[0] and "reason=authenticated" in lines[0]
     assert "token" not in lines[0] and "app_oauth2_proxy" not in lines[0]
+
+
+class TestIdleTimeout:
+    @pytest.fixture
+    def limits(self) -> EdgeLimits:
+        return EdgeLimits(keepalive_timeout=0.3)
+
+    async def test_idle_client_is_closed(self, env: Env, client: Client) -> None:
+        assert (await client.get("/oauth/healthy")).status == 200
+        assert await client.closed()
+
+
+async def test_shutdown_lets_request_in_flight_finish(env: Env) -> None:
+    busy, idle = await Client.open(env.port), await Client.open(env.port)
+    assert (await idle.get("/oauth/healthy")).status == 200
+    await busy.send(b"GET /slow HTTP/1.1\r\nHost: app.test\r\n" + AUTH.encode() + b"\r\n")
+    await asyncio.sleep(0.1)
+    closing = asyncio.create_task(env.edge.aclose(grace=5))
+    assert await idle.closed()
+    r = await asyncio.wait_for(read_response(busy.reader), 5)
+    assert r.status in (200, 504)  # the upstream timeout here is 0.5 s
+    assert r.header("Connection") == "close"
+    await closing
+    assert not env.edge.is_serving()
+    await busy.close()
+    await idle.close()

@@ -255,7 +255,7 @@ async def test_discovery_keys_and_health_are_served_under_the_issuer_path(
 
 
 async def test_unexpected_errors_are_500_with_a_request_id_and_no_detail(
-    provider: Provider, monkeypatch: object
+    provider: Provider,
 ) -> None:
     from idgate.provider.routes import PROVIDER
 
@@ -264,8 +264,8 @@ async def test_unexpected_errors_are_500_with_a_request_id_and_no_detail(
     async def boom(*args: object) -> None:
         raise RuntimeError("secret-detail")
 
-    core.token = boom  # type: ignore[method-assign,assignment]
-    core.authorize = boom  # type: ignore[method-assign,assignment]
+    core.token = boom
+    core.authorize = boom
     resp = await provider.client.post("/dex/token", data={"grant_type": "x"}, headers=BASIC)
     assert resp.status == 500
     body = await resp.json()

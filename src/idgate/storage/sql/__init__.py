@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@contextlib.asynccontextmanager
+async def _file_lock(path: Path) -> AsyncIterator[None]:
+    """An exclusive ``flock`` on ``path`` (processes opening one SQLite file migrate one at a time)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 async def open_sql(url: str) -> SqlStorage:
     """Connect, create the SQLite file's directory if needed, run migrations."""
     sa_url = make_url(async_url(url))
@@ -49,7 +65,9 @@ async def open_sql(url: str) -> SqlStorage:
             sa_url = sa_url.set(database=":memory:")
             kwargs["poolclass"] = StaticPool  # one shared connection, or every session sees a new DB
         else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            database = str(Path(database).expanduser())
+            sa_url = sa_url.set(database=database)
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 10}
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -57,8 +75,13 @@ async def open_sql(url: str) -> SqlStorage:
     if sa_url.get_backend_name() == "sqlite" and sa_url.database != ":memory:":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     storage = SqlStorage(engine)
+    database = sa_url.database or ""
     try:
-        await upgrade(engine)
+        if sa_url.get_backend_name() == "sqlite" and database != ":memory:":
+            async with _file_lock(Path(database + ".lock")):
+                await upgrade(engine)
+        else:
+            await upgrade(engine)
     except Exception as exc:
         await engine.dispose()
         if isinstance(exc, StorageError):

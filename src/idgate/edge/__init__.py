@@ -1,0 +1,50 @@
+"""The edge: idgate's single public front door, an HTTP/1.1 server and reverse proxy.
+
+Built on asyncio ``Protocol``s, the httptools parser and uvloop, with no framework object on the hot
+path: request bytes go from parser callbacks straight to the other transport. The flow of one request::
+
+    client ──TCP──> EdgeConnection (connection.py)
+                      │ httptools callbacks fill a Request (http.py): limits 414/431, timeout 408,
+                      │ strict framing (CL+TE, duplicate CL, TE other than chunked -> 400)
+                      ▼
+                    dispatch (dispatch.py) ── RouteTable.match(Host, path) (routes.py)
+                      │
+      ┌───────────────┼──────────────────┬──────────────────────┬─────────────────────┐
+      ▼               ▼                  ▼                      ▼                     ▼
+   unknown host   /oauth/healthy     /oauth/auth          provider path,       any other path on a
+   404 page       200 "OK"           202 + X-Auth-        /oauth/start...      deployment host: HOT
+   (pages.py)                        Request-* | 401|403  web apps (unix sock)       │
+                                                                │                    ▼
+                                                                │     Gate (hotpath.py): hand-split Cookie,
+                                                                │     Sealer.open (memoised), Policy.decide
+                                                                │       ├ unauthenticated: 302 /oauth/start
+                                                                │       │   (401 JSON for API clients)
+                                                                │       ├ refused: 403 page with reason
+                                                                │       └ allowed: + X-Forwarded-User...
+                                                                ▼                    ▼
+                                        Forward (forward.py): head rebuilt (hop-by-hop, identity and
+                                        X-Idgate-* stripped; X-Forwarded-For/-Proto/-Host set), body
+                                        streamed with backpressure, response re-framed for the client,
+                                        101 -> raw tunnel (WebSocket)
+                                                                │
+                                        Pool (pool.py): LIFO keep-alive connections per upstream,
+                                        TCP_NODELAY, one retry of a stale one for idempotent requests
+                                                                ▼
+                                                        upstream / web app
+
+Starting and stopping (server.py)::
+
+    table = RouteTable.build(settings, provider_socket=..., signin_socket=...)
+    edge = await start_edge(settings, table, clock, sock=sock, limits=EdgeLimits())
+    ...
+    await edge.aclose()   # stop accepting, finish in-flight requests, close pooled connections
+
+Limits and timeouts live in :class:`~idgate.edge.limits.EdgeLimits`. Every request is logged once on
+``idgate.access`` (method, host, path without query, status, duration, deployment, decision reason).
+"""
+
+from idgate.edge.limits import EdgeLimits
+from idgate.edge.routes import RouteTable
+from idgate.edge.server import EdgeServer, start_edge
+
+__all__ = ["EdgeLimits", "EdgeServer", "RouteTable", "start_edge"]
