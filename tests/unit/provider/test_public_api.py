@@ -1,0 +1,21 @@
+"""The names and signatures the runtime (``idgate.app``) relies on; changing them breaks it."""
+
+from __future__ import annotations
+
+import inspect
+
+import idgate.storage
+from idgate.provider.app import build_provider_app
+from idgate.storage.base import Storage
+
+
+def test_open_storage_and_build_provider_app_keep_their_signatures() -> None:
+    assert inspect.iscoroutinefunction(idgate.storage.open_storage)
+    assert list(inspect.signature(idgate.storage.open_storage).parameters) == ["url"]
+    assert list(inspect.signature(build_provider_app).parameters) == ["settings", "storage", "clock"]
+
+
+def test_storage_protocol_methods() -> None:
+    methods = {"create", "get", "list", "update", "delete", "garbage_collect", "close"}
+    assert methods <= set(dir(Storage))
+    assert set(idgate.storage.__all__) >= {"Storage", "open_storage", "StaticStorage", "secret_id"}
