@@ -45,6 +45,7 @@ class Forward:
         "head",
         "head_sent",
         "last",
+        "out",
         "out_chunked",
         "read_to_close",
         "received",
@@ -74,6 +75,7 @@ class Forward:
         self.done = False
         self.head_sent = False
         self.out_chunked = False
+        self.out: list[bytes] = []  # response bytes gathered during one upstream read
         self.read_to_close = False
         self.close_client = False
         self.tunnel = False
@@ -227,7 +229,7 @@ class Forward:
             out.append((b"Connection", b"keep-alive"))
         self.close_client = close
         self.status = status
-        self.edge.write(response_head(b"HTTP/1.1", status, out))
+        self.out.append(response_head(b"HTTP/1.1", status, out))
         self.head_sent = True
 
     def _send_head(self, status: int, headers: list[tuple[bytes, bytes]], switching: bool) -> None:
@@ -235,6 +237,7 @@ class Forward:
         if switching:
             out += [(b"Connection", b"Upgrade"), (b"Upgrade", self.req.upgrade)]
         self.status = status
+        self.upstream_flush()
         self.edge.write(response_head(b"HTTP/1.1", status, out))
         self.head_sent = True
 
@@ -243,15 +246,26 @@ class Forward:
             return
         self.last = self.edge.loop.time()
         if self.out_chunked:
-            self.edge.writelines(chunk(data))
+            self.out += chunk(data)
         else:
-            self.edge.write(data)
+            self.out.append(data)
+
+    def upstream_flush(self) -> None:
+        """Write what one upstream read produced in one go (head and body: one syscall)."""
+        out = self.out
+        if out:
+            self.out = []
+            if len(out) == 1:
+                self.edge.write(out[0])
+            else:
+                self.edge.writelines(out)
 
     def upstream_complete(self, keep_alive: bool) -> None:
         if self.done:
             return
         if self.out_chunked:
-            self.edge.write(LAST_CHUNK)
+            self.out.append(LAST_CHUNK)
+        self.upstream_flush()
         conn, self.conn = self.conn, None
         if conn is not None:
             if keep_alive and self.req.complete and not self.upgrade:
@@ -296,7 +310,8 @@ class Forward:
             return
         if self.read_to_close and exc is None:
             if self.out_chunked:
-                self.edge.write(LAST_CHUNK)
+                self.out.append(LAST_CHUNK)
+            self.upstream_flush()
             self._finish(self.close_client)
             return
         self._abort()

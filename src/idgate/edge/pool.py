@@ -85,6 +85,9 @@ class Sink(Protocol):
     def upstream_lost(self, exc: Exception | None) -> None:
         """The connection closed or sent something unparsable."""
 
+    def upstream_flush(self) -> None:
+        """One read has been parsed: write what it produced."""
+
     def upstream_pause(self) -> None:
         """The upstream's write buffer is full: stop reading the client."""
 
@@ -173,6 +176,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.received = True
         try:
             self._parser.feed_data(data)
+            if self.sink is not None:
+                self.sink.upstream_flush()
         except HttpParserUpgrade as exc:
             self._dirty = True
             offset = int(exc.args[0])
