@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
@@ -12,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from joserfc.jwk import RSAKey
 from tests.integration.proxy.oidc_double import OIDCDouble
+from tests.shared_data import shared_testdata
 
 from idgate.clock import FrozenClock
 from idgate.proxy.app import build_signin_app
@@ -23,15 +23,7 @@ HOST = "grafana.test"
 CALLBACK = f"http://{HOST}/oauth/callback"
 
 
-def _corpus() -> list[str]:
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "pyproject.toml").is_file():
-            path = parent / ".." / "shared" / "testdata" / "open-redirects.txt"
-            return path.read_text(encoding="utf-8").splitlines()
-    raise FileNotFoundError("project root not found")
-
-
-CORPUS = _corpus()
+CORPUS = shared_testdata("open-redirects.txt").read_text(encoding="utf-8").splitlines()
 
 
 @dataclass

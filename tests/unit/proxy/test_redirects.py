@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.shared_data import shared_testdata
 
 from idgate.proxy.redirects import normalise_host, validate_redirect
 
-
-def _testdata() -> Path:
-    """``../shared/testdata`` beside the project root (the folder holding ``pyproject.toml``)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "pyproject.toml").is_file():
-            folder = (parent / ".." / "shared" / "testdata").resolve()
-            if not folder.is_dir():
-                raise FileNotFoundError(f"shared test data missing: {folder}")
-            return folder
-    raise FileNotFoundError("project root (pyproject.toml) not found above " + __file__)
-
-
-TESTDATA = _testdata()
-CORPUS = (TESTDATA / "open-redirects.txt").read_text(encoding="utf-8").splitlines()
-_CASE_LINES = (TESTDATA / "redirect-validator-cases.jsonl").read_text(encoding="utf-8").splitlines()
+CORPUS = (shared_testdata("open-redirects.txt")).read_text(encoding="utf-8").splitlines()
+_CASE_LINES = (shared_testdata("redirect-validator-cases.jsonl")).read_text(encoding="utf-8").splitlines()
 ALLOWED_DOMAINS: list[str] = json.loads(_CASE_LINES[0])["_meta"]["allowed_domains"]
 CASES: list[dict[str, object]] = [json.loads(line) for line in _CASE_LINES[1:] if line.strip()]
 
