@@ -14,6 +14,7 @@ import asyncio
 import collections
 import logging
 import os
+from time import perf_counter
 from typing import cast
 
 import httptools
@@ -216,14 +217,14 @@ class EdgeConnection(asyncio.Protocol):
             return
         if self._timer_kind == _HEADER and self._incoming is not None:
             self._incoming = None
-            self._active = Request(self.loop.time())
+            self._active = Request(perf_counter())
             self.error(408, "header_timeout", close=True)
         else:
             self.close()
 
     # -- httptools callbacks ------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self._incoming = Request(self.loop.time())
+        self._incoming = Request(perf_counter())
         self._in_head = True
         if self._active is None:
             self._arm(_HEADER)
@@ -290,7 +291,7 @@ class EdgeConnection(asyncio.Protocol):
         req = self._incoming
         if self._active is None:
             self._incoming = None
-            self._active = req or Request(self.loop.time())
+            self._active = req or Request(perf_counter())
             self.error(status, "bad_request", close=True)
         elif req is self._active:
             fwd = self._forward
@@ -402,7 +403,7 @@ class EdgeConnection(asyncio.Protocol):
                 self.resume(PAUSE_PIPELINE)
             return
         if self._pending_error:
-            self._active = Request(self.loop.time())
+            self._active = Request(perf_counter())
             self.error(self._pending_error, "bad_request", close=True)
             return
         self.resume(PAUSE_PIPELINE)
@@ -422,7 +423,7 @@ class EdgeConnection(asyncio.Protocol):
         method = req.method.decode("ascii", "backslashreplace") or "-"
         host = req.host.decode("ascii", "backslashreplace")
         path = req.path().decode("ascii", "backslashreplace")
-        ms = (self.loop.time() - req.started) * 1000.0
+        ms = (perf_counter() - req.started) * 1000.0
         access_log.info(
             "%s %s %s %d %.2fms deployment=%s reason=%s",
             method,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from idgate.clock import SystemClock
 from idgate.edge.http import Request, simple_response
 from idgate.edge.pages import page
 from idgate.policy.decision import Decision
@@ -18,7 +19,8 @@ from idgate.policy.path import normalise_path
 from idgate.policy.policy import Policy, compile_policy
 from idgate.proxy.headers import auth_response_headers, upstream_identity_headers
 from idgate.sessions.base import Session
-from idgate.sessions.cookie import MAX_CHUNKS, Sealer
+from idgate.sessions.cookie import MAX_CHUNKS
+from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
 
 HTML = b"text/html; charset=utf-8"
@@ -88,7 +90,7 @@ class Gate:
     __slots__ = (
         "_memo",
         "_memo_size",
-        "_sealer",
+        "_store",
         "cookie",
         "cookie_b",
         "csrf_b",
@@ -106,7 +108,7 @@ class Gate:
         self.csrf_b = p.csrf_cookie.encode()
         self.pass_user_headers = p.pass_user_headers
         self.policy: Policy = compile_policy(p)
-        self._sealer = Sealer([p.encryption_key], "session")
+        self._store = CookieSessions(p, SystemClock())  # only open(sealed, now) is used: time comes in
         self._memo: dict[str, Verified] = {}
         self._memo_size = memo_size
 
@@ -120,14 +122,8 @@ class Gate:
                 return hit
             del self._memo[sealed]
             return None
-        raw = self._sealer.open(sealed, self.cookie)
-        if raw is None:
-            return None
-        try:
-            session = Session.from_bytes(raw)
-        except ValueError:
-            return None
-        if session.expired(now):
+        session = self._store.open(sealed, now)
+        if session is None:
             return None
         verified = Verified(session, self.pass_user_headers)
         if len(self._memo) >= self._memo_size:

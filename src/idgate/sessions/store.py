@@ -24,7 +24,7 @@ class CookieSessions:
         self._sealer = Sealer([proxy.encryption_key], SESSION_PURPOSE)
         self._clock = clock
 
-    def open(self, sealed: str) -> Session | None:
+    def open(self, sealed: str, now: float) -> Session | None:
         """The session in one (reassembled) cookie value; ``None`` if altered, malformed or expired."""
         raw = self._sealer.open(sealed, self.name)
         if raw is None:
@@ -33,12 +33,12 @@ class CookieSessions:
             session = Session.from_bytes(raw)
         except ValueError:
             return None
-        return None if session.expired(self._clock.now()) else session
+        return None if session.expired(now) else session
 
     def load(self, cookies: Mapping[str, str]) -> Session | None:
         """The session carried by a request's cookies, or ``None``."""
         sealed = join_chunks(cookies, self.name)
-        return None if sealed is None else self.open(sealed)
+        return None if sealed is None else self.open(sealed, self._clock.now())
 
     def save(self, session: Session) -> list[tuple[str, str]]:
         """The ``(cookie name, value)`` pairs to set for ``session``."""
