@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
 
 .PHONY: install run test lint system-deps clean
 
@@ -14,6 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# openid-client and oidc-provider for tests/interop/, exactly as package-lock.json pins them.
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
 # Starts idgate with its embedded demo (no --config): open http://demo.localhost:4180
 run: install
 	$(BIN)/idgate serve
@@ -22,7 +28,7 @@ run: install
 system-deps:
 	./scripts/system-deps
 
-test: install system-deps
+test: install system-deps $(NPM_STAMP)
 	$(BIN)/python -m pytest
 
 lint: install

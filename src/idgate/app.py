@@ -26,6 +26,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -114,6 +115,7 @@ async def run_worker(
     """
     from idgate.edge.routes import RouteTable
     from idgate.edge.server import start_edge
+    from idgate.health import Check, redis_check, serve_health, storage_check
     from idgate.net import client_session
     from idgate.proxy.app import build_signin_app
 
@@ -131,12 +133,14 @@ async def run_worker(
             stack.callback(sock.close)
             provider_socket: str | None = None
             signin_socket: str | None = None
+            checks: dict[str, Check] = {}  # readiness (idgate.health)
             if settings.provider is not None:
                 from idgate.provider.app import build_provider_app
                 from idgate.storage import open_storage
 
-                storage = await open_storage(settings.storage)
+                storage = await open_storage(settings.storage, pool_size=settings.storage_pool_size)
                 stack.push_async_callback(storage.close)
+                checks["storage"] = storage_check(storage)
                 provider_app = build_provider_app(settings.provider, storage, clock)
                 provider_socket = await stack.enter_async_context(
                     unix_app(provider_app, os.path.join(rundir, "provider.sock"))
@@ -147,6 +151,9 @@ async def run_worker(
                     ca_file=settings.proxies[0].provider_ca_file,
                 )
                 stack.push_async_callback(http.close)
+                if settings.sessions != "cookie":
+                    checks["sessions"], close_redis = redis_check(settings.sessions)
+                    stack.push_async_callback(close_redis)
                 signin = build_signin_app(settings.proxies, clock, http)
                 signin_socket = await stack.enter_async_context(
                     unix_app(signin, os.path.join(rundir, "signin.sock"))
@@ -159,11 +166,43 @@ async def run_worker(
             table = RouteTable.build(settings, provider_socket=provider_socket, signin_socket=signin_socket)
             edge = await start_edge(settings, table, clock, sock=sock)
             stack.push_async_callback(edge.aclose)
+            if settings.health_listen:
+                await stack.enter_async_context(
+                    serve_health(checks, settings.health_listen, reuse_port=reuse_port)
+                )
             log.info("idgate listening on %s (pid %d)", settings.listen, os.getpid())
             await stop.wait()
             log.info("idgate stopping (pid %d)", os.getpid())
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+ROLES = ("all", "provider", "proxy")
+
+
+def select_role(settings: Settings, role: str = "all", deployment: str | None = None) -> Settings:
+    """The part of ``settings`` one role runs (``idgate serve --role ... [--deployment NAME]``).
+
+    ``provider`` keeps only the provider; ``proxy`` keeps the proxies, or only ``deployment``; ``all``
+    keeps everything (``deployment`` then narrows the proxies). Raises ``ValueError`` with a message for
+    the operator when the role has nothing to run or the deployment does not exist.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} (expected one of: {', '.join(ROLES)})")
+    if deployment is not None and role == "provider":
+        raise ValueError("--deployment selects a proxy deployment; it does not go with --role provider")
+    provider = settings.provider if role in ("all", "provider") else None
+    proxies = settings.proxies if role in ("all", "proxy") else ()
+    if deployment is not None:
+        proxies = tuple(p for p in proxies if p.name == deployment)
+        if not proxies:
+            known = ", ".join(p.name for p in settings.proxies) or "none"
+            raise ValueError(f"no iap deployment named {deployment!r} (deployments: {known})")
+    if role == "provider" and provider is None:
+        raise ValueError("--role provider: the file has no dex section with ingress.host")
+    if role == "proxy" and not proxies:
+        raise ValueError("--role proxy: the file has no iap deployments")
+    return replace(settings, provider=provider, proxies=proxies)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -4,7 +4,10 @@
 
     idgate check FILE [--set PATH=VALUE]...       every problem, one per line; exit 0/1/2
     idgate serve [--config FILE] [--set ...]      run what the file describes (without --config: the demo)
-          [--workers N] [--data-dir DIR] [--listen HOST:PORT]
+          [--workers N] [--data-dir DIR] [--listen HOST:PORT] [--role provider|proxy|all [--deployment NAME]]
+    idgate render kubernetes|nginx --config FILE   manifests / an nginx config (idgate.deploy.commands)
+    idgate init --domain D --service NAME=HOST:PORT...   a values file with fresh secrets
+          [--github-org ORG [--github-team T]] [--kkp-client] [--local [--port N]] [--out FILE [--force]]
     idgate secret                                  a fresh 32-character [A-Za-z0-9] secret
     idgate version
 """
@@ -71,15 +74,35 @@ def check(file: str, sets: Sequence[str]) -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="Processes sharing the port.")
 @click.option("--data-dir", help="Where local state lives (overrides idgate.data_dir).")
 @click.option("--listen", help="HOST:PORT to listen on (overrides idgate.listen).")
+@click.option(
+    "--role",
+    type=click.Choice(["all", "provider", "proxy"]),
+    default="all",
+    show_default=True,
+    help="Run only the provider, only the proxies, or both.",
+)
+@click.option("--deployment", help="Run only this iap deployment (its name), e.g. with --role proxy.")
 def serve(
+    *,
     config_file: str | None,
     sets: Sequence[str],
     workers: int | None,
     data_dir: str | None,
     listen: str | None,
+    role: str,
+    deployment: str | None,
 ) -> None:
     """Run the provider and proxies the file describes; without --config, the embedded demo."""
+    from idgate.app import select_role
     from idgate.app import serve as run
+    from idgate.settings import Settings
+
+    def only(settings: Settings) -> Settings:
+        try:
+            return select_role(settings, role, deployment)
+        except ValueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
 
     if config_file is None:
         if sets:
@@ -87,7 +110,7 @@ def serve(
         from idgate.demo import demo_settings
 
         settings = demo_settings(data_dir or "./data", listen or "127.0.0.1:4180")
-        run(settings, workers=workers or 1)
+        run(only(settings), workers=workers or 1)
         return
 
     from idgate.config import build_settings, load_config
@@ -106,7 +129,76 @@ def serve(
         sys.exit(2)
     if problems:
         click.echo(format_report(problems), err=True)
-    run(build_settings(config), workers=workers or config.idgate.workers)
+    run(only(build_settings(config)), workers=workers or config.idgate.workers)
+
+
+@main.command()
+@click.option("--domain", help="Primary domain: the provider at https://DOMAIN/dex, services at NAME.DOMAIN.")
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="NAME=HOST:PORT",
+    help="A service to protect and its upstream, e.g. prometheus=prometheus.monitoring.svc:9090.",
+)
+@click.option("--github-org", help="Log in with GitHub; only members of ORG pass.")
+@click.option("--github-team", help="Only members of this team of --github-org pass.")
+@click.option("--kkp-client", is_flag=True, help="Also write the KKP dashboard's `kubermatic` client.")
+@click.option("--local", is_flag=True, help="A variant for this machine: http://NAME.localhost:PORT.")
+@click.option("--port", type=click.IntRange(1, 65535), help="With --local: the port (default 4180).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here (mode 0600) instead of stdout.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+def init(  # click passes every option by name
+    *,
+    domain: str | None,
+    services: Sequence[str],
+    github_org: str | None,
+    github_team: str | None,
+    kkp_client: bool,
+    local: bool,
+    port: int | None,
+    out: str | None,
+    force: bool,
+) -> None:
+    """Write a complete values file with fresh secrets for a domain and its services."""
+    import os
+
+    from idgate.init import InitOptions, parse_service, render, validate
+
+    problems: list[Problem] = []
+    parsed = []
+    for spec in services:
+        try:
+            parsed.append(parse_service(spec))
+        except ConfigError as exc:
+            problems += exc.problems
+    if out is not None and not force and os.path.lexists(out):
+        problems.append(Problem("--out", f"{out} exists; give --force to overwrite it"))
+    options = InitOptions(tuple(parsed), domain, github_org, github_team, kkp_client, local, port)
+    problems += validate(options)
+    if problems:
+        click.echo(format_report(problems), err=True)
+        sys.exit(2)
+    made = render(options, make_secret=new_secret)
+    if out is None:
+        click.echo(made.text, nl=False)
+    else:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+        try:
+            fd = os.open(out, flags, 0o600)
+        except OSError as exc:
+            click.echo(f"error: --out: cannot write {out}: {exc.strerror}", err=True)
+            sys.exit(2)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)  # it holds secrets, also when --force reuses a file
+            f.write(made.text)
+        click.echo(f"wrote {out}; check it with: idgate check {out}", err=True)
+    if made.admin_password is not None:
+        click.echo(
+            f"log in as {made.admin_email} with password {made.admin_password}\n"
+            "(shown once: only its bcrypt hash is in the file)",
+            err=True,
+        )
 
 
 @main.command()
@@ -119,3 +211,8 @@ def secret() -> None:
 def version() -> None:
     """Print idgate's version."""
     click.echo(__version__)
+
+
+from idgate.deploy.commands import render  # noqa: E402 - the `render` group lives with what it renders
+
+main.add_command(render)

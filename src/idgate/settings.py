@@ -37,6 +37,10 @@ class ClientSettings:
     name: str = ""
     redirect_uris: tuple[str, ...] = ()
     public: bool = False  # Dex's ``public: true``: no secret; PKCE is what protects it
+    trusted_peers: tuple[str, ...] = ()  # trustedPeers: clients that may put this one in their audience
+    post_logout_redirect_uris: tuple[str, ...] = ()  # postLogoutRedirectURIs (RP-initiated logout)
+    allowed_connectors: tuple[str, ...] = ()  # allowedConnectors; empty: every connector
+    require_pkce: bool = True  # requirePKCE: false lets a confidential client skip PKCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,16 @@ class ProviderSettings:
     auth_request_ttl: float = 24 * 3600.0  # dex.expiry.authRequests
     code_ttl: float = 60.0
     display_name: str = "dex"  # dex.frontend.issuer
+    device_request_ttl: float = 300.0  # dex.expiry.deviceRequests
+    refresh_idle_ttl: float | None = None  # dex.expiry.refreshTokens.validIfNotUsedFor (None: forever)
+    refresh_absolute_ttl: float | None = None  # dex.expiry.refreshTokens.absoluteLifetime
+    refresh_reuse_interval: float = 0.0  # dex.expiry.refreshTokens.reuseInterval
+    refresh_tokens_per_client: int = 10  # live refresh token families per user and client
+    login_session_ttl: float = 24 * 3600.0  # the provider's SSO session (idgate.login_session_lifetime)
+    signing_algorithm: str = "RS256"  # idgate.signing_algorithm: RS256 or ES256
+    response_types: tuple[str, ...] = ("code",)  # dex.oauth2.responseTypes
+    password_connector: str | None = None  # dex.oauth2.passwordConnector: enables grant_type=password
+    always_show_login_screen: bool = False  # dex.oauth2.alwaysShowLoginScreen
 
     @property
     def host(self) -> str:
@@ -72,6 +86,22 @@ class ProviderSettings:
         """The issuer's path prefix, e.g. ``/dex`` (``""`` when the issuer is a bare origin)."""
         rest = self.issuer.split("://", 1)[1]
         return "/" + rest.split("/", 1)[1] if "/" in rest else ""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """An idgate per-route rule (a deployment's ``routes:``): extra conditions for matching requests.
+
+    ``path`` is a regular expression searched in the normalised path; ``methods`` empty means any
+    method. A request may pass only if it meets every non-empty list (``allowed_groups``: one of them;
+    ``allowed_emails``: exactly one of them; ``allowed_email_domains``: the address's domain).
+    """
+
+    path: str
+    methods: tuple[str, ...] = ()
+    allowed_groups: tuple[str, ...] = ()
+    allowed_emails: tuple[str, ...] = ()
+    allowed_email_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +130,44 @@ class ProxySettings:
     provider_ca_file: str | None = None
     # Hosts other than ``host`` that a post-login ``rd`` may point at (``whitelist_domains``).
     whitelist_domains: tuple[str, ...] = ()
+    # -- issue 4: every OAuth2-Proxy option idgate supports, with OAuth2-Proxy's defaults --------
+    previous_encryption_keys: tuple[bytes, ...] = ()  # idgate extension: older keys, open-only
+    authenticated_emails: tuple[str, ...] = ()  # authenticated_emails_file, read at start-up
+    skip_auth_routes: tuple[tuple[str, str], ...] = ()  # (METHOD or "", regex)
+    skip_auth_preflight: bool = False
+    api_routes: tuple[str, ...] = ()
+    skip_jwt_bearer_tokens: bool = False
+    extra_jwt_issuers: tuple[tuple[str, str], ...] = ()  # (issuer, audience)
+    pass_access_token: bool = False
+    pass_authorization_header: bool = False
+    set_xauthrequest: bool = False
+    set_authorization_header: bool = False
+    prefer_email_to_user: bool = False
+    pass_host_header: bool = True
+    cookie_domains: tuple[str, ...] = ()
+    cookie_path: str = "/"
+    cookie_refresh: float = 0.0  # 0: never refresh
+    cookie_httponly: bool = True
+    cookie_samesite: str = ""  # "" (unset), "lax", "strict" or "none"
+    approval_prompt: str = "force"
+    prompt: str = ""
+    oidc_groups_claim: str = "groups"
+    oidc_email_claim: str = "email"
+    reverse_proxy: bool = True  # the chart passes --reverse-proxy=true
+    real_client_ip_header: str = "X-Real-IP"
+    trusted_proxy_ips: tuple[str, ...] = ()  # empty: loopback and private networks (see idgate.edge.trust)
+    upstream_timeout: float = 30.0
+    flush_interval: float = 1.0
+    ssl_upstream_insecure_skip_verify: bool = False
+    session_store: str = "cookie"  # "cookie" or a redis:// URL
+    custom_sign_in_logo: str = ""
+    banner: str = ""
+    footer: str = ""
+    skip_provider_button: bool = True  # the chart passes --skip-provider-button=true
+    code_challenge_method: str = "S256"
+    ping_path: str = "/oauth/healthy"
+    routes: tuple[RouteRule, ...] = ()  # idgate extension: per-route rules
+    pass_idgate_assertion: bool = True  # idgate extension: X-Idgate-Assertion to the upstream
 
     @property
     def routing_host(self) -> str:
@@ -119,7 +187,9 @@ class Settings:
     """Everything ``idgate serve`` runs: which roles, where to listen, where to keep state."""
 
     listen: str = "127.0.0.1:4180"
+    health_listen: str | None = None  # probes and metrics (idgate.health); off when None
     storage: str = "sqlite:///data/idgate.db"
+    storage_pool_size: int = 10  # idgate.storage_pool_size: PostgreSQL connections per process
     sessions: str = "cookie"
     data_dir: str = "data"
     provider: ProviderSettings | None = None

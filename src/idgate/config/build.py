@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from idgate.config.dex import DexSection, bcrypt_hash_bytes
-from idgate.config.iap import Deployment, IapSection
+from idgate.config.iap import Deployment, IapSection, deployment_extensions
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
+from idgate.config.server import IdgateSection
+from idgate.config.options import runtime_options
 from idgate.settings import (
     ClientSettings,
     ProviderSettings,
@@ -34,12 +37,16 @@ def build_settings(config: Config) -> Settings:
     """The runtime settings for ``config`` (which :func:`idgate.config.load_config` has validated)."""
     section = config.idgate
     provider = _provider(config.dex) if config.dex is not None and config.dex.issuer else None
+    if provider is not None and config.dex is not None:
+        provider = dataclasses.replace(provider, **_provider_options(config.dex, section))
     proxies: tuple[ProxySettings, ...] = ()
     if config.iap is not None:
-        proxies = tuple(_proxy(config.iap, dep) for _, dep in deployments(config.iap))
+        proxies = tuple(_proxy(config.iap, dep, section.sessions) for _, dep in deployments(config.iap))
     return Settings(
         listen=section.listen,
+        health_listen=section.health_listen,
         storage=section.storage_url,
+        storage_pool_size=section.storage_pool_size,
         sessions=section.sessions,
         data_dir=section.data_dir,
         provider=provider,
@@ -58,7 +65,15 @@ def _provider(dex: DexSection) -> ProviderSettings:
             expiry[field] = value
     clients = tuple(
         ClientSettings(
-            id=c.id, secret=c.secret, name=c.name, redirect_uris=tuple(c.redirect_uris), public=c.public
+            id=c.id,
+            secret=c.secret,
+            name=c.name,
+            redirect_uris=tuple(c.redirect_uris),
+            public=c.public,
+            trusted_peers=tuple(c.trusted_peers),
+            post_logout_redirect_uris=tuple(c.post_logout_redirect_uris),
+            allowed_connectors=tuple(c.allowed_connectors),
+            require_pkce=c.require_pkce,
         )
         for c in dex.clients
     )
@@ -80,15 +95,38 @@ def _provider(dex: DexSection) -> ProviderSettings:
     )
 
 
-def _proxy(iap: IapSection, dep: Deployment) -> ProxySettings:
+def _provider_options(dex: DexSection, section: IdgateSection) -> dict[str, Any]:
+    """The provider settings beyond the basics: refresh token and device lifetimes, ``oauth2``, and
+    idgate's own keys (signing algorithm, login session lifetime)."""
+    options: dict[str, Any] = {
+        "signing_algorithm": section.signing_algorithm,
+        "login_session_ttl": section.login_session_lifetime,
+        "response_types": tuple(dict.fromkeys(dex.oauth2.responseTypes)),
+        "password_connector": dex.oauth2.passwordConnector,
+        "always_show_login_screen": dex.oauth2.alwaysShowLoginScreen,
+    }
+    if dex.expiry.deviceRequests is not None:
+        options["device_request_ttl"] = dex.expiry.deviceRequests
+    refresh = dex.expiry.refreshTokens
+    if refresh is not None:
+        options["refresh_idle_ttl"] = refresh.validIfNotUsedFor
+        options["refresh_absolute_ttl"] = refresh.absoluteLifetime
+        if refresh.reuseInterval is not None:
+            options["refresh_reuse_interval"] = refresh.reuseInterval
+    return options
+
+
+def _proxy(iap: IapSection, dep: Deployment, sessions: str = "cookie") -> ProxySettings:
     opts = effective_options(iap, dep)
     optional: dict[str, Any] = {}
     if opts.cookie_expire is not None:
         optional["cookie_expire"] = opts.cookie_expire
+    optional.update(runtime_options(opts, sessions))  # every other supported option (config/options.py)
+    optional.update(deployment_extensions(iap, dep))  # idgate's deployment-level extensions
     return ProxySettings(
         name=dep.name,
         host=dep.ingress.host,
-        upstream=f"http://{dep.upstream_service}:{dep.upstream_port}",
+        upstream=optional.pop("upstream", f"http://{dep.upstream_service}:{dep.upstream_port}"),
         issuer_url=iap.oidc_issuer_url or "",  # as written: some issuers end in "/"
         client_id=dep.client_id,
         client_secret=dep.client_secret,

@@ -77,6 +77,16 @@ def _check_dex(config: Config, dex: DexSection) -> list[Problem]:
                     )
                 )
                 break
+    password_connector = dex.oauth2.passwordConnector
+    if password_connector is not None:
+        known = [c.id for c in dex.connectors] + ["local"]
+        if password_connector not in known:
+            problems.append(
+                Problem(
+                    config.path("dex", "oauth2", "passwordConnector"),
+                    f"'{password_connector}' is not a connector id (known: {', '.join(known)})",
+                )
+            )
     if dex.clients and not dex.connectors and not dex.staticPasswords:
         problems.append(
             Problem("dex", "clients but no connectors or staticPasswords: nobody can log in", "warning")

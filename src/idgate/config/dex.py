@@ -23,6 +23,7 @@ __all__ = [
     "Connector",
     "DexSection",
     "Expiry",
+    "OAuth2",
     "StaticPassword",
     "bcrypt_hash_bytes",
 ]
@@ -128,6 +129,12 @@ class Client(Strict):
     public: bool = False
     trusted_peers: list[str] = Field(default_factory=list, alias="trustedPeers")
     logo_url: str | None = Field(default=None, alias="logoURL")
+    # idgate: where RP-initiated logout may send the browser back to (exact match).
+    post_logout_redirect_uris: list[str] = Field(default_factory=list, alias="postLogoutRedirectURIs")
+    # idgate: the connectors this client may log in with (empty: all).
+    allowed_connectors: list[str] = Field(default_factory=list, alias="allowedConnectors")
+    # idgate: PKCE (S256) is required unless this is false; public clients always need it.
+    require_pkce: bool = Field(default=True, alias="requirePKCE")
 
 
 def bcrypt_hash_bytes(value: str) -> bytes | None:
@@ -158,6 +165,23 @@ class StaticPassword(Strict):
     userID: str
 
 
+ResponseType = Literal["code", "token", "id_token"]
+
+
+def _code_only() -> list[ResponseType]:
+    return ["code"]
+
+
+class OAuth2(Strict):
+    """Dex's ``oauth2`` block. ``token`` / ``id_token`` turn on the implicit flow; ``passwordConnector``
+    turns on ``grant_type=password`` through that connector. Both are off by default."""
+
+    responseTypes: list[ResponseType] = Field(default_factory=_code_only)
+    skipApprovalScreen: bool = False  # idgate never shows an approval screen
+    alwaysShowLoginScreen: bool = False
+    passwordConnector: str | None = None
+
+
 class DexSection(Strict):
     """The ``dex:`` section. The legacy ``staticPasswordLogins`` arrives here as ``staticPasswords``."""
 
@@ -169,6 +193,7 @@ class DexSection(Strict):
     expiry: Expiry = Field(default_factory=Expiry)
     frontend: Frontend = Field(default_factory=Frontend)
     connectors: list[Connector] = Field(default_factory=list)
+    oauth2: OAuth2 = Field(default_factory=OAuth2)
     clients: list[Client] = Field(default_factory=list)
     staticPasswords: list[StaticPassword] = Field(default_factory=list)
     grpc: Grpc | None = None

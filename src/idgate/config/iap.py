@@ -8,7 +8,8 @@ validation: map entries sorted by key (as Go's template ``range`` does), list en
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
@@ -42,8 +43,46 @@ class IapCertIssuer(Strict):
 
 
 class CustomProviderCA(Strict):
+    """A private CA for the provider. The chart mounts the Secret key at ``/etc/ssl/certs/<secretKey>``;
+    ``file`` (an idgate extension) names another path, for runs outside Kubernetes."""
+
     secretName: str
     secretKey: str
+    file: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.file or f"/etc/ssl/certs/{self.secretKey}"
+
+
+def _methods(value: list[str]) -> list[str]:
+    for method in value:
+        if not method.isalpha() or not method.isupper():
+            raise PydanticCustomError("method", "expected HTTP methods in capitals such as GET or POST")
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise PydanticCustomError(
+            "regex", "invalid regular expression: {error}", {"error": str(exc)}
+        ) from None
+    return value
+
+
+class RouteRuleConfig(Strict):
+    """An idgate extension: ``routes: [{path: '^/api/v1/admin/', methods: [POST], allowed_groups: [...]}]``.
+
+    Evaluated on the normalised path, after the deployment's own rules; every matching rule must pass.
+    """
+
+    path: Annotated[str, AfterValidator(_regex)]
+    methods: Annotated[list[str], AfterValidator(_methods)] = Field(default_factory=list)
+    allowed_groups: list[str] = Field(default_factory=list)
+    allowed_emails: list[str] = Field(default_factory=list)
+    allowed_email_domains: list[str] = Field(default_factory=list)
 
 
 class DeploymentIngress(Strict):
@@ -68,6 +107,16 @@ class Deployment(Strict):
     config: ProxyOptions = Field(default_factory=ProxyOptions)
     extraArgs: list[str] = Field(default_factory=list)
     passthrough: list[str] | None = None  # Gatekeeper era; replaced by config.skip_auth_regex
+    # idgate extensions (the chart's templates ignore keys they do not know):
+    routes: list[RouteRuleConfig] = Field(default_factory=list)  # per-route rules
+    previous_encryption_keys: list[EncryptionKey] = Field(default_factory=list)  # rotation: open-only
+    pass_idgate_assertion: bool = True  # X-Idgate-Assertion (signed identity) to the upstream
+    upstream_scheme: Literal["http", "https"] = "http"  # https: TLS to the upstream
+
+    @property
+    def previous_key_bytes(self) -> tuple[bytes, ...]:
+        """The older keys, decoded like ``encryption_key``, newest first as written."""
+        return tuple(cookie_secret_bytes(k) or b"" for k in self.previous_encryption_keys)
 
     @property
     def encryption_key_bytes(self) -> bytes:
@@ -109,3 +158,28 @@ class HttpRoute(Strict):
     gatewayNamespace: str | None = None
     timeout: str | None = None
     externalGateway: bool | None = None
+
+
+def deployment_extensions(iap: IapSection, dep: Deployment) -> dict[str, Any]:
+    """The :class:`~idgate.settings.ProxySettings` fields from idgate's deployment-level extensions."""
+    from idgate.settings import RouteRule
+
+    out: dict[str, Any] = {
+        "previous_encryption_keys": dep.previous_key_bytes,
+        "pass_idgate_assertion": dep.pass_idgate_assertion,
+        "routes": tuple(
+            RouteRule(
+                path=r.path,
+                methods=tuple(r.methods),
+                allowed_groups=tuple(r.allowed_groups),
+                allowed_emails=tuple(e.lower() for e in r.allowed_emails),
+                allowed_email_domains=tuple(d.lower() for d in r.allowed_email_domains),
+            )
+            for r in dep.routes
+        ),
+    }
+    if dep.upstream_scheme == "https":
+        out["upstream"] = f"https://{dep.upstream_service}:{dep.upstream_port}"
+    if iap.customProviderCA is not None:
+        out["provider_ca_file"] = iap.customProviderCA.path
+    return out

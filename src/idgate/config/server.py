@@ -6,14 +6,14 @@ Messages never echo a storage or session URL: it may carry a password.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from idgate.config.types import Strict
+from idgate.config.types import Duration, Strict
 
-__all__ = ["IdgateSection"]
+__all__ = ["IdgateSection", "KubernetesSection"]
 
 STORAGE_SCHEMES = ("sqlite", "postgresql", "postgres")
 SESSION_SCHEMES = ("redis", "rediss")
@@ -50,14 +50,39 @@ def _sessions(value: str) -> str:
     return value
 
 
+class KubernetesSection(Strict):
+    """``idgate.kubernetes``: read only by ``idgate render kubernetes`` (see :mod:`idgate.deploy`).
+
+    ``networkPolicy: true`` renders, per deployment, a NetworkPolicy in the upstream's namespace that
+    admits only that deployment's proxy pods; a NetworkPolicy selects pods, not Services, so
+    ``upstreamSelectors`` (deployment name -> the upstream pods' labels) must name them.
+    """
+
+    networkPolicy: bool = False
+    upstreamSelectors: dict[str, dict[str, str]] = Field(default_factory=dict)
+    image: str | None = None  # default: idgate's image of this version (``--image`` wins)
+
+
 class IdgateSection(Strict):
-    """``idgate:``. ``storage`` defaults to ``sqlite:///<data_dir>/idgate.db``."""
+    """``idgate:``. ``storage`` defaults to ``sqlite:///<data_dir>/idgate.db``.
+
+    ``health_listen`` (off by default) serves ``/healthz/live``, ``/healthz/ready`` and ``/metrics`` on a
+    second port for probes and scraping (:mod:`idgate.health`).
+    """
 
     listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:4180"
+    health_listen: Annotated[str, AfterValidator(_listen)] | None = None
     storage: Annotated[str, AfterValidator(_storage)] | None = None
     sessions: Annotated[str, AfterValidator(_sessions)] = "cookie"
     data_dir: str = "./data"
     workers: int = Field(default=1, ge=1)
+    # PostgreSQL connections per process (as many again may open under load).
+    storage_pool_size: int = Field(default=10, ge=1, le=1000)
+    # How the provider signs ID tokens; both are published in /keys.
+    signing_algorithm: Literal["RS256", "ES256"] = "RS256"
+    # The provider's single sign-on session: how long a login is reused for other clients.
+    login_session_lifetime: Duration = 24 * 3600.0
+    kubernetes: KubernetesSection = Field(default_factory=KubernetesSection)
 
     @property
     def storage_url(self) -> str:

@@ -36,18 +36,28 @@ _EXPECTED = {
 }
 
 
-def problems_from(error: ValidationError, written: Mapping[Loc, Loc]) -> list[Problem]:
-    """One problem per pydantic error, in pydantic's order."""
-    return [_problem(detail, written) for detail in error.errors(include_url=False)]
+def problems_from(
+    error: ValidationError,
+    written: Mapping[Loc, Loc],
+    *,
+    root: type[BaseModel] = Config,
+    prefix: Loc = (),
+) -> list[Problem]:
+    """One problem per pydantic error, in pydantic's order.
+
+    ``root`` is the model that was validated and ``prefix`` where its mapping sits in the file (a
+    connector's ``config`` block is validated on its own, at ``("dex", "connectors", i, "config")``).
+    """
+    return [_problem(detail, written, root, prefix) for detail in error.errors(include_url=False)]
 
 
-def _problem(detail: ErrorDetails, written: Mapping[Loc, Loc]) -> Problem:
+def _problem(detail: ErrorDetails, written: Mapping[Loc, Loc], root: type[BaseModel], prefix: Loc) -> Problem:
     loc: Loc = tuple(detail["loc"])
-    path = format_path(written_loc(loc, written))
+    path = format_path(written_loc((*prefix, *loc), written))
     kind = detail["type"]
     ctx = detail.get("ctx") or {}
     if kind == "extra_forbidden":
-        owner = model_at(Config, loc[:-1])
+        owner = model_at(root, loc[:-1])
         key = str(loc[-1])
         message = owner.unknown_key_message(key) if owner else f"unknown key '{key}'"
     elif kind == "missing":

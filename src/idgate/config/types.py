@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Strict",
     "cookie_secret_bytes",
     "did_you_mean",
+    "format_duration",
     "kind_of",
     "parse_duration",
 ]
@@ -138,8 +139,21 @@ def _duration(value: Any) -> Any:
     )
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
-"""A Go duration string in YAML, seconds (float) in the model."""
+def format_duration(seconds: float) -> str:
+    """Seconds as a Go duration that :func:`parse_duration` reads back exactly (``5400`` -> ``1h30m``)."""
+    if seconds != int(seconds):
+        return f"{seconds:.9f}".rstrip("0") + "s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return text or "0s"
+
+
+Duration = Annotated[
+    float, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str, when_used="json")
+]
+"""A Go duration string in YAML, seconds (float) in the model; dumped as a Go duration in JSON mode."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 

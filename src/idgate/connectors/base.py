@@ -74,3 +74,19 @@ class RefreshConnector(Connector, Protocol):
     async def refresh(self, scopes: tuple[str, ...], identity: Identity) -> Identity:
         """The up-to-date identity; raises when the person lost access."""
         ...
+
+
+@runtime_checkable
+class PreparedConnector(Connector, Protocol):
+    """Has work to do before its first login (OIDC discovery, a dummy hash ...). The provider calls
+    :meth:`prepare` at start-up; it may be called again (it is cheap once done) and raises
+    :class:`~idgate.connectors.errors.ConnectorError` when the upstream cannot be reached."""
+
+    async def prepare(self) -> None: ...
+
+
+@runtime_checkable
+class ClosableConnector(Connector, Protocol):
+    """Holds resources of its own (an LDAP connection pool) to release when the provider stops."""
+
+    async def close(self) -> None: ...

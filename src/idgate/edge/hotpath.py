@@ -126,6 +126,8 @@ class Gate:
         if session is None:
             return None
         verified = Verified(session, self.pass_user_headers)
+        if self._memo_size <= 0:  # memo off
+            return verified
         if len(self._memo) >= self._memo_size:
             self._evict(now)
         self._memo[sealed] = verified

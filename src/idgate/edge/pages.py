@@ -35,7 +35,8 @@ _REASONS: dict[str, str] = {
     "email_domain_not_allowed": "your email domain is not allowed",
     "github_org_not_allowed": "you are not a member of the required GitHub organisation",
     "github_team_not_allowed": "you are not a member of the required GitHub team",
-    "group_not_allowed": "you are not a member of an allowed group",
+    "not_in_allowed_groups": "you are not a member of an allowed group",
+    "email_not_allowed": "your email address is not on the list of allowed addresses",
 }
 
 
@@ -46,7 +47,8 @@ def page(status: int, *, detail: str = "", request_id: str = "", reasons: str = 
     if detail:
         body.append(f"<p>{html.escape(detail)}</p>")
     for code in filter(None, reasons.split(",")):
-        explained = _REASONS.get(code, code)
+        rule, _, base = code.rpartition(":")
+        explained = _REASONS.get(base, base) + (f" for this address ({rule})" if rule else "")
         body.append(f"<p>Reason: {html.escape(explained)} (<code>{html.escape(code)}</code>).</p>")
     if request_id:
         body.append(f'<p class="muted">Request id: <code>{html.escape(request_id)}</code></p>')

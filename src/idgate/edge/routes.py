@@ -17,6 +17,7 @@ Hosts compare by :func:`idgate.settings.hostname` (lower-case, no port); paths c
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 
 from idgate.edge.hotpath import Gate
@@ -84,6 +85,8 @@ class RouteTable:
         Raises ``ValueError`` for an unusable upstream URL and ``re.error`` for a bad skip regex.
         """
         memo = (limits or EdgeLimits()).session_memo_size
+        if os.environ.get("IDGATE_SESSION_MEMO_SIZE"):  # bench/: 0 turns the memo off
+            memo = int(os.environ["IDGATE_SESSION_MEMO_SIZE"])
         hosts: dict[str, HostRoutes] = {}
         if settings.provider is not None:
             path = settings.provider.path.rstrip("/").encode()

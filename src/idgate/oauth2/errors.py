@@ -12,6 +12,11 @@
     ├── InvalidScope                invalid_scope              400
     ├── AccessDenied                access_denied              403
     ├── InvalidToken                invalid_token              401  (RFC 6750; WWW-Authenticate: Bearer)
+    ├── UnsupportedTokenType        unsupported_token_type     400  (RFC 7009 §2.2.1)
+    ├── AuthorizationPending        authorization_pending      400  (RFC 8628 §3.5)
+    ├── SlowDown                    slow_down                  400  (RFC 8628 §3.5)
+    ├── ExpiredToken                expired_token              400  (RFC 8628 §3.5)
+    ├── LoginRequired               login_required             400  (OIDC Core §3.1.2.6, prompt=none)
     ├── ServerError                 server_error               500
     └── TemporarilyUnavailable      temporarily_unavailable    503
 
@@ -29,10 +34,12 @@ from typing import ClassVar, Self
 
 @dataclass(frozen=True, slots=True)
 class RedirectTarget:
-    """A verified place to send an authorization error: the registered ``redirect_uri`` and ``state``."""
+    """A verified place to send an authorization error: the registered ``redirect_uri`` and ``state``;
+    ``fragment`` for the implicit flow (RFC 6749 §4.2.2.1), else the query."""
 
     redirect_uri: str
     state: str
+    fragment: bool = False
 
 
 class OAuthError(Exception):
@@ -46,9 +53,9 @@ class OAuthError(Exception):
         self.description = description
         self.redirect = redirect
 
-    def redirecting(self, redirect_uri: str, state: str) -> Self:
+    def redirecting(self, redirect_uri: str, state: str, *, fragment: bool = False) -> Self:
         """This error, to be sent back to a verified ``redirect_uri`` with ``state``."""
-        self.redirect = RedirectTarget(redirect_uri, state)
+        self.redirect = RedirectTarget(redirect_uri, state, fragment)
         return self
 
     def __repr__(self) -> str:
@@ -92,6 +99,26 @@ class AccessDenied(OAuthError):
 class InvalidToken(OAuthError):
     code = "invalid_token"
     status = 401
+
+
+class UnsupportedTokenType(OAuthError):
+    code = "unsupported_token_type"
+
+
+class AuthorizationPending(OAuthError):
+    code = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    code = "slow_down"
+
+
+class ExpiredToken(OAuthError):
+    code = "expired_token"
+
+
+class LoginRequired(OAuthError):
+    code = "login_required"
 
 
 class ServerError(OAuthError):

@@ -42,6 +42,9 @@ class AuthorizationRequest:
     nonce: str
     code_challenge: str
     code_challenge_method: str
+    prompt: str = ""
+    max_age: str = ""
+    connector_id: str = ""  # Dex's ``connector_id``: skip the chooser
     # When the client and redirect_uri are fine but a parameter is repeated or too long, the error
     # found while parsing is kept here and raised, with a redirect, after they are verified.
     problem: str = ""
@@ -60,6 +63,9 @@ def parse_authorization_request(params: Params) -> AuthorizationRequest:
         "nonce",
         "code_challenge",
         "code_challenge_method",
+        "prompt",
+        "max_age",
+        "connector_id",
     ):
         try:
             values[name] = _one(params, name)
@@ -75,6 +81,9 @@ def parse_authorization_request(params: Params) -> AuthorizationRequest:
         nonce=values["nonce"],
         code_challenge=values["code_challenge"],
         code_challenge_method=values["code_challenge_method"],
+        prompt=values["prompt"],
+        max_age=values["max_age"],
+        connector_id=values["connector_id"],
         problem=problem,
     )
 
@@ -123,12 +132,22 @@ def parse_client_credentials(authorization: str | None, params: Params) -> Clien
 
 @dataclass(frozen=True, slots=True)
 class TokenRequest:
-    """Token endpoint parameters (RFC 6749 §4.1.3, RFC 7636 §4.5); credentials parsed apart."""
+    """Token endpoint parameters (RFC 6749 §4.1.3, §4.3.2, §6; RFC 7636 §4.5; RFC 8628 §3.4);
+    credentials parsed apart."""
 
     grant_type: str
-    code: str
-    redirect_uri: str
-    code_verifier: str
+    code: str = ""
+    redirect_uri: str = ""
+    code_verifier: str = ""
+    refresh_token: str = ""
+    scope: str = ""  # as sent; "" when absent
+    device_code: str = ""
+    username: str = ""
+    password: str = ""
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return scope_names.parse(self.scope)
 
 
 def parse_token_request(params: Params) -> TokenRequest:
@@ -140,6 +159,56 @@ def parse_token_request(params: Params) -> TokenRequest:
         code=_one(params, "code"),
         redirect_uri=_one(params, "redirect_uri"),
         code_verifier=_one(params, "code_verifier"),
+        refresh_token=_one(params, "refresh_token"),
+        scope=_one(params, "scope"),
+        device_code=_one(params, "device_code"),
+        username=_one(params, "username"),
+        password=_one(params, "password"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenQuery:
+    """An introspection (RFC 7662 §2.1) or revocation (RFC 7009 §2.1) request."""
+
+    token: str
+    token_type_hint: str
+
+
+def parse_token_query(params: Params) -> TokenQuery:
+    token = _one(params, "token")
+    if not token:
+        raise InvalidRequest("token is required")
+    return TokenQuery(token, _one(params, "token_type_hint"))
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAuthorizationRequest:
+    """``/device/code`` (RFC 8628 §3.1)."""
+
+    scopes: tuple[str, ...]
+
+
+def parse_device_authorization(params: Params) -> DeviceAuthorizationRequest:
+    return DeviceAuthorizationRequest(scope_names.parse(_one(params, "scope")))
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutRequest:
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2)."""
+
+    id_token_hint: str
+    client_id: str
+    post_logout_redirect_uri: str
+    state: str
+
+
+def parse_logout_request(params: Params) -> LogoutRequest:
+    return LogoutRequest(
+        id_token_hint=_one(params, "id_token_hint"),
+        client_id=_one(params, "client_id"),
+        post_logout_redirect_uri=_one(params, "post_logout_redirect_uri"),
+        state=_one(params, "state"),
     )
 
 

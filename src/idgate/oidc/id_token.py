@@ -4,6 +4,11 @@ Which claims a token carries depends on the scopes, as in Dex: ``email`` release
 ``email_verified``; ``profile`` releases ``name`` (the connector's username) and ``preferred_username``;
 ``groups`` releases ``groups``; ``federated:id`` releases ``federated_claims``
 (``{connector_id, user_id}``). ``sub`` is Dex's encoding (:mod:`.subject`).
+
+Every ID token also carries ``azp`` (the client it was issued to), ``auth_time`` (when the person
+authenticated; OIDC Core §2) and, with an access token, ``at_hash`` (§3.1.3.6; SHA-256 for both RS256
+and ES256). Cross-client trust (Dex's ``audience:server:client_id:PEER`` scope): ``aud`` lists the
+peers and the requesting client, ``azp`` names the requesting client.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from joserfc import jwt
 
 from idgate.oauth2 import scopes as s
 from idgate.oauth2.grants.base import Grant
-from idgate.oidc.keys import ALGORITHM, LoadedKeys
+from idgate.oidc.keys import ALGORITHMS, LoadedKeys
 from idgate.oidc.subject import encode_subject
 from idgate.storage.base import Claims
 
@@ -44,6 +49,12 @@ def identity_claims(claims: Claims, connector_id: str, scopes: tuple[str, ...]) 
     return out
 
 
+def audience(client_id: str, scopes: tuple[str, ...]) -> str | list[str]:
+    """``aud``: the client, or the requested trusted peers followed by the client."""
+    peers = [p for p in s.audiences(scopes) if p != client_id]
+    return [*peers, client_id] if peers else client_id
+
+
 def id_token_claims(
     *, issuer: str, grant: Grant, now: float, ttl: float, access_token: str | None = None
 ) -> dict[str, Any]:
@@ -51,10 +62,13 @@ def id_token_claims(
     issued = int(now)
     claims: dict[str, Any] = {
         "iss": issuer,
-        "aud": grant.client_id,
+        "aud": audience(grant.client_id, grant.scopes),
+        "azp": grant.client_id,
         "exp": issued + int(ttl),
         "iat": issued,
     }
+    if grant.auth_time is not None:
+        claims["auth_time"] = int(grant.auth_time)
     if grant.nonce:
         claims["nonce"] = grant.nonce
     if access_token:
@@ -65,5 +79,17 @@ def id_token_claims(
 
 def sign(claims: dict[str, Any], keys: LoadedKeys) -> str:
     """A compact JWS of ``claims`` with the current signing key (``kid`` in the header)."""
-    header = {"alg": ALGORITHM, "kid": keys.signer.kid, "typ": "JWT"}
-    return jwt.encode(header, claims, keys.signer, algorithms=[ALGORITHM])
+    header = {"alg": keys.algorithm, "kid": keys.signer.kid, "typ": "JWT"}
+    return jwt.encode(header, claims, keys.signer, algorithms=[keys.algorithm])
+
+
+def verify(token: str, keys: LoadedKeys) -> dict[str, Any]:
+    """The claims of an ID token this provider signed (signature only; expiry is not checked, as
+    ``id_token_hint`` at logout may be expired). :class:`ValueError` when it is not one of ours."""
+    from joserfc.errors import JoseError
+
+    try:
+        decoded = jwt.decode(token, keys.verifier, algorithms=list(ALGORITHMS))
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ValueError("not an ID token of this provider") from exc
+    return dict(decoded.claims)

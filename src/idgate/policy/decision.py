@@ -12,7 +12,10 @@ EMAIL_NOT_VERIFIED = "email_not_verified"
 EMAIL_DOMAIN_NOT_ALLOWED = "email_domain_not_allowed"
 GITHUB_ORG_NOT_ALLOWED = "github_org_not_allowed"
 GITHUB_TEAM_NOT_ALLOWED = "github_team_not_allowed"
-GROUP_NOT_ALLOWED = "group_not_allowed"
+GROUP_NOT_ALLOWED = "not_in_allowed_groups"
+EMAIL_NOT_ALLOWED = "email_not_allowed"
+PREFLIGHT = "skip_auth_preflight"
+BEARER = "bearer_token"
 
 
 @dataclass(frozen=True, slots=True)

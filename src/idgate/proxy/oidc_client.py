@@ -179,11 +179,14 @@ def validate_claims(
     *,
     issuer: str,
     client_id: str,
-    nonce: str,
+    nonce: str | None,
     now: float,
     leeway: float = LEEWAY,
 ) -> None:
-    """ID token validation of OpenID Connect Core §3.1.3.7 (after the signature is checked)."""
+    """ID token validation of OpenID Connect Core §3.1.3.7 (after the signature is checked).
+
+    ``nonce`` ``None``: an ID token from a refresh (§12.2), which carries no nonce to compare.
+    """
     if claims.get("iss") != issuer:
         raise IdTokenInvalid("iss is not the issuer")
     aud = claims.get("aud")
@@ -203,7 +206,7 @@ def validate_claims(
     if nbf is not None and (not _number(nbf) or float(nbf) > now + leeway):
         raise IdTokenInvalid("token not yet valid")
     got_nonce = claims.get("nonce")
-    if not isinstance(got_nonce, str) or not _equal(got_nonce, nonce):
+    if nonce is not None and (not isinstance(got_nonce, str) or not _equal(got_nonce, nonce)):
         raise IdTokenInvalid("nonce mismatch")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
@@ -224,7 +227,7 @@ def verify_id_token(
     keys: Iterable[SigningKey],
     issuer: str,
     client_id: str,
-    nonce: str,
+    nonce: str | None,
     now: float,
     leeway: float = LEEWAY,
 ) -> dict[str, Any]:
@@ -235,10 +238,20 @@ def verify_id_token(
 
 
 def session_from_claims(
-    claims: Mapping[str, Any], *, now: float, lifetime: float, allow_unverified_email: bool = False
+    claims: Mapping[str, Any],
+    *,
+    now: float,
+    lifetime: float,
+    allow_unverified_email: bool = False,
+    email_claim: str = "email",
+    groups_claim: str = "groups",
 ) -> Session:
-    """The proxy session for verified claims: needs ``sub`` and ``email``, and a verified email."""
-    sub, email = claims.get("sub"), claims.get("email")
+    """The proxy session for verified claims: needs ``sub`` and an email, and a verified email.
+
+    ``email_claim`` / ``groups_claim`` are ``oidc_email_claim`` / ``oidc_groups_claim``. A groups claim
+    that is one string counts as one group.
+    """
+    sub, email = claims.get("sub"), claims.get(email_claim)
     if not isinstance(sub, str) or not sub:
         raise IdTokenInvalid("sub missing")
     if not isinstance(email, str) or not email:
@@ -247,7 +260,9 @@ def session_from_claims(
     if not verified and not allow_unverified_email:
         raise IdTokenInvalid("email not verified")
     username = claims.get("preferred_username") or claims.get("name") or ""
-    groups = claims.get("groups")
+    groups = claims.get(groups_claim)
+    if isinstance(groups, str):
+        groups = [groups]
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         groups = []
     return Session(
@@ -349,7 +364,60 @@ class ProviderClient:
             raise ProviderUnavailable("token response holds no id_token")
         return doc
 
-    async def verify(self, token: str, *, client_id: str, nonce: str) -> dict[str, Any]:
+    async def refresh(self, *, client_id: str, client_secret: str, refresh_token: str) -> dict[str, Any]:
+        """The token response for a refresh token (RFC 6749 §6); :class:`TokenRequestRefused` on 4xx."""
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return await self._token_request(
+            form, client_id, client_secret, "refresh token", needs_id_token=False
+        )
+
+    async def userinfo(self, access_token: str) -> dict[str, Any]:
+        """The UserInfo response (OpenID Connect Core §5.3) for ``access_token``."""
+        meta = await self.metadata()
+        if meta.userinfo_endpoint is None:
+            raise ProviderUnavailable("the provider has no userinfo_endpoint")
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        try:
+            async with self._http.get(meta.userinfo_endpoint, headers=headers) as resp:
+                status, body = resp.status, await resp.content.read(_MAX_BODY + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ProviderUnavailable(f"userinfo unreachable: {type(exc).__name__}") from exc
+        if status in (401, 403):
+            raise TokenRequestRefused(f"userinfo refused the access token: HTTP {status}")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if status != 200 or not isinstance(doc, dict):
+            raise ProviderUnavailable(f"userinfo answered HTTP {status}")
+        return doc
+
+    async def _token_request(
+        self, form: dict[str, str], client_id: str, client_secret: str, what: str, *, needs_id_token: bool
+    ) -> dict[str, Any]:
+        meta = await self.metadata()
+        headers = {"Authorization": basic_auth(client_id, client_secret), "Accept": "application/json"}
+        try:
+            async with self._http.post(meta.token_endpoint, data=form, headers=headers) as resp:
+                status = resp.status
+                body = await resp.content.read(_MAX_BODY + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        if status >= 500:
+            raise ProviderUnavailable(f"token endpoint answered HTTP {status}")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if status != 200:
+            error = doc.get("error") if isinstance(doc, dict) else None
+            code_name = error if isinstance(error, str) and error.isascii() else "unknown"
+            raise TokenRequestRefused(f"token endpoint refused the {what}: {code_name[:64]}")
+        if not isinstance(doc, dict) or (needs_id_token and not isinstance(doc.get("id_token"), str)):
+            raise ProviderUnavailable("token response holds no id_token")
+        return doc
+
+    async def verify(self, token: str, *, client_id: str, nonce: str | None) -> dict[str, Any]:
         """Verify an ID token against the cached JWKS, refetching once for an unknown ``kid``."""
         keys: Sequence[SigningKey] = await self.keys()
         now = self._clock.now()

@@ -1,1 +1,28 @@
-"""Proxy sessions: the record (:mod:`.base`) and how it is kept (:mod:`.cookie`: sealed in the cookie)."""
+"""Proxy sessions: the record and the store protocol (:mod:`.base`), and the stores that keep them.
+
+- :mod:`.cookie` + :mod:`.store`: the session sealed into the cookie (default), keys rotate;
+- :mod:`.ticket` + :mod:`.redis`: a ticket in the cookie, the sealed session in Redis with a TTL;
+- :mod:`.refresh`: refreshing after ``cookie_refresh`` with the refresh token, single flight.
+
+:func:`open_store` is the one registry: ``session_store`` ``cookie`` or a ``redis://`` URL.
+"""
+
+from __future__ import annotations
+
+from idgate.clock import Clock
+from idgate.sessions.base import SessionStore
+from idgate.settings import ProxySettings
+
+
+def open_store(proxy: ProxySettings, clock: Clock) -> SessionStore:
+    """The session store ``proxy.session_store`` names."""
+    if proxy.session_store.startswith(("redis://", "rediss://")):
+        from idgate.sessions.redis import RedisSessions
+
+        return RedisSessions(proxy, proxy.session_store)
+    from idgate.sessions.store import CookieSessions
+
+    return CookieSessions(proxy, clock)
+
+
+__all__ = ["SessionStore", "open_store"]

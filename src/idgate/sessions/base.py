@@ -1,10 +1,12 @@
-"""The proxy's session record: who signed in, and until when."""
+"""The proxy's session record (who signed in, until when) and the :class:`SessionStore` protocol."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+from idgate.errors import IdgateError
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +72,57 @@ class Session:
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError("not a session") from exc
         return session
+
+
+class Pending:
+    """The answer of :meth:`SessionStore.peek` when only an awaited :meth:`SessionStore.fetch` can tell."""
+
+    _instance: Pending | None = None
+
+    def __new__(cls) -> Pending:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "PENDING"
+
+
+PENDING = Pending()
+
+
+class SessionStoreUnavailable(IdgateError):
+    """The session store (Redis) cannot be reached; the edge answers 503 and tries again next time."""
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Where a deployment keeps its sessions; the browser's cookie holds a *value* that leads to one.
+
+    ``cookie`` (:mod:`.store`): the value is the sealed session itself. ``redis`` (:mod:`.redis`): the
+    value is a sealed ticket (session id + per-session key); the session lives sealed in Redis.
+    Every method takes time as an input; ``fetch`` costs at most one round trip.
+    """
+
+    name: str  # the cookie's name
+
+    def peek(self, value: str, now: float) -> Session | Pending | None:
+        """Synchronous first look: the session, ``None`` (no valid session), or :data:`PENDING`."""
+
+    async def fetch(self, value: str, now: float) -> Session | None:
+        """The session ``value`` leads to, or ``None``; raises :class:`SessionStoreUnavailable`."""
+
+    async def put(self, session: Session, now: float, value: str | None = None) -> str:
+        """Keep ``session``; returns the cookie value (``value``'s own slot when given, if the store has one)."""
+
+    async def drop(self, value: str) -> None:
+        """Forget the session ``value`` leads to (sign-out, refused refresh)."""
+
+    async def lock(self, value: str, ttl: float) -> str | None:
+        """Take the refresh lock of ``value``'s session for ``ttl`` seconds: a token, or ``None`` if taken."""
+
+    async def unlock(self, value: str, token: str) -> None:
+        """Release a lock taken by :meth:`lock`."""
+
+    async def close(self) -> None:
+        """Release connections."""

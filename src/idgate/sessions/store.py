@@ -1,19 +1,28 @@
 """The cookie session store: a :class:`Session` sealed into the deployment's cookie (OAuth2-Proxy's default).
 
 One place decides how a session is read from and written to cookies; the edge's hot path (with its memo)
-and the sign-in web app both use it.
+and the sign-in web app both use it. Keys rotate: the deployment's ``encryption_key`` seals, it and every
+``previous_encryption_keys`` entry open (see ``docs/sessions.md``).
+
+The async methods make it a :class:`~idgate.sessions.base.SessionStore`; they never wait for anything.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from idgate.clock import Clock
-from idgate.sessions.base import Session
+from idgate.sessions.base import Pending, Session
 from idgate.sessions.cookie import Sealer, chunk_names, join_chunks, split_chunks
 from idgate.settings import ProxySettings
 
 SESSION_PURPOSE = "session"
+
+
+def deployment_keys(proxy: ProxySettings) -> list[bytes]:
+    """The deployment's secrets, newest first: ``encryption_key`` then ``previous_encryption_keys``."""
+    return [proxy.encryption_key, *(k for k in proxy.previous_encryption_keys if k)]
 
 
 class CookieSessions:
@@ -21,7 +30,7 @@ class CookieSessions:
 
     def __init__(self, proxy: ProxySettings, clock: Clock) -> None:
         self.name = proxy.session_cookie
-        self._sealer = Sealer([proxy.encryption_key], SESSION_PURPOSE)
+        self._sealer = Sealer(deployment_keys(proxy), SESSION_PURPOSE)
         self._clock = clock
 
     def open(self, sealed: str, now: float) -> Session | None:
@@ -42,8 +51,35 @@ class CookieSessions:
 
     def save(self, session: Session) -> list[tuple[str, str]]:
         """The ``(cookie name, value)`` pairs to set for ``session``."""
-        return split_chunks(self.name, self._sealer.seal(session.to_bytes(), self.name))
+        return split_chunks(self.name, self.seal(session))
+
+    def seal(self, session: Session) -> str:
+        """The cookie value for ``session`` (before chunking)."""
+        return self._sealer.seal(session.to_bytes(), self.name)
 
     def names_to_clear(self, cookies: Mapping[str, str]) -> list[str]:
         """Every cookie of this store the browser holds (for sign-out, or before saving anew)."""
         return chunk_names(cookies, self.name)
+
+    # -- SessionStore -----------------------------------------------------------------------------
+    def peek(self, value: str, now: float) -> Session | Pending | None:
+        return self.open(value, now)
+
+    async def fetch(self, value: str, now: float) -> Session | None:
+        return self.open(value, now)
+
+    async def put(self, session: Session, now: float, value: str | None = None) -> str:
+        return self.seal(session)
+
+    async def drop(self, value: str) -> None:
+        """Nothing to forget: the browser holds the session; the caller clears its cookies."""
+
+    async def lock(self, value: str, ttl: float) -> str | None:
+        """Always granted: the cookie store's single flight is per process (:mod:`.refresh`)."""
+        return os.urandom(8).hex()
+
+    async def unlock(self, value: str, token: str) -> None:
+        """Nothing to release."""
+
+    async def close(self) -> None:
+        """Nothing to close."""

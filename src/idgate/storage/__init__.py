@@ -15,9 +15,13 @@ from idgate.storage.base import (
     AuthRequest,
     Claims,
     Client,
+    DeviceRequest,
+    DeviceToken,
     GarbageCollected,
+    LoginSession,
     Password,
     Record,
+    RefreshToken,
     SigningKey,
     SigningKeys,
     Storage,
@@ -31,9 +35,13 @@ __all__ = [
     "AuthRequest",
     "Claims",
     "Client",
+    "DeviceRequest",
+    "DeviceToken",
     "GarbageCollected",
+    "LoginSession",
     "Password",
     "Record",
+    "RefreshToken",
     "SigningKey",
     "SigningKeys",
     "StaticStorage",
@@ -46,12 +54,14 @@ __all__ = [
 SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
-async def open_storage(url: str) -> Storage:
+async def open_storage(url: str, *, pool_size: int = 10) -> Storage:
     """Open the storage a config URL names and bring its schema up to date.
 
     ``sqlite:///relative/path.db`` (directory created), ``sqlite:////absolute/path.db``,
-    ``sqlite:///:memory:``, ``postgresql://user@host:5432/db``. Close it with ``await storage.close()``.
+    ``sqlite:///:memory:``, ``postgresql://user@host:5432/db``. ``pool_size`` is the number of
+    PostgreSQL connections per process (``idgate.storage_pool_size``). Close it with
+    ``await storage.close()``.
     """
     from idgate.storage.sql import open_sql  # SQLAlchemy is imported only when storage is opened
 
-    return await open_sql(url)
+    return await open_sql(url, pool_size=pool_size)

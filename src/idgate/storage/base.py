@@ -10,15 +10,49 @@ raise to refuse the change (for example an authorization code that was already r
 nothing is written. Concurrent updates of one record are serialised; exactly one wins each round and the
 others run again on what it wrote.
 
-Expired records are removed by :meth:`Storage.garbage_collect`, which takes the time as an input.
+Some kinds are also looked up by other fields than ``id``: those fields are named in the kind's
+``INDEXES`` and a backend keeps them in indexed columns, for :meth:`Storage.find` and
+:meth:`Storage.delete_where` (refresh tokens by owner and login session, access tokens by grant ...).
+
+Expired records are removed by :meth:`Storage.garbage_collect`, which takes the time as an input and
+runs in one replica at a time.
+
+Records::
+
+    Client         an OAuth client (``dex.clients`` are laid over these by :mod:`.static`)
+    Password       a user of the ``local`` connector (``dex.staticPasswords`` likewise)
+    AuthRequest    a pending login (validated ``/auth`` parameters), bound to one browser
+    AuthCode       an issued authorization code, kept until it expires so a replay is recognised
+    AccessToken    an opaque bearer token (for ``/userinfo`` and introspection)
+    RefreshToken   one refresh token *family* (Dex's offline session, one per login and device):
+                   the current secret's hash, the spent one's, the identity and connector data
+    LoginSession   the provider's single sign-on session (its cookie's hash is the id)
+    DeviceRequest  a device authorization waiting for its user code (RFC 8628), id = the user code
+    DeviceToken    the device code's side of it: pending, approved, denied or delivered
+    SigningKeys    the key set: the signer, the next key, and retired keys still published
 """
 
 from __future__ import annotations
 
+import builtins
+
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+
+
+def indexes(kind: type[Record]) -> tuple[str, ...]:
+    """The fields of ``kind`` that :meth:`Storage.find` may match on."""
+    found: tuple[str, ...] = getattr(kind, "INDEXES", ())
+    return found
+
+
+def check_indexed(kind: type[Record], equals: dict[str, str]) -> None:
+    """Refuse a lookup on a field that is not indexed (a programming error)."""
+    unknown = set(equals) - set(indexes(kind))
+    if unknown or not equals:
+        raise ValueError(f"{kind.KIND}: not indexed: {sorted(unknown) or 'no field given'}")
 
 
 def secret_id(secret: str) -> str:
@@ -50,6 +84,17 @@ class Client:
     redirect_uris: tuple[str, ...] = ()
     public: bool = False
     expires_at: float | None = None
+    # Clients that may ask for tokens with this client in their audience (Dex's ``trustedPeers``).
+    trusted_peers: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    # Connector ids this client may log in with; empty: every connector.
+    allowed_connectors: tuple[str, ...] = ()
+    # PKCE is required unless this is False; a public client always needs it.
+    require_pkce: bool = True
+
+    @property
+    def pkce_required(self) -> bool:
+        return self.require_pkce or self.public
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +132,11 @@ class AuthRequest:
     connector_id: str
     browser: str
     expires_at: float
+    response_type: str = "code"
+    prompt: tuple[str, ...] = ()
+    max_age: int | None = None
+    # A login for a device authorization (RFC 8628): the user code it approves, instead of a code.
+    device_user_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +161,11 @@ class AuthCode:
     issued_at: float
     expires_at: float
     redeemed_at: float | None = None
+    auth_time: float | None = None
+    session_id: str = ""
+    connector_data: str = ""
+    # What the redemption issued (access tokens and refresh family share it): a replay revokes it.
+    grant_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +173,7 @@ class AccessToken:
     """An opaque bearer token for ``/userinfo``; ``id`` is ``secret_id(token)``."""
 
     KIND: ClassVar[str] = "access_token"
+    INDEXES: ClassVar[tuple[str, ...]] = ("grant_id", "session_id")
 
     id: str
     client_id: str
@@ -126,6 +182,89 @@ class AccessToken:
     claims: Claims
     issued_at: float
     expires_at: float
+    grant_id: str = ""
+    session_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """One refresh token family (RFC 6749 §6, RFC 9700 §4.14): the token is ``<id>.<secret>``.
+
+    Each use rotates the secret: ``secret_hash`` is the live one, ``previous_hash`` the one just spent
+    (accepted again only within the reuse interval after ``rotated_at``). Any other secret presented
+    with this id is a replay of an older spent token and ends the family. ``owner`` (client and
+    subject) bounds how many families a user keeps per client; ``session_id`` lets logout end them.
+    """
+
+    KIND: ClassVar[str] = "refresh_token"
+    INDEXES: ClassVar[tuple[str, ...]] = ("owner", "session_id")
+
+    id: str
+    client_id: str
+    owner: str
+    scopes: tuple[str, ...]
+    nonce: str
+    connector_id: str
+    claims: Claims
+    connector_data: str
+    secret_hash: str
+    created_at: float
+    last_used_at: float
+    expires_at: float | None
+    previous_hash: str = ""
+    rotated_at: float | None = None
+    session_id: str = ""
+    auth_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSession:
+    """The provider's single sign-on session; ``id`` is ``secret_id`` of its cookie."""
+
+    KIND: ClassVar[str] = "login_session"
+
+    id: str
+    connector_id: str
+    claims: Claims
+    connector_data: str
+    auth_time: float
+    expires_at: float
+
+
+DeviceStatus = Literal["pending", "approved", "denied", "delivered"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRequest:
+    """A device authorization waiting for a person (RFC 8628 §3.3); ``id`` is the user code."""
+
+    KIND: ClassVar[str] = "device_request"
+
+    id: str
+    device_id: str  # secret_id(device_code)
+    client_id: str
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceToken:
+    """The device code's state (RFC 8628 §3.4-3.5); ``id`` is ``secret_id(device_code)``."""
+
+    KIND: ClassVar[str] = "device_token"
+
+    id: str
+    client_id: str
+    scopes: tuple[str, ...]
+    interval: int
+    expires_at: float
+    status: DeviceStatus = "pending"
+    last_poll: float | None = None
+    claims: Claims | None = None
+    connector_id: str = ""
+    connector_data: str = ""
+    auth_time: float | None = None
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +284,8 @@ class SigningKey:
 class SigningKeys:
     """The provider's key set, one record (``id="signing"``) so rotation is one transactional update.
 
-    ``keys[0]`` signs; every key in ``keys`` is published in the JWKS.
+    ``keys[0]`` signs; every key in ``keys`` and ``next`` is published in the JWKS. ``next`` signs after
+    the next rotation, so relying parties have seen it before any token carries it.
     """
 
     KIND: ClassVar[str] = "signing_keys"
@@ -155,6 +295,7 @@ class SigningKeys:
     keys: tuple[SigningKey, ...]
     next_rotation: float
     expires_at: float | None = None
+    next: SigningKey | None = None
 
 
 @runtime_checkable
@@ -179,6 +320,10 @@ RECORD_KINDS: tuple[type[Record], ...] = (
     AuthRequest,
     AuthCode,
     AccessToken,
+    RefreshToken,
+    LoginSession,
+    DeviceRequest,
+    DeviceToken,
     SigningKeys,
 )
 
@@ -188,6 +333,8 @@ class GarbageCollected:
     """How many expired records of each kind :meth:`Storage.garbage_collect` removed."""
 
     removed: dict[str, int] = field(default_factory=dict)
+    # Another replica held the collection lock: nothing was done this time.
+    skipped: bool = False
 
     @property
     def total(self) -> int:
@@ -223,8 +370,20 @@ class Storage(Protocol):
         """Remove the record; :class:`~idgate.errors.NotFound` if there is none (so a delete claims it)."""
         ...
 
+    async def find(self, kind: type[R], **equals: str) -> builtins.list[R]:
+        """The records whose indexed fields (``kind.INDEXES``) equal ``equals``, ordered by id."""
+        ...
+
+    async def delete_where(self, kind: type[R], **equals: str) -> int:
+        """Remove the records whose indexed fields equal ``equals``; how many were removed."""
+        ...
+
     async def garbage_collect(self, now: float) -> GarbageCollected:
-        """Remove every record whose ``expires_at`` is before ``now``."""
+        """Remove every record whose ``expires_at`` is before ``now``.
+
+        One replica at a time: when another holds the collection lock, return at once with
+        ``skipped=True``.
+        """
         ...
 
     async def close(self) -> None:

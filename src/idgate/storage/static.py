@@ -6,6 +6,8 @@ config file is where it lives. Every other kind passes straight through.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Callable, Iterable
 
 from idgate.errors import StorageError
@@ -18,7 +20,17 @@ class ReadOnly(StorageError):
 
 
 def client_from_settings(c: ClientSettings) -> Client:
-    return Client(id=c.id, secret=c.secret, name=c.name, redirect_uris=c.redirect_uris, public=c.public)
+    return Client(
+        id=c.id,
+        secret=c.secret,
+        name=c.name,
+        redirect_uris=c.redirect_uris,
+        public=c.public,
+        trusted_peers=c.trusted_peers,
+        post_logout_redirect_uris=c.post_logout_redirect_uris,
+        allowed_connectors=c.allowed_connectors,
+        require_pkce=c.require_pkce,
+    )
 
 
 def password_from_settings(p: StaticPassword) -> Password:
@@ -76,6 +88,12 @@ class StaticStorage:
         if self._static_record(kind, id) is not None:
             raise ReadOnly(f"{kind.KIND} {id!r} is defined in the config file")
         await self.backend.delete(kind, id)
+
+    async def find(self, kind: type[R], **equals: str) -> builtins.list[R]:
+        return await self.backend.find(kind, **equals)
+
+    async def delete_where(self, kind: type[R], **equals: str) -> int:
+        return await self.backend.delete_where(kind, **equals)
 
     async def garbage_collect(self, now: float) -> GarbageCollected:
         return await self.backend.garbage_collect(now)

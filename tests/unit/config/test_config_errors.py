@@ -175,10 +175,10 @@ class TestProxyOptions:
     def test_unsupported_oauth2_proxy_option_is_named(
         self, problems: Problems, example: dict[str, Any]
     ) -> None:
-        example["iap"]["deployments"]["grafana"]["config"]["cookie_refresh"] = "1h"
+        example["iap"]["deployments"]["grafana"]["config"]["htpasswd_file"] = "/etc/htpasswd"
         assert problems(example) == [
-            "iap.deployments.grafana.config.cookie_refresh: 'cookie_refresh' is an OAuth2-Proxy option "
-            "that is not supported yet by idgate"
+            "iap.deployments.grafana.config.htpasswd_file: 'htpasswd_file' is an OAuth2-Proxy option "
+            "that is not supported by idgate"
         ]
 
     def test_unknown_option_says_did_you_mean(self, problems: Problems, example: dict[str, Any]) -> None:
@@ -203,9 +203,9 @@ class TestProxyOptions:
     def test_default_configuration_is_validated_at_its_own_path(
         self, problems: Problems, example: dict[str, Any]
     ) -> None:
-        example["iap"]["default_configuration"] = {"cookie_refresh": "1h"}
+        example["iap"]["default_configuration"] = {"htpasswd_file": "x"}
         [problem] = problems(example)
-        assert problem.startswith("iap.default_configuration.cookie_refresh: 'cookie_refresh' is an")
+        assert problem.startswith("iap.default_configuration.htpasswd_file: 'htpasswd_file' is an")
 
 
 class TestIdgateSection:

@@ -110,7 +110,7 @@ def test_github_org_and_team(groups: tuple[str, ...], team: str | None, reasons:
 def test_allowed_groups() -> None:
     assert decide(person(groups=("ops",)), allowed_groups=("ops", "dev")).allowed
     d = decide(person(groups=("OPS",)), allowed_groups=("ops",))
-    assert d.reasons == {"group_not_allowed"}
+    assert d.reasons == {"not_in_allowed_groups"}
 
 
 def test_skip_auth_matches_path_without_session() -> None:

@@ -7,10 +7,13 @@ Two halves:
   everything else, as errors that carry the verified redirect. :func:`issue_code` makes the code once the
   person has logged in.
 - at ``/token``: :class:`AuthorizationCodeGrant` redeems a code exactly once, for the client and
-  ``redirect_uri`` it was issued to, before it expires, with the matching ``code_verifier``.
+  ``redirect_uri`` it was issued to, before it expires (at most 60 s), with the matching
+  ``code_verifier``. A second redemption is a replay (RFC 6749 §4.1.2, RFC 9700 §4.2.4): it is refused
+  and what the first redemption issued is revoked.
 
-PKCE: public clients must send an S256 challenge; confidential clients may omit it, but when a challenge
-was sent the verifier is mandatory, and a verifier without a challenge is refused.
+PKCE (RFC 7636, S256 only): required for every client unless the client is marked ``requirePKCE:
+false`` (never for a public client); when a challenge was sent the verifier is mandatory, and a
+verifier without a challenge is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from idgate.errors import NotFound
-from idgate.oauth2 import pkce
+from idgate.oauth2 import pkce, response_types
 from idgate.oauth2 import scopes as scope_names
 from idgate.oauth2.errors import (
     InvalidGrant,
@@ -31,12 +34,15 @@ from idgate.oauth2.errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
-from idgate.oauth2.grants.base import Grant
+from idgate.oauth2.grants.base import Grant, GrantContext
 from idgate.oauth2.requests import AuthorizationRequest, TokenRequest
-from idgate.storage.base import AuthCode, AuthRequest, Claims, Client, Storage, secret_id
+from idgate.oauth2.revocation import revoke_grant
+from idgate.oidc import prompt as prompts
+from idgate.storage.base import AuthCode, AuthRequest, Claims, Client, secret_id
 
-RESPONSE_TYPES = ("code",)
+RESPONSE_TYPES = (response_types.CODE,)
 CODE_BYTES = 32
+GRANT_ID_BYTES = 18
 MAX_CODE_TTL = 60.0
 
 
@@ -51,6 +57,18 @@ class ValidAuthorization:
     nonce: str
     code_challenge: str
     code_challenge_method: str
+    response_type: str = response_types.CODE
+    prompt: tuple[str, ...] = ()
+    max_age: int | None = None
+    connector_id: str = ""
+
+
+class CodeReplayed(InvalidGrant):
+    """A code presented again: refused, and what its first redemption issued is revoked."""
+
+    def __init__(self, grant_id: str) -> None:
+        super().__init__("authorization code already used")
+        self.grant_id = grant_id
 
 
 def check_client_and_redirect(req: AuthorizationRequest, client: Client | None) -> Client:
@@ -66,22 +84,40 @@ def check_client_and_redirect(req: AuthorizationRequest, client: Client | None) 
     return client
 
 
-def validate(req: AuthorizationRequest, client: Client | None) -> ValidAuthorization:
+def validate(
+    req: AuthorizationRequest,
+    client: Client | None,
+    *,
+    allowed_response_types: tuple[str, ...] = RESPONSE_TYPES,
+) -> ValidAuthorization:
     """Validate ``/auth``; errors after the redirect check carry the redirect back to the client."""
     client = check_client_and_redirect(req, client)
+    response_type = response_types.normalise(req.response_type)
+    implicit = bool(response_type) and response_types.is_implicit(response_type)
     try:
         if req.problem:
             raise InvalidRequest(req.problem)
-        if not req.response_type:
+        if not response_type:
             raise InvalidRequest("response_type is required")
-        if req.response_type not in RESPONSE_TYPES:
-            raise UnsupportedResponseType("only response_type=code is supported")
+        if response_type not in allowed_response_types:
+            raise UnsupportedResponseType("supported response_type: " + ", ".join(allowed_response_types))
         scope_names.check(req.scopes)
-        pkce.check_challenge(req.code_challenge, req.code_challenge_method)
-        if client.public and not req.code_challenge:
-            raise InvalidRequest("PKCE (code_challenge with S256) is required for this client")
+        prompt = prompts.parse_prompt(req.prompt)
+        max_age = prompts.parse_max_age(req.max_age)
+        if implicit:
+            if response_types.ID_TOKEN in response_type.split() and not req.nonce:
+                raise InvalidRequest("nonce is required for the implicit flow")
+            if req.code_challenge:
+                raise InvalidRequest("PKCE applies to response_type=code only")
+        else:
+            pkce.check_challenge(req.code_challenge, req.code_challenge_method)
+            if client.pkce_required and not req.code_challenge:
+                raise InvalidRequest("PKCE (code_challenge with S256) is required for this client")
+        if req.connector_id and client.allowed_connectors:
+            if req.connector_id not in client.allowed_connectors:
+                raise InvalidRequest("this client may not use that connector")
     except OAuthError as exc:
-        raise exc.redirecting(req.redirect_uri, req.state) from None
+        raise exc.redirecting(req.redirect_uri, req.state, fragment=implicit) from None
     return ValidAuthorization(
         client=client,
         redirect_uri=req.redirect_uri,
@@ -90,10 +126,23 @@ def validate(req: AuthorizationRequest, client: Client | None) -> ValidAuthoriza
         nonce=req.nonce,
         code_challenge=req.code_challenge,
         code_challenge_method=pkce.S256 if req.code_challenge else "",
+        response_type=response_type,
+        prompt=prompt,
+        max_age=max_age,
+        connector_id=req.connector_id,
     )
 
 
-def issue_code(request: AuthRequest, claims: Claims, now: float, ttl: float) -> tuple[str, AuthCode]:
+def issue_code(
+    request: AuthRequest,
+    claims: Claims,
+    now: float,
+    ttl: float,
+    *,
+    auth_time: float | None = None,
+    session_id: str = "",
+    connector_data: str = "",
+) -> tuple[str, AuthCode]:
     """A fresh code for a completed login: the secret to send, and the record to store (hashed)."""
     code = secrets.token_urlsafe(CODE_BYTES)
     record = AuthCode(
@@ -108,16 +157,21 @@ def issue_code(request: AuthRequest, claims: Claims, now: float, ttl: float) -> 
         claims=claims,
         issued_at=now,
         expires_at=now + min(ttl, MAX_CODE_TTL),
+        auth_time=auth_time,
+        session_id=session_id,
+        connector_data=connector_data,
     )
     return code, record
 
 
-def redemption(client: Client, request: TokenRequest, now: float) -> Callable[[AuthCode], AuthCode]:
+def redemption(
+    client: Client, request: TokenRequest, now: float, grant_id: str = ""
+) -> Callable[[AuthCode], AuthCode]:
     """The update that redeems a code, refusing it (and writing nothing) unless every binding holds."""
 
     def redeem(code: AuthCode) -> AuthCode:
         if code.redeemed_at is not None:
-            raise InvalidGrant("authorization code already used")
+            raise CodeReplayed(code.grant_id)
         if now >= code.expires_at:
             raise InvalidGrant("authorization code expired")
         if code.client_id != client.id:
@@ -125,7 +179,7 @@ def redemption(client: Client, request: TokenRequest, now: float) -> Callable[[A
         if code.redirect_uri != request.redirect_uri:
             raise InvalidGrant("redirect_uri does not match the authorization request")
         pkce.verify(request.code_verifier, code.code_challenge, code.code_challenge_method)
-        return dataclasses.replace(code, redeemed_at=now)
+        return dataclasses.replace(code, redeemed_at=now, grant_id=grant_id)
 
     return redeem
 
@@ -135,19 +189,28 @@ class AuthorizationCodeGrant:
 
     grant_type: ClassVar[str] = "authorization_code"
 
-    async def exchange(self, storage: Storage, client: Client, request: TokenRequest, now: float) -> Grant:
+    async def exchange(self, ctx: GrantContext, client: Client, request: TokenRequest) -> Grant:
         if not request.code:
             raise InvalidRequest("code is required")
         if client.public and not request.code_verifier:
             raise UnauthorizedClient("public clients must use PKCE")
+        grant_id = secrets.token_urlsafe(GRANT_ID_BYTES)
+        redeem = redemption(client, request, ctx.now, grant_id)
         try:
-            code = await storage.update(AuthCode, secret_id(request.code), redemption(client, request, now))
+            code = await ctx.storage.update(AuthCode, secret_id(request.code), redeem)
         except NotFound:
             raise InvalidGrant("authorization code is invalid") from None
+        except CodeReplayed as replay:
+            await revoke_grant(ctx.storage, replay.grant_id)
+            raise
         return Grant(
             client_id=code.client_id,
             scopes=code.scopes,
             claims=code.claims,
             connector_id=code.connector_id,
             nonce=code.nonce,
+            auth_time=code.auth_time,
+            session_id=code.session_id,
+            connector_data=code.connector_data,
+            grant_id=grant_id,
         )

@@ -35,14 +35,18 @@ def email_domain(session_email: str) -> str | None:
     return domain.lower()
 
 
-def email_domains(domains: tuple[str, ...]) -> Criterion | None:
-    """Refuse addresses outside ``domains``; ``None`` when ``*`` allows any domain."""
+def email_domains(domains: tuple[str, ...], emails: tuple[str, ...] = ()) -> Criterion | None:
+    """Refuse addresses outside ``domains`` unless listed in ``emails`` (``authenticated_emails_file``);
+    ``None`` when ``*`` allows any domain."""
     if "*" in domains:
         return None
     allowed = frozenset(d.strip().lower() for d in domains if d.strip())
+    listed = frozenset(e.strip().lower() for e in emails if e.strip())
 
     def check(session: Session) -> tuple[str, ...]:
         domain = email_domain(session.email)
-        return _PASS if domain is not None and domain in allowed else _BAD_DOMAIN
+        if domain is not None and domain in allowed:
+            return _PASS
+        return _PASS if listed and session.email.lower() in listed else _BAD_DOMAIN
 
     return check

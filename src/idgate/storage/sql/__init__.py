@@ -55,8 +55,14 @@ async def _file_lock(path: Path) -> AsyncIterator[None]:
         os.close(fd)  # releases the lock
 
 
-async def open_sql(url: str) -> SqlStorage:
-    """Connect, create the SQLite file's directory if needed, run migrations."""
+DEFAULT_POOL_SIZE = 10
+
+
+async def open_sql(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> SqlStorage:
+    """Connect, create the SQLite file's directory if needed, run migrations.
+
+    ``pool_size``: PostgreSQL connections kept per process (as many again may open under load).
+    """
     sa_url = make_url(async_url(url))
     kwargs: dict[str, Any] = {}
     if sa_url.get_backend_name() == "sqlite":
@@ -70,12 +76,13 @@ async def open_sql(url: str) -> SqlStorage:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 10}
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(sa_url, **kwargs)
     if sa_url.get_backend_name() == "sqlite" and sa_url.database != ":memory:":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    storage = SqlStorage(engine)
     database = sa_url.database or ""
+    on_file = sa_url.get_backend_name() == "sqlite" and database != ":memory:"
+    storage = SqlStorage(engine, gc_lock_file=Path(database + ".gc.lock") if on_file else None)
     try:
         if sa_url.get_backend_name() == "sqlite" and database != ":memory:":
             async with _file_lock(Path(database + ".lock")):

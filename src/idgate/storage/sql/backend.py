@@ -5,26 +5,39 @@ Foreign exceptions are translated here, at one boundary, into :mod:`idgate.error
 Concurrency: :meth:`SqlStorage.update` is an optimistic compare-and-swap on the row's ``version``. Under
 PostgreSQL's READ COMMITTED, a second writer's ``UPDATE ... WHERE version = v`` waits for the first,
 then matches no row and runs ``fn`` again on the new state; SQLite serialises writers with its file lock
-(busy timeout, and one in-process lock so one process never contends with itself).
+(busy timeout, and one in-process lock so one process never contends with itself). A round that loses
+(or a serialization failure / deadlock the database reports) is retried with a growing, jittered pause;
+only after :data:`UPDATE_ATTEMPTS` rounds does the caller see :class:`~idgate.errors.Conflict`.
+
+Garbage collection runs in one replica at a time: PostgreSQL's transaction-scoped advisory lock
+(``pg_try_advisory_xact_lock``), or an ``flock`` next to the SQLite file; a replica that does not get the
+lock returns at once.
 """
 
 from __future__ import annotations
 
+import builtins
+
 import asyncio
 import contextlib
+import fcntl
+import os
+import random
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from idgate.errors import AlreadyExists, Conflict, NotFound, StorageError
-from idgate.storage.base import GarbageCollected, R, Record
+from idgate.storage.base import GarbageCollected, R, Record, check_indexed, indexes
 from idgate.storage.codec import decode, encode
 from idgate.storage.sql.schema import TABLES
 
-UPDATE_ATTEMPTS = 8
+UPDATE_ATTEMPTS = 30
+GC_LOCK_ID = 0x1D6A7F  # pg_advisory lock key for "idgate garbage collection"
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 
@@ -38,8 +51,9 @@ def _retryable(exc: DBAPIError) -> bool:
 class SqlStorage:
     """:class:`~idgate.storage.base.Storage` on an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, gc_lock_file: Path | None = None) -> None:
         self._engine = engine
+        self._gc_lock_file = gc_lock_file
         # SQLite: one writer at a time per process (an in-memory database is a single connection).
         self._lock: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
@@ -72,7 +86,11 @@ class SqlStorage:
         async with self._tx() as conn:
             await conn.execute(
                 insert(table).values(
-                    id=record.id, version=1, expires_at=record.expires_at, data=encode(record)
+                    id=record.id,
+                    version=1,
+                    expires_at=record.expires_at,
+                    data=encode(record),
+                    **_lookups(record),
                 )
             )
 
@@ -98,7 +116,7 @@ class SqlStorage:
                 written = None
             if written is not None:
                 return written
-            await asyncio.sleep(0.005 * (attempt + 1))
+            await asyncio.sleep(random.uniform(0.001, 0.004) * min(attempt + 1, 10))
         raise Conflict(f"{kind.KIND}: too many concurrent updates")
 
     async def _update_once(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R | None:
@@ -113,7 +131,12 @@ class SqlStorage:
             result = await conn.execute(
                 update(table)
                 .where(table.c.id == id, table.c.version == row.version)
-                .values(version=row.version + 1, expires_at=new.expires_at, data=encode(new))
+                .values(
+                    version=row.version + 1,
+                    expires_at=new.expires_at,
+                    data=encode(new),
+                    **_lookups(new),
+                )
             )
             rowcount: Any = getattr(result, "rowcount", 0)
             return new if rowcount == 1 else None
@@ -125,9 +148,42 @@ class SqlStorage:
             if getattr(result, "rowcount", 0) != 1:
                 raise NotFound(f"{kind.KIND} not found")
 
+    async def find(self, kind: type[R], **equals: str) -> builtins.list[R]:
+        check_indexed(kind, equals)
+        table = TABLES[kind]
+        where = [table.c[name] == value for name, value in equals.items()]
+        async with self._tx() as conn:
+            rows = (await conn.execute(select(table.c.data).where(*where).order_by(table.c.id))).all()
+        return [decode(kind, row.data) for row in rows]
+
+    async def delete_where(self, kind: type[R], **equals: str) -> int:
+        check_indexed(kind, equals)
+        table = TABLES[kind]
+        where = [table.c[name] == value for name, value in equals.items()]
+        async with self._tx() as conn:
+            result = await conn.execute(delete(table).where(*where))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def garbage_collect(self, now: float) -> GarbageCollected:
+        if self._gc_lock_file is None:
+            return await self._collect(now)
+        fd = os.open(self._gc_lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return GarbageCollected(skipped=True)
+            return await self._collect(now)
+        finally:
+            os.close(fd)  # releases the lock
+
+    async def _collect(self, now: float) -> GarbageCollected:
         removed: dict[str, int] = {}
         async with self._tx() as conn:
+            if conn.dialect.name == "postgresql":
+                locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": GC_LOCK_ID})
+                if not locked:
+                    return GarbageCollected(skipped=True)
             for kind, table in TABLES.items():
                 result = await conn.execute(
                     delete(table).where(table.c.expires_at.is_not(None), table.c.expires_at < now)
@@ -139,3 +195,8 @@ class SqlStorage:
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+
+def _lookups(record: Record) -> dict[str, str]:
+    """The values of ``record``'s indexed fields, for their columns."""
+    return {name: str(getattr(record, name)) for name in indexes(type(record))}

@@ -2,8 +2,9 @@
 
 Every record kind has one table of the same shape: ``id`` (primary key), ``version`` (bumped by each
 update; the compare-and-swap that serialises concurrent updates), ``expires_at`` (indexed, for garbage
-collection) and ``data`` (the record as JSON, :mod:`idgate.storage.codec`). Kinds that later need other
-lookups (refresh tokens by user and client) get indexed columns of their own in a new migration.
+collection) and ``data`` (the record as JSON, :mod:`idgate.storage.codec`). Fields named in a kind's
+``INDEXES`` are also kept in indexed string columns of the same name (migration 0002), so
+:meth:`~idgate.storage.base.Storage.find` never scans a table.
 """
 
 from __future__ import annotations
@@ -15,15 +16,20 @@ from idgate.storage.base import (
     AuthCode,
     AuthRequest,
     Client,
+    DeviceRequest,
+    DeviceToken,
+    LoginSession,
     Password,
     Record,
+    RefreshToken,
     SigningKeys,
+    indexes,
 )
 
 metadata = MetaData()
 
 
-def _record_table(name: str) -> Table:
+def _record_table(name: str, kind: type[Record]) -> Table:
     return Table(
         name,
         metadata,
@@ -31,15 +37,24 @@ def _record_table(name: str) -> Table:
         Column("version", Integer, nullable=False),
         Column("expires_at", Float, nullable=True, index=True),
         Column("data", Text, nullable=False),
+        *(Column(field, String(512), nullable=False, index=True) for field in indexes(kind)),
     )
 
 
-#: record kind -> its table (one explicit registry; no import-time magic).
-TABLES: dict[type[Record], Table] = {
-    Client: _record_table("clients"),
-    Password: _record_table("passwords"),
-    AuthRequest: _record_table("auth_requests"),
-    AuthCode: _record_table("auth_codes"),
-    AccessToken: _record_table("access_tokens"),
-    SigningKeys: _record_table("signing_keys"),
+#: record kind -> table name.
+NAMES: dict[type[Record], str] = {
+    Client: "clients",
+    Password: "passwords",
+    AuthRequest: "auth_requests",
+    AuthCode: "auth_codes",
+    AccessToken: "access_tokens",
+    SigningKeys: "signing_keys",
+    RefreshToken: "refresh_tokens",
+    LoginSession: "login_sessions",
+    DeviceRequest: "device_requests",
+    DeviceToken: "device_tokens",
 }
+
+
+#: record kind -> its table (one explicit registry; no import-time magic).
+TABLES: dict[type[Record], Table] = {kind: _record_table(name, kind) for kind, name in NAMES.items()}

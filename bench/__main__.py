@@ -1,0 +1,45 @@
+"""``python -m bench``: see ``bench/README.md``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from bench.run import Options, main
+
+
+def parse(argv: list[str]) -> Options:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="smoke-test the harness: 2 s runs, one round")
+    ap.add_argument("--soak", action="store_true", help="10 minutes at 80%% of the maximum (bench/SOAK.md)")
+    ap.add_argument("--soak-seconds", type=float, help="soak length (default 600)")
+    ap.add_argument("--profile", action="store_true", help="py-spy the idgate hot path (bench/PROFILE.md)")
+    ap.add_argument("--only", help="comma list of proxy,provider,logins (default: all)")
+    ap.add_argument("--rounds", type=int, help="alternations (default 2; --quick 1)")
+    ap.add_argument("--seconds", type=float, help="measured seconds per run (default 10; --quick 2)")
+    ap.add_argument("--out", type=Path, help="where to write the results")
+    ap.add_argument("--note", default="", help="a line recorded in the results (e.g. 'machine shared ...')")
+    a = ap.parse_args(argv)
+    opts = Options.quick_mode() if a.quick else Options()
+    changes: dict[str, object] = {"soak": a.soak, "profile": a.profile, "note": a.note}
+    if a.soak_seconds:
+        changes["soak_seconds"] = a.soak_seconds
+    if a.only:
+        changes["only"] = frozenset(x.strip() for x in a.only.split(",") if x.strip())
+    if a.rounds:
+        changes["rounds"] = a.rounds
+    if a.seconds:
+        changes["seconds"] = a.seconds
+    if a.out:
+        changes["out"] = a.out
+    return dataclasses.replace(opts, **changes)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(parse(sys.argv[1:])))
+    except KeyboardInterrupt:
+        print("bench: interrupted; every process it started was stopped", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,199 @@
+"""The configuration files of every server the bench runs, written into its temporary directory.
+
+Each function returns text (pure, testable); :class:`Layout` places the files and names the ports.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import yaml
+
+PROVIDER_HOST = "kkp.localhost"
+APP_HOST = "app.localhost"
+APACHE_HOST = "apache.localhost"
+BENCH_REDIRECT = "http://rp.localhost/cb"  # the token benches' client: codes are minted, never redirected
+EMAIL = "bench@example.com"
+BODY_BYTES = 1024
+APACHE_MODULES = "/usr/lib/apache2/modules"
+
+
+@dataclass
+class Secrets:
+    """Random per run: nothing the bench writes is reused elsewhere."""
+
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    app_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    apache_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    rp_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    encryption_key: str = field(default_factory=lambda: secrets.token_hex(16))  # 32 characters
+    crypto_passphrase: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def password_hash(self, cost: int = 10) -> str:
+        return bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(cost, prefix=b"2a")).decode()
+
+
+@dataclass
+class Ports:
+    upstream: int
+    nginx_proxy: int
+    idgate: dict[str, int]  # variant name -> port
+    apache: dict[str, int]  # session type -> port
+    oidc_provider: int
+
+    @property
+    def issuer_port(self) -> int:
+        return next(iter(self.idgate.values()))
+
+
+def nginx_common(tmp: Path, name: str) -> str:
+    run = tmp / name
+    return f"""
+worker_processes 1;
+daemon off;
+master_process on;
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {{ worker_connections 4096; }}
+"""
+
+
+def nginx_http_paths(tmp: Path, name: str) -> str:
+    run = tmp / name
+    return f"""
+    access_log off;
+    client_body_temp_path {run}/body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+"""
+
+
+def upstream_nginx_conf(tmp: Path, port: int) -> str:
+    """One nginx worker serving ``/`` (and any path) as a 1 KiB file: the ceiling of the machine."""
+    return nginx_common(tmp, "upstream") + f"""
+http {{
+{nginx_http_paths(tmp, "upstream")}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port} reuseport backlog=4096;
+        root {tmp}/www;
+        location / {{ try_files /file.bin =404; }}
+    }}
+}}
+"""
+
+
+def proxy_nginx_conf(tmp: Path, port: int, upstream_port: int) -> str:
+    """nginx plain ``proxy_pass`` with a keep-alive pool (the reference for the ratios)."""
+    return nginx_common(tmp, "nginx-proxy") + f"""
+http {{
+{nginx_http_paths(tmp, "nginx-proxy")}
+    upstream up {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }}
+    }}
+}}
+"""
+
+
+def apache_conf(tmp: Path, *, session_type: str, port: int, upstream_port: int, issuer: str,
+                client_secret: str, passphrase: str) -> str:
+    """Apache (event MPM) + mod_auth_openidc in front of the upstream, ``ProxyPass`` with keep-alive."""
+    run = tmp / f"apache-{session_type}"
+    modules = ["mpm_event", "authz_core", "authn_core", "auth_openidc", "proxy", "proxy_http", "unixd", "mime"]
+    loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in modules)
+    return f"""{loads}
+ServerRoot {run}
+ServerName {APACHE_HOST}
+Listen 127.0.0.1:{port}
+PidFile {run}/apache.pid
+ErrorLog {run}/error.log
+LogLevel warn
+User www-data
+Group www-data
+Mutex file:{run} default
+DefaultRuntimeDir {run}
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 75
+
+OIDCProviderMetadataURL {issuer}/.well-known/openid-configuration
+OIDCClientID apache
+OIDCClientSecret {client_secret}
+OIDCRedirectURI http://{APACHE_HOST}:{port}/oauth/callback
+OIDCCryptoPassphrase {passphrase}
+OIDCScope "openid email"
+OIDCSessionType {session_type}
+OIDCCacheType shm
+OIDCSessionInactivityTimeout 86400
+OIDCSessionMaxDuration 86400
+OIDCPassIDTokenAs claims
+
+<Location />
+    AuthType openid-connect
+    Require valid-user
+</Location>
+ProxyPass /oauth/callback !
+ProxyPass / http://127.0.0.1:{upstream_port}/ keepalive=On
+ProxyPassReverse / http://127.0.0.1:{upstream_port}/
+"""
+
+
+def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> dict[str, Any]:
+    """One values file for every idgate instance (they differ by ``--listen`` and ``--workers``)."""
+    issuer_port = ports.issuer_port
+    apache_uris = [f"http://{APACHE_HOST}:{p}/oauth/callback" for p in ports.apache.values()]
+    return {
+        "dex": {
+            "ingress": {"host": f"{PROVIDER_HOST}:{issuer_port}", "path": "/dex", "scheme": "http"},
+            "staticPasswords": [
+                {"email": EMAIL, "hash": password_hash, "username": "bench", "userID": sec.user_id}
+            ],
+            "clients": [
+                {"id": "app", "name": "App", "secret": sec.app_secret,
+                 "RedirectURIs": [f"http://{APP_HOST}:{issuer_port}/oauth/callback"]},
+                {"id": "apache", "name": "Apache", "secret": sec.apache_secret, "RedirectURIs": apache_uris},
+                {"id": "rp", "name": "Relying party", "secret": sec.rp_secret, "RedirectURIs": [BENCH_REDIRECT]},
+            ],
+        },
+        "iap": {
+            "oidc_issuer_url": f"http://{PROVIDER_HOST}:{issuer_port}/dex",
+            "deployments": {
+                "app": {
+                    "name": "app",
+                    "client_id": "app",
+                    "client_secret": sec.app_secret,
+                    "encryption_key": sec.encryption_key,
+                    "upstream_service": "127.0.0.1",
+                    "upstream_port": ports.upstream,
+                    "ingress": {"host": f"{APP_HOST}:{issuer_port}"},
+                    "config": {"scope": "openid email", "email_domains": ["*"], "pass_user_headers": True},
+                }
+            },
+        },
+        "idgate": {
+            "listen": f"127.0.0.1:{issuer_port}",
+            "data_dir": str(tmp / "idgate-data"),
+            "storage": f"sqlite:///{tmp}/idgate-data/idgate.db",
+        },
+    }
+
+
+def write_values(path: Path, values: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump(values, sort_keys=False))

@@ -1,0 +1,79 @@
+"""Token-endpoint benches: fresh authorization codes for idgate and for ``oidc-provider``, form bodies for
+``token.lua``, and refresh tokens obtained by redeeming codes.
+
+Codes are minted the way each provider's ``/auth`` would mint them after a login (idgate: its
+``issue_code`` record written to its storage; oidc-provider: its own ``AuthorizationCode`` model), because a
+code is good for one redemption and 60 s, and minting thousands through bcrypt logins would measure
+bcrypt. The token endpoint itself -- client authentication, redemption, tokens, RS256 ID token -- runs as
+in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench.configs import BENCH_REDIRECT, EMAIL
+
+SCOPES = ("openid", "email", "offline_access")
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def code_bodies(codes: list[str]) -> list[str]:
+    return [urlencode({"grant_type": "authorization_code", "code": c, "redirect_uri": BENCH_REDIRECT})
+            for c in codes]
+
+
+def refresh_bodies(tokens: list[str]) -> list[str]:
+    return [urlencode({"grant_type": "refresh_token", "refresh_token": t}) for t in tokens]
+
+
+def write_bodies(path: Path, bodies: list[str]) -> Path:
+    path.write_text("\n".join(bodies) + "\n")
+    return path
+
+
+async def mint_idgate_codes(storage_url: str, n: int, user_id: str) -> list[str]:
+    """``n`` codes for client ``rp``, written to idgate's storage as its ``/auth`` would after a login."""
+    from idgate.oauth2.grants.authorization_code import issue_code
+    from idgate.storage import open_storage
+    from idgate.storage.base import AuthRequest, Claims
+
+    storage = await open_storage(storage_url)
+    try:
+        now = time.time()
+        request = AuthRequest(
+            id="bench", client_id="rp", redirect_uri=BENCH_REDIRECT, scopes=SCOPES, state="", nonce="",
+            code_challenge="", code_challenge_method="", connector_id="local", browser="", expires_at=now + 60,
+        )
+        claims = Claims(user_id=user_id, username="bench", email=EMAIL, email_verified=True)
+        codes: list[str] = []
+        for _ in range(n):
+            code, record = issue_code(request, claims, now, 60.0)
+            await storage.create(record)
+            codes.append(code)
+        return codes
+    finally:
+        await storage.close()
+
+
+def mint_oidc_provider_codes(port: int, n: int) -> list[str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/mint?n={n}", timeout=120) as resp:  # noqa: S310
+        return [line for line in resp.read().decode().splitlines() if line]
+
+
+def probe_grant(token_url: str, host: str, auth: str, body: str) -> tuple[int, str]:
+    """POST one form body; returns (status, body) -- used to tell 'not supported' from 'works'."""
+    req = urllib.request.Request(token_url, data=body.encode(), method="POST", headers={  # noqa: S310
+        "Authorization": auth, "Content-Type": "application/x-www-form-urlencoded", "Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            return resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")

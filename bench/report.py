@@ -1,0 +1,161 @@
+"""Aggregation (medians over the A B A B rounds), ratios, and the Markdown of ``bench/RESULTS.md``.
+
+Everything here is pure: numbers in, text out.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bench.wrk import WrkResult
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One measured run of one configuration."""
+
+    result: WrkResult
+    cpu_us: float | None  # CPU µs per request of the measured process tree(s)
+
+
+@dataclass(slots=True)
+class Summary:
+    """A configuration over its rounds: medians of each figure, errors added up."""
+
+    name: str
+    rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    cpu_us: float | None
+    errors: int
+    rounds: int
+    note: str = ""
+
+    @property
+    def per_core(self) -> float | None:
+        """Requests per second one core could serve at this CPU cost."""
+        return 1_000_000 / self.cpu_us if self.cpu_us else None
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def summarise(name: str, samples: Sequence[Sample], note: str = "") -> Summary:
+    if not samples:
+        raise ValueError(f"no samples for {name}")
+    return Summary(
+        name=name,
+        rps=statistics.median(s.result.rps for s in samples),
+        p50_ms=_median(s.result.p50_ms for s in samples),
+        p99_ms=_median(s.result.p99_ms for s in samples),
+        cpu_us=_median(s.cpu_us for s in samples),
+        errors=sum(s.result.errors for s in samples),
+        rounds=len(samples),
+        note=note,
+    )
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    if value is None or not reference:
+        return None
+    return value / reference
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def fmt_num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def fmt_ms(p50: float | None, p99: float | None) -> str:
+    if p50 is None or p99 is None:
+        return "–"
+    return f"{p50:.2f} / {p99:.2f}"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table (cells with ``|`` are escaped)."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    out = [line(headers), "|" + "|".join("---" for _ in headers) + "|"]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One line of the targets checklist."""
+
+    what: str
+    wanted: str
+    measured: str
+    met: bool | None  # None: could not be measured
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "**missed**", None: "not measured"}[self.met]
+
+
+def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str) -> str:
+    by_name = {s.name: s for s in summaries}
+    ref_nginx = by_name.get(nginx)
+    ref_apache = by_name.get(apache)
+    rows = []
+    for s in summaries:
+        rows.append([
+            s.name,
+            fmt_num(s.rps),
+            fmt_ratio(ratio(s.rps, ref_nginx.rps if ref_nginx else None)),
+            fmt_ratio(ratio(s.rps, ref_apache.rps if ref_apache else None)),
+            fmt_ms(s.p50_ms, s.p99_ms),
+            fmt_num(s.cpu_us, 1),
+            str(s.errors),
+            s.note,
+        ])
+    return table(
+        ["configuration", "req/s", "× nginx proxy", "× Apache+OIDC (server-cache)", "p50 / p99 ms",
+         "CPU µs/req", "errors", "notes"],
+        rows,
+    )
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    return table(["target", "wanted", "measured", "verdict"],
+                 [[t.what, t.wanted, t.measured, t.verdict] for t in targets])
+
+
+def at_least(what: str, value: float | None, wanted: float, unit: str = "×", digits: int = 2) -> Target:
+    shown = "–" if value is None else f"{value:,.{digits}f}{unit}"
+    return Target(what, f"≥ {wanted:,.{digits}f}{unit}", shown, None if value is None else value >= wanted)
+
+
+def at_most(what: str, value: float | None, wanted: float, unit: str = "", digits: int = 1) -> Target:
+    shown = "–" if value is None else f"{value:,.{digits}f}{unit}"
+    return Target(what, f"≤ {wanted:,.{digits}f}{unit}", shown, None if value is None else value <= wanted)
+
+
+@dataclass
+class Report:
+    """Sections in order; :meth:`render` joins them."""
+
+    title: str
+    sections: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, heading: str, body: str) -> None:
+        self.sections.append((heading, body))
+
+    def render(self) -> str:
+        parts = [f"# {self.title}\n"]
+        for heading, body in self.sections:
+            parts.append(f"## {heading}\n\n{body.strip()}\n")
+        return "\n".join(parts)

@@ -1,0 +1,627 @@
+"""The bench's run: start every server on loopback, sign in, measure each configuration (A B A B), report.
+
+``python -m bench [--quick] [--soak] [--profile] [--only proxy,provider,logins]``; see ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import http.client
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import bcrypt
+
+from bench import configs, cpu, environment, login, provider, report
+from bench.processes import Proc, Supervisor, free_port, wait_port
+from bench.report import Sample, Summary, Target
+from bench.wrk import WrkResult, run_wrk, wrk_command
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NGINX = "nginx proxy_pass (keep-alive pool)"
+APACHE_SC = "Apache + mod_auth_openidc, server-cache"
+APACHE_CC = "Apache + mod_auth_openidc, client-cookie"
+IDGATE_VARIANTS = {  # name -> (workers, memo)
+    "idgate-1w": (1, True),
+    "idgate-1w-nomemo": (1, False),
+    "idgate-2w": (2, True),
+    "idgate-2w-nomemo": (2, False),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool = False
+    seconds: float = 10.0
+    warmup: float = 2.0
+    rounds: int = 2
+    connections: int = 32
+    only: frozenset[str] = frozenset({"proxy", "provider", "logins"})
+    soak: bool = False
+    soak_seconds: float = 600.0
+    soak_fraction: float = 0.8
+    profile: bool = False
+    out: Path = HERE / "RESULTS.md"
+    note: str = ""
+
+    @classmethod
+    def quick_mode(cls, **kw: object) -> Options:
+        return dataclasses.replace(cls(), quick=True, seconds=2.0, warmup=1.0, rounds=1,
+                                   out=HERE / ".quick-results.md", **kw)  # type: ignore[arg-type]
+
+
+@dataclass
+class Config:
+    """One thing wrk hammers: where, with which headers, which processes' CPU counts, what a good answer is."""
+
+    name: str
+    port: int
+    path: str
+    headers: list[str]
+    roots: Callable[[], list[int]]  # process trees whose CPU is this configuration's cost
+    expect: int = 200
+    expect_bytes: int | None = configs.BODY_BYTES
+    note: str = ""
+
+
+@dataclass
+class Stack:
+    tmp: Path
+    sup: Supervisor
+    sec: configs.Secrets
+    ports: configs.Ports
+    procs: dict[str, Proc] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    idle_rss: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    @property
+    def issuer(self) -> str:
+        return f"http://{configs.PROVIDER_HOST}:{self.ports.issuer_port}/dex"
+
+    @property
+    def app_host(self) -> str:
+        return f"{configs.APP_HOST}:{self.ports.issuer_port}"
+
+    def pid(self, name: str) -> int:
+        return self.procs[name].pid
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# -- starting things ---------------------------------------------------------------------------------
+
+
+def start_stack(tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node: bool,
+                variants: Sequence[str]) -> Stack:
+    """Upstream nginx, nginx proxy, idgate variants, Apache (both session types), oidc-provider; sessions."""
+    sec = configs.Secrets()
+    ports = configs.Ports(
+        upstream=free_port(), nginx_proxy=free_port(),
+        idgate={v: free_port() for v in variants},
+        apache={t: free_port() for t in (("server-cache", "client-cookie") if apache else ())},
+        oidc_provider=free_port(),
+    )
+    st = Stack(tmp, sup, sec, ports)
+    os.chmod(tmp, 0o755)  # nginx and Apache children run as unprivileged users
+    (tmp / "www").mkdir()
+    (tmp / "www" / "file.bin").write_bytes(b"x" * (configs.BODY_BYTES - 1) + b"\n")
+    for name in ("upstream", "nginx-proxy", *(f"apache-{t}" for t in ports.apache)):
+        (tmp / name).mkdir()
+        shutil.chown(tmp / name, "www-data", "www-data")
+
+    def nginx(name: str, text: str, port: int) -> None:
+        conf = tmp / name / "nginx.conf"
+        conf.write_text(text)
+        st.procs[name] = sup.start(name, ["nginx", "-c", str(conf), "-p", str(tmp / name)])
+        wait_port(port, st.procs[name])
+
+    nginx("upstream", configs.upstream_nginx_conf(tmp, ports.upstream), ports.upstream)
+    nginx("nginx-proxy", configs.proxy_nginx_conf(tmp, ports.nginx_proxy, ports.upstream), ports.nginx_proxy)
+
+    log("hashing the bench user's password (bcrypt cost 10)")
+    values = tmp / "values.yaml"
+    configs.write_values(values, configs.idgate_values(tmp, ports, sec, sec.password_hash(10)))
+    (tmp / "idgate-data").mkdir()
+    for variant in variants:
+        workers, memo = IDGATE_VARIANTS[variant]
+        env = {"IDGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+        if not memo:
+            env["IDGATE_SESSION_MEMO_SIZE"] = "0"
+        port = ports.idgate[variant]
+        st.procs[variant] = sup.start(variant, [
+            sys.executable, "-m", "idgate", "serve", "--config", str(values),
+            "--listen", f"127.0.0.1:{port}", "--workers", str(workers)], env=env, cwd=tmp)
+        wait_port(port, st.procs[variant])
+    first = variants[0]
+    log(f"signing in through idgate's proxy ({first})")
+    st.cookies["idgate"] = asyncio.run(login.browser_login(f"http://{st.app_host}/", sec.password))
+
+    for session_type, port in ports.apache.items():
+        name = f"apache-{session_type}"
+        conf = tmp / name / "apache.conf"
+        conf.write_text(configs.apache_conf(
+            tmp, session_type=session_type, port=port, upstream_port=ports.upstream, issuer=st.issuer,
+            client_secret=sec.apache_secret, passphrase=sec.crypto_passphrase))
+        st.procs[name] = sup.start(name, ["apache2", "-f", str(conf), "-DFOREGROUND"])
+        wait_port(port, st.procs[name])
+        log(f"signing in through Apache + mod_auth_openidc ({session_type})")
+        st.cookies[name] = asyncio.run(
+            login.browser_login(f"http://{configs.APACHE_HOST}:{port}/", sec.password))
+
+    if node:
+        st.procs["oidc-provider"] = sup.start("oidc-provider", [
+            "node", str(HERE / "oidc_provider.mjs"), str(ports.oidc_provider), sec.rp_secret,
+            configs.BENCH_REDIRECT, sec.user_id, configs.EMAIL], cwd=ROOT)
+        wait_port(ports.oidc_provider, st.procs["oidc-provider"])
+    time.sleep(1.0)
+    st.idle_rss = {name: cpu.tree_rss_kb(p.pid) for name, p in st.procs.items()}
+    return st
+
+
+# -- measuring -----------------------------------------------------------------------------------------
+
+
+def preflight(c: Config) -> None:
+    """One request like wrk's: the session must be good (wrk counts a 302 to the login as success)."""
+    conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+    try:
+        headers = dict(h.split(": ", 1) for h in c.headers)
+        conn.request("GET", c.path, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    if resp.status != c.expect or (c.expect_bytes is not None and len(body) != c.expect_bytes):
+        raise RuntimeError(f"{c.name}: expected {c.expect} with {c.expect_bytes} bytes, got {resp.status} "
+                           f"with {len(body)} bytes: {body[:200]!r}")
+
+
+def measure(c: Config, opts: Options) -> Sample:
+    url = f"http://127.0.0.1:{c.port}{c.path}"
+    if opts.warmup > 0:
+        run_wrk(wrk_command(url, seconds=opts.warmup, connections=opts.connections, headers=c.headers),
+                opts.warmup)
+    roots = c.roots()
+    before = cpu.cpu_ticks(roots)
+    result = run_wrk(wrk_command(url, seconds=opts.seconds, connections=opts.connections, headers=c.headers),
+                     opts.seconds)
+    ticks = cpu.cpu_ticks(roots) - before
+    sample = Sample(result, cpu.us_per_request(ticks, result.requests))
+    log(f"  {c.name}: {result.rps:,.0f} req/s p50 {result.p50_ms} ms p99 {result.p99_ms} ms "
+        f"cpu {sample.cpu_us and round(sample.cpu_us, 1)} µs/req errors {result.errors}")
+    return sample
+
+
+def alternate(configs_: Sequence[Config], opts: Options) -> list[Summary]:
+    """Every configuration once per round, rounds repeated: A B C A B C."""
+    samples: dict[str, list[Sample]] = {c.name: [] for c in configs_}
+    for c in configs_:
+        preflight(c)
+    for r in range(opts.rounds):
+        log(f"round {r + 1}/{opts.rounds}")
+        for c in configs_:
+            samples[c.name].append(measure(c, opts))
+    return [report.summarise(c.name, samples[c.name], c.note) for c in configs_]
+
+
+def proxy_configs(st: Stack) -> list[Config]:
+    cfgs = [
+        Config("direct to upstream (nginx, 1 worker, 1 KiB file)", st.ports.upstream, "/", [],
+               lambda: [st.pid("upstream")], note="ceiling of wrk + nginx here"),
+        Config(NGINX, st.ports.nginx_proxy, "/", [], lambda: [st.pid("nginx-proxy")]),
+    ]
+    for session_type, port in st.ports.apache.items():
+        name = f"apache-{session_type}"
+        cfgs.append(Config(
+            APACHE_SC if session_type == "server-cache" else APACHE_CC, port, "/",
+            [f"Host: {configs.APACHE_HOST}:{port}", f"Cookie: {st.cookies[name]}"],
+            lambda name=name: [st.pid(name)]))  # type: ignore[misc]
+    for variant, port in st.ports.idgate.items():
+        workers, memo = IDGATE_VARIANTS[variant]
+        cfgs.append(Config(
+            f"idgate proxy, cookie session, {workers} worker{'s' if workers > 1 else ''}, "
+            f"memo {'on' if memo else 'off'}", port, "/",
+            [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
+            lambda variant=variant: [st.pid(variant)]))  # type: ignore[misc]
+    for variant in ("idgate-1w", "idgate-2w"):
+        if variant in st.ports.idgate:
+            workers = IDGATE_VARIANTS[variant][0]
+            cfgs.append(Config(
+                f"idgate /oauth/auth (nginx auth_request answer), {workers} worker{'s' if workers > 1 else ''}",
+                st.ports.idgate[variant], "/oauth/auth",
+                [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
+                lambda variant=variant: [st.pid(variant)], expect=202, expect_bytes=0))  # type: ignore[misc]
+    return cfgs
+
+
+# -- provider ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TokenRun:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    unsupported: str = ""
+
+
+def token_sample(url: str, host: str, auth: str, bodies_file: Path, seconds: float, roots: list[int]) -> Sample:
+    cmd = wrk_command(url, seconds=seconds, connections=32, headers=[f"Host: {host}"],
+                      script=HERE / "token.lua", script_args=[str(bodies_file), auth], timeout_s=10)
+    before = cpu.cpu_ticks(roots)
+    result = run_wrk(cmd, seconds)
+    ticks = cpu.cpu_ticks(roots) - before
+    ok = result.requests - result.bad_status
+    good = dataclasses.replace(result, rps=ok / result.seconds if result.seconds else 0.0)
+    return Sample(good, cpu.us_per_request(ticks, ok))
+
+
+def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]]:
+    """Code exchange and refresh grant: idgate vs oidc-provider, alternated; returns summaries and notes."""
+    id_port = st.ports.idgate["idgate-1w"]
+    id_url = f"http://127.0.0.1:{id_port}/dex/token"
+    id_host = f"{configs.PROVIDER_HOST}:{st.ports.issuer_port}"
+    node_url = f"http://127.0.0.1:{st.ports.oidc_provider}/token"
+    node_host = f"127.0.0.1:{st.ports.oidc_provider}"
+    auth = provider.basic_auth("rp", st.sec.rp_secret)
+    storage = f"sqlite:///{st.tmp}/idgate-data/idgate.db"
+    notes: list[str] = []
+
+    def codes_for(who: str, n: int) -> list[str]:
+        if who == "idgate":
+            return asyncio.run(provider.mint_idgate_codes(storage, n, st.sec.user_id))
+        return provider.mint_oidc_provider_codes(st.ports.oidc_provider, n)
+
+    targets = {
+        "idgate": (id_url, id_host, [st.pid("idgate-1w")]),
+        "oidc-provider": (node_url, node_host, [st.pid("oidc-provider")]),
+    }
+    rate_guess = {"idgate": 300.0, "oidc-provider": 1000.0}
+
+    def run_codes(who: str, tag: str) -> Sample:
+        url, host, roots = targets[who]
+        warm = codes_for(who, max(200, int(rate_guess[who] * opts.warmup * 1.5)))
+        w = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"{who}-w.txt", provider.code_bodies(warm)),
+                         opts.warmup, roots)
+        if w.result.bad_status == 0 or w.result.rps > rate_guess[who]:
+            rate_guess[who] = max(w.result.rps, 50.0)
+        n = int(math.ceil(rate_guess[who] * opts.seconds * 1.6)) + 100
+        codes = codes_for(who, n)
+        s = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"{who}-{tag}.txt", provider.code_bodies(codes)),
+                         opts.seconds, roots)
+        if s.result.bad_status:
+            notes.append(f"{who} code exchange ({tag}): {s.result.bad_status} refusals (ran out of {n} codes?)")
+        log(f"  code exchange {who}: {s.result.rps:,.0f}/s cpu {s.cpu_us and round(s.cpu_us)} µs refused "
+            f"{s.result.bad_status}")
+        return s
+
+    # refresh support: redeem one code, look for a refresh token, try it
+    refresh_ok: dict[str, str] = {}
+    for who, (url, host, _roots) in targets.items():
+        code = codes_for(who, 1)[0]
+        status, body = provider.probe_grant(url, host, auth, provider.code_bodies([code])[0])
+        if status != 200:
+            raise RuntimeError(f"{who}: code exchange failed: {status} {body[:300]}")
+        import json
+
+        token = json.loads(body).get("refresh_token")
+        if not token:
+            probe = provider.probe_grant(url, host, auth, provider.refresh_bodies(["x"])[0])
+            refresh_ok[who] = f"no refresh_token in the token response; refresh_token grant answers {probe[0]} " \
+                              f"{probe[1][:120]}"
+        else:
+            refresh_ok[who] = ""
+
+    def run_refresh(who: str, tag: str) -> Sample:
+        url, host, roots = targets[who]
+        basic = aiohttp.BasicAuth("rp", st.sec.rp_secret)
+        n = int(math.ceil(rate_guess.get(f"r-{who}", rate_guess[who]) * (opts.seconds + opts.warmup) * 1.6)) + 100
+        via = f"http://{configs.PROVIDER_HOST}:{id_port}/dex/token" if who == "idgate" else url
+        tokens = asyncio.run(login.exchange_codes(via, basic, codes_for(who, n)))
+        warm, main = tokens[: len(tokens) // 6], tokens[len(tokens) // 6:]
+        w = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"r-{who}-w.txt",
+                                                                provider.refresh_bodies(warm)), opts.warmup, roots)
+        s = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"r-{who}-{tag}.txt",
+                                                                provider.refresh_bodies(main)), opts.seconds, roots)
+        rate_guess[f"r-{who}"] = max(w.result.rps, s.result.rps, 50.0)
+        if s.result.bad_status:
+            notes.append(f"{who} refresh ({tag}): {s.result.bad_status} refusals (ran out of {len(main)} tokens?)")
+        log(f"  refresh {who}: {s.result.rps:,.0f}/s cpu {s.cpu_us and round(s.cpu_us)} µs refused "
+            f"{s.result.bad_status}")
+        return s
+
+    runs = {f"{k} {w}": TokenRun(f"{k}: {w}") for k in ("code exchange", "refresh grant") for w in targets}
+    for r in range(opts.rounds):
+        log(f"provider round {r + 1}/{opts.rounds}")
+        for who in targets:
+            runs[f"code exchange {who}"].samples.append(run_codes(who, f"c{r}"))
+        for who in targets:
+            if refresh_ok[who]:
+                runs[f"refresh grant {who}"].unsupported = refresh_ok[who]
+                continue
+            runs[f"refresh grant {who}"].samples.append(run_refresh(who, f"r{r}"))
+    summaries = []
+    for run in runs.values():
+        if run.samples:
+            summaries.append(report.summarise(run.name, run.samples))
+        else:
+            summaries.append(Summary(run.name, 0.0, None, None, None, 0, 0, note=f"not supported: {run.unsupported}"))
+    return summaries, notes
+
+
+def bcrypt_verify_ms() -> float:
+    hashed = bcrypt.hashpw(b"password", bcrypt.gensalt(10))
+    start = time.perf_counter()
+    for _ in range(3):
+        bcrypt.checkpw(b"password", hashed)
+    return (time.perf_counter() - start) / 3 * 1000
+
+
+def login_benches(st: Stack, opts: Options) -> list[tuple[str, login.LoginRate, float | None]]:
+    out = []
+    seconds = max(opts.seconds, 3.0)
+    for variant in ("idgate-1w", "idgate-2w"):
+        if variant not in st.ports.idgate:
+            continue
+        issuer = f"http://{configs.PROVIDER_HOST}:{st.ports.idgate[variant]}/dex"
+        roots = [st.pid(variant)]
+        before = cpu.cpu_ticks(roots)
+        rate = asyncio.run(login.login_rate(issuer, st.sec.password, concurrency=8, seconds=seconds))
+        per = cpu.us_per_request(cpu.cpu_ticks(roots) - before, rate.logins)
+        log(f"  logins {variant}: {rate.per_second:.1f}/s ({rate.logins} ok, {rate.failures} failed)")
+        out.append((variant, rate, per))
+    return out
+
+
+# -- the report ---------------------------------------------------------------------------------------
+
+
+def proxy_targets(sums: Sequence[Summary]) -> list[Target]:
+    by = {s.name: s for s in sums}
+
+    def get(prefix: str) -> Summary | None:
+        return next((s for s in sums if s.name.startswith(prefix)), None)
+
+    nginx, apache = by.get(NGINX), by.get(APACHE_SC)
+    nomemo = get("idgate proxy, cookie session, 1 worker, memo off")
+    memo = get("idgate proxy, cookie session, 1 worker, memo on")
+    auth = get("idgate /oauth/auth (nginx auth_request answer), 1 worker")
+    out = []
+    if nomemo:
+        out += [
+            report.at_least("idgate (1 worker, no memo) vs Apache+OIDC server-cache",
+                            report.ratio(nomemo.rps, apache.rps if apache else None), 2.0),
+            report.at_least("idgate (1 worker, no memo) vs nginx proxy",
+                            report.ratio(nomemo.rps, nginx.rps if nginx else None), 0.5),
+            report.Target("idgate p99 below Apache+OIDC server-cache's", "<",
+                          f"{report.fmt_num(nomemo.p99_ms, 2)} vs {report.fmt_num(apache.p99_ms if apache else None, 2)} ms",
+                          None if apache is None or nomemo.p99_ms is None or apache.p99_ms is None
+                          else nomemo.p99_ms < apache.p99_ms),
+            report.at_most("idgate CPU per request (1 worker, no memo)", nomemo.cpu_us, 50.0, " µs"),
+        ]
+    if memo:
+        out += [
+            report.at_least("idgate (1 worker, memo) vs nginx proxy",
+                            report.ratio(memo.rps, nginx.rps if nginx else None), 0.75),
+            report.at_most("idgate CPU per request (1 worker, memo)", memo.cpu_us, 50.0, " µs"),
+        ]
+    if auth:
+        out.append(report.at_least("/oauth/auth answers/s on one core-equivalent (1e6 / CPU µs)",
+                                   auth.per_core, 25_000, "/s", 0))
+    return out
+
+
+def write_report(opts: Options, facts: dict[str, str], proxy: list[Summary], prov: list[Summary],
+                 prov_notes: list[str], logins: list[tuple[str, login.LoginRate, float | None]],
+                 bcrypt_ms: float | None, st: Stack | None, started: str) -> None:
+    r = report.Report("idgate benchmarks")
+    mode = "quick smoke run (2 s runs, one round): numbers are not results" if opts.quick else (
+        f"{opts.rounds} rounds, {opts.seconds:.0f} s runs after {opts.warmup:.0f} s warm-up, alternated")
+    shared = opts.note or ""
+    facts = {**facts, "load average at end": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    r.add("Run", "\n".join([
+        f"- date: {started}",
+        f"- mode: {mode}; `wrk -t1 -c{opts.connections} -d{opts.seconds:.0f}s --latency`, medians over rounds",
+        *([f"- **{shared}**"] if shared else []),
+        *(f"- {k}: {v}" for k, v in facts.items()),
+        "- access logs off everywhere (idgate `IDGATE_LOG_LEVEL=WARNING`, nginx `access_log off`, Apache "
+        "without CustomLog); CPU µs/request = utime+stime of the measured server's process tree over the run "
+        "(upstream nginx not included) ÷ requests wrk counted.",
+    ]))
+    if proxy:
+        r.add("Proxy: authenticated GET of a 1 KiB file", report.proxy_table(proxy, NGINX, APACHE_SC))
+        r.add("Targets (PERFORMANCE.md, issue 7)", report.targets_table(proxy_targets(proxy)))
+    if prov:
+        rows = []
+        by = {s.name: s for s in prov}
+        for grant in ("code exchange", "refresh grant"):
+            a, b = by.get(f"{grant}: idgate"), by.get(f"{grant}: oidc-provider")
+            for s in (a, b):
+                if s is None:
+                    continue
+                rows.append([s.name, s.note or report.fmt_num(s.rps), report.fmt_ms(s.p50_ms, s.p99_ms),
+                             report.fmt_num(s.cpu_us, 0),
+                             report.fmt_ratio(report.ratio(a.rps if a else None, b.rps if b else None))
+                             if s is a and a and a.rps else ""])
+        body = report.table(["grant", "per second", "p50 / p99 ms", "CPU µs each", "idgate ÷ oidc-provider"], rows)
+        body += ("\n\nCodes are minted as each provider's `/auth` would after a login (idgate: `issue_code` "
+                 "written to its SQLite storage; oidc-provider: its `AuthorizationCode` model, in-memory "
+                 "adapter), each redeemed once by `bench/token.lua`; refresh tokens come from real code "
+                 "exchanges and are used once each (both rotate). Target: idgate ≥ 1.0× oidc-provider.")
+        if prov_notes:
+            body += "\n\n" + "\n".join(f"- {n}" for n in prov_notes)
+        r.add("Provider: token endpoint, client_secret_basic, RS256 ID token", body)
+    if logins:
+        cores = os.cpu_count() or 1
+        ceiling = cores * 1000 / bcrypt_ms if bcrypt_ms else None
+        rows = [[v, f"{lr.per_second:.1f}", str(lr.failures), report.fmt_num(per, 0),
+                 report.fmt_ratio(report.ratio(lr.per_second, ceiling))] for v, lr, per in logins]
+        body = report.table(["instance", "logins/s", "failed", "CPU µs per login", "÷ bcrypt ceiling"], rows)
+        body += (f"\n\nbcrypt cost 10 verify here: {bcrypt_ms:.1f} ms → ceiling {ceiling:.1f} logins/s on "
+                 f"{cores} cores. A login = `/auth` → login form → POST password → code; 8 scripted browsers "
+                 "(the driver shares the cores)." if bcrypt_ms and ceiling else "")
+        r.add("Logins per second (static password, bcrypt cost 10)", body)
+    if st is not None and st.idle_rss:
+        rows = []
+        for name, tree in st.idle_rss.items():
+            for pid, kb in tree.items():
+                rows.append([name, str(pid), f"{kb / 1024:.1f}"])
+        r.add("Idle RSS per process (after sign-in, before load)",
+              report.table(["server", "pid", "RSS MiB"], rows) + "\n\nTarget: idgate < 80 MB per process.")
+    opts.out.write_text(r.render())
+    log(f"wrote {opts.out}")
+
+
+# -- soak and profile ---------------------------------------------------------------------------------
+
+
+def soak(st: Stack, opts: Options) -> None:
+    variant = "idgate-1w"
+    port, pid = st.ports.idgate[variant], st.pid(variant)
+    headers = [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"]
+    url = f"http://127.0.0.1:{port}/"
+    log("soak: measuring the maximum")
+    top = run_wrk(wrk_command(url, seconds=opts.seconds, headers=headers), opts.seconds)
+    target = top.rps * opts.soak_fraction
+    pause_ms = 10
+    conns = max(4, round(target * (pause_ms + (top.p50_ms or 1.0)) / 1000))
+    for _ in range(3):  # calibrate the paced rate
+        cal = run_wrk(wrk_command(url, seconds=3, headers=headers, connections=conns,
+                                  script=HERE / "pace.lua", script_args=[str(pause_ms)]), 3)
+        if cal.rps <= 0:
+            break
+        conns = max(4, min(2000, round(conns * target / cal.rps)))
+    log(f"soak: {opts.soak_seconds:.0f} s at ~{target:,.0f} req/s ({conns} connections, {pause_ms} ms pauses)")
+    samples: list[tuple[float, dict[int, int]]] = []
+    stop = threading.Event()
+
+    def sample_rss() -> None:
+        start = time.monotonic()
+        while not stop.wait(timeout=min(10.0, opts.soak_seconds / 20)):
+            samples.append((time.monotonic() - start, cpu.tree_rss_kb(pid)))
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    rss_start = cpu.tree_rss_kb(pid)
+    sampler.start()
+    try:
+        res = run_wrk(wrk_command(url, seconds=opts.soak_seconds, headers=headers, connections=conns,
+                                  script=HERE / "pace.lua", script_args=[str(pause_ms)]), opts.soak_seconds)
+    finally:
+        stop.set()
+        sampler.join(timeout=15)
+    write_soak(opts, top, target, res, rss_start, samples)
+
+
+def write_soak(opts: Options, top: WrkResult, target: float, res: WrkResult, rss_start: dict[int, int],
+               samples: list[tuple[float, dict[int, int]]]) -> None:
+    total = [(t, sum(d.values()) / 1024) for t, d in samples]
+    first_after_warm = total[min(len(total) - 1, max(0, len(total) // 10))][1] if total else 0.0
+    last = total[-1][1] if total else 0.0
+    growth = (last - first_after_warm) / first_after_warm * 100 if first_after_warm else 0.0
+    lines = [
+        "# idgate soak",
+        "",
+        f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- {opts.note}" if opts.note else "",
+        f"- maximum (1 worker, memo, c32): {top.rps:,.0f} req/s; soak target {opts.soak_fraction:.0%}: "
+        f"{target:,.0f} req/s; achieved {res.rps:,.0f} req/s over {res.seconds:.0f} s ({res.requests:,} requests)",
+        f"- errors: {res.errors} (socket {res.socket_errors}, non-2xx/3xx {res.bad_status}) — must be 0: "
+        f"**{'met' if res.errors == 0 else 'missed'}**",
+        f"- p50 / p99: {report.fmt_ms(res.p50_ms, res.p99_ms)} ms",
+        f"- RSS at start {sum(rss_start.values()) / 1024:.1f} MiB; after 10 % of the soak {first_after_warm:.1f} MiB; "
+        f"at the end {last:.1f} MiB ({growth:+.1f} %)",
+        "",
+        report.table(["t (s)", "RSS MiB (process tree)"], [[f"{t:.0f}", f"{m:.1f}"] for t, m in total]),
+        "",
+    ]
+    path = opts.out.with_name("SOAK.md" if not opts.quick else ".quick-soak.md")
+    path.write_text("\n".join(x for x in lines if x is not None))
+    log(f"wrote {path}: errors {res.errors}, RSS {growth:+.1f} %")
+
+
+def profile(st: Stack, opts: Options) -> None:
+    """py-spy on idgate (1 worker, memo on and off) under wrk; writes bench/PROFILE.md."""
+    spy = environment.ensure_py_spy()
+    headers = [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"]
+    out = ["# Where the time goes: idgate proxy hot path under wrk (py-spy)", ""]
+    for variant in ("idgate-1w", "idgate-1w-nomemo"):
+        if variant not in st.ports.idgate:
+            continue
+        raw = st.tmp / f"{variant}.spy"
+        url = f"http://127.0.0.1:{st.ports.idgate[variant]}/"
+        seconds = max(opts.seconds, 5.0)
+        spyp = subprocess.Popen([spy, "record", "-p", str(st.pid(variant)), "-d", str(int(seconds)),
+                                 "-r", "250", "-f", "raw", "-o", str(raw), "--nonblocking"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            res = run_wrk(wrk_command(url, seconds=seconds, headers=headers), seconds)
+            spyp.wait(timeout=seconds + 30)
+        finally:
+            if spyp.poll() is None:
+                spyp.kill()
+        from bench.profile import render_profile
+
+        out += [f"## {variant}: {res.rps:,.0f} req/s under py-spy (sampling costs throughput)", "",
+                render_profile(raw.read_text() if raw.exists() else ""), ""]
+    path = opts.out.with_name("PROFILE.md" if not opts.quick else ".quick-profile.md")
+    path.write_text("\n".join(out))
+    log(f"wrote {path}")
+
+
+# -- main ---------------------------------------------------------------------------------------------
+
+
+def main(opts: Options) -> int:
+    started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    environment.ensure_installed(need_node="provider" in opts.only and not opts.soak)
+    facts = environment.machine()
+    tmp = Path(tempfile.mkdtemp(prefix="idgate-bench-"))
+    log(f"bench: working in {tmp}")
+    proxy: list[Summary] = []
+    prov: list[Summary] = []
+    notes: list[str] = []
+    logins: list[tuple[str, login.LoginRate, float | None]] = []
+    st: Stack | None = None
+    try:
+        with Supervisor(tmp) as sup:
+            if opts.soak:
+                st = start_stack(tmp, sup, opts, apache=False, node=False, variants=["idgate-1w"])
+                soak(st, opts)
+                return 0
+            if opts.profile:
+                st = start_stack(tmp, sup, opts, apache=False, node=False,
+                                 variants=["idgate-1w", "idgate-1w-nomemo"])
+                profile(st, opts)
+                return 0
+            st = start_stack(tmp, sup, opts, apache="proxy" in opts.only, node="provider" in opts.only,
+                             variants=list(IDGATE_VARIANTS))
+            if "proxy" in opts.only:
+                log("proxy configurations")
+                proxy = alternate(proxy_configs(st), opts)
+            if "provider" in opts.only:
+                log("provider: token endpoint")
+                prov, notes = provider_benches(st, opts)
+            bcrypt_ms = None
+            if "logins" in opts.only:
+                log("logins per second")
+                bcrypt_ms = bcrypt_verify_ms()
+                logins = login_benches(st, opts)
+            write_report(opts, facts, proxy, prov, notes, logins, bcrypt_ms, st, started)
+    finally:
+        if "KEEP" not in os.environ.get("BENCH_TMP", ""):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0

@@ -1,0 +1,49 @@
+"""What a connector raises, and what each means to the provider.
+
+::
+
+    UpstreamError                     (idgate.errors)
+    └── ConnectorError                a login or refresh through a connector failed; ``reason`` is safe to show
+        ├── LoginRefused              the person is known upstream but may not log in here (403 page, says why)
+        ├── CallbackInvalid           the upstream's callback is unusable: no code, an ``error=``, a bad state (400)
+        └── UpstreamFailed            the upstream (LDAP, GitHub, an OIDC provider) is unreachable, refuses our
+                                      credentials or answers something unusable (502); fails closed
+
+A ``reason`` never holds a password, code, token or secret: it is meant for the person at the browser and
+for the log. Foreign exceptions (aiohttp, ldap3, joserfc) are translated into these at each connector's
+boundary.
+"""
+
+from __future__ import annotations
+
+from idgate.errors import UpstreamError
+
+__all__ = ["CallbackInvalid", "ConnectorError", "LoginRefused", "UpstreamFailed"]
+
+
+class ConnectorError(UpstreamError):
+    """A connector step failed. ``status`` is the HTTP status the provider should answer with."""
+
+    status = 502
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LoginRefused(ConnectorError):
+    """The upstream knows the person, but the connector's rules refuse them (not in an org, wrong domain)."""
+
+    status = 403
+
+
+class CallbackInvalid(ConnectorError):
+    """The callback from the upstream cannot finish a login (``error=access_denied``, no ``code`` ...)."""
+
+    status = 400
+
+
+class UpstreamFailed(ConnectorError):
+    """The upstream could not be used: unreachable, TLS mismatch, refused credentials, malformed answer."""
+
+    status = 502

@@ -1,0 +1,219 @@
+"""Outbound HTTP shared by the callback connectors: JSON requests, ``Link`` pagination, OAuth 2.0 code and
+refresh-token exchanges, PKCE and per-login secrets derived from the ``state``.
+
+Every network or format failure becomes :class:`~idgate.connectors.errors.UpstreamFailed` here, at one
+boundary; a reason names the endpoint's purpose ("GitHub /user/orgs"), never a token or code.
+
+**Per-login secrets.** The callback protocol carries only ``state`` from :meth:`login_url` to
+:meth:`handle_callback`, and replicas share no memory. So the PKCE verifier (RFC 7636) and the OIDC nonce are
+*derived*: ``HMAC-SHA256(key, purpose || state)``, with a key that only the connector holds
+(:func:`derive_key`). Knowing ``state`` (it travels through the browser) does not give the verifier.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from idgate.connectors.errors import CallbackInvalid, UpstreamFailed
+
+__all__ = [
+    "MAX_PAGES",
+    "Response",
+    "derive_key",
+    "derive_secret",
+    "get_pages",
+    "next_link",
+    "pkce_challenge",
+    "request_json",
+    "ssl_context",
+    "token_request",
+]
+
+MAX_BODY = 1 << 20
+MAX_PAGES = 50  # x 100 per page: more orgs or teams than this is an answer we do not trust
+TIMEOUT = aiohttp.ClientTimeout(total=15.0, connect=5.0)
+
+
+def ssl_context(ca_file: str | None = None, ca_data: str | None = None) -> ssl.SSLContext | None:
+    """A verifying TLS context trusting ``ca_file`` / ``ca_data`` (PEM) instead of the system store.
+
+    ``None`` when neither is given (aiohttp then uses the system's trust store). Raises ``OSError`` or
+    ``ssl.SSLError`` for an unreadable or malformed CA, which the connector turns into a config error.
+    """
+    if not ca_file and not ca_data:
+        return None
+    ctx = ssl.create_default_context(cafile=ca_file or None, cadata=ca_data or None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A JSON answer: status, parsed body (``None`` when not JSON) and the headers needed downstream."""
+
+    status: int
+    body: Any
+    link: str = ""
+
+
+async def request_json(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str] | None = None,
+    data: Mapping[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Response:
+    """One request expecting JSON. Network errors and 5xx raise :class:`UpstreamFailed`; 4xx are returned."""
+    hdrs = {"Accept": "application/json", **(headers or {})}
+    kwargs: dict[str, Any] = {"headers": hdrs, "timeout": TIMEOUT}
+    if data is not None:
+        kwargs["data"] = dict(data)
+    if tls is not None:
+        kwargs["ssl"] = tls
+    try:
+        async with http.request(method, url, **kwargs) as resp:
+            raw = await resp.content.read(MAX_BODY + 1)
+            status, link = resp.status, resp.headers.get("Link", "")
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise UpstreamFailed(f"{what}: TLS certificate not trusted") from exc
+    except (ssl.SSLError, aiohttp.ClientSSLError) as exc:
+        raise UpstreamFailed(f"{what}: TLS failed ({type(exc).__name__})") from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise UpstreamFailed(f"{what}: unreachable ({type(exc).__name__})") from exc
+    if len(raw) > MAX_BODY:
+        raise UpstreamFailed(f"{what}: answer too large")
+    if status >= 500:
+        raise UpstreamFailed(f"{what}: answered HTTP {status}")
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return Response(status, body, link)
+
+
+_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]*)*)')
+
+
+def next_link(header: str) -> str | None:
+    """The ``rel="next"`` target of an RFC 8288 ``Link`` header (GitHub's and GitLab's pagination)."""
+    for match in _LINK.finditer(header):
+        params = match.group(2)
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "rel" and "next" in value.strip().strip('"').lower().split():
+                return match.group(1)
+    return None
+
+
+async def get_pages(
+    http: aiohttp.ClientSession,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str],
+    tls: ssl.SSLContext | None = None,
+    same_origin: str = "",
+) -> list[Any]:
+    """Every item of a paginated JSON list, following ``Link: <...>; rel="next"`` (at most :data:`MAX_PAGES`).
+
+    A next link must stay under ``same_origin`` (when given): a token is never sent to another host.
+    """
+    items: list[Any] = []
+    next_url: str | None = url
+    for _ in range(MAX_PAGES):
+        if next_url is None:
+            return items
+        if same_origin and not next_url.startswith(same_origin):
+            raise UpstreamFailed(f"{what}: pagination left the API's origin")
+        resp = await request_json(http, "GET", next_url, what=what, headers=headers, tls=tls)
+        if resp.status != 200 or not isinstance(resp.body, list):
+            raise UpstreamFailed(f"{what}: answered HTTP {resp.status}" + _error_hint(resp.body))
+        items.extend(resp.body)
+        next_url = next_link(resp.link)
+    raise UpstreamFailed(f"{what}: more than {MAX_PAGES} pages")
+
+
+def _error_hint(body: Any) -> str:
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error_description") or body.get("error")
+        if isinstance(message, str) and message.isprintable():
+            return f" ({message[:120]})"
+    return ""
+
+
+async def token_request(
+    http: aiohttp.ClientSession,
+    url: str,
+    form: Mapping[str, str],
+    *,
+    what: str,
+    auth: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> dict[str, Any]:
+    """POST an RFC 6749 §4.1.3 / §6 token request; the token response as a dict.
+
+    A refused grant (a 4xx, or GitHub's ``200`` with ``{"error": ...}``) raises :class:`CallbackInvalid`
+    naming the OAuth error code only; a response without ``access_token`` raises :class:`UpstreamFailed`.
+    """
+    headers = {"Authorization": auth} if auth else {}
+    resp = await request_json(http, "POST", url, what=what, headers=headers, data=form, tls=tls)
+    body = resp.body
+    error = body.get("error") if isinstance(body, dict) else None
+    if resp.status != 200 or error is not None:
+        code = error if isinstance(error, str) and error.isascii() and error.isprintable() else "unknown"
+        raise CallbackInvalid(f"{what} refused the grant: {code[:64]} (HTTP {resp.status})")
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        raise UpstreamFailed(f"{what}: token response holds no access_token")
+    return body
+
+
+def derive_key(*parts: str) -> bytes:
+    """A connector's key for :func:`derive_secret`: SHA-256 over its secret config values.
+
+    With no secret to derive from (a public upstream client), a random key: logins then work only on the
+    replica that started them.
+    """
+    material = "\x00".join(parts)
+    if not any(parts):
+        return secrets.token_bytes(32)
+    return hashlib.sha256(b"idgate connector login secrets\x00" + material.encode()).digest()
+
+
+def derive_secret(key: bytes, purpose: str, state: str) -> str:
+    """A 43-character URL-safe secret for ``purpose`` (``pkce``, ``nonce``) bound to this ``state``."""
+    mac = hmac.new(key, purpose.encode() + b"\x00" + state.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The ``S256`` code challenge of ``verifier`` (RFC 7636 §4.2)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def callback_params(query: Mapping[str, str], upstream: str) -> tuple[str, str]:
+    """``(code, state)`` from a callback query; an ``error=`` answer or a missing code raises."""
+    error = query.get("error")
+    if error:
+        safe = error if error.isascii() and error.isprintable() else "unknown"
+        desc = query.get("error_description", "")
+        hint = f": {desc[:160]}" if desc.isprintable() and desc else ""
+        raise CallbackInvalid(f"{upstream} answered {safe[:64]}{hint}")
+    code = query.get("code", "")
+    if not code:
+        raise CallbackInvalid(f"{upstream} sent no authorization code")
+    return code, query.get("state", "")

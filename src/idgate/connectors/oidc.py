@@ -1,0 +1,354 @@
+"""The ``oidc`` connector: any upstream OpenID Connect provider, with Dex's config keys.
+
+The flow (OpenID Connect Core §3.1): :meth:`prepare` reads the issuer's discovery document (with
+``providerDiscoveryOverrides`` applied); :meth:`login_url` sends the browser to the authorization endpoint
+with a ``nonce`` and a PKCE ``S256`` challenge, both derived from the ``state``
+(:func:`idgate.connectors.http.derive_secret`); :meth:`handle_callback` redeems the code with the verifier
+(``client_secret_basic``), verifies the ID token with the proxy's pure verification
+(:func:`idgate.proxy.oidc_client.verify_id_token`: signature with an algorithm allow-list, then claims,
+including that nonce), optionally merges the UserInfo answer (``getUserInfo``), and maps claims:
+
+- ``user_id`` from ``userIDKey`` (default ``sub``), ``username`` from ``userNameKey`` (default ``name``);
+- ``email`` / ``preferred_username`` / ``groups`` from ``claimMapping`` (defaults: the claims so named);
+- ``email_verified`` must be present unless ``insecureSkipEmailVerified`` (which then takes it as true);
+- groups only with ``insecureEnableGroups`` (a list of strings, or one string).
+
+Refresh (when the upstream issued a refresh token: the client asked for ``offline_access``) redeems it;
+a refreshed ID token is verified again and must name the same ``sub`` (Core §12.2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from pydantic import Field
+
+from idgate.clock import Clock
+from idgate.connectors.base import Identity
+from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.errors import CallbackInvalid, LoginRefused, UpstreamFailed
+from idgate.connectors.http import (
+    callback_params,
+    derive_key,
+    derive_secret,
+    pkce_challenge,
+    request_json,
+    token_request,
+)
+from idgate.proxy.oidc_client import (
+    OIDCError,
+    ProviderMetadata,
+    SigningKey,
+    UnknownSigningKey,
+    basic_auth,
+    discovery_url,
+    parse_jwks,
+    parse_metadata,
+    validate_claims,
+    verify_id_token,
+    verify_signature,
+)
+
+__all__ = ["ClaimMapping", "DiscoveryOverrides", "OIDCConfig", "OIDCConnector"]
+
+DEFAULT_SCOPES = ("openid", "profile", "email")
+METADATA_TTL = 3600.0
+JWKS_REFETCH_INTERVAL = 60.0
+_NO_NONCE = "\x00refresh"  # a refreshed ID token has no nonce to compare (Core §12.2)
+
+
+class ClaimMapping(ConnectorConfig):
+    """Which upstream claims carry the standard ones (empty: the claim of the same name)."""
+
+    preferred_username: str = ""
+    email: str = ""
+    groups: str = ""
+
+
+class DiscoveryOverrides(ConnectorConfig):
+    """Endpoints used instead of the discovery document's."""
+
+    tokenURL: str = ""
+    authURL: str = ""
+    jwksURL: str = ""
+
+
+class OIDCConfig(ConnectorConfig):
+    """Dex's ``oidc`` connector config."""
+
+    issuer: str
+    clientID: str
+    clientSecret: str = ""
+    redirectURI: str = ""
+    scopes: list[str] = Field(default_factory=list)
+    insecureSkipEmailVerified: bool = False
+    insecureEnableGroups: bool = False
+    getUserInfo: bool = False
+    userIDKey: str = "sub"
+    userNameKey: str = "name"
+    claimMapping: ClaimMapping = Field(default_factory=ClaimMapping)
+    promptType: str | None = None  # absent: "consent", as Dex; "" sends no prompt
+    providerDiscoveryOverrides: DiscoveryOverrides = Field(default_factory=DiscoveryOverrides)
+
+
+class OIDCConnector:
+    """An upstream OpenID Connect provider as a :class:`CallbackConnector` and :class:`RefreshConnector`."""
+
+    upstream = "the OpenID Connect provider"
+
+    def __init__(
+        self, id: str, name: str, config: OIDCConfig, http: aiohttp.ClientSession, clock: Clock
+    ) -> None:
+        self._id, self._name, self.config = id, name or "OpenID Connect", config
+        self._http, self._clock = http, clock
+        self._key = derive_key(config.clientSecret, config.clientID, id)
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_at = 0.0
+        self._keys: tuple[SigningKey, ...] = ()
+        self._keys_at: float | None = None
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    # --- discovery and keys ---------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Read (or re-read, once it is an hour old) the discovery document."""
+        now = self._clock.now()
+        if self._metadata is not None and now - self._metadata_at < METADATA_TTL:
+            return
+        resp = await request_json(
+            self._http, "GET", discovery_url(self.config.issuer), what=f"discovery of {self.config.issuer}"
+        )
+        if resp.status != 200:
+            raise UpstreamFailed(f"discovery of {self.config.issuer} answered HTTP {resp.status}")
+        try:
+            meta = parse_metadata(resp.body, self.config.issuer)
+        except OIDCError as exc:
+            raise UpstreamFailed(f"discovery of {self.config.issuer}: {exc.reason}") from exc
+        o = self.config.providerDiscoveryOverrides
+        self._metadata = ProviderMetadata(
+            issuer=meta.issuer,
+            authorization_endpoint=o.authURL or meta.authorization_endpoint,
+            token_endpoint=o.tokenURL or meta.token_endpoint,
+            jwks_uri=o.jwksURL or meta.jwks_uri,
+            userinfo_endpoint=meta.userinfo_endpoint,
+        )
+        self._metadata_at = now
+
+    async def _meta(self) -> ProviderMetadata:
+        await self.prepare()
+        assert self._metadata is not None
+        return self._metadata
+
+    async def _signing_keys(self, *, refresh: bool = False) -> tuple[SigningKey, ...]:
+        now = self._clock.now()
+        recent = self._keys_at is not None and now - self._keys_at < JWKS_REFETCH_INTERVAL
+        if self._keys_at is not None and (not refresh or recent):
+            return self._keys
+        meta = await self._meta()
+        resp = await request_json(self._http, "GET", meta.jwks_uri, what="upstream JWKS")
+        if resp.status != 200:
+            raise UpstreamFailed(f"upstream JWKS answered HTTP {resp.status}")
+        try:
+            self._keys = parse_jwks(resp.body)
+        except OIDCError as exc:
+            raise UpstreamFailed(f"upstream JWKS: {exc.reason}") from exc
+        self._keys_at = now
+        return self._keys
+
+    async def _verify(self, id_token: str, nonce: str | None) -> dict[str, Any]:
+        """Verify an ID token; ``nonce=None`` for a refreshed one (no nonce; ``sub`` compared by the caller)."""
+        now = self._clock.now()
+        for refresh in (False, True):
+            keys = await self._signing_keys(refresh=refresh)
+            try:
+                if nonce is not None:
+                    return verify_id_token(
+                        id_token,
+                        keys=keys,
+                        issuer=self.config.issuer,
+                        client_id=self.config.clientID,
+                        nonce=nonce,
+                        now=now,
+                    )
+                claims = verify_signature(id_token, keys)
+                checked = {**claims, "nonce": _NO_NONCE}
+                validate_claims(checked, issuer=self.config.issuer, client_id=self.config.clientID, nonce=_NO_NONCE, now=now)
+                return claims
+            except UnknownSigningKey:
+                if refresh:
+                    raise UpstreamFailed("upstream ID token signed with an unknown key") from None
+            except OIDCError as exc:
+                raise UpstreamFailed(f"upstream ID token rejected: {exc.reason}") from exc
+        raise AssertionError("unreachable")
+
+    # --- the flow ---------------------------------------------------------------------------------
+
+    def _redirect_uri(self, callback_url: str) -> str:
+        return self.config.redirectURI or callback_url
+
+    def upstream_scopes(self, scopes: tuple[str, ...]) -> list[str]:
+        """The scopes asked upstream: the configured ones (or ``openid profile email``), ``openid`` always,
+        ``offline_access`` when the client asked for it."""
+        wanted = list(self.config.scopes or DEFAULT_SCOPES)
+        if "openid" not in wanted:
+            wanted.insert(0, "openid")
+        if "offline_access" in scopes and "offline_access" not in wanted:
+            wanted.append("offline_access")
+        return wanted
+
+    def auth_params(self, scopes: tuple[str, ...]) -> dict[str, str]:
+        """Extra authorization-request parameters (``prompt``); subclasses add their own."""
+        prompt = "consent" if self.config.promptType is None else self.config.promptType
+        return {"prompt": prompt} if prompt else {}
+
+    def login_url(self, scopes: tuple[str, ...], callback_url: str, state: str) -> str:
+        if self._metadata is None and not self.config.providerDiscoveryOverrides.authURL:
+            raise UpstreamFailed(f"{self.upstream} at {self.config.issuer} has not been reached yet")
+        endpoint = self.config.providerDiscoveryOverrides.authURL or (
+            self._metadata.authorization_endpoint if self._metadata else ""
+        )
+        query = {
+            "response_type": "code",
+            "client_id": self.config.clientID,
+            "redirect_uri": self._redirect_uri(callback_url),
+            "scope": " ".join(self.upstream_scopes(scopes)),
+            "state": state,
+            "nonce": derive_secret(self._key, "nonce", state),
+            "code_challenge": pkce_challenge(derive_secret(self._key, "pkce", state)),
+            "code_challenge_method": "S256",
+            **self.auth_params(scopes),
+        }
+        sep = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{sep}{urlencode(query)}"
+
+    async def _token(self, form: dict[str, str]) -> dict[str, Any]:
+        meta = await self._meta()
+        auth = None
+        if self.config.clientSecret:
+            auth = basic_auth(self.config.clientID, self.config.clientSecret)
+        else:
+            form = {**form, "client_id": self.config.clientID}
+        return await token_request(self._http, meta.token_endpoint, form, what="upstream token endpoint", auth=auth)
+
+    async def handle_callback(
+        self, scopes: tuple[str, ...], callback_url: str, query: Mapping[str, str]
+    ) -> Identity:
+        code, state = callback_params(query, self.upstream)
+        if not state:
+            raise CallbackInvalid(f"{self.upstream} sent no state")
+        token = await self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self._redirect_uri(callback_url),
+                "code_verifier": derive_secret(self._key, "pkce", state),
+            }
+        )
+        id_token = token.get("id_token")
+        if not isinstance(id_token, str):
+            raise UpstreamFailed(f"{self.upstream} returned no id_token")
+        claims = await self._verify(id_token, derive_secret(self._key, "nonce", state))
+        if self.config.getUserInfo:
+            claims = await self._with_userinfo(claims, str(token["access_token"]))
+        return await self.identity(scopes, claims, token, refresh_token=token.get("refresh_token"))
+
+    async def refresh(self, scopes: tuple[str, ...], identity: Identity) -> Identity:
+        try:
+            data = json.loads(identity.connector_data)
+            refresh_token, sub = data["refresh_token"], data["sub"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LoginRefused(f"{self.upstream} gave no refresh token for this login; sign in again") from exc
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise LoginRefused(f"{self.upstream} gave no refresh token for this login; sign in again")
+        try:
+            token = await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        except CallbackInvalid as exc:
+            raise LoginRefused(f"{self.upstream} refused the refresh: sign in again") from exc
+        id_token = token.get("id_token")
+        if isinstance(id_token, str):
+            claims = await self._verify(id_token, None)
+        elif self.config.getUserInfo:
+            claims = {"sub": sub}
+        else:
+            return _with_data(identity, token.get("refresh_token") or refresh_token, sub)
+        if claims.get("sub") != sub:
+            raise LoginRefused(f"the {self.upstream} account behind this login changed; sign in again")
+        if self.config.getUserInfo:
+            claims = await self._with_userinfo(claims, str(token["access_token"]))
+        return await self.identity(scopes, claims, token, refresh_token=token.get("refresh_token") or refresh_token)
+
+    async def _with_userinfo(self, claims: dict[str, Any], access_token: str) -> dict[str, Any]:
+        meta = await self._meta()
+        if not meta.userinfo_endpoint:
+            raise UpstreamFailed(f"{self.upstream} has no userinfo_endpoint (getUserInfo is set)")
+        resp = await request_json(
+            self._http,
+            "GET",
+            meta.userinfo_endpoint,
+            what="upstream userinfo",
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        if resp.status == 401:
+            raise LoginRefused(f"{self.upstream} no longer accepts this login; sign in again")
+        if resp.status != 200 or not isinstance(resp.body, dict):
+            raise UpstreamFailed(f"upstream userinfo answered HTTP {resp.status}")
+        if resp.body.get("sub") != claims.get("sub"):
+            raise UpstreamFailed("upstream userinfo is about another subject")
+        return {**claims, **resp.body}
+
+    async def identity(
+        self, scopes: tuple[str, ...], claims: Mapping[str, Any], token: Mapping[str, Any], *, refresh_token: Any
+    ) -> Identity:
+        """Map verified claims to an identity (subclasses check more before calling this)."""
+        c = self.config
+        user_id = claims.get(c.userIDKey)
+        if isinstance(user_id, int | float) and not isinstance(user_id, bool):
+            user_id = str(user_id)
+        if not isinstance(user_id, str) or not user_id:
+            raise UpstreamFailed(f"{self.upstream} sent no '{c.userIDKey}' claim (userIDKey)")
+        username = claims.get(c.userNameKey)
+        if not isinstance(username, str):
+            raise UpstreamFailed(f"{self.upstream} sent no '{c.userNameKey}' claim (userNameKey)")
+        email = claims.get(c.claimMapping.email or "email", "")
+        if "email" in self.upstream_scopes(scopes) and (not isinstance(email, str) or not email):
+            raise UpstreamFailed(f"{self.upstream} sent no email claim")
+        verified = claims.get("email_verified")
+        if c.insecureSkipEmailVerified:
+            verified = True
+        elif not isinstance(verified, bool):
+            raise UpstreamFailed(f"{self.upstream} sent no email_verified claim (insecureSkipEmailVerified)")
+        preferred = claims.get(c.claimMapping.preferred_username or "preferred_username", "")
+        groups: list[str] = []
+        if c.insecureEnableGroups:
+            raw = claims.get(c.claimMapping.groups or "groups")
+            if isinstance(raw, str):
+                groups = [raw]
+            elif isinstance(raw, list):
+                groups = [g for g in raw if isinstance(g, str)]
+        return Identity(
+            user_id=user_id,
+            username=username,
+            email=email if isinstance(email, str) else "",
+            email_verified=verified,
+            preferred_username=preferred if isinstance(preferred, str) else "",
+            groups=tuple(groups),
+            connector_data=json.dumps({"refresh_token": refresh_token or "", "sub": claims.get("sub")}),
+        )
+
+
+def _with_data(identity: Identity, refresh_token: Any, sub: str) -> Identity:
+    from dataclasses import replace
+
+    return replace(identity, connector_data=json.dumps({"refresh_token": refresh_token, "sub": sub}))
+

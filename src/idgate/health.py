@@ -1,0 +1,130 @@
+"""Probes and metrics on a second port (``idgate.health_listen``), for Kubernetes and Prometheus.
+
+Liveness goes through the public listener, where the edge answers it, so that a wedged edge fails it:
+
+==========================  ==============================================================================
+probe                        where
+==========================  ==============================================================================
+liveness, provider           ``GET {issuer path}/healthz`` on the public port, ``Host: <dex.ingress.host>``
+liveness, proxy              ``GET /oauth/healthy`` on the public port, ``Host: <deployment ingress.host>``
+readiness, both roles        ``GET /healthz/ready`` on ``health_listen``: 200 ``ok`` when every dependency of
+                             this process answers, else 503 and one line per failing check
+(also) liveness              ``GET /healthz/live`` on ``health_listen``: 200 while the event loop runs
+metrics                      ``GET /metrics`` on ``health_listen`` (Prometheus text format)
+==========================  ==============================================================================
+
+Readiness checks are what this process's role needs: ``storage`` when it runs the provider (one round trip:
+reading a record that does not exist), ``sessions`` when the proxy keeps sessions in Redis (``PING``).
+A check that takes longer than :data:`CHECK_TIMEOUT` fails. Messages never carry URLs (they may hold
+passwords).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from idgate.errors import NotFound
+
+if TYPE_CHECKING:
+    from idgate.storage import Storage
+
+__all__ = ["CHECK_TIMEOUT", "Check", "build_health_app", "redis_check", "serve_health", "storage_check"]
+
+CHECK_TIMEOUT = 2.0
+READINESS_PROBE_ID = "__idgate_readiness_probe__"
+
+Check = Callable[[], Awaitable[None]]
+"""A readiness check: returns when the dependency answers, raises otherwise."""
+
+CHECKS: web.AppKey[Mapping[str, Check]] = web.AppKey("checks", Mapping)
+
+
+def storage_check(storage: Storage) -> Check:
+    """Ready when the storage answers a read (a missing record is an answer)."""
+    from idgate.storage import Client
+
+    async def check() -> None:
+        try:
+            await storage.get(Client, READINESS_PROBE_ID)
+        except NotFound:
+            return
+
+    return check
+
+
+def redis_check(url: str) -> tuple[Check, Callable[[], Awaitable[None]]]:
+    """Ready when Redis at ``url`` answers ``PING``; also returns the function that closes the client."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT)
+
+    async def check() -> None:
+        await client.ping()
+
+    async def close() -> None:
+        await client.aclose()
+
+    return check, close
+
+
+async def _live(_: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def _ready(request: web.Request) -> web.Response:
+    checks = request.app[CHECKS]
+    names = sorted(checks)
+    results = await asyncio.gather(
+        *(asyncio.wait_for(checks[n](), CHECK_TIMEOUT) for n in names), return_exceptions=True
+    )
+    failed = [
+        f"{n}: {type(r).__name__}"
+        for n, r in zip(names, results, strict=True)
+        if isinstance(r, BaseException)
+    ]
+    if failed:
+        return web.Response(status=503, text="not ready\n" + "".join(f"{line}\n" for line in failed))
+    return web.Response(text="ok\n")
+
+
+async def _metrics(_: web.Request) -> web.Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    resp = web.Response(body=generate_latest())
+    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return resp
+
+
+def build_health_app(checks: Mapping[str, Check]) -> web.Application:
+    """The probe app: ``/healthz/live``, ``/healthz/ready`` (running ``checks``) and ``/metrics``."""
+    app = web.Application()
+    app[CHECKS] = dict(checks)
+    app.router.add_get("/healthz/live", _live)
+    app.router.add_get("/healthz/ready", _ready)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serve_health(checks: Mapping[str, Check], address: str, *, reuse_port: bool) -> AsyncIterator[None]:
+    """Serve :func:`build_health_app` on ``address`` (``host:port``) while the context lasts.
+
+    With ``reuse_port`` the workers of ``idgate serve --workers N`` share the port, as on the main listener.
+    """
+    from idgate.settings import split_host
+
+    host, port = split_host(address)
+    assert port is not None  # validated: idgate.health_listen is host:port
+    runner = web.AppRunner(build_health_app(checks), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host.strip("[]") or None, port, shutdown_timeout=1.0, reuse_port=reuse_port)
+    await site.start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()

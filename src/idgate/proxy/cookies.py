@@ -1,0 +1,60 @@
+"""How the proxy's cookies are set: ``cookie_domains``, ``cookie_path``, ``cookie_samesite``,
+``cookie_httponly``, ``cookie_secure``, computed once per deployment. Pure.
+
+``cookie_domains``: the longest listed domain that the deployment's host equals or ends with (none
+matches: a host-only cookie). ``cookie_secure`` unset: ``Secure`` unless the request came over plain http.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idgate.settings import ProxySettings, hostname
+
+
+def pick_domain(host: str, domains: tuple[str, ...]) -> str | None:
+    """The ``Domain`` attribute for ``host``: the longest matching entry of ``domains``, or ``None``."""
+    name = hostname(host)
+    matching = [d for d in domains if d and (name == d or name.endswith("." + d))]
+    return max(matching, key=len) if matching else None
+
+
+@dataclass(frozen=True, slots=True)
+class CookiePolicy:
+    """The attributes of one deployment's cookies."""
+
+    domain: str | None
+    path: str
+    httponly: bool
+    samesite: str
+    secure: bool | None
+
+    @classmethod
+    def of(cls, p: ProxySettings) -> CookiePolicy:
+        return cls(
+            domain=pick_domain(p.host, p.cookie_domains),
+            path=p.cookie_path or "/",
+            httponly=p.cookie_httponly,
+            samesite=p.cookie_samesite,
+            secure=p.cookie_secure,
+        )
+
+    def is_secure(self, proto: str) -> bool:
+        return self.secure if self.secure is not None else proto != "http"
+
+    def header(self, name: str, value: str, *, max_age: float, proto: str) -> str:
+        """A ``Set-Cookie`` value; ``max_age`` <= 0 deletes the cookie."""
+        parts = [f"{name}={value}", f"Path={self.path}"]
+        if self.domain:
+            parts.append(f"Domain={self.domain}")
+        if max_age <= 0:
+            parts += ["Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT"]
+        else:
+            parts.append(f"Max-Age={int(max_age)}")
+        if self.is_secure(proto):
+            parts.append("Secure")
+        if self.httponly:
+            parts.append("HttpOnly")
+        if self.samesite:
+            parts.append(f"SameSite={self.samesite.capitalize()}")
+        return "; ".join(parts)

@@ -1,0 +1,111 @@
+"""The Redis session store (``session_store_type: redis``): a ticket in the cookie, the session in Redis.
+
+::
+
+    cookie <name>_oauth2_proxy = seal(ticket id + per-session key)        (:mod:`.ticket`)
+    Redis  idgate:<deployment>:s:<id> = AES-GCM(per-session key, session)  PX = until the session expires
+    Redis  idgate:<deployment>:l:<id> = lock token                        SET NX PX (refresh single flight)
+
+:meth:`RedisSessions.fetch` is one ``GET``. Any Redis failure (refused, reset, timeout) becomes
+:class:`~idgate.sessions.base.SessionStoreUnavailable`; redis-py opens a fresh connection on the next
+command, so the store recovers by itself when Redis is back.
+"""
+
+from __future__ import annotations
+
+import os
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from idgate.sessions.base import PENDING, Pending, Session, SessionStoreUnavailable
+from idgate.sessions.store import deployment_keys
+from idgate.sessions.ticket import Ticket, TicketSealer
+from idgate.settings import ProxySettings
+
+CONNECT_TIMEOUT = 1.0
+COMMAND_TIMEOUT = 1.0
+_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class RedisSessions:
+    """One deployment's sessions in Redis at ``url`` (``redis://`` or ``rediss://``)."""
+
+    def __init__(self, proxy: ProxySettings, url: str, *, client: Redis | None = None) -> None:
+        self.name = proxy.session_cookie
+        self._tickets = TicketSealer(deployment_keys(proxy), self.name)
+        self._prefix = f"idgate:{proxy.name}:"
+        self._redis = client or Redis.from_url(
+            url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT,
+            retry_on_timeout=False,
+        )
+
+    def _key(self, ticket: Ticket) -> str:
+        return self._prefix + "s:" + ticket.slot
+
+    def peek(self, value: str, now: float) -> Session | Pending | None:
+        return PENDING if self._tickets.open(value) is not None else None
+
+    async def fetch(self, value: str, now: float) -> Session | None:
+        ticket = self._tickets.open(value)
+        if ticket is None:
+            return None
+        key = self._key(ticket)
+        try:
+            record = await self._redis.get(key)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            raise SessionStoreUnavailable(f"redis: {type(exc).__name__}") from exc
+        if not isinstance(record, bytes):
+            return None
+        raw = ticket.open_record(record, key.encode())
+        if raw is None:
+            return None
+        try:
+            session = Session.from_bytes(raw)
+        except ValueError:
+            return None
+        return None if session.expired(now) else session
+
+    async def put(self, session: Session, now: float, value: str | None = None) -> str:
+        ticket = self._tickets.open(value) if value else None
+        if ticket is None:
+            ticket = Ticket.new()
+            value = self._tickets.seal(ticket)
+        assert value is not None
+        key = self._key(ticket)
+        ttl_ms = max(1, int((session.expires_at - now) * 1000))
+        record = ticket.seal_record(session.to_bytes(), key.encode())
+        await self._call(self._redis.set(key, record, px=ttl_ms))
+        return value
+
+    async def drop(self, value: str) -> None:
+        ticket = self._tickets.open(value)
+        if ticket is not None:
+            await self._call(self._redis.delete(self._key(ticket)))
+
+    async def lock(self, value: str, ttl: float) -> str | None:
+        ticket = self._tickets.open(value)
+        if ticket is None:
+            return None
+        token = os.urandom(8).hex()
+        got = await self._call(
+            self._redis.set(self._prefix + "l:" + ticket.slot, token, nx=True, px=max(1, int(ttl * 1000)))
+        )
+        return token if got else None
+
+    async def unlock(self, value: str, token: str) -> None:
+        ticket = self._tickets.open(value)
+        if ticket is not None:
+            await self._call(self._redis.eval(_UNLOCK, 1, self._prefix + "l:" + ticket.slot, token))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    @staticmethod
+    async def _call(awaitable: object) -> object:
+        try:
+            return await awaitable  # type: ignore[misc]
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            raise SessionStoreUnavailable(f"redis: {type(exc).__name__}") from exc

@@ -1,0 +1,111 @@
+"""Refreshing sessions after ``cookie_refresh``: once, even when many requests arrive together.
+
+::
+
+    request with a session older than cookie_refresh ──> Refresher.refresh(value, session, now)
+        same value already refreshing in this process? ──> wait for that one (single flight)
+        refreshed in the last GRACE seconds?          ──> that result (requests sent with the old cookie)
+        store.lock(value) refused (another process)   ──> keep the current, still valid session
+        renew(session) ──> new session   ──> store.put (cookie: a new value to set; redis: same slot)
+                       ──> RefusedRefresh ──> store.drop: the session ends (sign in again)
+                       ──> any other error ──> keep the current session, try again next request
+
+``renew`` is the provider call (refresh-token grant; groups re-read from the new ID token, so a person
+removed from a team loses access at the next refresh). The cookie store has no shared lock: its single
+flight holds per process. Time is an input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from idgate.sessions.base import Session, SessionStore, SessionStoreUnavailable
+
+log = logging.getLogger("idgate.sessions")
+
+LOCK_TTL = 30.0
+GRACE = 30.0
+
+
+class RefusedRefresh(Exception):
+    """The provider refused the refresh token: the session must end."""
+
+
+Renew = Callable[[Session, float], Awaitable[Session]]
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    """What a refresh gave: the session to use (``None``: ended) and a new cookie value, if any."""
+
+    session: Session | None
+    value: str | None = None
+
+
+class Refresher:
+    """Refreshes one deployment's sessions through ``renew``, ``refresh_after`` seconds after sign-in."""
+
+    def __init__(self, store: SessionStore, renew: Renew, refresh_after: float) -> None:
+        self.store = store
+        self.renew = renew
+        self.refresh_after = refresh_after
+        self._inflight: dict[str, asyncio.Future[Refreshed]] = {}
+        self._recent: dict[str, tuple[float, Refreshed]] = {}
+
+    def due_at(self, session: Session) -> float:
+        """When ``session`` should be refreshed (infinity: never; no refresh token, or refresh off)."""
+        if self.refresh_after <= 0 or not session.refresh_token:
+            return float("inf")
+        return session.created_at + self.refresh_after
+
+    async def refresh(self, value: str, session: Session, now: float) -> Refreshed:
+        """Refresh the session behind cookie value ``value`` (see the module docstring)."""
+        recent = self._recent.get(value)
+        if recent is not None and now < recent[0]:
+            return recent[1]
+        running = self._inflight.get(value)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Refreshed] = asyncio.get_running_loop().create_future()
+        self._inflight[value] = future
+        try:
+            result = await self._refresh(value, session, now)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it
+            raise
+        else:
+            future.set_result(result)
+            self._remember(value, result, now)
+            return result
+        finally:
+            del self._inflight[value]
+
+    async def _refresh(self, value: str, session: Session, now: float) -> Refreshed:
+        token = await self.store.lock(value, LOCK_TTL)
+        if token is None:
+            return Refreshed(session)  # another process refreshes it; this one is still valid
+        try:
+            try:
+                fresh = await self.renew(session, now)
+            except RefusedRefresh:
+                log.info("session of %s ended: the provider refused the refresh", session.email)
+                await self.store.drop(value)
+                return Refreshed(None)
+            except SessionStoreUnavailable:
+                raise
+            except Exception as exc:  # provider down or odd answer: keep the session, retry later
+                log.warning("refresh of %s failed, keeping the session: %s", session.email, exc)
+                return Refreshed(session)
+            new_value = await self.store.put(fresh, now, value)
+            return Refreshed(fresh, None if new_value == value else new_value)
+        finally:
+            await self.store.unlock(value, token)
+
+    def _remember(self, value: str, result: Refreshed, now: float) -> None:
+        if len(self._recent) > 10_000:
+            self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
+        self._recent[value] = (now + GRACE, result)
