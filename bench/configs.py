@@ -80,7 +80,9 @@ def nginx_http_paths(tmp: Path, name: str) -> str:
 
 def upstream_nginx_conf(tmp: Path, port: int) -> str:
     """One nginx worker serving ``/`` (and any path) as a 1 KiB file: the ceiling of the machine."""
-    return nginx_common(tmp, "upstream") + f"""
+    return (
+        nginx_common(tmp, "upstream")
+        + f"""
 http {{
 {nginx_http_paths(tmp, "upstream")}
     default_type application/octet-stream;
@@ -91,11 +93,14 @@ http {{
     }}
 }}
 """
+    )
 
 
 def proxy_nginx_conf(tmp: Path, port: int, upstream_port: int) -> str:
     """nginx plain ``proxy_pass`` with a keep-alive pool (the reference for the ratios)."""
-    return nginx_common(tmp, "nginx-proxy") + f"""
+    return (
+        nginx_common(tmp, "nginx-proxy")
+        + f"""
 http {{
 {nginx_http_paths(tmp, "nginx-proxy")}
     upstream up {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
@@ -110,13 +115,30 @@ http {{
     }}
 }}
 """
+    )
 
 
-def apache_conf(tmp: Path, *, session_type: str, port: int, upstream_port: int, issuer: str,
-                client_secret: str, passphrase: str) -> str:
+def apache_conf(
+    tmp: Path,
+    *,
+    session_type: str,
+    port: int,
+    upstream_port: int,
+    issuer: str,
+    client_secret: str,
+    passphrase: str,
+) -> str:
     """Apache (event MPM) + mod_auth_openidc in front of the upstream, ``ProxyPass`` with keep-alive."""
     run = tmp / f"apache-{session_type}"
-    modules = ["mpm_event", "authz_core", "authn_core", "auth_openidc", "proxy", "proxy_http", "unixd", "mime"]
+    modules = [
+        "mpm_event",
+        "authz_core",
+        "authz_user",
+        "authn_core",
+        "auth_openidc",
+        "proxy",
+        "proxy_http",
+    ]
     loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in modules)
     return f"""{loads}
 ServerRoot {run}
@@ -166,10 +188,19 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
                 {"email": EMAIL, "hash": password_hash, "username": "bench", "userID": sec.user_id}
             ],
             "clients": [
-                {"id": "app", "name": "App", "secret": sec.app_secret,
-                 "RedirectURIs": [f"http://{APP_HOST}:{issuer_port}/oauth/callback"]},
+                {
+                    "id": "app",
+                    "name": "App",
+                    "secret": sec.app_secret,
+                    "RedirectURIs": [f"http://{APP_HOST}:{issuer_port}/oauth/callback"],
+                },
                 {"id": "apache", "name": "Apache", "secret": sec.apache_secret, "RedirectURIs": apache_uris},
-                {"id": "rp", "name": "Relying party", "secret": sec.rp_secret, "RedirectURIs": [BENCH_REDIRECT]},
+                {
+                    "id": "rp",
+                    "name": "Relying party",
+                    "secret": sec.rp_secret,
+                    "RedirectURIs": [BENCH_REDIRECT],
+                },
             ],
         },
         "iap": {

@@ -21,7 +21,11 @@ def _run(cmd: list[str], timeout: float = 900) -> str:
 
 def ensure_installed(*, need_node: bool = True) -> None:
     """apt-get the Debian packages and ``npm ci`` the root lock when they are missing."""
-    missing = [pkg for cmd, pkg in DEBIAN.items() if shutil.which(cmd) is None and not Path(f"/usr/sbin/{cmd}").exists()]
+    missing = [
+        pkg
+        for cmd, pkg in DEBIAN.items()
+        if shutil.which(cmd) is None and not Path(f"/usr/sbin/{cmd}").exists()
+    ]
     if not MOD_OIDC.exists():
         missing.append("libapache2-mod-auth-openidc")
     if missing:
@@ -29,8 +33,12 @@ def ensure_installed(*, need_node: bool = True) -> None:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         lock = ["-o", "DPkg::Lock::Timeout=600"]
         subprocess.run(["apt-get", *lock, "update", "-qq"], check=True, env=env, timeout=900)
-        subprocess.run(["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", *missing],
-                       check=True, env=env, timeout=900)
+        subprocess.run(
+            ["apt-get", *lock, "install", "-y", "-qq", "--no-install-recommends", *missing],
+            check=True,
+            env=env,
+            timeout=900,
+        )
     if need_node and not (ROOT / "node_modules" / "oidc-provider").exists():
         if not (ROOT / "package-lock.json").exists():
             raise RuntimeError("no package-lock.json at the repository root: cannot install oidc-provider")
@@ -88,7 +96,9 @@ def machine() -> dict[str, str]:
         "uvloop": _pkg_version("uvloop"),
         "httptools": _pkg_version("httptools"),
         "aiohttp": _pkg_version("aiohttp"),
-        "idgate": _pkg_version("idgate") + " @ " + _run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "idgate": _pkg_version("idgate")
+        + " @ "
+        + _run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "nginx": _first_line(_run(["nginx", "-v"])).replace("nginx version: ", ""),
         "Apache": _first_line(_run(["apache2", "-v"])).replace("Server version: ", ""),
         "mod_auth_openidc": _run(["dpkg-query", "-W", "-f=${Version}", "libapache2-mod-auth-openidc"]),

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 import aiohttp
+from tests.e2e.browser import Browser, forms
 
 from bench.configs import BENCH_REDIRECT, EMAIL
 from idgate.net import LocalResolver
-from tests.e2e.browser import Browser, forms
 
 
 async def browser_login(url: str, password: str) -> str:
@@ -29,7 +29,7 @@ async def browser_login(url: str, password: str) -> str:
             raise RuntimeError(f"no login form after {[(h.url, h.status) for h in hops]}: {page.body[:300]}")
         hops = await b.submit(page, {"login": EMAIL, "password": password})
         last = hops[-1]
-        if last.status != 200 or last.url.split("?")[0] != url.split("?")[0]:
+        if last.status != 200 or last.url.split("?")[0] != url.split("?", maxsplit=1)[0]:
             raise RuntimeError(f"login did not come back to {url}: {[(h.url, h.status) for h in hops]}")
         cookies = b.cookies_for(url)
     if not cookies:
@@ -49,8 +49,15 @@ class LoginRate:
 
 
 async def _one_login(http: aiohttp.ClientSession, issuer: str, password: str) -> bool:
-    query = urlencode({"client_id": "rp", "redirect_uri": BENCH_REDIRECT, "response_type": "code",
-                       "scope": "openid email", "state": "bench"})
+    query = urlencode(
+        {
+            "client_id": "rp",
+            "redirect_uri": BENCH_REDIRECT,
+            "response_type": "code",
+            "scope": "openid email",
+            "state": "bench",
+        }
+    )
     url = f"{issuer}/auth?{query}"
     for _ in range(4):  # /auth -> (connector) -> login form
         async with http.get(url, allow_redirects=False) as resp:
@@ -78,8 +85,9 @@ async def login_rate(issuer: str, password: str, *, concurrency: int, seconds: f
         nonlocal ok, bad
         connector = aiohttp.TCPConnector(resolver=LocalResolver())
         timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as http:
             while time.monotonic() < deadline:
                 if await _one_login(http, issuer, password):
                     ok += 1
@@ -91,8 +99,9 @@ async def login_rate(issuer: str, password: str, *, concurrency: int, seconds: f
     return LoginRate(ok, bad, time.monotonic() - start)
 
 
-async def exchange_codes(token_url: str, auth: aiohttp.BasicAuth, codes: list[str],
-                         concurrency: int = 16) -> list[str]:
+async def exchange_codes(
+    token_url: str, auth: aiohttp.BasicAuth, codes: list[str], concurrency: int = 16
+) -> list[str]:
     """Redeem ``codes`` at ``token_url``; returns the refresh tokens issued (empty when none are)."""
     queue = list(codes)
     found: list[str] = []

@@ -1,6 +1,7 @@
 // The npm `oidc-provider` (a certified OpenID provider) configured like idgate's provider, for the
 // token-endpoint benchmarks: one confidential client `rp` (client_secret_basic), RS256 ID tokens,
-// 60 s codes, refresh tokens (rotated, as Dex does), in-memory storage.
+// 60 s codes, refresh tokens (rotated, as Dex does), in-memory storage (a Map: the package's own memory
+// adapter is an LRU of 1,000 entries, which a bench overflows).
 //
 // Usage: node bench/oidc_provider.mjs PORT CLIENT_SECRET REDIRECT_URI ACCOUNT_ID EMAIL
 // Bench-only route (outside the provider): GET /bench/mint?n=N -> N fresh authorization codes, one a line,
@@ -16,7 +17,46 @@ const SCOPE = 'openid email offline_access';
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'bench' };
 
+const store = new Map();
+const grants = new Map(); // grantId -> keys of what was issued under it (for revokeByGrantId)
+
+class MapAdapter {
+  constructor(name) { this.name = name; }
+
+  key(id) { return `${this.name}:${id}`; }
+
+  async upsert(id, payload) {
+    const key = this.key(id);
+    store.set(key, payload);
+    if (payload.grantId) {
+      if (!grants.has(payload.grantId)) grants.set(payload.grantId, []);
+      grants.get(payload.grantId).push(key);
+    }
+    if (payload.uid) store.set(`uid:${payload.uid}`, id);
+    if (payload.userCode) store.set(`userCode:${payload.userCode}`, id);
+  }
+
+  async find(id) { return store.get(this.key(id)); }
+
+  async findByUid(uid) { const id = store.get(`uid:${uid}`); return id && this.find(id); }
+
+  async findByUserCode(code) { const id = store.get(`userCode:${code}`); return id && this.find(id); }
+
+  async consume(id) {
+    const found = store.get(this.key(id));
+    if (found) found.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) { store.delete(this.key(id)); }
+
+  async revokeByGrantId(grantId) {
+    for (const key of grants.get(grantId) || []) store.delete(key);
+    grants.delete(grantId);
+  }
+}
+
 const provider = new Provider(issuer, {
+  adapter: MapAdapter,
   clients: [{
     client_id: 'rp',
     client_secret: clientSecret,
@@ -42,12 +82,12 @@ provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
 async function mint(n) {
   const client = await provider.Client.find('rp');
-  const grant = new provider.Grant({ accountId, clientId: 'rp' });
-  grant.addOIDCScope(SCOPE);
-  const grantId = await grant.save();
   const authTime = Math.floor(Date.now() / 1000);
   const codes = [];
   for (let i = 0; i < n; i += 1) {
+    const grant = new provider.Grant({ accountId, clientId: 'rp' }); // one per login, as /auth makes them
+    grant.addOIDCScope(SCOPE);
+    const grantId = await grant.save();
     const code = new provider.AuthorizationCode({
       accountId, grantId, client, redirectUri, scope: SCOPE, authTime, claims: {},
     });

@@ -26,7 +26,9 @@ def _short(frame: str) -> str:
     return f"{name} ({where.rsplit('/', 1)[-1]}"
 
 
-def summarise(stacks: list[tuple[list[str], int]], top: int = 25) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
+def summarise(
+    stacks: list[tuple[list[str], int]], top: int = 25
+) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
     """Total samples, the ``top`` frames by own samples, and by inclusive samples (line numbers dropped)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -49,6 +51,9 @@ def render_profile(text: str, top: int = 25) -> str:
     def rows(items: list[tuple[str, int]]) -> list[list[str]]:
         return [[f"{c / total:.1%}", f"`{name}`"] for name, c in items]
 
-    return (f"{total} samples (idle loop waiting included).\n\nOwn time:\n\n"
-            + table(["share", "function"], rows(own))
-            + "\n\nIncluding callees:\n\n" + table(["share", "function"], rows(incl)))
+    return (
+        f"{total} samples (idle loop waiting included).\n\nOwn time:\n\n"
+        + table(["share", "function"], rows(own))
+        + "\n\nIncluding callees:\n\n"
+        + table(["share", "function"], rows(incl))
+    )

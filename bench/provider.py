@@ -26,8 +26,10 @@ def basic_auth(client_id: str, secret: str) -> str:
 
 
 def code_bodies(codes: list[str]) -> list[str]:
-    return [urlencode({"grant_type": "authorization_code", "code": c, "redirect_uri": BENCH_REDIRECT})
-            for c in codes]
+    return [
+        urlencode({"grant_type": "authorization_code", "code": c, "redirect_uri": BENCH_REDIRECT})
+        for c in codes
+    ]
 
 
 def refresh_bodies(tokens: list[str]) -> list[str]:
@@ -49,8 +51,17 @@ async def mint_idgate_codes(storage_url: str, n: int, user_id: str) -> list[str]
     try:
         now = time.time()
         request = AuthRequest(
-            id="bench", client_id="rp", redirect_uri=BENCH_REDIRECT, scopes=SCOPES, state="", nonce="",
-            code_challenge="", code_challenge_method="", connector_id="local", browser="", expires_at=now + 60,
+            id="bench",
+            client_id="rp",
+            redirect_uri=BENCH_REDIRECT,
+            scopes=SCOPES,
+            state="",
+            nonce="",
+            code_challenge="",
+            code_challenge_method="",
+            connector_id="local",
+            browser="",
+            expires_at=now + 60,
         )
         claims = Claims(user_id=user_id, username="bench", email=EMAIL, email_verified=True)
         codes: list[str] = []
@@ -64,14 +75,22 @@ async def mint_idgate_codes(storage_url: str, n: int, user_id: str) -> list[str]
 
 
 def mint_oidc_provider_codes(port: int, n: int) -> list[str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/mint?n={n}", timeout=120) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/mint?n={n}", timeout=120) as resp:
         return [line for line in resp.read().decode().splitlines() if line]
 
 
 def probe_grant(token_url: str, host: str, auth: str, body: str) -> tuple[int, str]:
     """POST one form body; returns (status, body) -- used to tell 'not supported' from 'works'."""
-    req = urllib.request.Request(token_url, data=body.encode(), method="POST", headers={  # noqa: S310
-        "Authorization": auth, "Content-Type": "application/x-www-form-urlencoded", "Host": host})
+    req = urllib.request.Request(
+        token_url,
+        data=body.encode(),
+        method="POST",
+        headers={  # noqa: S310
+            "Authorization": auth,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Host": host,
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return resp.status, resp.read().decode(errors="replace")

@@ -112,26 +112,38 @@ def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str) -> str:
     ref_apache = by_name.get(apache)
     rows = []
     for s in summaries:
-        rows.append([
-            s.name,
-            fmt_num(s.rps),
-            fmt_ratio(ratio(s.rps, ref_nginx.rps if ref_nginx else None)),
-            fmt_ratio(ratio(s.rps, ref_apache.rps if ref_apache else None)),
-            fmt_ms(s.p50_ms, s.p99_ms),
-            fmt_num(s.cpu_us, 1),
-            str(s.errors),
-            s.note,
-        ])
+        rows.append(
+            [
+                s.name,
+                fmt_num(s.rps),
+                fmt_ratio(ratio(s.rps, ref_nginx.rps if ref_nginx else None)),
+                fmt_ratio(ratio(s.rps, ref_apache.rps if ref_apache else None)),
+                fmt_ms(s.p50_ms, s.p99_ms),
+                fmt_num(s.cpu_us, 1),
+                str(s.errors),
+                s.note,
+            ]
+        )
     return table(
-        ["configuration", "req/s", "× nginx proxy", "× Apache+OIDC (server-cache)", "p50 / p99 ms",
-         "CPU µs/req", "errors", "notes"],
+        [
+            "configuration",
+            "req/s",
+            "× nginx proxy",
+            "× Apache+OIDC (server-cache)",
+            "p50 / p99 ms",
+            "CPU µs/req",
+            "errors",
+            "notes",
+        ],
         rows,
     )
 
 
 def targets_table(targets: Sequence[Target]) -> str:
-    return table(["target", "wanted", "measured", "verdict"],
-                 [[t.what, t.wanted, t.measured, t.verdict] for t in targets])
+    return table(
+        ["target", "wanted", "measured", "verdict"],
+        [[t.what, t.wanted, t.measured, t.verdict] for t in targets],
+    )
 
 
 def at_least(what: str, value: float | None, wanted: float, unit: str = "×", digits: int = 2) -> Target:

@@ -59,8 +59,9 @@ class Options:
 
     @classmethod
     def quick_mode(cls, **kw: object) -> Options:
-        return dataclasses.replace(cls(), quick=True, seconds=2.0, warmup=1.0, rounds=1,
-                                   out=HERE / ".quick-results.md", **kw)  # type: ignore[arg-type]
+        return dataclasses.replace(
+            cls(), quick=True, seconds=2.0, warmup=1.0, rounds=1, out=HERE / ".quick-results.md", **kw
+        )  # type: ignore[arg-type]
 
 
 @dataclass
@@ -106,12 +107,14 @@ def log(msg: str) -> None:
 # -- starting things ---------------------------------------------------------------------------------
 
 
-def start_stack(tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node: bool,
-                variants: Sequence[str]) -> Stack:
+def start_stack(
+    tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node: bool, variants: Sequence[str]
+) -> Stack:
     """Upstream nginx, nginx proxy, idgate variants, Apache (both session types), oidc-provider; sessions."""
     sec = configs.Secrets()
     ports = configs.Ports(
-        upstream=free_port(), nginx_proxy=free_port(),
+        upstream=free_port(),
+        nginx_proxy=free_port(),
         idgate={v: free_port() for v in variants},
         apache={t: free_port() for t in (("server-cache", "client-cookie") if apache else ())},
         oidc_provider=free_port(),
@@ -143,9 +146,23 @@ def start_stack(tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node
         if not memo:
             env["IDGATE_SESSION_MEMO_SIZE"] = "0"
         port = ports.idgate[variant]
-        st.procs[variant] = sup.start(variant, [
-            sys.executable, "-m", "idgate", "serve", "--config", str(values),
-            "--listen", f"127.0.0.1:{port}", "--workers", str(workers)], env=env, cwd=tmp)
+        st.procs[variant] = sup.start(
+            variant,
+            [
+                sys.executable,
+                "-m",
+                "idgate",
+                "serve",
+                "--config",
+                str(values),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            cwd=tmp,
+        )
         wait_port(port, st.procs[variant])
     first = variants[0]
     log(f"signing in through idgate's proxy ({first})")
@@ -154,19 +171,38 @@ def start_stack(tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node
     for session_type, port in ports.apache.items():
         name = f"apache-{session_type}"
         conf = tmp / name / "apache.conf"
-        conf.write_text(configs.apache_conf(
-            tmp, session_type=session_type, port=port, upstream_port=ports.upstream, issuer=st.issuer,
-            client_secret=sec.apache_secret, passphrase=sec.crypto_passphrase))
+        conf.write_text(
+            configs.apache_conf(
+                tmp,
+                session_type=session_type,
+                port=port,
+                upstream_port=ports.upstream,
+                issuer=st.issuer,
+                client_secret=sec.apache_secret,
+                passphrase=sec.crypto_passphrase,
+            )
+        )
         st.procs[name] = sup.start(name, ["apache2", "-f", str(conf), "-DFOREGROUND"])
         wait_port(port, st.procs[name])
         log(f"signing in through Apache + mod_auth_openidc ({session_type})")
         st.cookies[name] = asyncio.run(
-            login.browser_login(f"http://{configs.APACHE_HOST}:{port}/", sec.password))
+            login.browser_login(f"http://{configs.APACHE_HOST}:{port}/", sec.password)
+        )
 
     if node:
-        st.procs["oidc-provider"] = sup.start("oidc-provider", [
-            "node", str(HERE / "oidc_provider.mjs"), str(ports.oidc_provider), sec.rp_secret,
-            configs.BENCH_REDIRECT, sec.user_id, configs.EMAIL], cwd=ROOT)
+        st.procs["oidc-provider"] = sup.start(
+            "oidc-provider",
+            [
+                "node",
+                str(HERE / "oidc_provider.mjs"),
+                str(ports.oidc_provider),
+                sec.rp_secret,
+                configs.BENCH_REDIRECT,
+                sec.user_id,
+                configs.EMAIL,
+            ],
+            cwd=ROOT,
+        )
         wait_port(ports.oidc_provider, st.procs["oidc-provider"])
     time.sleep(1.0)
     st.idle_rss = {name: cpu.tree_rss_kb(p.pid) for name, p in st.procs.items()}
@@ -187,23 +223,30 @@ def preflight(c: Config) -> None:
     finally:
         conn.close()
     if resp.status != c.expect or (c.expect_bytes is not None and len(body) != c.expect_bytes):
-        raise RuntimeError(f"{c.name}: expected {c.expect} with {c.expect_bytes} bytes, got {resp.status} "
-                           f"with {len(body)} bytes: {body[:200]!r}")
+        raise RuntimeError(
+            f"{c.name}: expected {c.expect} with {c.expect_bytes} bytes, got {resp.status} "
+            f"with {len(body)} bytes: {body[:200]!r}"
+        )
 
 
 def measure(c: Config, opts: Options) -> Sample:
     url = f"http://127.0.0.1:{c.port}{c.path}"
     if opts.warmup > 0:
-        run_wrk(wrk_command(url, seconds=opts.warmup, connections=opts.connections, headers=c.headers),
-                opts.warmup)
+        run_wrk(
+            wrk_command(url, seconds=opts.warmup, connections=opts.connections, headers=c.headers),
+            opts.warmup,
+        )
     roots = c.roots()
     before = cpu.cpu_ticks(roots)
-    result = run_wrk(wrk_command(url, seconds=opts.seconds, connections=opts.connections, headers=c.headers),
-                     opts.seconds)
+    result = run_wrk(
+        wrk_command(url, seconds=opts.seconds, connections=opts.connections, headers=c.headers), opts.seconds
+    )
     ticks = cpu.cpu_ticks(roots) - before
     sample = Sample(result, cpu.us_per_request(ticks, result.requests))
-    log(f"  {c.name}: {result.rps:,.0f} req/s p50 {result.p50_ms} ms p99 {result.p99_ms} ms "
-        f"cpu {sample.cpu_us and round(sample.cpu_us, 1)} µs/req errors {result.errors}")
+    log(
+        f"  {c.name}: {result.rps:,.0f} req/s p50 {result.p50_ms} ms p99 {result.p99_ms} ms "
+        f"cpu {sample.cpu_us and round(sample.cpu_us, 1)} µs/req errors {result.errors}"
+    )
     return sample
 
 
@@ -221,31 +264,53 @@ def alternate(configs_: Sequence[Config], opts: Options) -> list[Summary]:
 
 def proxy_configs(st: Stack) -> list[Config]:
     cfgs = [
-        Config("direct to upstream (nginx, 1 worker, 1 KiB file)", st.ports.upstream, "/", [],
-               lambda: [st.pid("upstream")], note="ceiling of wrk + nginx here"),
+        Config(
+            "direct to upstream (nginx, 1 worker, 1 KiB file)",
+            st.ports.upstream,
+            "/",
+            [],
+            lambda: [st.pid("upstream")],
+            note="ceiling of wrk + nginx here",
+        ),
         Config(NGINX, st.ports.nginx_proxy, "/", [], lambda: [st.pid("nginx-proxy")]),
     ]
     for session_type, port in st.ports.apache.items():
         name = f"apache-{session_type}"
-        cfgs.append(Config(
-            APACHE_SC if session_type == "server-cache" else APACHE_CC, port, "/",
-            [f"Host: {configs.APACHE_HOST}:{port}", f"Cookie: {st.cookies[name]}"],
-            lambda name=name: [st.pid(name)]))  # type: ignore[misc]
+        cfgs.append(
+            Config(
+                APACHE_SC if session_type == "server-cache" else APACHE_CC,
+                port,
+                "/",
+                [f"Host: {configs.APACHE_HOST}:{port}", f"Cookie: {st.cookies[name]}"],
+                lambda name=name: [st.pid(name)],
+            )
+        )  # type: ignore[misc]
     for variant, port in st.ports.idgate.items():
         workers, memo = IDGATE_VARIANTS[variant]
-        cfgs.append(Config(
-            f"idgate proxy, cookie session, {workers} worker{'s' if workers > 1 else ''}, "
-            f"memo {'on' if memo else 'off'}", port, "/",
-            [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
-            lambda variant=variant: [st.pid(variant)]))  # type: ignore[misc]
+        cfgs.append(
+            Config(
+                f"idgate proxy, cookie session, {workers} worker{'s' if workers > 1 else ''}, "
+                f"memo {'on' if memo else 'off'}",
+                port,
+                "/",
+                [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
+                lambda variant=variant: [st.pid(variant)],
+            )
+        )  # type: ignore[misc]
     for variant in ("idgate-1w", "idgate-2w"):
         if variant in st.ports.idgate:
             workers = IDGATE_VARIANTS[variant][0]
-            cfgs.append(Config(
-                f"idgate /oauth/auth (nginx auth_request answer), {workers} worker{'s' if workers > 1 else ''}",
-                st.ports.idgate[variant], "/oauth/auth",
-                [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
-                lambda variant=variant: [st.pid(variant)], expect=202, expect_bytes=0))  # type: ignore[misc]
+            cfgs.append(
+                Config(
+                    f"idgate /oauth/auth (nginx auth_request answer), {workers} worker{'s' if workers > 1 else ''}",
+                    st.ports.idgate[variant],
+                    "/oauth/auth",
+                    [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
+                    lambda variant=variant: [st.pid(variant)],
+                    expect=202,
+                    expect_bytes=0,
+                )
+            )  # type: ignore[misc]
     return cfgs
 
 
@@ -259,9 +324,22 @@ class TokenRun:
     unsupported: str = ""
 
 
-def token_sample(url: str, host: str, auth: str, bodies_file: Path, seconds: float, roots: list[int]) -> Sample:
-    cmd = wrk_command(url, seconds=seconds, connections=32, headers=[f"Host: {host}"],
-                      script=HERE / "token.lua", script_args=[str(bodies_file), auth], timeout_s=10)
+#: what token.lua sends once its bodies are used up (refused; never a replay, which revokes grants)
+SPENT = "grant_type=refresh_token&refresh_token=spent"
+
+
+def token_sample(
+    url: str, host: str, auth: str, bodies_file: Path, seconds: float, roots: list[int]
+) -> Sample:
+    cmd = wrk_command(
+        url,
+        seconds=seconds,
+        connections=32,
+        headers=[f"Host: {host}"],
+        script=HERE / "token.lua",
+        script_args=[str(bodies_file), auth, SPENT],
+        timeout_s=10,
+    )
     before = cpu.cpu_ticks(roots)
     result = run_wrk(cmd, seconds)
     ticks = cpu.cpu_ticks(roots) - before
@@ -295,18 +373,34 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
     def run_codes(who: str, tag: str) -> Sample:
         url, host, roots = targets[who]
         warm = codes_for(who, max(200, int(rate_guess[who] * opts.warmup * 1.5)))
-        w = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"{who}-w.txt", provider.code_bodies(warm)),
-                         opts.warmup, roots)
+        w = token_sample(
+            url,
+            host,
+            auth,
+            provider.write_bodies(st.tmp / f"{who}-w.txt", provider.code_bodies(warm)),
+            opts.warmup,
+            roots,
+        )
         if w.result.bad_status == 0 or w.result.rps > rate_guess[who]:
             rate_guess[who] = max(w.result.rps, 50.0)
         n = int(math.ceil(rate_guess[who] * opts.seconds * 1.6)) + 100
         codes = codes_for(who, n)
-        s = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"{who}-{tag}.txt", provider.code_bodies(codes)),
-                         opts.seconds, roots)
+        s = token_sample(
+            url,
+            host,
+            auth,
+            provider.write_bodies(st.tmp / f"{who}-{tag}.txt", provider.code_bodies(codes)),
+            opts.seconds,
+            roots,
+        )
         if s.result.bad_status:
-            notes.append(f"{who} code exchange ({tag}): {s.result.bad_status} refusals (ran out of {n} codes?)")
-        log(f"  code exchange {who}: {s.result.rps:,.0f}/s cpu {s.cpu_us and round(s.cpu_us)} µs refused "
-            f"{s.result.bad_status}")
+            notes.append(
+                f"{who} code exchange ({tag}): {s.result.bad_status} refusals (ran out of {n} codes?)"
+            )
+        log(
+            f"  code exchange {who}: {s.result.rps:,.0f}/s cpu {s.cpu_us and round(s.cpu_us)} µs refused "
+            f"{s.result.bad_status}"
+        )
         return s
 
     # refresh support: redeem one code, look for a refresh token, try it
@@ -321,27 +415,48 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
         token = json.loads(body).get("refresh_token")
         if not token:
             probe = provider.probe_grant(url, host, auth, provider.refresh_bodies(["x"])[0])
-            refresh_ok[who] = f"no refresh_token in the token response; refresh_token grant answers {probe[0]} " \
-                              f"{probe[1][:120]}"
+            refresh_ok[who] = (
+                f"no refresh_token in the token response; refresh_token grant answers {probe[0]} "
+                f"{probe[1][:120]}"
+            )
         else:
             refresh_ok[who] = ""
 
     def run_refresh(who: str, tag: str) -> Sample:
         url, host, roots = targets[who]
         basic = aiohttp.BasicAuth("rp", st.sec.rp_secret)
-        n = int(math.ceil(rate_guess.get(f"r-{who}", rate_guess[who]) * (opts.seconds + opts.warmup) * 1.6)) + 100
+        n = (
+            int(math.ceil(rate_guess.get(f"r-{who}", rate_guess[who]) * (opts.seconds + opts.warmup) * 1.6))
+            + 100
+        )
         via = f"http://{configs.PROVIDER_HOST}:{id_port}/dex/token" if who == "idgate" else url
         tokens = asyncio.run(login.exchange_codes(via, basic, codes_for(who, n)))
-        warm, main = tokens[: len(tokens) // 6], tokens[len(tokens) // 6:]
-        w = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"r-{who}-w.txt",
-                                                                provider.refresh_bodies(warm)), opts.warmup, roots)
-        s = token_sample(url, host, auth, provider.write_bodies(st.tmp / f"r-{who}-{tag}.txt",
-                                                                provider.refresh_bodies(main)), opts.seconds, roots)
+        warm, main = tokens[: len(tokens) // 6], tokens[len(tokens) // 6 :]
+        w = token_sample(
+            url,
+            host,
+            auth,
+            provider.write_bodies(st.tmp / f"r-{who}-w.txt", provider.refresh_bodies(warm)),
+            opts.warmup,
+            roots,
+        )
+        s = token_sample(
+            url,
+            host,
+            auth,
+            provider.write_bodies(st.tmp / f"r-{who}-{tag}.txt", provider.refresh_bodies(main)),
+            opts.seconds,
+            roots,
+        )
         rate_guess[f"r-{who}"] = max(w.result.rps, s.result.rps, 50.0)
         if s.result.bad_status:
-            notes.append(f"{who} refresh ({tag}): {s.result.bad_status} refusals (ran out of {len(main)} tokens?)")
-        log(f"  refresh {who}: {s.result.rps:,.0f}/s cpu {s.cpu_us and round(s.cpu_us)} µs refused "
-            f"{s.result.bad_status}")
+            notes.append(
+                f"{who} refresh ({tag}): {s.result.bad_status} refusals (ran out of {len(main)} tokens?)"
+            )
+        log(
+            f"  refresh {who}: {s.result.rps:,.0f}/s cpu {s.cpu_us and round(s.cpu_us)} µs refused "
+            f"{s.result.bad_status}"
+        )
         return s
 
     runs = {f"{k} {w}": TokenRun(f"{k}: {w}") for k in ("code exchange", "refresh grant") for w in targets}
@@ -359,7 +474,9 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
         if run.samples:
             summaries.append(report.summarise(run.name, run.samples))
         else:
-            summaries.append(Summary(run.name, 0.0, None, None, None, 0, 0, note=f"not supported: {run.unsupported}"))
+            summaries.append(
+                Summary(run.name, 0.0, None, None, None, 0, 0, note=f"not supported: {run.unsupported}")
+            )
     return summaries, notes
 
 
@@ -403,45 +520,79 @@ def proxy_targets(sums: Sequence[Summary]) -> list[Target]:
     out = []
     if nomemo:
         out += [
-            report.at_least("idgate (1 worker, no memo) vs Apache+OIDC server-cache",
-                            report.ratio(nomemo.rps, apache.rps if apache else None), 2.0),
-            report.at_least("idgate (1 worker, no memo) vs nginx proxy",
-                            report.ratio(nomemo.rps, nginx.rps if nginx else None), 0.5),
-            report.Target("idgate p99 below Apache+OIDC server-cache's", "<",
-                          f"{report.fmt_num(nomemo.p99_ms, 2)} vs {report.fmt_num(apache.p99_ms if apache else None, 2)} ms",
-                          None if apache is None or nomemo.p99_ms is None or apache.p99_ms is None
-                          else nomemo.p99_ms < apache.p99_ms),
+            report.at_least(
+                "idgate (1 worker, no memo) vs Apache+OIDC server-cache",
+                report.ratio(nomemo.rps, apache.rps if apache else None),
+                2.0,
+            ),
+            report.at_least(
+                "idgate (1 worker, no memo) vs nginx proxy",
+                report.ratio(nomemo.rps, nginx.rps if nginx else None),
+                0.5,
+            ),
+            report.Target(
+                "idgate p99 below Apache+OIDC server-cache's",
+                "<",
+                f"{report.fmt_num(nomemo.p99_ms, 2)} vs {report.fmt_num(apache.p99_ms if apache else None, 2)} ms",
+                None
+                if apache is None or nomemo.p99_ms is None or apache.p99_ms is None
+                else nomemo.p99_ms < apache.p99_ms,
+            ),
             report.at_most("idgate CPU per request (1 worker, no memo)", nomemo.cpu_us, 50.0, " µs"),
         ]
     if memo:
         out += [
-            report.at_least("idgate (1 worker, memo) vs nginx proxy",
-                            report.ratio(memo.rps, nginx.rps if nginx else None), 0.75),
+            report.at_least(
+                "idgate (1 worker, memo) vs nginx proxy",
+                report.ratio(memo.rps, nginx.rps if nginx else None),
+                0.75,
+            ),
             report.at_most("idgate CPU per request (1 worker, memo)", memo.cpu_us, 50.0, " µs"),
         ]
     if auth:
-        out.append(report.at_least("/oauth/auth answers/s on one core-equivalent (1e6 / CPU µs)",
-                                   auth.per_core, 25_000, "/s", 0))
+        out.append(
+            report.at_least(
+                "/oauth/auth answers/s on one core-equivalent (1e6 / CPU µs)", auth.per_core, 25_000, "/s", 0
+            )
+        )
     return out
 
 
-def write_report(opts: Options, facts: dict[str, str], proxy: list[Summary], prov: list[Summary],
-                 prov_notes: list[str], logins: list[tuple[str, login.LoginRate, float | None]],
-                 bcrypt_ms: float | None, st: Stack | None, started: str) -> None:
+def write_report(
+    opts: Options,
+    facts: dict[str, str],
+    proxy: list[Summary],
+    prov: list[Summary],
+    prov_notes: list[str],
+    logins: list[tuple[str, login.LoginRate, float | None]],
+    bcrypt_ms: float | None,
+    st: Stack | None,
+    started: str,
+) -> None:
     r = report.Report("idgate benchmarks")
-    mode = "quick smoke run (2 s runs, one round): numbers are not results" if opts.quick else (
-        f"{opts.rounds} rounds, {opts.seconds:.0f} s runs after {opts.warmup:.0f} s warm-up, alternated")
+    mode = (
+        "quick smoke run (2 s runs, one round): numbers are not results"
+        if opts.quick
+        else (
+            f"{opts.rounds} rounds, {opts.seconds:.0f} s runs after {opts.warmup:.0f} s warm-up, alternated"
+        )
+    )
     shared = opts.note or ""
     facts = {**facts, "load average at end": " ".join(f"{x:.2f}" for x in os.getloadavg())}
-    r.add("Run", "\n".join([
-        f"- date: {started}",
-        f"- mode: {mode}; `wrk -t1 -c{opts.connections} -d{opts.seconds:.0f}s --latency`, medians over rounds",
-        *([f"- **{shared}**"] if shared else []),
-        *(f"- {k}: {v}" for k, v in facts.items()),
-        "- access logs off everywhere (idgate `IDGATE_LOG_LEVEL=WARNING`, nginx `access_log off`, Apache "
-        "without CustomLog); CPU µs/request = utime+stime of the measured server's process tree over the run "
-        "(upstream nginx not included) ÷ requests wrk counted.",
-    ]))
+    r.add(
+        "Run",
+        "\n".join(
+            [
+                f"- date: {started}",
+                f"- mode: {mode}; `wrk -t1 -c{opts.connections} -d{opts.seconds:.0f}s --latency`, medians over rounds",
+                *([f"- **{shared}**"] if shared else []),
+                *(f"- {k}: {v}" for k, v in facts.items()),
+                "- access logs off everywhere (idgate `IDGATE_LOG_LEVEL=WARNING`, nginx `access_log off`, Apache "
+                "without CustomLog); CPU µs/request = utime+stime of the measured server's process tree over the run "
+                "(upstream nginx not included) ÷ requests wrk counted.",
+            ]
+        ),
+    )
     if proxy:
         r.add("Proxy: authenticated GET of a 1 KiB file", report.proxy_table(proxy, NGINX, APACHE_SC))
         r.add("Targets (PERFORMANCE.md, issue 7)", report.targets_table(proxy_targets(proxy)))
@@ -453,35 +604,60 @@ def write_report(opts: Options, facts: dict[str, str], proxy: list[Summary], pro
             for s in (a, b):
                 if s is None:
                     continue
-                rows.append([s.name, s.note or report.fmt_num(s.rps), report.fmt_ms(s.p50_ms, s.p99_ms),
-                             report.fmt_num(s.cpu_us, 0),
-                             report.fmt_ratio(report.ratio(a.rps if a else None, b.rps if b else None))
-                             if s is a and a and a.rps else ""])
-        body = report.table(["grant", "per second", "p50 / p99 ms", "CPU µs each", "idgate ÷ oidc-provider"], rows)
-        body += ("\n\nCodes are minted as each provider's `/auth` would after a login (idgate: `issue_code` "
-                 "written to its SQLite storage; oidc-provider: its `AuthorizationCode` model, in-memory "
-                 "adapter), each redeemed once by `bench/token.lua`; refresh tokens come from real code "
-                 "exchanges and are used once each (both rotate). Target: idgate ≥ 1.0× oidc-provider.")
+                rows.append(
+                    [
+                        s.name,
+                        s.note or report.fmt_num(s.rps),
+                        report.fmt_ms(s.p50_ms, s.p99_ms),
+                        report.fmt_num(s.cpu_us, 0),
+                        report.fmt_ratio(report.ratio(a.rps if a else None, b.rps if b else None))
+                        if s is a and a and a.rps
+                        else "",
+                    ]
+                )
+        body = report.table(
+            ["grant", "per second", "p50 / p99 ms", "CPU µs each", "idgate ÷ oidc-provider"], rows
+        )
+        body += (
+            "\n\nCodes are minted as each provider's `/auth` would after a login (idgate: `issue_code` "
+            "written to its SQLite storage; oidc-provider: its `AuthorizationCode` model, in-memory "
+            "adapter), each redeemed once by `bench/token.lua`; refresh tokens come from real code "
+            "exchanges and are used once each (both rotate). Target: idgate ≥ 1.0× oidc-provider."
+        )
         if prov_notes:
             body += "\n\n" + "\n".join(f"- {n}" for n in prov_notes)
         r.add("Provider: token endpoint, client_secret_basic, RS256 ID token", body)
     if logins:
         cores = os.cpu_count() or 1
         ceiling = cores * 1000 / bcrypt_ms if bcrypt_ms else None
-        rows = [[v, f"{lr.per_second:.1f}", str(lr.failures), report.fmt_num(per, 0),
-                 report.fmt_ratio(report.ratio(lr.per_second, ceiling))] for v, lr, per in logins]
+        rows = [
+            [
+                v,
+                f"{lr.per_second:.1f}",
+                str(lr.failures),
+                report.fmt_num(per, 0),
+                report.fmt_ratio(report.ratio(lr.per_second, ceiling)),
+            ]
+            for v, lr, per in logins
+        ]
         body = report.table(["instance", "logins/s", "failed", "CPU µs per login", "÷ bcrypt ceiling"], rows)
-        body += (f"\n\nbcrypt cost 10 verify here: {bcrypt_ms:.1f} ms → ceiling {ceiling:.1f} logins/s on "
-                 f"{cores} cores. A login = `/auth` → login form → POST password → code; 8 scripted browsers "
-                 "(the driver shares the cores)." if bcrypt_ms and ceiling else "")
+        body += (
+            f"\n\nbcrypt cost 10 verify here: {bcrypt_ms:.1f} ms → ceiling {ceiling:.1f} logins/s on "
+            f"{cores} cores. A login = `/auth` → login form → POST password → code; 8 scripted browsers "
+            "(the driver shares the cores)."
+            if bcrypt_ms and ceiling
+            else ""
+        )
         r.add("Logins per second (static password, bcrypt cost 10)", body)
     if st is not None and st.idle_rss:
         rows = []
         for name, tree in st.idle_rss.items():
             for pid, kb in tree.items():
                 rows.append([name, str(pid), f"{kb / 1024:.1f}"])
-        r.add("Idle RSS per process (after sign-in, before load)",
-              report.table(["server", "pid", "RSS MiB"], rows) + "\n\nTarget: idgate < 80 MB per process.")
+        r.add(
+            "Idle RSS per process (after sign-in, before load)",
+            report.table(["server", "pid", "RSS MiB"], rows) + "\n\nTarget: idgate < 80 MB per process.",
+        )
     opts.out.write_text(r.render())
     log(f"wrote {opts.out}")
 
@@ -500,12 +676,23 @@ def soak(st: Stack, opts: Options) -> None:
     pause_ms = 10
     conns = max(4, round(target * (pause_ms + (top.p50_ms or 1.0)) / 1000))
     for _ in range(3):  # calibrate the paced rate
-        cal = run_wrk(wrk_command(url, seconds=3, headers=headers, connections=conns,
-                                  script=HERE / "pace.lua", script_args=[str(pause_ms)]), 3)
+        cal = run_wrk(
+            wrk_command(
+                url,
+                seconds=3,
+                headers=headers,
+                connections=conns,
+                script=HERE / "pace.lua",
+                script_args=[str(pause_ms)],
+            ),
+            3,
+        )
         if cal.rps <= 0:
             break
         conns = max(4, min(2000, round(conns * target / cal.rps)))
-    log(f"soak: {opts.soak_seconds:.0f} s at ~{target:,.0f} req/s ({conns} connections, {pause_ms} ms pauses)")
+    log(
+        f"soak: {opts.soak_seconds:.0f} s at ~{target:,.0f} req/s ({conns} connections, {pause_ms} ms pauses)"
+    )
     samples: list[tuple[float, dict[int, int]]] = []
     stop = threading.Event()
 
@@ -518,16 +705,31 @@ def soak(st: Stack, opts: Options) -> None:
     rss_start = cpu.tree_rss_kb(pid)
     sampler.start()
     try:
-        res = run_wrk(wrk_command(url, seconds=opts.soak_seconds, headers=headers, connections=conns,
-                                  script=HERE / "pace.lua", script_args=[str(pause_ms)]), opts.soak_seconds)
+        res = run_wrk(
+            wrk_command(
+                url,
+                seconds=opts.soak_seconds,
+                headers=headers,
+                connections=conns,
+                script=HERE / "pace.lua",
+                script_args=[str(pause_ms)],
+            ),
+            opts.soak_seconds,
+        )
     finally:
         stop.set()
         sampler.join(timeout=15)
     write_soak(opts, top, target, res, rss_start, samples)
 
 
-def write_soak(opts: Options, top: WrkResult, target: float, res: WrkResult, rss_start: dict[int, int],
-               samples: list[tuple[float, dict[int, int]]]) -> None:
+def write_soak(
+    opts: Options,
+    top: WrkResult,
+    target: float,
+    res: WrkResult,
+    rss_start: dict[int, int],
+    samples: list[tuple[float, dict[int, int]]],
+) -> None:
     total = [(t, sum(d.values()) / 1024) for t, d in samples]
     first_after_warm = total[min(len(total) - 1, max(0, len(total) // 10))][1] if total else 0.0
     last = total[-1][1] if total else 0.0
@@ -564,9 +766,25 @@ def profile(st: Stack, opts: Options) -> None:
         raw = st.tmp / f"{variant}.spy"
         url = f"http://127.0.0.1:{st.ports.idgate[variant]}/"
         seconds = max(opts.seconds, 5.0)
-        spyp = subprocess.Popen([spy, "record", "-p", str(st.pid(variant)), "-d", str(int(seconds)),
-                                 "-r", "250", "-f", "raw", "-o", str(raw), "--nonblocking"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spyp = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-p",
+                str(st.pid(variant)),
+                "-d",
+                str(int(seconds)),
+                "-r",
+                "250",
+                "-f",
+                "raw",
+                "-o",
+                str(raw),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             res = run_wrk(wrk_command(url, seconds=seconds, headers=headers), seconds)
             spyp.wait(timeout=seconds + 30)
@@ -575,8 +793,12 @@ def profile(st: Stack, opts: Options) -> None:
                 spyp.kill()
         from bench.profile import render_profile
 
-        out += [f"## {variant}: {res.rps:,.0f} req/s under py-spy (sampling costs throughput)", "",
-                render_profile(raw.read_text() if raw.exists() else ""), ""]
+        out += [
+            f"## {variant}: {res.rps:,.0f} req/s under py-spy (sampling costs throughput)",
+            "",
+            render_profile(raw.read_text() if raw.exists() else ""),
+            "",
+        ]
     path = opts.out.with_name("PROFILE.md" if not opts.quick else ".quick-profile.md")
     path.write_text("\n".join(out))
     log(f"wrote {path}")
@@ -603,12 +825,19 @@ def main(opts: Options) -> int:
                 soak(st, opts)
                 return 0
             if opts.profile:
-                st = start_stack(tmp, sup, opts, apache=False, node=False,
-                                 variants=["idgate-1w", "idgate-1w-nomemo"])
+                st = start_stack(
+                    tmp, sup, opts, apache=False, node=False, variants=["idgate-1w", "idgate-1w-nomemo"]
+                )
                 profile(st, opts)
                 return 0
-            st = start_stack(tmp, sup, opts, apache="proxy" in opts.only, node="provider" in opts.only,
-                             variants=list(IDGATE_VARIANTS))
+            st = start_stack(
+                tmp,
+                sup,
+                opts,
+                apache="proxy" in opts.only,
+                node="provider" in opts.only,
+                variants=list(IDGATE_VARIANTS),
+            )
             if "proxy" in opts.only:
                 log("proxy configurations")
                 proxy = alternate(proxy_configs(st), opts)

@@ -68,7 +68,9 @@ def parse_wrk(output: str) -> WrkResult:
         if m := _TOTAL.match(line):
             requests, seconds = int(m.group(1)), _seconds(m.group(2), m.group(3))
         elif m := _SOCKET.search(line):
-            socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True))
+            socket_errors = dict(
+                zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True)
+            )
         elif m := _NON2XX.search(line):
             bad_status = int(m.group(1))
         elif m := _RPS.match(line):

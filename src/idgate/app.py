@@ -101,7 +101,7 @@ async def tcp_app(app: web.Application, address: str) -> AsyncIterator[None]:
         await runner.cleanup()
 
 
-async def run_worker(
+async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
     settings: Settings,
     *,
     reuse_port: bool = False,
@@ -118,6 +118,7 @@ async def run_worker(
     from idgate.health import Check, redis_check, serve_health, storage_check
     from idgate.net import client_session
     from idgate.proxy.app import build_signin_app
+    from idgate.proxy.services import ProxyServices
 
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
@@ -132,6 +133,7 @@ async def run_worker(
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(sock.close)
             provider_socket: str | None = None
+            services: dict[str, ProxyServices] = {}
             signin_socket: str | None = None
             checks: dict[str, Check] = {}  # readiness (idgate.health)
             if settings.provider is not None:
@@ -154,7 +156,12 @@ async def run_worker(
                 if settings.sessions != "cookie":
                     checks["sessions"], close_redis = redis_check(settings.sessions)
                     stack.push_async_callback(close_redis)
-                signin = build_signin_app(settings.proxies, clock, http)
+                from idgate.proxy.services import build_services
+
+                services = build_services(settings.proxies, clock, http)  # session stores, refresh, signer
+                for svc in services.values():
+                    stack.push_async_callback(svc.close)
+                signin = build_signin_app(settings.proxies, clock, http, services)
                 signin_socket = await stack.enter_async_context(
                     unix_app(signin, os.path.join(rundir, "signin.sock"))
                 )
@@ -163,7 +170,9 @@ async def run_worker(
 
                 await stack.enter_async_context(tcp_app(upstream_app(), settings.demo_upstream))
 
-            table = RouteTable.build(settings, provider_socket=provider_socket, signin_socket=signin_socket)
+            table = RouteTable.build(
+                settings, provider_socket=provider_socket, signin_socket=signin_socket, services=services
+            )
             edge = await start_edge(settings, table, clock, sock=sock)
             stack.push_async_callback(edge.aclose)
             if settings.health_listen:

@@ -6,7 +6,9 @@ are seconds, secrets are plain ``str``/``bytes`` already resolved from ``$ENV`` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 SCHEME_PORTS = {"http": 80, "https": 443}
 
@@ -54,6 +56,17 @@ class StaticPassword:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectorSettings:
+    """An upstream identity source (``dex.connectors[]``); ``config`` is the raw block, which the connector's
+    typed model (``idgate.connectors.registry``) validated at config-load time and parses again to open it."""
+
+    type: str
+    id: str
+    name: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     """The provider role: Dex's configuration as the ``oauth`` chart renders it."""
 
@@ -73,6 +86,7 @@ class ProviderSettings:
     login_session_ttl: float = 24 * 3600.0  # the provider's SSO session (idgate.login_session_lifetime)
     signing_algorithm: str = "RS256"  # idgate.signing_algorithm: RS256 or ES256
     response_types: tuple[str, ...] = ("code",)  # dex.oauth2.responseTypes
+    connectors: tuple[ConnectorSettings, ...] = ()  # dex.connectors, in file order
     password_connector: str | None = None  # dex.oauth2.passwordConnector: enables grant_type=password
     always_show_login_screen: bool = False  # dex.oauth2.alwaysShowLoginScreen
 

@@ -41,7 +41,9 @@ class Upstream(Protocol):
         """The allowed person loses what let them in (membership, or their token is revoked)."""
 
 
-async def sign_in(connector: Any, state: str = "state-0123456789", scopes: tuple[str, ...] = SCOPES) -> dict[str, str]:
+async def sign_in(
+    connector: Any, state: str = "state-0123456789", scopes: tuple[str, ...] = SCOPES
+) -> dict[str, str]:
     """Play the browser: follow ``login_url`` to the upstream and return the callback's query."""
     url = connector.login_url(scopes, CALLBACK, state)
     async with (

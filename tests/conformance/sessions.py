@@ -88,20 +88,26 @@ class SessionStoreConformance:
         clock.advance(1)
         assert await store.fetch(value, clock.now()) is None
 
-    async def test_garbage_and_tampered_values_are_no_session(self, stores: Callable[..., SessionStore]) -> None:
+    async def test_garbage_and_tampered_values_are_no_session(
+        self, stores: Callable[..., SessionStore]
+    ) -> None:
         store = stores()
         value = await store.put(alice(), NOW)
         for bad in ("", "garbage", value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1], value + "x"):
             assert store.peek(bad, NOW) is None
             assert await store.fetch(bad, NOW) is None
 
-    async def test_value_of_another_deployment_does_not_open(self, stores: Callable[..., SessionStore]) -> None:
+    async def test_value_of_another_deployment_does_not_open(
+        self, stores: Callable[..., SessionStore]
+    ) -> None:
         value = await stores(proxy("one")).put(alice(), NOW)
         other = stores(proxy("two"))
         assert other.peek(value, NOW) is None
         assert await other.fetch(value, NOW) is None
 
-    async def test_keys_rotate_seal_with_newest_open_with_any(self, stores: Callable[..., SessionStore]) -> None:
+    async def test_keys_rotate_seal_with_newest_open_with_any(
+        self, stores: Callable[..., SessionStore]
+    ) -> None:
         old_value = await stores(proxy(key=OLD_KEY)).put(alice(), NOW)
         rotated = stores(proxy(key=NEW_KEY, previous=(OLD_KEY,)))
         assert await rotated.fetch(old_value, NOW) == alice()
@@ -180,7 +186,9 @@ class SessionStoreConformance:
         assert result.session == alice() and result.value is None
         assert await store.fetch(value, NOW + 61) == alice()
 
-    def test_refresh_never_due_without_refresh_token_or_setting(self, stores: Callable[..., SessionStore]) -> None:
+    def test_refresh_never_due_without_refresh_token_or_setting(
+        self, stores: Callable[..., SessionStore]
+    ) -> None:
         async def renew(session: Session, now: float) -> Session:
             return session
 

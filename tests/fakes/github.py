@@ -32,7 +32,7 @@ class GitHubUser:
 @dataclass
 class FakeGitHub:
     client_id: str = "gh-client"
-    client_secret: str = "gh-secret"  # noqa: S105
+    client_secret: str = "gh-secret"
     api_prefix: str = "/api/v3"
     max_per_page: int = 2
     users: dict[str, GitHubUser] = field(default_factory=dict)
@@ -109,9 +109,7 @@ class FakeGitHub:
             elif kind == "orgs":
                 items = [{"login": o, "id": abs(hash(o)) % 10000} for o in who.orgs]
             else:
-                items = [
-                    {"name": n, "slug": s, "organization": {"login": o}} for o, n, s in who.teams
-                ]
+                items = [{"name": n, "slug": s, "organization": {"login": o}} for o, n, s in who.teams]
             return self._page(request, items)
 
         return handler

@@ -1,6 +1,7 @@
-"""A fake GitLab: the OAuth 2.0 provider (``/oauth/authorize``, ``/oauth/token`` with authorization codes and
-rotating refresh tokens, RFC 6749 §5.2 errors), ``/api/v4/user`` and ``/oauth/userinfo`` with ``groups`` and
-the ``https://gitlab.org/claims/groups/<role>`` claims. 401 bodies are GitLab's ``{"message": "401 Unauthorized"}``."""
+"""A fake GitLab: the OAuth 2.0 provider (``/oauth/authorize``, ``/oauth/token`` with authorization codes
+and rotating refresh tokens, RFC 6749 §5.2 errors), ``/api/v4/user`` and ``/oauth/userinfo`` with
+``groups`` and the ``https://gitlab.org/claims/groups/<role>`` claims. 401 bodies are GitLab's
+``{"message": "401 Unauthorized"}``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class GitLabUser:
 @dataclass
 class FakeGitLab:
     client_id: str = "gl-client"
-    client_secret: str = "gl-secret"  # noqa: S105
+    client_secret: str = "gl-secret"
     users: dict[str, GitLabUser] = field(default_factory=dict)
     login_as: str = ""
     codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # code -> (login, redirect, scope)
@@ -62,7 +63,10 @@ class FakeGitLab:
             entry = self.codes.pop(str(form.get("code", "")), None)
             if entry is None or entry[1] != form.get("redirect_uri"):
                 return web.json_response(
-                    {"error": "invalid_grant", "error_description": "The provided authorization grant is invalid"},
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "The provided authorization grant is invalid",
+                    },
                     status=400,
                 )
             who = entry[0]

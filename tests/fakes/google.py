@@ -15,7 +15,6 @@ from aiohttp import web
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
-
 from tests.fakes.oidc import FakeOIDC
 
 SCOPE = "https://www.googleapis.com/auth/admin.directory.group.readonly"
@@ -24,7 +23,7 @@ SCOPE = "https://www.googleapis.com/auth/admin.directory.group.readonly"
 @dataclass
 class FakeGoogle(FakeOIDC):
     client_id: str = "google-client"
-    client_secret: str = "google-secret"  # noqa: S105
+    client_secret: str = "google-secret"
     always_refresh: bool = True
     sa_key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048))
     sa_email: str = "idgate@project.iam.gserviceaccount.com"
@@ -55,7 +54,9 @@ class FakeGoogle(FakeOIDC):
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return await super().token(request)
         try:
-            claims: dict[str, Any] = jwt.decode(str(form.get("assertion", "")), self.sa_key, algorithms=["RS256"]).claims
+            claims: dict[str, Any] = jwt.decode(
+                str(form.get("assertion", "")), self.sa_key, algorithms=["RS256"]
+            ).claims
         except (JoseError, ValueError):
             return self._error("invalid_grant")
         if claims.get("iss") != self.sa_email or claims.get("aud") != f"{self.issuer}/token":

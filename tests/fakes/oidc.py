@@ -36,7 +36,7 @@ class Grant:
 @dataclass
 class FakeOIDC:
     client_id: str = "oidc-client"
-    client_secret: str = "oidc-secret"  # noqa: S105
+    client_secret: str = "oidc-secret"
     issuer: str = ""  # set once the server listens
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # login -> claims
     login_as: str = ""
@@ -87,7 +87,11 @@ class FakeOIDC:
             return web.Response(status=400, text="unknown client")
         code = secrets.token_urlsafe(16)
         self.codes[code] = Grant(
-            self.login_as, q["redirect_uri"], q.get("nonce", ""), q.get("code_challenge", ""), q.get("scope", "")
+            self.login_as,
+            q["redirect_uri"],
+            q.get("nonce", ""),
+            q.get("code_challenge", ""),
+            q.get("scope", ""),
         )
         raise web.HTTPFound(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}")
 
@@ -128,7 +132,9 @@ class FakeOIDC:
             if grant is None or grant.redirect_uri != form.get("redirect_uri"):
                 return self._error("invalid_grant")
             verifier = str(form.get("code_verifier", ""))
-            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            digest = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            )
             if grant.challenge and digest != grant.challenge:
                 return self._error("invalid_grant")
             nonce: str | None = grant.nonce

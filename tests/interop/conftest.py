@@ -135,7 +135,8 @@ def provider(
                     "id": RP_CLIENT_ID,
                     "name": "openid-client",
                     "secret": RP_CLIENT_SECRET,
-                    "RedirectURIs": [redirect_uri, signed_out],
+                    "RedirectURIs": [redirect_uri],
+                    "postLogoutRedirectURIs": [signed_out],
                 }
             ],
         },

@@ -41,7 +41,10 @@ def hop_to(hops: list[Hop], prefix: str) -> Hop:
     for hop in hops:
         if hop.url.startswith(prefix):
             return hop
-    raise AssertionError(f"the browser never reached {prefix}: {chain(hops)}; last page:\n{hops[-1].body}")
+    last = hops[-1]
+    raise AssertionError(
+        f"the browser never reached {prefix}: {chain(hops)}; last page ({last.status}):\n{last.body}"
+    )
 
 
 async def idgate_password_login(b: Browser, page: Hop, **extra: Any) -> list[Hop]:

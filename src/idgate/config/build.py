@@ -18,10 +18,11 @@ from idgate.config.dex import DexSection, bcrypt_hash_bytes
 from idgate.config.iap import Deployment, IapSection, deployment_extensions
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
-from idgate.config.server import IdgateSection
 from idgate.config.options import runtime_options
+from idgate.config.server import IdgateSection
 from idgate.settings import (
     ClientSettings,
+    ConnectorSettings,
     ProviderSettings,
     ProxySettings,
     Settings,
@@ -86,11 +87,16 @@ def _provider(dex: DexSection) -> ProviderSettings:
         )
         for p in dex.staticPasswords
     )
+    connectors = tuple(
+        ConnectorSettings(type=c.type, id=c.id, name=c.name or c.id, config=dict(c.config))
+        for c in dex.connectors
+    )
     return ProviderSettings(
         issuer=dex.issuer,
         clients=clients,
         static_passwords=passwords,
         display_name=dex.frontend.issuer,
+        connectors=connectors,
         **expiry,
     )
 

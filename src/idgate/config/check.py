@@ -9,7 +9,9 @@ Errors (the setup cannot work):
   ``*.localhost`` or an IP address, or when the provider itself is on plain http);
 - ``iap.oidc_issuer_url`` is the chart's placeholder, or differs from the issuer the ``dex`` section makes;
 - two deployments share a host or a ``name``; two Dex clients share an ``id``;
-- ``github_team`` without ``github_org``.
+- ``github_team`` without ``github_org``;
+- a ``dex.connectors[i].config`` block that its connector type's model refuses (unknown key with a
+  "did you mean", wrong type, missing key: :func:`idgate.connectors.registry.connector_problems`).
 
 Warnings (it works, but probably not as meant):
 
@@ -87,6 +89,10 @@ def _check_dex(config: Config, dex: DexSection) -> list[Problem]:
                     f"'{password_connector}' is not a connector id (known: {', '.join(known)})",
                 )
             )
+    from idgate.connectors.registry import connector_problems  # imported late: connectors import config
+
+    for i, connector in enumerate(dex.connectors):
+        problems += connector_problems(connector.type, connector.config, ("dex", "connectors", i, "config"))
     if dex.clients and not dex.connectors and not dex.staticPasswords:
         problems.append(
             Problem("dex", "clients but no connectors or staticPasswords: nobody can log in", "warning")

@@ -248,14 +248,34 @@ def runtime_options(opts: ProxyOptions, default_sessions: str) -> dict[str, Any]
     chooses per deployment.
     """
     out: dict[str, Any] = {}
-    same = (
-        "skip_auth_preflight skip_jwt_bearer_tokens pass_access_token pass_authorization_header "
-        "set_xauthrequest set_authorization_header prefer_email_to_user pass_host_header cookie_path "
-        "cookie_refresh cookie_httponly cookie_samesite approval_prompt prompt oidc_groups_claim "
-        "reverse_proxy real_client_ip_header upstream_timeout flush_interval "
-        "ssl_upstream_insecure_skip_verify custom_sign_in_logo banner footer skip_provider_button "
-        "code_challenge_method ping_path"
-    ).split()
+    same = [
+        "skip_auth_preflight",
+        "skip_jwt_bearer_tokens",
+        "pass_access_token",
+        "pass_authorization_header",
+        "set_xauthrequest",
+        "set_authorization_header",
+        "prefer_email_to_user",
+        "pass_host_header",
+        "cookie_path",
+        "cookie_refresh",
+        "cookie_httponly",
+        "cookie_samesite",
+        "approval_prompt",
+        "prompt",
+        "oidc_groups_claim",
+        "reverse_proxy",
+        "real_client_ip_header",
+        "upstream_timeout",
+        "flush_interval",
+        "ssl_upstream_insecure_skip_verify",
+        "custom_sign_in_logo",
+        "banner",
+        "footer",
+        "skip_provider_button",
+        "code_challenge_method",
+        "ping_path",
+    ]
     for name in same:
         value = getattr(opts, name)
         if value is not None:

@@ -1,2 +1,4 @@
-"""How people authenticate: the capability protocols (:mod:`.base`) and the connectors. For now only
-:mod:`.local` (``staticPasswords``); LDAP, GitHub, GitLab, Google and OIDC come later."""
+"""How people authenticate: the capability protocols (:mod:`.base`), the errors (:mod:`.errors`) and one
+module per connector type: :mod:`.local` (``staticPasswords``), :mod:`.ldap`, :mod:`.github`,
+:mod:`.gitlab`, :mod:`.google`, :mod:`.oidc`. :mod:`.registry` maps ``dex.connectors[].type`` to each
+one's typed config model and builds them."""

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from pydantic import ValidationError
 
 from idgate.config.model import Loc
 from idgate.config.translate import problems_from
-from idgate.config.types import Strict
+from idgate.config.types import Strict, did_you_mean
 from idgate.errors import ConfigError, Problem
 
 __all__ = ["ConnectorConfig", "fold_keys", "parse_config", "validate_config"]
@@ -29,7 +29,16 @@ C = TypeVar("C", bound="ConnectorConfig")
 
 
 class ConnectorConfig(Strict):
-    """Base of every connector's ``config`` model."""
+    """Base of every connector's ``config`` model. ``legacy_keys`` are accepted but never suggested in a
+    "did you mean" (``orgz`` should point at ``orgs``, not at GitHub's legacy ``org``)."""
+
+    legacy_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def unknown_key_message(cls, key: str) -> str:
+        known = [k for k in cls.known_keys() if k not in cls.legacy_keys]
+        hint = did_you_mean(key, known) or f" (expected one of: {', '.join(known)})"
+        return f"unknown key '{key}'{hint}"
 
 
 def _model_of(annotation: Any) -> type[Strict] | None:
@@ -70,10 +79,11 @@ def fold_keys(raw: Any, model: type[Strict], loc: Loc, written: dict[Loc, Loc]) 
             written[(*loc, name)] = (*loc, key)
         inner = _model_of(fields[name].annotation) if name in fields else None
         if inner is not None and isinstance(value, list):
-            value = [fold_keys(v, inner, (*loc, name, i), written) for i, v in enumerate(value)]
+            out[name] = [fold_keys(v, inner, (*loc, name, i), written) for i, v in enumerate(value)]
         elif inner is not None:
-            value = fold_keys(value, inner, (*loc, name), written)
-        out[name] = value
+            out[name] = fold_keys(value, inner, (*loc, name), written)
+        else:
+            out[name] = value
     return out
 
 
@@ -93,4 +103,3 @@ def parse_config(model: type[C], raw: Any, prefix: Loc = ()) -> C:
     if parsed is None:
         raise ConfigError(problems)
     return parsed
-

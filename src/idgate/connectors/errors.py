@@ -3,11 +3,11 @@
 ::
 
     UpstreamError                     (idgate.errors)
-    └── ConnectorError                a login or refresh through a connector failed; ``reason`` is safe to show
-        ├── LoginRefused              the person is known upstream but may not log in here (403 page, says why)
-        ├── CallbackInvalid           the upstream's callback is unusable: no code, an ``error=``, a bad state (400)
-        └── UpstreamFailed            the upstream (LDAP, GitHub, an OIDC provider) is unreachable, refuses our
-                                      credentials or answers something unusable (502); fails closed
+    └── ConnectorError            a login or refresh through a connector failed; ``reason`` is safe to show
+        ├── LoginRefused          known upstream, but may not log in here (403 page that says why)
+        ├── CallbackInvalid       the upstream's callback is unusable: no code, an ``error=`` (400)
+        └── UpstreamFailed        the upstream (LDAP, GitHub, an OIDC provider) is unreachable, refuses
+                                  our credentials or answers something unusable (502); fails closed
 
 A ``reason`` never holds a password, code, token or secret: it is meant for the person at the browser and
 for the log. Foreign exceptions (aiohttp, ldap3, joserfc) are translated into these at each connector's

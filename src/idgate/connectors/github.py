@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Mapping
-from typing import Any, Literal, Self
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlencode
 
 import aiohttp
@@ -47,6 +47,8 @@ class GitHubOrg(ConnectorConfig):
 
 class GitHubConfig(ConnectorConfig):
     """Dex's ``github`` connector config."""
+
+    legacy_keys: ClassVar[frozenset[str]] = frozenset({"org"})
 
     clientID: str
     clientSecret: str
@@ -103,7 +105,7 @@ def team_names(team: Mapping[str, Any], field: str) -> list[str]:
 
 
 def groups_for(
-    config: GitHubConfig, orgs: list[str], teams: list[Mapping[str, Any]]
+    config: GitHubConfig, orgs: list[str], teams: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], bool]:
     """The groups for a person in ``orgs`` with ``teams``, and whether the org rules let them in."""
     by_org: dict[str, list[str]] = {}
@@ -199,7 +201,12 @@ class GitHubConnector:
 
     async def _get(self, path: str, token: str, refreshing: bool) -> Any:
         resp = await request_json(
-            self._http, "GET", self._api + path, what=f"GitHub {path}", headers=self._headers(token), tls=self._tls
+            self._http,
+            "GET",
+            self._api + path,
+            what=f"GitHub {path}",
+            headers=self._headers(token),
+            tls=self._tls,
         )
         if resp.status == 401 and refreshing:
             raise LoginRefused("the GitHub authorization was revoked; sign in again")

@@ -94,14 +94,20 @@ class GitLabConnector:
 
     async def _token(self, form: dict[str, str]) -> dict[str, Any]:
         full = {**form, "client_id": self.config.clientID, "client_secret": self.config.clientSecret}
-        return await token_request(self._http, f"{self._base}/oauth/token", full, what="GitLab token endpoint")
+        return await token_request(
+            self._http, f"{self._base}/oauth/token", full, what="GitLab token endpoint"
+        )
 
     async def handle_callback(
         self, scopes: tuple[str, ...], callback_url: str, query: Mapping[str, str]
     ) -> Identity:
         code, _ = callback_params(query, "GitLab")
         token = await self._token(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": self._redirect_uri(callback_url)}
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self._redirect_uri(callback_url),
+            }
         )
         return await self._identity(scopes, token, refreshing=False)
 
@@ -131,7 +137,9 @@ class GitLabConnector:
             raise UpstreamFailed(f"{what} answered HTTP {resp.status}")
         return resp.body
 
-    async def _identity(self, scopes: tuple[str, ...], token: Mapping[str, Any], *, refreshing: bool) -> Identity:
+    async def _identity(
+        self, scopes: tuple[str, ...], token: Mapping[str, Any], *, refreshing: bool
+    ) -> Identity:
         access = str(token["access_token"])
         user = await self._get(f"{self._base}/api/v4/user", access, "GitLab /api/v4/user", refreshing)
         if not isinstance(user.get("id"), int) or not isinstance(user.get("username"), str):
@@ -142,14 +150,17 @@ class GitLabConnector:
             raise LoginRefused(f"the GitLab account {username} has no email address")
         groups: list[str] = []
         if self._wants_groups(scopes):
-            info = await self._get(f"{self._base}/oauth/userinfo", access, "GitLab /oauth/userinfo", refreshing)
+            info = await self._get(
+                f"{self._base}/oauth/userinfo", access, "GitLab /oauth/userinfo", refreshing
+            )
             groups = groups_with_permissions(info, self.config.getGroupsPermission)
             if self.config.groups:
                 wanted = set(self.config.groups)
                 groups = [g for g in groups if g.split(":", 1)[0] in wanted]
                 if not groups:
+                    wanted_list = ", ".join(self.config.groups)
                     raise LoginRefused(
-                        f"the GitLab account {username} is in none of the groups {', '.join(self.config.groups)}"
+                        f"the GitLab account {username} is in none of the groups {wanted_list}"
                     )
         data = {"refresh_token": token.get("refresh_token") or ""}
         return Identity(

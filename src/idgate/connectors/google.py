@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
@@ -45,6 +45,8 @@ ASSERTION_LIFETIME = 3600
 
 class GoogleConfig(ConnectorConfig):
     """Dex's ``google`` connector config."""
+
+    legacy_keys: ClassVar[frozenset[str]] = frozenset({"adminEmail"})
 
     clientID: str
     clientSecret: str
@@ -133,7 +135,12 @@ class GoogleConnector(OIDCConnector):
         return [s for s in super().upstream_scopes(scopes) if s != "offline_access"]
 
     async def identity(
-        self, scopes: tuple[str, ...], claims: Mapping[str, Any], token: Mapping[str, Any], *, refresh_token: Any
+        self,
+        scopes: tuple[str, ...],
+        claims: Mapping[str, Any],
+        token: Mapping[str, Any],
+        *,
+        refresh_token: Any,
     ) -> Identity:
         email = claims.get("email")
         domains = self.google.hostedDomains
@@ -199,7 +206,11 @@ class GoogleConnector(OIDCConnector):
             if page:
                 url += f"&pageToken={quote(page, safe='')}"
             resp = await request_json(
-                self._http, "GET", url, what="Google Directory API", headers={"Authorization": f"Bearer {token}"}
+                self._http,
+                "GET",
+                url,
+                what="Google Directory API",
+                headers={"Authorization": f"Bearer {token}"},
             )
             if resp.status != 200 or not isinstance(resp.body, dict):
                 raise UpstreamFailed(f"Google Directory API answered HTTP {resp.status}")

@@ -105,7 +105,7 @@ async def request_json(
     return Response(status, body, link)
 
 
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]*)*)')
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 
 
 def next_link(header: str) -> str | None:

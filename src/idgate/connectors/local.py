@@ -1,5 +1,8 @@
 """The ``local`` connector: Dex's password database (``staticPasswords``), bcrypt-checked.
 
+It is also a refresh connector: at refresh time the user must still exist (an account deleted with
+``idgate user delete`` loses access at its next refresh).
+
 The email is matched case-insensitively. bcrypt runs in a worker thread (it takes tens of milliseconds
 by design) and runs even for an unknown email, against a dummy hash of the same cost, so the answer time
 does not tell whether an account exists. Dex's hashes come from Go (``$2a$``) or PHP/htpasswd
@@ -14,6 +17,7 @@ import contextlib
 import bcrypt
 
 from idgate.connectors.base import Identity
+from idgate.connectors.errors import LoginRefused
 from idgate.errors import NotFound
 from idgate.storage.base import Password, Storage
 
@@ -77,6 +81,23 @@ class LocalConnector:
             self._dummy = await asyncio.to_thread(bcrypt.hashpw, b"idgate-dummy", salt)
         return self._dummy
 
+    async def refresh(self, scopes: tuple[str, ...], identity: Identity) -> Identity:
+        """The user as stored now; :class:`LoginRefused` when the account was deleted."""
+        for record in await self._storage.list(Password):
+            if record.user_id == identity.user_id:
+                return self._identity(record)
+        raise LoginRefused("the account no longer exists")
+
+    @staticmethod
+    def _identity(record: Password) -> Identity:
+        return Identity(
+            user_id=record.user_id,
+            username=record.username,
+            email=record.email,
+            email_verified=True,
+            preferred_username=record.username,
+        )
+
     async def login(self, scopes: tuple[str, ...], username: str, password: str) -> Identity | None:
         try:
             record: Password | None = await self._storage.get(Password, username.strip().lower())
@@ -86,10 +107,4 @@ class LocalConnector:
         ok = await asyncio.to_thread(check_password, password, hashed)
         if record is None or not ok:
             return None
-        return Identity(
-            user_id=record.user_id,
-            username=record.username,
-            email=record.email,
-            email_verified=True,
-            preferred_username=record.username,
-        )
+        return self._identity(record)

@@ -167,7 +167,7 @@ class OIDCConnector:
         return self._keys
 
     async def _verify(self, id_token: str, nonce: str | None) -> dict[str, Any]:
-        """Verify an ID token; ``nonce=None`` for a refreshed one (no nonce; ``sub`` compared by the caller)."""
+        """Verify an ID token; ``nonce=None`` for a refreshed one (``sub`` is compared by the caller)."""
         now = self._clock.now()
         for refresh in (False, True):
             keys = await self._signing_keys(refresh=refresh)
@@ -183,7 +183,13 @@ class OIDCConnector:
                     )
                 claims = verify_signature(id_token, keys)
                 checked = {**claims, "nonce": _NO_NONCE}
-                validate_claims(checked, issuer=self.config.issuer, client_id=self.config.clientID, nonce=_NO_NONCE, now=now)
+                validate_claims(
+                    checked,
+                    issuer=self.config.issuer,
+                    client_id=self.config.clientID,
+                    nonce=_NO_NONCE,
+                    now=now,
+                )
                 return claims
             except UnknownSigningKey:
                 if refresh:
@@ -239,7 +245,9 @@ class OIDCConnector:
             auth = basic_auth(self.config.clientID, self.config.clientSecret)
         else:
             form = {**form, "client_id": self.config.clientID}
-        return await token_request(self._http, meta.token_endpoint, form, what="upstream token endpoint", auth=auth)
+        return await token_request(
+            self._http, meta.token_endpoint, form, what="upstream token endpoint", auth=auth
+        )
 
     async def handle_callback(
         self, scopes: tuple[str, ...], callback_url: str, query: Mapping[str, str]
@@ -268,7 +276,9 @@ class OIDCConnector:
             data = json.loads(identity.connector_data)
             refresh_token, sub = data["refresh_token"], data["sub"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise LoginRefused(f"{self.upstream} gave no refresh token for this login; sign in again") from exc
+            raise LoginRefused(
+                f"{self.upstream} gave no refresh token for this login; sign in again"
+            ) from exc
         if not isinstance(refresh_token, str) or not refresh_token:
             raise LoginRefused(f"{self.upstream} gave no refresh token for this login; sign in again")
         try:
@@ -286,7 +296,9 @@ class OIDCConnector:
             raise LoginRefused(f"the {self.upstream} account behind this login changed; sign in again")
         if self.config.getUserInfo:
             claims = await self._with_userinfo(claims, str(token["access_token"]))
-        return await self.identity(scopes, claims, token, refresh_token=token.get("refresh_token") or refresh_token)
+        return await self.identity(
+            scopes, claims, token, refresh_token=token.get("refresh_token") or refresh_token
+        )
 
     async def _with_userinfo(self, claims: dict[str, Any], access_token: str) -> dict[str, Any]:
         meta = await self._meta()
@@ -308,7 +320,12 @@ class OIDCConnector:
         return {**claims, **resp.body}
 
     async def identity(
-        self, scopes: tuple[str, ...], claims: Mapping[str, Any], token: Mapping[str, Any], *, refresh_token: Any
+        self,
+        scopes: tuple[str, ...],
+        claims: Mapping[str, Any],
+        token: Mapping[str, Any],
+        *,
+        refresh_token: Any,
     ) -> Identity:
         """Map verified claims to an identity (subclasses check more before calling this)."""
         c = self.config
@@ -351,4 +368,3 @@ def _with_data(identity: Identity, refresh_token: Any, sub: str) -> Identity:
     from dataclasses import replace
 
     return replace(identity, connector_data=json.dumps({"refresh_token": refresh_token, "sub": sub}))
-

@@ -58,7 +58,7 @@ IAP_RESOURCES: Obj = {
     "requests": {"cpu": "50m", "memory": "25Mi"},
     "limits": {"cpu": "200m", "memory": "50Mi"},
 }
-CA_DIR = "/etc/idgate/ca"
+CA_DIR = "/etc/ssl/certs"
 _TPL_NAME = re.compile(r"\{\{-?\s*\.name\s*-?\}\}")
 
 
@@ -78,13 +78,7 @@ def proxy_objects(
     """Every object of one deployment."""
     name = dep.name
     selector = {"app": "iap", "target": name}
-    pod = proxy_values(
-        iap,
-        dep,
-        listen=f"0.0.0.0:{iap.port}",
-        health=f"0.0.0.0:{HEALTH_PORT}",
-        sessions=config.idgate.sessions,
-    )
+    pod = proxy_values(config, iap, dep, listen=f"0.0.0.0:{iap.port}", health=f"0.0.0.0:{HEALTH_PORT}")
     own_env = pod.env
     if dep.existingSecret:  # the chart's three keys come from there
         own_env = {k: v for k, v in pod.env.items() if k not in PROXY_SECRET_VARS.values()}
@@ -168,10 +162,16 @@ def _deployment(
         "volumeMounts": mounts,
     }
     ca = iap.customProviderCA
-    if ca is not None:  # the provider's private CA: the only trust anchor the proxy needs
+    if ca is not None:  # the provider's private CA, where the chart mounts it (customProviderCA.path)
         volumes.append({"name": "provider-ca", "secret": {"secretName": ca.secretName}})
-        mounts.append({"name": "provider-ca", "mountPath": CA_DIR, "readOnly": True})
-        container["env"] = [{"name": "SSL_CERT_FILE", "value": f"{CA_DIR}/{ca.secretKey}"}]
+        mounts.append(
+            {
+                "name": "provider-ca",
+                "mountPath": f"{CA_DIR}/{ca.secretKey}",
+                "subPath": ca.secretKey,
+                "readOnly": True,
+            }
+        )
     spec: Obj = {
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(),

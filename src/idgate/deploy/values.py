@@ -5,11 +5,11 @@ environment variables. The pod mounts the first and loads the second with ``envF
 --config`` then expands the ``${VAR}`` references (:mod:`idgate.config.sources`), so the pod runs exactly
 the settings the file describes (``tests/unit/deploy`` checks this round trip). The rules:
 
-- the document is dumped from the validated model: only keys the user wrote, no chart-only keys (image,
-  resources, affinity, certIssuer ...), durations back as Go durations;
+- the document is dumped from the validated model: only keys the user wrote, without the keys only the
+  charts' templates read (image, resources, affinity, certIssuer ...), durations back as Go durations;
 - every secret value (``secret``, ``client_secret``, ``encryption_key``, ``clientSecret``, ``bindPW``,
-  ``hash`` at any depth, the deployment's ``client_id`` as the chart does, and the storage and session URLs,
-  which may carry passwords) becomes ``${VAR}`` and goes into the Secret;
+  ``hash``, ``previous_encryption_keys`` at any depth, the deployment's ``client_id`` as the chart does,
+  and the storage and session URLs, which may carry passwords) becomes ``${VAR}`` and goes to the Secret;
 - a ``$`` in any other string is written ``$$`` so that expansion gives it back unchanged.
 
 Secret variable names: a proxy uses the chart's own (``OAUTH2_PROXY_CLIENT_ID``,
@@ -36,15 +36,21 @@ PROXY_SECRET_VARS = {
 }
 STORAGE_VAR = "IDGATE_STORAGE"
 SESSIONS_VAR = "IDGATE_SESSIONS"
-DEX_KEYS = {"ingress", "expiry", "frontend", "connectors", "clients", "staticPasswords"}
-DEPLOYMENT_KEYS = {
-    "name",
-    "client_id",
-    "client_secret",
-    "encryption_key",
-    "upstream_service",
-    "upstream_port",
-}
+# Values under these keys (a string, or each string of a list) go to the Secret.
+HIDDEN_KEYS = frozenset((*SECRET_KEYS, "previous_encryption_keys"))
+# Keys only the charts' templates read (rendered into the objects, not into the pod's values file). Keys
+# are left out by name so that any key idgate's runtime reads reaches the pod, also ones added later.
+DEX_CHART_ONLY = {
+    "image", "imagePullSecrets", "replicas", "env", "resources", "nodeSelector", "affinity", "tolerations",
+    "extraVolumes", "extraVolumeMounts", "certIssuer", "theme", "nameOverride", "grpc",
+}  # fmt: skip
+IAP_CHART_ONLY = {
+    "image", "imagePullSecrets", "discovery_url", "port", "replicas", "certIssuer",
+    "custom_provider_ca_secret", "resources", "affinity", "nodeSelector", "tolerations", "extraArgs",
+    "deployments",
+}  # fmt: skip
+DEPLOYMENT_CHART_ONLY = {"replicas", "existingSecret", "extraArgs", "passthrough", "ingress", "config"}
+IDGATE_RENDER_ONLY = {"listen", "health_listen", "storage", "sessions", "data_dir", "workers", "kubernetes"}
 
 
 @dataclass
@@ -77,51 +83,61 @@ def _var(path: tuple[str | int, ...]) -> str:
 def _hide_secrets(node: Any, path: tuple[str | int, ...], out: PodValues) -> Any:
     """``node`` escaped, with every value under a secret key replaced by a ``${VAR}`` reference."""
     if isinstance(node, dict):
-        return {
-            k: out.hide(v, _var((*path, k)))
-            if k in SECRET_KEYS and isinstance(v, str)
-            else _hide_secrets(v, (*path, k), out)
-            for k, v in node.items()
-        }
+        return {k: _hide_value(k, v, (*path, k), out) for k, v in node.items()}
     if isinstance(node, list):
         return [_hide_secrets(v, (*path, i), out) for i, v in enumerate(node)]
     return _escape(node)
 
 
-def _listeners(listen: str, health: str) -> dict[str, Any]:
-    return {"listen": _escape(listen), "health_listen": _escape(health)}
+def _hide_value(key: str, value: Any, path: tuple[str | int, ...], out: PodValues) -> Any:
+    if key in HIDDEN_KEYS and isinstance(value, str):
+        return out.hide(value, _var(path))
+    if key in HIDDEN_KEYS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [out.hide(v, _var((*path, i))) for i, v in enumerate(value)]
+    return _hide_secrets(value, path, out)
+
+
+def _idgate_section(config: Config, listen: str, health: str) -> dict[str, Any]:
+    """The user's ``idgate`` keys that the runtime reads, with the pod's listeners."""
+    section = config.idgate.model_dump(
+        mode="json", by_alias=True, exclude_unset=True, exclude=IDGATE_RENDER_ONLY
+    )
+    return {"listen": listen, "health_listen": health, **_escape(section)}
 
 
 def provider_values(config: Config, *, listen: str, health: str, storage: str) -> PodValues:
-    """The provider pod's document: ``dex`` (what the provider reads) and ``idgate`` (where it listens,
-    its storage URL from the Secret)."""
+    """The provider pod's document: ``dex`` (what the provider reads) and ``idgate`` (its listeners and
+    settings; the storage URL from the Secret)."""
     assert config.dex is not None
     out = PodValues({})
-    dex = config.dex.model_dump(mode="json", by_alias=True, exclude_unset=True, include=DEX_KEYS)
+    dex = config.dex.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=DEX_CHART_ONLY)
     ingress = dex.get("ingress", {})
     dex["ingress"] = {k: v for k, v in ingress.items() if k in ("host", "path", "scheme")}
-    section = _listeners(listen, health)
+    section = _idgate_section(config, listen, health)
     section["storage"] = out.hide(storage, STORAGE_VAR)
     out.document = {"dex": _hide_secrets(dex, ("dex",), out), "idgate": section}
     return out
 
 
-def proxy_values(
-    iap: IapSection, deployment: Deployment, *, listen: str, health: str, sessions: str
-) -> PodValues:
-    """One proxy deployment's document: ``iap`` with only this deployment, keyed by its name."""
+def proxy_values(config: Config, iap: IapSection, dep: Deployment, *, listen: str, health: str) -> PodValues:
+    """One proxy deployment's document: ``iap`` with only this deployment, keyed by its name; the
+    provider CA (``customProviderCA``) at the chart's mount path."""
     out = PodValues({})
-    top = iap.model_dump(
-        mode="json", by_alias=True, exclude_unset=True, include={"oidc_issuer_url", "default_configuration"}
-    )
-    entry = deployment.model_dump(mode="json", by_alias=True, exclude_unset=True, include=DEPLOYMENT_KEYS)
-    entry = _escape(entry)
-    for key, var in PROXY_SECRET_VARS.items():
-        entry[key] = out.hide(getattr(deployment, key), var)
-    entry["ingress"] = _escape({"host": deployment.ingress.host})
-    if "config" in deployment.model_fields_set:
-        entry["config"] = _escape(deployment.config.model_dump(mode="json", exclude_unset=True))
-    section = _listeners(listen, health)
+    top = iap.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=IAP_CHART_ONLY)
+    if "customProviderCA" in top:
+        top["customProviderCA"].pop("file", None)  # in the pod: the Secret mounted where the chart puts it
+    entry: dict[str, Any] = {}
+    written = dep.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=DEPLOYMENT_CHART_ONLY)
+    for key, value in written.items():
+        if key in PROXY_SECRET_VARS:
+            entry[key] = out.hide(value, PROXY_SECRET_VARS[key])
+        else:
+            entry[key] = _hide_value(key, value, ("iap", dep.name, key), out)
+    entry["ingress"] = _escape({"host": dep.ingress.host})
+    if "config" in dep.model_fields_set:
+        entry["config"] = _escape(dep.config.model_dump(mode="json", by_alias=True, exclude_unset=True))
+    section = _idgate_section(config, listen, health)
+    sessions = config.idgate.sessions
     section["sessions"] = out.hide(sessions, SESSIONS_VAR) if sessions != "cookie" else "cookie"
-    out.document = {"iap": {**_escape(top), "deployments": {deployment.name: entry}}, "idgate": section}
+    out.document = {"iap": {**_escape(top), "deployments": {dep.name: entry}}, "idgate": section}
     return out

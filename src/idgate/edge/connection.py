@@ -14,8 +14,9 @@ import asyncio
 import collections
 import logging
 import os
+from collections.abc import Coroutine
 from time import perf_counter
-from typing import cast
+from typing import Any, cast
 
 import httptools
 from httptools import HttpParserError, HttpParserUpgrade
@@ -29,11 +30,14 @@ from idgate.edge.limits import EdgeLimits
 from idgate.edge.pages import page
 from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
 from idgate.edge.routes import RouteTable
+from idgate.sessions.base import SessionStoreUnavailable
 
 access_log = logging.getLogger("idgate.access")
+log = logging.getLogger("idgate.edge")
 
 PAUSE_PIPELINE = 4
 PAUSE_UPGRADE = 8
+PAUSE_LOOKUP = 16
 _IDLE, _HEADER = 1, 2
 
 
@@ -72,6 +76,7 @@ class EdgeConnection(asyncio.Protocol):
         self._active: Request | None = None
         self._queue: collections.deque[Request] = collections.deque()
         self._forward: Forward | None = None
+        self._deferred: asyncio.Task[None] | None = None
         self._tunnel: UpstreamConnection | None = None
         self._after_upgrade = b""
         self._upgrade_pending = False
@@ -125,6 +130,9 @@ class EdgeConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._cancel_timer()
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
         if self._forward is not None:
             self._forward.cancel()
             self._forward = None
@@ -267,6 +275,8 @@ class EdgeConnection(asyncio.Protocol):
         if req is self._active:
             if self._forward is not None:
                 self._forward.body(body)
+            elif self._deferred is not None:
+                req.body.append(body)  # kept until the session lookup decides (reading is paused)
         else:
             req.body.append(body)
 
@@ -316,6 +326,35 @@ class EdgeConnection(asyncio.Protocol):
         self.reason = ""
         dispatch(self, req)
 
+    def defer(self, req: Request, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` (a session lookup or refresh) before ``req`` can be answered.
+
+        Reading pauses meanwhile; body bytes that already arrived are kept. ``work`` ends in ``reply``,
+        ``error`` or ``forward_to`` like a synchronous dispatch. A session store that is down gives a 503.
+        """
+        self.pause(PAUSE_LOOKUP)
+        self._deferred = self.loop.create_task(self._run_deferred(req, work))
+
+    async def _run_deferred(self, req: Request, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except SessionStoreUnavailable as exc:
+            if not self._closed and self._active is req:
+                log.warning("session store unavailable: %s", exc)
+                self.error(503, "session_store_unavailable", close=False)
+        except Exception:
+            if not self._closed and self._active is req:
+                log.exception("session lookup failed")
+                self.error(500, "session_lookup_failed", close=False)
+        finally:
+            if self._deferred is asyncio.current_task():  # not replaced by a pipelined request's own
+                self._deferred = None
+                self.resume(PAUSE_LOOKUP)
+
+    def still_serving(self, req: Request) -> bool:
+        """After an await: whether ``req`` is still the request to answer on an open connection."""
+        return not self._closed and self._active is req
+
     def forward_to(
         self,
         req: Request,
@@ -323,6 +362,11 @@ class EdgeConnection(asyncio.Protocol):
         extra: list[tuple[bytes, bytes]],
         cookie: bytes | None,
         upgrade: bool,
+        *,
+        trusted: bool = True,
+        host: bytes | None = None,
+        drop: frozenset[bytes] = frozenset(),
+        response_extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         if (
             req.expect
@@ -331,8 +375,8 @@ class EdgeConnection(asyncio.Protocol):
             and req.expect.strip().lower() == b"100-continue"
         ):
             self.write(CONTINUE_100)
-        head = upstream_head(req, self.peer, extra, cookie, upgrade)
-        fwd = Forward(self, req, target, head, upgrade)
+        head = upstream_head(req, self.peer, extra, cookie, upgrade, trusted=trusted, host=host, drop=drop)
+        fwd = Forward(self, req, target, head, upgrade, response_extra=response_extra)
         self._forward = fwd
         fwd.start()
 

@@ -4,14 +4,23 @@ Called by :class:`~idgate.edge.connection.EdgeConnection` once per request. Each
 one of ``conn.reply`` (an answer built here), ``conn.error`` (an error page) or ``conn.forward_to``
 (a :class:`~idgate.edge.forward.Forward` to an upstream or web app), and leaves the deployment and
 the decision's reason on the connection for the access log.
+
+The cookie store and memoised sessions are decided synchronously. Only when the gate answers
+``PENDING`` (a Redis lookup, a refresh that is due) does the request take an async step
+(``conn.defer``), and then continues exactly as the synchronous path would. Every decision on a
+deployment is written to the ``idgate.audit`` log with its reasons.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import TYPE_CHECKING
 
 from idgate.edge.hotpath import (
     HTML,
+    Gate,
+    Verified,
     auth_response,
     forbidden_response,
     login_response,
@@ -21,14 +30,19 @@ from idgate.edge.http import HeadError, Request, simple_response
 from idgate.edge.pages import page
 from idgate.edge.pool import Target
 from idgate.edge.routes import Deployment, Kind
-from idgate.policy.decision import SKIP_AUTH
+from idgate.policy.decision import SKIP_AUTH, Decision
 from idgate.proxy.headers import DEPLOYMENT_HEADER
+from idgate.proxy.redirects import validate_redirect
+from idgate.sessions.base import Pending
 
 if TYPE_CHECKING:
     from idgate.edge.connection import EdgeConnection
 
+audit_log = logging.getLogger("idgate.audit")
+
 _DEPLOYMENT_B = DEPLOYMENT_HEADER.encode()
 _TEXT = b"text/plain; charset=utf-8"
+_JSON = b"application/json"
 
 
 def dispatch(conn: EdgeConnection, req: Request) -> None:
@@ -46,20 +60,18 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
         assert dep is not None
         hot_path(conn, req, dep, close)
     elif kind is Kind.PROVIDER:
-        to_webapp(conn, req, table.provider, [], "")
+        to_webapp(conn, req, table.provider, [], "", trusted=_default_trust(conn))
     elif kind is Kind.SIGNIN:
         assert dep is not None
-        to_webapp(conn, req, table.signin, [(_DEPLOYMENT_B, dep.gate.name_b)], dep.name)
+        trusted = dep.trust.trusts(conn.peer)
+        to_webapp(conn, req, table.signin, [(_DEPLOYMENT_B, dep.gate.name_b)], dep.name, trusted=trusted)
     elif kind is Kind.AUTH:
         assert dep is not None
+        auth_endpoint(conn, req, dep, close)
+    elif kind is Kind.JWKS:
+        assert dep is not None
         conn.deployment = dep.name
-        gate = dep.gate
-        sealed, _ = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)
-        verified = gate.open(sealed, state.clock.now())
-        data, decision = auth_response(req, gate, verified, close)
-        conn.reason = decision.reason
-        status = 202 if decision.allowed else 401 if decision.unauthenticated else 403
-        conn.reply(status, data, close)
+        conn.reply(200, _simple(req, 200, dep.jwks, close, _JSON), close)
     elif kind is Kind.HEALTHY:
         conn.deployment = dep.name if dep else ""
         conn.reply(200, _simple(req, 200, b"OK", close, _TEXT), close)
@@ -68,27 +80,168 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
         conn.reply(404, _simple(req, 404, page(404), close, HTML), close)
 
 
+def _default_trust(conn: EdgeConnection) -> bool:
+    from idgate.edge.trust import DEFAULT_TRUST
+
+    return DEFAULT_TRUST.trusts(conn.peer)
+
+
+def _proto(req: Request, trusted: bool) -> str:
+    return "https" if trusted and req.xfp == b"https" else "http"
+
+
 def hot_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -> None:
     """Session -> policy -> forward with identity headers, or a login redirect / 401 / 403."""
     gate = dep.gate
     conn.deployment = dep.name
     if req.cookies:
         sealed, cookie = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)
-        verified = gate.open(sealed, conn.state.clock.now())
+        now = conn.state.clock.now()
+        verified = gate.open(sealed, now)
+        if isinstance(verified, Pending):
+            assert sealed is not None
+            conn.defer(
+                req, _resolve_then_serve(conn, req, dep, close=close, sealed=sealed, cookie=cookie, now=now)
+            )
+            return
     else:
         cookie, verified = None, None
+    serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=None)
+
+
+async def _resolve_then_serve(
+    conn: EdgeConnection,
+    req: Request,
+    dep: Deployment,
+    *,
+    close: bool,
+    sealed: str,
+    cookie: bytes | None,
+    now: float,
+) -> None:
+    trusted = dep.trust.trusts(conn.peer)
+    verified, set_cookies = await dep.gate.resolve(sealed, now, _proto(req, trusted))
+    if conn.still_serving(req):
+        serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=set_cookies or None)
+
+
+def serve(
+    conn: EdgeConnection,
+    req: Request,
+    dep: Deployment,
+    *,
+    close: bool,
+    cookie: bytes | None,
+    verified: Verified | None,
+    set_cookies: list[tuple[bytes, bytes]] | None,
+) -> None:
+    """The synchronous rest of the hot path, once the session is known."""
+    gate = dep.gate
     decision = gate.decide(req, verified)
     conn.reason = decision.reason
     if decision.allowed:
+        if req.wants_upgrade and not _origin_allowed(req, gate):
+            decision = Decision(False, frozenset({"websocket_origin_not_allowed"}))
+            conn.reason = decision.reason
+            _audit(gate, req, verified, decision, "")
+            conn.reply(403, forbidden_response(req, decision, close), close)
+            return
         # skip_auth passes no identity, as OAuth2-Proxy does, even when a session exists.
         skipped = SKIP_AUTH in decision.reasons
-        extra = verified.upstream_headers if verified is not None and not skipped else []
-        conn.forward_to(req, dep.upstream, extra, cookie, req.wants_upgrade)
+        now = conn.state.clock.now()
+        extra = verified.headers(now) if verified is not None and not skipped else []
+        _audit(gate, req, verified, decision, "")
+        conn.forward_to(
+            req,
+            dep.upstream,
+            extra,
+            cookie,
+            req.wants_upgrade,
+            trusted=dep.trust.trusts(conn.peer),
+            host=gate.host_override,
+            drop=gate.drop if extra else frozenset(),
+            response_extra=set_cookies,
+        )
     elif decision.unauthenticated:
-        data = login_response(req, close)
+        _audit(gate, req, verified, decision, "")
+        data = login_response(req, close, api=gate.is_api(req), headers=set_cookies)
         conn.reply(401 if data.startswith(b"HTTP/1.1 401") else 302, data, close)
     else:
-        conn.reply(403, forbidden_response(req, decision, close), close)
+        rid = os.urandom(6).hex()
+        conn.reason = f"{decision.reason} request_id={rid}"
+        _audit(gate, req, verified, decision, rid)
+        conn.reply(403, forbidden_response(req, decision, close, rid), close)
+
+
+def _origin_allowed(req: Request, gate: Gate) -> bool:
+    """A WebSocket handshake from a browser must come from the deployment's own origin (or a
+    ``whitelist_domains`` one): another site's page cannot open it with the visitor's cookie."""
+    if not req.origin:
+        return True  # not a browser: cross-site WebSocket hijacking needs one
+    p = gate.settings
+    origin = req.origin.decode("latin-1")
+    return validate_redirect(origin + "/", host=p.host, whitelist_domains=p.whitelist_domains) is not None
+
+
+def _audit(gate: Gate, req: Request, verified: Verified | None, decision: Decision, request_id: str) -> None:
+    if not audit_log.isEnabledFor(logging.INFO):
+        return
+    who = verified.session.email if verified is not None else "-"
+    method = req.method.decode("ascii", "replace")
+    path = req.path().decode("ascii", "backslashreplace")
+    verdict = "allow" if decision.allowed else "deny"
+    audit_log.info(
+        "%s %s %s %s %s reasons=%s%s",
+        gate.name,
+        verdict,
+        who,
+        method,
+        path,
+        decision.reason,
+        f" request_id={request_id}" if request_id else "",
+        extra={
+            "deployment": gate.name,
+            "decision": verdict,
+            "reasons": sorted(decision.reasons),
+            "user": verified.session.user if verified is not None else None,
+            "email": verified.session.email if verified is not None else None,
+            "method": method,
+            "path": path,
+            "request_id": request_id or None,
+        },
+    )
+
+
+def auth_endpoint(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -> None:
+    """``/oauth/auth``: answered by the edge, with an async step only for a lookup or refresh."""
+    conn.deployment = dep.name
+    gate = dep.gate
+    sealed, _ = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)
+    now = conn.state.clock.now()
+    verified = gate.open(sealed, now)
+    if isinstance(verified, Pending):
+        assert sealed is not None
+        conn.defer(req, _resolve_then_auth(conn, req, dep, close=close, sealed=sealed, now=now))
+        return
+    _auth_reply(conn, req, gate, verified, close)
+
+
+async def _resolve_then_auth(
+    conn: EdgeConnection, req: Request, dep: Deployment, *, close: bool, sealed: str, now: float
+) -> None:
+    verified, _ = await dep.gate.resolve(sealed, now, _proto(req, dep.trust.trusts(conn.peer)))
+    if conn.still_serving(req):
+        _auth_reply(conn, req, dep.gate, verified, close)
+
+
+def _auth_reply(
+    conn: EdgeConnection, req: Request, gate: Gate, verified: Verified | None, close: bool
+) -> None:
+    data, decision = auth_response(req, gate, verified, close)
+    conn.reason = decision.reason
+    _audit(gate, req, verified, decision, "")
+    status = 202 if decision.allowed else 401 if decision.unauthenticated else 403
+    conn.reply(status, data, close)
 
 
 def to_webapp(
@@ -97,6 +250,8 @@ def to_webapp(
     target: Target | None,
     extra: list[tuple[bytes, bytes]],
     name: str,
+    *,
+    trusted: bool = True,
 ) -> None:
     """Forward to one of idgate's web apps (cookies untouched: the sign-in app needs them)."""
     conn.deployment = name
@@ -104,7 +259,7 @@ def to_webapp(
         conn.error(503, "webapp_unavailable", close=False)
         return
     cookie = b"; ".join(req.cookies) if req.cookies else None
-    conn.forward_to(req, target, extra, cookie, upgrade=False)
+    conn.forward_to(req, target, extra, cookie, upgrade=False, trusted=trusted)
 
 
 def _simple(req: Request, status: int, body: bytes, close: bool, ctype: bytes) -> bytes:

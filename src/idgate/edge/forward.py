@@ -50,19 +50,31 @@ class Forward:
         "read_to_close",
         "received",
         "req",
+        "response_extra",
         "retried",
         "status",
         "target",
         "task",
+        "timeout",
         "timer",
         "tunnel",
         "upgrade",
     )
 
     def __init__(
-        self, edge: EdgeConnection, req: Request, target: Target, head: bytes, upgrade: bool
+        self,
+        edge: EdgeConnection,
+        req: Request,
+        target: Target,
+        head: bytes,
+        upgrade: bool,
+        *,
+        response_extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self.edge = edge
+        self.response_extra = response_extra
+        limit = edge.state.limits.upstream_timeout
+        self.timeout = min(limit, target.timeout) if target.timeout > 0 else limit
         self.req = req
         self.target = target
         self.head = head
@@ -162,14 +174,14 @@ class Forward:
         loop = self.edge.loop
         self.last = loop.time()
         if self.timer is None:
-            self.timer = loop.call_later(self.edge.state.limits.upstream_timeout, self._on_timer)
+            self.timer = loop.call_later(self.timeout, self._on_timer)
 
     def _on_timer(self) -> None:
         self.timer = None
         if self.done or self.tunnel:
             return
         loop = self.edge.loop
-        timeout = self.edge.state.limits.upstream_timeout
+        timeout = self.timeout
         idle = loop.time() - self.last
         if self.conn is not None and self.conn.reading_paused:
             idle = 0.0  # the client is the slow one; not the upstream's fault
@@ -223,6 +235,8 @@ class Forward:
                 close = True
         else:
             out.append((b"Content-Length", content_length))
+        if self.response_extra:
+            out += self.response_extra  # e.g. a refreshed session's Set-Cookie
         if close:
             out.append((b"Connection", b"close"))
         elif not http11:

@@ -9,21 +9,28 @@ expires, so the memo cannot be filled with garbage and never outlives a session.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 from idgate.clock import SystemClock
 from idgate.edge.http import Request, simple_response
 from idgate.edge.pages import page
+from idgate.policy.criteria import Criterion
+from idgate.policy.criteria.query import query_constraints
 from idgate.policy.decision import Decision
 from idgate.policy.path import normalise_path
 from idgate.policy.policy import Policy, compile_policy
-from idgate.proxy.headers import auth_response_headers, upstream_identity_headers
-from idgate.sessions.base import Session
-from idgate.sessions.cookie import MAX_CHUNKS
+from idgate.proxy.assertion import ASSERTION_HEADER
+from idgate.proxy.headers import HeaderOptions, auth_headers, upstream_headers
+from idgate.proxy.services import ProxyServices, build_services
+from idgate.sessions.base import PENDING, Pending, Session
+from idgate.sessions.cookie import MAX_CHUNKS, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
 
 HTML = b"text/html; charset=utf-8"
+#: How long a session read from a server-side store (Redis) is remembered per process.
+STATEFUL_MEMO_SECONDS = 2.0
 _JSON_401 = json.dumps({"error": "unauthorized"}).encode()
 
 
@@ -72,60 +79,156 @@ def _encode(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("ascii"), v.encode("utf-8")) for k, v in pairs]
 
 
+_ASSERTION_B = ASSERTION_HEADER.encode()
+_NEVER = float("inf")
+
+
 class Verified:
-    """A session opened from a cookie, with the headers derived from it (computed once)."""
+    """A session opened from a cookie, with the headers derived from it (computed once).
 
-    __slots__ = ("auth_headers", "expires_at", "session", "upstream_headers")
+    ``until``: when the memo must look again (expiry, refresh due, or the Redis memo's end).
+    ``headers(now)`` adds the signed assertion, re-signed only after half its lifetime.
+    """
 
-    def __init__(self, session: Session, pass_user_headers: bool) -> None:
+    __slots__ = (
+        "assertion_renew",
+        "auth_headers",
+        "expires_at",
+        "forward_headers",
+        "gate",
+        "session",
+        "until",
+        "upstream_headers",
+    )
+
+    def __init__(self, session: Session, gate: Gate, until: float) -> None:
         self.session = session
+        self.gate = gate
         self.expires_at = session.expires_at
-        self.upstream_headers = _encode(upstream_identity_headers(session)) if pass_user_headers else []
-        self.auth_headers = _encode(auth_response_headers(session))
+        self.until = until
+        self.upstream_headers = _encode(upstream_headers(session, gate.header_options))
+        self.auth_headers = _encode(auth_headers(session, gate.header_options))
+        self.forward_headers = self.upstream_headers
+        self.assertion_renew = -_NEVER if gate.signer is not None else _NEVER
+
+    def headers(self, now: float) -> list[tuple[bytes, bytes]]:
+        """What the upstream receives about this person (and the assertion, when on)."""
+        if now >= self.assertion_renew:
+            signer = self.gate.signer
+            assert signer is not None
+            token = signer.sign(self.session, now).encode("ascii")
+            self.forward_headers = [*self.upstream_headers, (_ASSERTION_B, token)]
+            self.assertion_renew = signer.renew_at(now)
+        return self.forward_headers
 
 
 class Gate:
-    """One deployment's hot-path state, built once from its settings."""
+    """One deployment's hot-path state, built once from its settings and services."""
 
     __slots__ = (
         "_memo",
         "_memo_size",
-        "_store",
+        "api_routes",
         "cookie",
         "cookie_b",
+        "cookies",
         "csrf_b",
+        "drop",
+        "header_options",
+        "host_override",
         "name",
         "name_b",
         "pass_user_headers",
         "policy",
+        "refresher",
+        "settings",
+        "signer",
+        "stateful",
+        "store",
     )
 
-    def __init__(self, p: ProxySettings, memo_size: int = 10_000) -> None:
+    def __init__(
+        self, p: ProxySettings, memo_size: int = 10_000, services: ProxyServices | None = None
+    ) -> None:
+        if services is None:
+            services = build_services([p], SystemClock(), None)[p.name]
+        self.settings = p
         self.name = p.name
         self.name_b = p.name.encode()
         self.cookie = p.session_cookie
         self.cookie_b = p.session_cookie.encode()
         self.csrf_b = p.csrf_cookie.encode()
         self.pass_user_headers = p.pass_user_headers
+        self.header_options = HeaderOptions.of(p)
         self.policy: Policy = compile_policy(p)
-        self._store = CookieSessions(p, SystemClock())  # only open(sealed, now) is used: time comes in
+        self.api_routes = tuple(re.compile(r) for r in p.api_routes)
+        self.store = services.store
+        self.stateful = not isinstance(services.store, CookieSessions)
+        self.refresher = services.refresher
+        self.signer = services.signer
+        self.cookies = services.cookies
+        self.host_override = None if p.pass_host_header else upstream_authority(p.upstream)
+        self.drop = frozenset({b"authorization"}) if p.pass_authorization_header else frozenset()
         self._memo: dict[str, Verified] = {}
         self._memo_size = memo_size
 
-    def open(self, sealed: str | None, now: float) -> Verified | None:
-        """The verified session in cookie value ``sealed``; ``None`` if absent, invalid or expired."""
+    def _until(self, session: Session, now: float) -> float:
+        until = session.expires_at
+        if self.refresher is not None:
+            until = min(until, self.refresher.due_at(session))
+        if self.stateful:
+            until = min(until, now + STATEFUL_MEMO_SECONDS)
+        return until
+
+    def open(self, sealed: str | None, now: float) -> Verified | Pending | None:
+        """The verified session in cookie value ``sealed``: ``None`` if absent, invalid or expired;
+        :data:`PENDING` when only :meth:`resolve` (Redis lookup, refresh) can tell."""
         if not sealed:
             return None
         hit = self._memo.get(sealed)
         if hit is not None:
-            if now < hit.expires_at:
+            if now < hit.until:
                 return hit
             del self._memo[sealed]
-            return None
-        session = self._store.open(sealed, now)
+            return None if now >= hit.expires_at else PENDING
+        session = self.store.peek(sealed, now)
+        if session is None or isinstance(session, Pending):
+            return session
+        until = self._until(session, now)
+        if now >= until:
+            return PENDING  # refresh due
+        return self._remember(sealed, Verified(session, self, until), now)
+
+    async def resolve(
+        self, sealed: str, now: float, proto: str
+    ) -> tuple[Verified | None, list[tuple[bytes, bytes]]]:
+        """The awaited half of :meth:`open`: fetch, refresh when due. Returns the session and the
+        ``Set-Cookie`` headers to add to the response (a refreshed cookie, or cleared cookies)."""
+        session = await self.store.fetch(sealed, now)
         if session is None:
-            return None
-        verified = Verified(session, self.pass_user_headers)
+            return None, self._clear(proto)
+        set_cookies: list[tuple[bytes, bytes]] = []
+        refresher = self.refresher
+        if refresher is not None and now >= refresher.due_at(session):
+            result = await refresher.refresh(sealed, session, now)
+            if result.session is None:
+                return None, self._clear(proto)
+            session = result.session
+            if result.value is not None:
+                max_age = session.expires_at - now
+                for name, value in split_chunks(self.cookie, result.value):
+                    header = self.cookies.header(name, value, max_age=max_age, proto=proto)
+                    set_cookies.append((b"Set-Cookie", header.encode("latin-1")))
+        verified = Verified(session, self, self._until(session, now))
+        if now >= verified.until:  # refresh still due (another process holds the lock)
+            verified.until = now + 1.0
+        return self._remember(sealed, verified, now), set_cookies
+
+    def _clear(self, proto: str) -> list[tuple[bytes, bytes]]:
+        names = [self.cookie, *(f"{self.cookie}_{i}" for i in range(MAX_CHUNKS))]
+        return [(b"Set-Cookie", self.cookies.header(n, "", max_age=0, proto=proto).encode()) for n in names]
+
+    def _remember(self, sealed: str, verified: Verified, now: float) -> Verified:
         if self._memo_size <= 0:  # memo off
             return verified
         if len(self._memo) >= self._memo_size:
@@ -133,8 +236,12 @@ class Gate:
         self._memo[sealed] = verified
         return verified
 
+    def forget(self, sealed: str) -> None:
+        """Drop a memoised cookie value (sign-out in this process)."""
+        self._memo.pop(sealed, None)
+
     def _evict(self, now: float) -> None:
-        expired = [k for k, v in self._memo.items() if now >= v.expires_at]
+        expired = [k for k, v in self._memo.items() if now >= v.until]
         for k in expired:
             del self._memo[k]
         while len(self._memo) >= self._memo_size:
@@ -149,6 +256,21 @@ class Gate:
         path = normalise_path(req.path().decode("latin-1"))
         return policy.decide(session, req.method.decode("ascii", "replace"), path)
 
+    def is_api(self, req: Request) -> bool:
+        """An API client: JSON/XHR, or a path in ``api_routes`` (401 instead of a login redirect)."""
+        if wants_json(req):
+            return True
+        if not self.api_routes:
+            return False
+        path = normalise_path(req.path().decode("latin-1")) or ""
+        return any(p.search(path) is not None for p in self.api_routes)
+
+
+def upstream_authority(url: str) -> bytes:
+    """``host:port`` of an upstream URL, for ``Host`` when ``pass_host_header`` is false."""
+    rest = url.split("://", 1)[-1]
+    return rest.split("/", 1)[0].encode("ascii")
+
 
 def wants_json(req: Request) -> bool:
     """An API client (no login page for it): ``Accept: application/json`` without HTML, or XHR."""
@@ -158,13 +280,16 @@ def wants_json(req: Request) -> bool:
     return b"application/json" in accept and b"text/html" not in accept
 
 
-def login_response(req: Request, close: bool) -> bytes:
+def login_response(
+    req: Request, close: bool, *, api: bool | None = None, headers: list[tuple[bytes, bytes]] | None = None
+) -> bytes:
     """No session: 302 to ``/oauth/start?rd=<original path and query>``, or 401 for API clients."""
     head_only = req.method == b"HEAD"
-    if wants_json(req):
+    if api if api is not None else wants_json(req):
         return simple_response(
             401,
             _JSON_401,
+            headers=headers,
             content_type=b"application/json",
             close=close,
             keep_alive_10=req.version == "1.0" and not close,
@@ -175,31 +300,58 @@ def login_response(req: Request, close: bool) -> bytes:
     return simple_response(
         302,
         b"",
-        headers=[(b"Location", b"/oauth/start?rd=" + rd)],
+        headers=[(b"Location", b"/oauth/start?rd=" + rd), *(headers or ())],
         close=close,
         keep_alive_10=req.version == "1.0" and not close,
         head_only=head_only,
     )
 
 
-def forbidden_response(req: Request, decision: Decision, close: bool) -> bytes:
-    """Refused by the policy: a 403 page that names the reasons."""
+def forbidden_response(req: Request, decision: Decision, close: bool, request_id: str = "") -> bytes:
+    """Refused by the policy: a 403 page that names the reasons and the request id."""
     return simple_response(
         403,
-        page(403, reasons=decision.reason),
+        page(403, reasons=decision.reason, request_id=request_id),
         content_type=HTML,
+        headers=[(b"X-Request-Id", request_id.encode())] if request_id else None,
         close=close,
         keep_alive_10=req.version == "1.0" and not close,
         head_only=req.method == b"HEAD",
     )
 
 
+_QUERY_MEMO_MAX = 256
+_query_memo: dict[bytes, Criterion | None] = {}
+
+
+def _constraints(url: bytes) -> Criterion | None:
+    q = url.find(b"?")
+    if q < 0:
+        return None
+    query = url[q + 1 :]
+    try:
+        return _query_memo[query]
+    except KeyError:
+        pass
+    criterion = query_constraints(query.decode("latin-1"))
+    if len(_query_memo) < _QUERY_MEMO_MAX:
+        _query_memo[query] = criterion
+    return criterion
+
+
 def auth_response(req: Request, gate: Gate, verified: Verified | None, close: bool) -> tuple[bytes, Decision]:
     """``/oauth/auth`` for nginx ``auth_request``: 202 + ``X-Auth-Request-*``, 401 or 403.
 
-    Paths are not considered (``skip_auth_regex`` does not apply to this endpoint).
+    Paths are not considered (``skip_auth_regex`` does not apply to this endpoint); the query's
+    ``allowed_groups`` / ``allowed_emails`` / ``allowed_email_domains`` are (see
+    :mod:`idgate.policy.criteria.query`).
     """
     decision = gate.policy.decide_session(verified.session if verified else None)
+    if decision.allowed and verified is not None:
+        extra = _constraints(req.url)
+        failed = extra(verified.session) if extra is not None else ()
+        if failed:
+            decision = Decision(False, frozenset(failed))
     keep_10 = req.version == "1.0" and not close
     if decision.allowed and verified is not None:
         body = simple_response(202, b"", headers=verified.auth_headers, close=close, keep_alive_10=keep_10)

@@ -73,6 +73,7 @@ class Request:
 
     __slots__ = (
         "accept",
+        "authorization",
         "body",
         "chunked",
         "complete",
@@ -87,6 +88,8 @@ class Request:
         "keep_alive",
         "lengths",
         "method",
+        "origin",
+        "real_ip",
         "started",
         "te",
         "tes",
@@ -121,6 +124,9 @@ class Request:
         self.xfp = b""
         self.accept = b""
         self.xrw = b""
+        self.origin = b""
+        self.authorization = b""
+        self.real_ip = b""
         self.body: list[bytes] = []  # chunks received while the request waits its turn
         self.complete = False
 
@@ -160,6 +166,12 @@ class Request:
                 self.accept = value
             elif key == b"x-requested-with":
                 self.xrw = value
+            elif key == b"origin":
+                self.origin = value
+            elif key == b"authorization":
+                self.authorization = value
+            elif key == b"x-real-ip":
+                self.real_ip = value
             self.headers.append((name, value))
 
     def check_framing(self, max_body: int | None) -> None:
@@ -219,22 +231,38 @@ def upstream_head(
     extra: list[tuple[bytes, bytes]],
     cookie: bytes | None,
     upgrade: bool,
+    *,
+    trusted: bool = True,
+    host: bytes | None = None,
+    drop: frozenset[bytes] = frozenset(),
 ) -> bytes:
     """The request head sent upstream: HTTP/1.1, keep-alive, client headers filtered, ours added.
 
     ``cookie`` replaces the client's Cookie header(s) (``None``: drop it); ``extra`` are the edge's
-    own headers (identity, ``X-Idgate-Deployment``).
+    own headers (identity, ``X-Idgate-Deployment``). A header named in the client's ``Connection`` is
+    removed (RFC 9110 §7.6.1), but only among the client's headers: it cannot remove ours. ``trusted``:
+    the peer is a trusted proxy, so its ``X-Forwarded-For``/``-Proto`` and ``X-Real-IP`` are kept;
+    otherwise they are the edge's own view. ``host`` replaces ``Host`` (``pass_host_header: false``);
+    ``drop`` names (lower-case) client headers the edge sets itself (``authorization``).
     """
     parts = [req.method, b" ", req.url, b" HTTP/1.1\r\n"]
     named = req.connection_tokens()
+    if host is not None:
+        drop = drop | {b"host"}
+        parts += (b"Host: ", host, CRLF)
+    if not trusted and req.real_ip:
+        drop = drop | {b"x-real-ip"}
     for name, value in req.headers:
-        if named and name.lower() in named:
+        if (named or drop) and ((low := name.lower()) in named or low in drop):
             continue
         parts += (name, b": ", value, CRLF)
     if cookie:
         parts += (b"Cookie: ", cookie, CRLF)
-    xff = req.xff + b", " + peer if req.xff else peer
-    xfp = req.xfp if req.xfp in (b"http", b"https") else b"http"
+    if trusted:
+        xff = req.xff + b", " + peer if req.xff else peer
+        xfp = req.xfp if req.xfp in (b"http", b"https") else b"http"
+    else:
+        xff, xfp = peer, b"http"
     parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", xfp, CRLF)
     if req.host:
         parts += (b"X-Forwarded-Host: ", req.host, CRLF)

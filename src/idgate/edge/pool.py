@@ -34,6 +34,8 @@ class Target:
     port: int = 0
     path: str = ""
     tls: bool = False
+    verify: bool = True  # TLS: check the certificate (ssl_upstream_insecure_skip_verify turns it off)
+    timeout: float = 0.0  # upstream_timeout; 0: the edge's limit (the smaller of the two applies)
 
 
 def parse_upstream(url: str) -> Target:
@@ -57,6 +59,21 @@ def parse_upstream(url: str) -> Target:
 def unix_target(path: str) -> Target:
     """The target of a web app listening on unix socket ``path``."""
     return Target(key="unix:" + path, path=path)
+
+
+_TLS: dict[bool, ssl.SSLContext] = {}
+
+
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """One client TLS context per kind, made once (making one loads the system CA store)."""
+    ctx = _TLS.get(verify)
+    if ctx is None:
+        ctx = ssl.create_default_context()
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        _TLS[verify] = ctx
+    return ctx
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> None:
@@ -276,7 +293,7 @@ class Pool:
                 lambda: UpstreamConnection(self, target), target.path
             )
         elif target.tls:
-            ctx = ssl.create_default_context()
+            ctx = _tls_context(target.verify)
             _, proto = await loop.create_connection(
                 lambda: UpstreamConnection(self, target), target.host, target.port, ssl=ctx
             )

@@ -6,6 +6,8 @@ request                               route
 provider host, issuer path or below   ``PROVIDER``: the provider web app (unix socket), path as is
 deployment host, ``/oauth/healthy``   ``HEALTHY``: 200 ``OK`` from the edge
 deployment host, ``/oauth/auth``      ``AUTH``: 202 / 401 / 403 from the edge (nginx auth_request)
+deployment host, ``/oauth/jwks.json``  ``JWKS``: the keys of ``X-Idgate-Assertion``, from the edge
+deployment host, ``ping_path``        ``HEALTHY`` too
 deployment host, other ``/oauth/...``  ``SIGNIN``: the sign-in web app, with ``X-Idgate-Deployment``
 deployment host, anything else        ``HOT``: session -> policy -> the deployment's upstream
 anything else                         ``NOT_FOUND``: 404 page
@@ -17,12 +19,16 @@ Hosts compare by :func:`idgate.settings.hostname` (lower-case, no port); paths c
 from __future__ import annotations
 
 import enum
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from idgate.edge.hotpath import Gate
 from idgate.edge.limits import EdgeLimits
 from idgate.edge.pool import Target, parse_upstream, unix_target
+from idgate.edge.trust import Trust
+from idgate.proxy.services import ProxyServices
 from idgate.settings import Settings, hostname
 
 
@@ -34,16 +40,20 @@ class Kind(enum.Enum):
     HEALTHY = "healthy"
     AUTH = "auth"
     SIGNIN = "signin"
+    JWKS = "jwks"
     HOT = "hot"
 
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    """A deployment as the edge serves it: its gate and its upstream."""
+    """A deployment as the edge serves it: its gate, its upstream, whom it trusts, its extra paths."""
 
     name: str
     gate: Gate
     upstream: Target
+    trust: Trust = field(default_factory=lambda: Trust(()))
+    ping: bytes = b"/oauth/healthy"
+    jwks: bytes = b'{"keys":[]}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,7 @@ class RouteTable:
         provider_socket: str | None,
         signin_socket: str | None,
         limits: EdgeLimits | None = None,
+        services: Mapping[str, ProxyServices] | None = None,
     ) -> RouteTable:
         """Compile the routes (policies, sealers, upstream targets) of ``settings``.
 
@@ -92,7 +103,21 @@ class RouteTable:
             path = settings.provider.path.rstrip("/").encode()
             hosts[settings.provider.host] = HostRoutes(provider_path=path)
         for p in settings.proxies:
-            dep = Deployment(name=p.name, gate=Gate(p, memo), upstream=parse_upstream(p.upstream))
+            svc = services.get(p.name) if services else None
+            gate = Gate(p, memo, svc)
+            upstream = parse_upstream(p.upstream)
+            upstream = replace(
+                upstream, timeout=p.upstream_timeout, verify=not p.ssl_upstream_insecure_skip_verify
+            )
+            jwks = gate.signer.jwks() if gate.signer is not None else {"keys": []}
+            dep = Deployment(
+                name=p.name,
+                gate=gate,
+                upstream=upstream,
+                trust=Trust(p.trusted_proxy_ips, enabled=p.reverse_proxy),
+                ping=p.ping_path.encode(),
+                jwks=json.dumps(jwks, separators=(",", ":")).encode(),
+            )
             current = hosts.get(p.routing_host, HostRoutes())
             if current.deployment is not None:
                 raise ValueError(f"two deployments on host {p.routing_host!r}")
@@ -130,5 +155,11 @@ class RouteTable:
                 return Kind.HEALTHY, dep
             if path == b"/oauth/auth":
                 return Kind.AUTH, dep
+            if path == b"/oauth/jwks.json":
+                return Kind.JWKS, dep
+            if path == dep.ping:
+                return Kind.HEALTHY, dep
             return Kind.SIGNIN, dep
+        if path == dep.ping:
+            return Kind.HEALTHY, dep
         return Kind.HOT, dep

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from idgate.clock import Clock
-from idgate.connectors.base import PasswordConnector
 from idgate.connectors.local import LocalConnector
+from idgate.provider.connectors import add_local_if_users, configured_connectors
 from idgate.provider.routes import PROVIDER, add_routes
 from idgate.provider.service import Provider
 from idgate.settings import ProviderSettings
@@ -35,45 +35,42 @@ def with_static(storage: Storage, settings: ProviderSettings) -> StaticStorage:
     )
 
 
-def build_connectors(settings: ProviderSettings, storage: Storage) -> dict[str, PasswordConnector]:
-    """The connectors the settings describe (for now: ``local`` when there are static passwords)."""
-    connectors: dict[str, PasswordConnector] = {}
-    if settings.static_passwords:
-        local = LocalConnector(storage)
-        connectors[local.id] = local
-    return connectors
+async def collect_garbage(provider: Provider) -> None:
+    """One round: expired records go (in one replica at a time), keys rotate when due."""
+    removed = await provider.storage.garbage_collect(provider.clock.now())
+    if removed.total:
+        log.info("garbage collected", extra={"removed": removed.removed})
+    await provider.keys.current()  # rotates when due, also on a quiet provider
 
 
-async def _collect_garbage(provider: Provider) -> None:
+async def _housekeeping(provider: Provider) -> None:
     while True:
         await asyncio.sleep(GC_INTERVAL)
         try:
-            removed = await provider.storage.garbage_collect(provider.clock.now())
+            await collect_garbage(provider)
         except Exception:
             log.exception("garbage collection failed")
-            continue
-        if removed.total:
-            log.info("garbage collected", extra={"removed": removed.removed})
 
 
 def build_provider_app(settings: ProviderSettings, storage: Storage, clock: Clock) -> web.Application:
     """The provider's web app. Routes are full paths under ``settings.path`` (e.g. ``/dex/token``).
 
-    On start-up it loads (or, the first time, generates and stores) the signing key and starts a
+    On start-up it loads (or, the first time, generates and stores) the signing keys and starts a
     background garbage collection of expired records. The caller owns ``storage`` and closes it.
     """
     layered = with_static(storage, settings)
-    provider = Provider(settings, layered, clock, build_connectors(settings, layered))
+    provider = Provider(settings, layered, clock, configured_connectors(settings, layered, clock))
     app = web.Application(client_max_size=MAX_BODY)
     app[PROVIDER] = provider
     add_routes(app, settings.path)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await provider.keys.current()
+        await add_local_if_users(provider.connectors, layered)
         for connector in provider.connectors.values():
             if isinstance(connector, LocalConnector):
                 await connector.prepare()
-        task = asyncio.create_task(_collect_garbage(provider))
+        task = asyncio.create_task(_housekeeping(provider))
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -6,15 +6,21 @@
 where it happened      answer
 =====================  ================================================================================
 browser endpoint       redirect back to the client with ``error``, ``error_description``, ``state``,
-(``/auth``, login)     ``iss`` -- only when the error carries a verified redirect (RFC 6749 §4.1.2.1);
-                       otherwise an error page (unknown client, bad ``redirect_uri``, expired login)
-``/token``             JSON ``{"error", "error_description"}``, ``Cache-Control: no-store``;
-                       ``invalid_client`` is 401 with ``WWW-Authenticate: Basic``
+(``/auth``, login,     ``iss`` -- only when the error carries a verified redirect (RFC 6749 §4.1.2.1;
+callback, device,      in the fragment for the implicit flow, §4.2.2.1); otherwise an error page
+logout)                (unknown client, bad ``redirect_uri``, expired login, unregistered
+                       ``post_logout_redirect_uri``)
+``/token``,            JSON ``{"error", "error_description"}``, ``Cache-Control: no-store``;
+``/device/code``,      ``invalid_client`` is 401 with ``WWW-Authenticate: Basic``
+``/token/introspect``,
+``/token/revoke``
 ``/userinfo``          401 with ``WWW-Authenticate: Bearer error="invalid_token"``
 =====================  ================================================================================
 
-Anything that is not an :class:`~idgate.oauth2.errors.OAuthError` is a 500 with a request id and no
-detail; the traceback is logged under that id (with the path, never the query, which holds codes).
+A storage :class:`~idgate.errors.Conflict` (an update that lost every retry) is
+``temporarily_unavailable`` (503). Anything else that is not an :class:`~idgate.oauth2.errors.OAuthError`
+is a 500 with a request id and no detail; the traceback is logged under that id (with the path, never
+the query, which holds codes).
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from idgate.oauth2.errors import InvalidClient, OAuthError, ServerError
-from idgate.provider.service import add_query
+from idgate.errors import Conflict
+from idgate.oauth2.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
+from idgate.provider.login import add_query
 
 log = logging.getLogger("idgate.provider")
 
@@ -93,6 +100,8 @@ def render_error(
     err: BaseException, surface: Surface, *, issuer: str, display_name: str = "idgate"
 ) -> web.Response:
     """The response for ``err`` raised by an endpoint of ``surface`` (see the module table)."""
+    if isinstance(err, Conflict):
+        err = TemporarilyUnavailable("too many concurrent requests; try again")
     if not isinstance(err, OAuthError):
         request_id = secrets.token_hex(8)
         log.error("unexpected error", exc_info=err, extra={"request_id": request_id})
@@ -105,7 +114,7 @@ def render_error(
             if err.redirect.state:
                 params["state"] = err.redirect.state
             params["iss"] = issuer
-            return redirect(add_query(err.redirect.redirect_uri, params))
+            return redirect(add_query(err.redirect.redirect_uri, params, fragment=err.redirect.fragment))
         status = 400 if err.status in (401, 403) else err.status
         return page(
             "error.html",

@@ -1,38 +1,26 @@
 """The provider's HTTP routes: thin handlers that parse, call :class:`~.service.Provider`, render.
 
 Every handler is wrapped by :func:`endpoint`, which hands any exception to the one renderer
-(:func:`~.render.render_error`) with the kind of client that reads the answer.
+(:func:`~.render.render_error`) with the kind of client that reads the answer. The browser pages are in
+:mod:`.pages`; this module has the back-channel endpoints and :func:`add_routes`.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiMapping
 
-from idgate.oauth2.requests import Params, parse_authorization_request, parse_bearer
+from idgate.oauth2 import response_types
+from idgate.oauth2.requests import Params, parse_bearer
 from idgate.oidc.discovery import discovery_document
-from idgate.provider.render import (
-    NO_STORE,
-    Surface,
-    json_response,
-    page,
-    redirect,
-    render_error,
-)
-from idgate.provider.service import ChooseConnector, LoginDone, LoginForm, Provider
+from idgate.provider.render import NO_STORE, Surface, json_response, render_error
+from idgate.provider.service import Provider
 
 PROVIDER = web.AppKey("provider", Provider)
-
-#: Binds a pending login to the browser that started it (its SHA-256 is in the AuthRequest).
-BROWSER_COOKIE = "idgate_browser"
-_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_\-]{43}")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -56,7 +44,7 @@ def endpoint(surface: Surface) -> Callable[[Handler], Handler]:
     return wrap
 
 
-def _params(values: MultiMapping[Any]) -> Params:
+def params_of(values: MultiMapping[Any]) -> Params:
     out: dict[str, list[str]] = {}
     for key, value in values.items():
         if isinstance(value, str):
@@ -64,105 +52,45 @@ def _params(values: MultiMapping[Any]) -> Params:
     return out
 
 
-async def _request_params(request: web.Request) -> Params:
+async def request_params(request: web.Request) -> Params:
     """Query parameters for GET, form fields for POST."""
     if request.method == "POST":
-        return _params(await request.post())
-    return _params(request.query)
-
-
-def _browser(request: web.Request) -> tuple[str, bool]:
-    """This browser's binding secret, and whether it is new (then the response must set it)."""
-    value = request.cookies.get(BROWSER_COOKIE, "")
-    if _COOKIE_VALUE.fullmatch(value):
-        return value, False
-    return secrets.token_urlsafe(32), True
-
-
-def _set_browser_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
-    provider = request.app[PROVIDER]
-    secure = (
-        provider.settings.issuer.startswith("https://")
-        or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-    )
-    response.set_cookie(
-        BROWSER_COOKIE,
-        value,
-        path=provider.settings.path or "/",
-        httponly=True,
-        secure=secure,
-        samesite="Lax",
-    )
-
-
-@endpoint(Surface.BROWSER)
-async def auth(request: web.Request) -> web.StreamResponse:
-    """``/auth`` and ``/auth/{connector}``: validate, store the pending login, go to its form."""
-    provider = request.app[PROVIDER]
-    prefix = provider.settings.path
-    params = await _request_params(request)
-    browser, new = _browser(request)
-    result = await provider.authorize(
-        parse_authorization_request(params), request.match_info.get("connector"), browser
-    )
-    response: web.StreamResponse
-    if isinstance(result, ChooseConnector):
-        query = urlencode([(k, v) for k, vs in params.items() for v in vs])
-        links = [(c.name, f"{prefix}/auth/{c.id}?{query}") for c in result.connectors]
-        response = page("connectors.html", links=links, display_name=provider.settings.display_name)
-    else:
-        location = f"{prefix}/auth/{result.connector_id}/login?" + urlencode({"req": result.request_id})
-        response = redirect(location, status=303)
-    if new:
-        _set_browser_cookie(request, response, browser)
-    return response
-
-
-def _login_page(request: web.Request, form: LoginForm) -> web.Response:
-    provider = request.app[PROVIDER]
-    return page(
-        "login.html",
-        action=f"{provider.settings.path}/auth/{form.connector.id}/login",
-        request_id=form.request_id,
-        prompt=form.connector.prompt,
-        connector_name=form.connector.name,
-        client_name=form.client_name,
-        username=form.username,
-        error=form.error,
-        display_name=provider.settings.display_name,
-    )
-
-
-@endpoint(Surface.BROWSER)
-async def login(request: web.Request) -> web.StreamResponse:
-    """``/auth/{connector}/login``: GET shows the form, POST checks it."""
-    provider = request.app[PROVIDER]
-    connector_id = request.match_info["connector"]
-    browser = request.cookies.get(BROWSER_COOKIE, "")
-    if request.method == "GET":
-        form = await provider.login_form(request.query.get("req", ""), connector_id, browser)
-        return _login_page(request, form)
-    data = await request.post()
-    fields = {k: v for k, v in data.items() if isinstance(v, str)}
-    result = await provider.login(
-        fields.get("req", ""),
-        connector_id,
-        browser,
-        fields.get("login", ""),
-        fields.get("password", ""),
-    )
-    if isinstance(result, LoginDone):
-        return redirect(result.redirect_to, status=302)
-    return _login_page(request, result)
+        return params_of(await request.post())
+    return params_of(request.query)
 
 
 @endpoint(Surface.TOKEN)
 async def token(request: web.Request) -> web.StreamResponse:
-    """``POST /token`` (RFC 6749 §3.2)."""
+    """``POST /token`` and ``POST /device/token`` (RFC 6749 §3.2, RFC 8628 §3.4)."""
     provider = request.app[PROVIDER]
-    params = _params(await request.post())
-    doc = await provider.token(request.headers.get("Authorization"), params)
+    doc = await provider.token(request.headers.get("Authorization"), params_of(await request.post()))
     return json_response(doc, no_store=True)
+
+
+@endpoint(Surface.TOKEN)
+async def device_code(request: web.Request) -> web.StreamResponse:
+    """``POST /device/code`` (RFC 8628 §3.1)."""
+    provider = request.app[PROVIDER]
+    params = params_of(await request.post())
+    doc = await provider.device_authorization(request.headers.get("Authorization"), params)
+    return json_response(doc, no_store=True)
+
+
+@endpoint(Surface.TOKEN)
+async def introspect(request: web.Request) -> web.StreamResponse:
+    """``POST /token/introspect`` (RFC 7662)."""
+    provider = request.app[PROVIDER]
+    params = params_of(await request.post())
+    doc = await provider.introspect(request.headers.get("Authorization"), params)
+    return json_response(doc, no_store=True)
+
+
+@endpoint(Surface.TOKEN)
+async def revoke(request: web.Request) -> web.StreamResponse:
+    """``POST /token/revoke`` (RFC 7009): 200 with an empty body, also for unknown tokens."""
+    provider = request.app[PROVIDER]
+    await provider.revoke(request.headers.get("Authorization"), params_of(await request.post()))
+    return web.Response(status=200, headers=NO_STORE)
 
 
 @endpoint(Surface.BEARER)
@@ -176,7 +104,14 @@ async def userinfo(request: web.Request) -> web.StreamResponse:
 @endpoint(Surface.TOKEN)
 async def discovery(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
-    response = json_response(discovery_document(provider.settings.issuer))
+    settings = provider.settings
+    doc = discovery_document(
+        settings.issuer,
+        signing_algorithm=settings.signing_algorithm,
+        grant_types=list(provider.grants),
+        response_types_supported=response_types.enabled(settings.response_types),
+    )
+    response = json_response(doc)
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
@@ -195,15 +130,22 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application, prefix: str) -> None:
     """Dex's paths under the issuer path ``prefix`` (the edge forwards paths unchanged)."""
-    app.router.add_get(f"{prefix}/.well-known/openid-configuration", discovery)
-    app.router.add_get(f"{prefix}/keys", keys)
-    app.router.add_route("GET", f"{prefix}/auth", auth)
-    app.router.add_route("POST", f"{prefix}/auth", auth)
-    app.router.add_route("GET", f"{prefix}/auth/{{connector}}", auth)
-    app.router.add_route("POST", f"{prefix}/auth/{{connector}}", auth)
-    app.router.add_route("GET", f"{prefix}/auth/{{connector}}/login", login)
-    app.router.add_route("POST", f"{prefix}/auth/{{connector}}/login", login)
-    app.router.add_post(f"{prefix}/token", token)
-    app.router.add_route("GET", f"{prefix}/userinfo", userinfo)
-    app.router.add_route("POST", f"{prefix}/userinfo", userinfo)
-    app.router.add_get(f"{prefix}/healthz", healthz)
+    from idgate.provider import pages
+
+    router = app.router
+    router.add_get(f"{prefix}/.well-known/openid-configuration", discovery)
+    router.add_get(f"{prefix}/keys", keys)
+    for method in ("GET", "POST"):
+        router.add_route(method, f"{prefix}/auth", pages.auth)
+        router.add_route(method, f"{prefix}/auth/{{connector}}", pages.auth)
+        router.add_route(method, f"{prefix}/auth/{{connector}}/login", pages.login)
+        router.add_route(method, f"{prefix}/callback", pages.callback)
+        router.add_route(method, f"{prefix}/device", pages.device)
+        router.add_route(method, f"{prefix}/logout", pages.logout)
+        router.add_route(method, f"{prefix}/userinfo", userinfo)
+    router.add_post(f"{prefix}/token", token)
+    router.add_post(f"{prefix}/token/introspect", introspect)
+    router.add_post(f"{prefix}/token/revoke", revoke)
+    router.add_post(f"{prefix}/device/code", device_code)
+    router.add_post(f"{prefix}/device/token", token)
+    router.add_get(f"{prefix}/healthz", healthz)

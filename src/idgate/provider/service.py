@@ -1,103 +1,68 @@
-"""The provider's core, without a web framework: what each route asks for, composed from
-:mod:`idgate.oauth2`, :mod:`idgate.oidc`, :mod:`idgate.connectors` and storage.
+"""The provider's core, without a web framework: one :class:`Provider` composed of small parts.
+
+=====================  ===========================================================================
+part                   what it owns
+=====================  ===========================================================================
+:mod:`.login`          ``/auth``, the chooser, the password form, ``{path}/callback``, device logins
+:mod:`.sso`            the login session (SSO cookie) and its end
+:mod:`.tokens`         ``/token``, issuing, ``/userinfo``, introspection, revocation
+:mod:`.logout`         RP-initiated logout
+:mod:`.connectors`     the configured connectors and the refresh hook
+=====================  ===========================================================================
 
 Routes parse the HTTP request into the arguments below, call one method, and render what comes back
-(a value, or an :class:`~idgate.oauth2.errors.OAuthError` that :mod:`.render` turns into a page, a
-redirect or JSON).
+(a value from :mod:`.outcomes`, or an :class:`~idgate.oauth2.errors.OAuthError` that :mod:`.render` turns
+into a page, a redirect or JSON).
 """
 
 from __future__ import annotations
 
-import logging
-import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idgate.clock import Clock
-from idgate.connectors.base import Identity, PasswordConnector
+from idgate.connectors.base import Connector, PasswordConnector, RefreshConnector
 from idgate.errors import NotFound
-from idgate.oauth2 import client_auth
-from idgate.oauth2.errors import (
-    InvalidRequest,
-    InvalidToken,
-    ServerError,
-    UnsupportedGrantType,
+from idgate.oauth2.grants import GrantContext, RefreshPolicy, grant_types
+from idgate.oauth2.grants import device_code as device_grant
+from idgate.oauth2.requests import (
+    AuthorizationRequest,
+    LogoutRequest,
+    Params,
+    parse_device_authorization,
 )
-from idgate.oauth2.grants import GRANT_TYPES
-from idgate.oauth2.grants import authorization_code as code_grant
-from idgate.oauth2.requests import AuthorizationRequest, Params, parse_client_credentials
-from idgate.oauth2.requests import parse_token_request as parse_token_params
-from idgate.oidc import id_token
 from idgate.oidc.keys import KeyRing
+from idgate.provider import connectors as connector_hooks
+from idgate.provider.login import LoginExpired, Logins, add_query
+from idgate.provider.logout import Logouts
+from idgate.provider.outcomes import (
+    ChooseConnector,
+    ConfirmLogout,
+    DeviceApproved,
+    GoUpstream,
+    LoggedOut,
+    LoginDone,
+    LoginForm,
+    LoginStarted,
+)
+from idgate.provider.sso import Sessions
+from idgate.provider.tokens import Tokens
 from idgate.settings import ProviderSettings
-from idgate.storage.base import AccessToken, AuthRequest, Claims, Client, Storage, secret_id
+from idgate.storage.base import Claims, Client, Storage
 
-log = logging.getLogger("idgate.provider")
-
-TOKEN_BYTES = 32
-
-
-class LoginExpired(InvalidRequest):
-    """The login form belongs to no pending request (expired, finished, or another browser's)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This login request has expired or was already used. "
-            "Go back to the application and sign in again."
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ChooseConnector:
-    """``/auth`` with several connectors: the person picks one (links keep the original query)."""
-
-    connectors: tuple[PasswordConnector, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class LoginStarted:
-    """A pending login was stored; the browser goes to the connector's login page."""
-
-    request_id: str
-    connector_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class LoginForm:
-    """What the login page shows."""
-
-    request_id: str
-    connector: PasswordConnector
-    client_name: str
-    username: str = ""
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LoginDone:
-    """The person is authenticated: send the browser back to the client with a code."""
-
-    redirect_to: str
-
-
-def add_query(uri: str, params: dict[str, str]) -> str:
-    """``uri`` with ``params`` appended to any query it already has (RFC 6749 §3.1.2)."""
-    parts = urlsplit(uri)
-    extra = urlencode(params)
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit(parts._replace(query=query))
-
-
-def _claims(identity: Identity) -> Claims:
-    return Claims(
-        user_id=identity.user_id,
-        username=identity.username,
-        email=identity.email,
-        email_verified=identity.email_verified,
-        preferred_username=identity.preferred_username,
-        groups=identity.groups,
-    )
+__all__ = [
+    "ChooseConnector",
+    "ConfirmLogout",
+    "DeviceApproved",
+    "GoUpstream",
+    "LoggedOut",
+    "LoginDone",
+    "LoginExpired",
+    "LoginForm",
+    "LoginStarted",
+    "Provider",
+    "add_query",
+]
 
 
 class Provider:
@@ -108,15 +73,49 @@ class Provider:
         settings: ProviderSettings,
         storage: Storage,
         clock: Clock,
-        connectors: dict[str, PasswordConnector],
+        connectors: Mapping[str, Connector],
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.clock = clock
-        self.connectors = connectors
-        self.keys = KeyRing(storage, clock, settings.signing_key_ttl)
+        self.connectors: dict[str, Connector] = dict(connectors)
+        self.keys = KeyRing(
+            storage,
+            clock,
+            settings.signing_key_ttl,
+            algorithm=settings.signing_algorithm,
+            token_ttl=settings.id_token_ttl,
+        )
+        self.refresh_policy = RefreshPolicy(
+            idle_ttl=settings.refresh_idle_ttl,
+            absolute_ttl=settings.refresh_absolute_ttl,
+            reuse_interval=settings.refresh_reuse_interval,
+            per_client=max(1, settings.refresh_tokens_per_client),
+        )
+        self.grants = grant_types(password=settings.password_connector is not None)
+        self.sessions = Sessions(storage, settings.login_session_ttl)
+        self.tokens = Tokens(
+            settings=settings,
+            storage=storage,
+            keys=self.keys,
+            lookup=self.client,
+            grants=self.grants,
+            context=self.grant_context,
+            can_refresh=self.can_refresh,
+        )
+        self.logins = Logins(
+            settings=settings,
+            storage=storage,
+            clock=clock,
+            connectors=self.connectors,
+            sessions=self.sessions,
+            tokens=self.tokens,
+            lookup=self.client,
+            context=self.grant_context,
+        )
+        self.logouts = Logouts(self.keys, self.sessions, clock, self.client)
 
-    async def _client(self, client_id: str) -> Client | None:
+    async def client(self, client_id: str) -> Client | None:
         if not client_id:
             return None
         try:
@@ -124,146 +123,98 @@ class Provider:
         except NotFound:
             return None
 
-    # -- /auth ---------------------------------------------------------------------------------
+    def can_refresh(self, connector_id: str) -> bool:
+        return isinstance(self.connectors.get(connector_id), RefreshConnector)
+
+    async def _refresh_identity(
+        self, connector_id: str, scopes: tuple[str, ...], claims: Claims, data: str
+    ) -> tuple[Claims, str]:
+        return await connector_hooks.refresh_identity(self.connectors, connector_id, scopes, claims, data)
+
+    async def _password_login(
+        self, scopes: tuple[str, ...], username: str, password: str
+    ) -> tuple[str, Claims, str] | None:
+        connector = self.connectors.get(self.settings.password_connector or "")
+        if not isinstance(connector, PasswordConnector):
+            return None
+        identity = await connector.login(scopes, username, password)
+        if identity is None:
+            return None
+        return connector.id, connector_hooks.claims_of(identity), identity.connector_data
+
+    def grant_context(self) -> GrantContext:
+        return GrantContext(
+            storage=self.storage,
+            now=self.clock.now(),
+            refresh=self.refresh_policy,
+            refresh_identity=self._refresh_identity,
+            password_login=self._password_login if self.settings.password_connector else None,
+        )
+
+    # -- browser -----------------------------------------------------------------------------
 
     async def authorize(
-        self, request: AuthorizationRequest, connector_id: str | None, browser: str
-    ) -> LoginStarted | ChooseConnector:
-        """Validate an authorization request and store it as a pending login bound to ``browser``."""
-        valid = code_grant.validate(request, await self._client(request.client_id))
-        if connector_id is None:
-            if not self.connectors:
-                raise ServerError("no login method is configured")
-            if len(self.connectors) > 1:
-                return ChooseConnector(tuple(self.connectors.values()))
-            connector_id = next(iter(self.connectors))
-        elif connector_id not in self.connectors:
-            raise InvalidRequest("unknown connector")
-        now = self.clock.now()
-        pending = AuthRequest(
-            id=secrets.token_urlsafe(16),
-            client_id=valid.client.id,
-            redirect_uri=valid.redirect_uri,
-            scopes=valid.scopes,
-            state=valid.state,
-            nonce=valid.nonce,
-            code_challenge=valid.code_challenge,
-            code_challenge_method=valid.code_challenge_method,
-            connector_id=connector_id,
-            browser=secret_id(browser),
-            expires_at=now + self.settings.auth_request_ttl,
-        )
-        await self.storage.create(pending)
-        return LoginStarted(pending.id, connector_id)
+        self, request: AuthorizationRequest, connector_id: str | None, browser: str, session: str = ""
+    ) -> LoginDone | LoginStarted | ChooseConnector:
+        return await self.logins.authorize(request, connector_id, browser, session)
 
-    # -- login form ----------------------------------------------------------------------------
+    async def login_form(self, request_id: str, connector_id: str, browser: str) -> LoginForm | GoUpstream:
+        return await self.logins.select(request_id, connector_id, browser)
 
-    async def _pending(self, request_id: str, connector_id: str, browser: str) -> AuthRequest:
-        if not request_id or not browser:
-            raise LoginExpired()
-        try:
-            pending = await self.storage.get(AuthRequest, request_id)
-        except NotFound:
-            raise LoginExpired() from None
-        same_browser = client_auth.secrets_equal(secret_id(browser), pending.browser)
-        if (
-            not same_browser
-            or pending.connector_id != connector_id
-            or connector_id not in self.connectors
-            or self.clock.now() >= pending.expires_at
-        ):
-            raise LoginExpired()
-        return pending
+    async def login(  # noqa: PLR0917 - the form's fields, in the form's order
+        self,
+        request_id: str,
+        connector_id: str,
+        browser: str,
+        username: str,
+        password: str,
+        session: str = "",
+    ) -> LoginForm | LoginDone | DeviceApproved:
+        return await self.logins.login(request_id, connector_id, browser, username, password, session)
 
-    async def _form(self, pending: AuthRequest, **extra: str) -> LoginForm:
-        client = await self._client(pending.client_id)
-        return LoginForm(
-            request_id=pending.id,
-            connector=self.connectors[pending.connector_id],
-            client_name=(client.name or client.id) if client else pending.client_id,
-            **extra,
-        )
+    async def callback(
+        self, query: Mapping[str, str], browser: str, session: str = ""
+    ) -> LoginDone | DeviceApproved:
+        return await self.logins.callback(query, browser, session)
 
-    async def login_form(self, request_id: str, connector_id: str, browser: str) -> LoginForm:
-        """The login page of a pending request."""
-        return await self._form(await self._pending(request_id, connector_id, browser))
+    async def device_login(self, user_code: str, browser: str) -> LoginStarted | ChooseConnector:
+        return await self.logins.start_device_login(user_code, browser)
 
-    async def login(
-        self, request_id: str, connector_id: str, browser: str, username: str, password: str
-    ) -> LoginForm | LoginDone:
-        """Check the credentials; the form again on failure, else a code for the client."""
-        pending = await self._pending(request_id, connector_id, browser)
-        connector = self.connectors[pending.connector_id]
-        identity = await connector.login(pending.scopes, username, password)
-        if identity is None:
-            return await self._form(pending, username=username, error="Invalid email or password.")
-        try:  # deleting claims the request: a double submit gets one code, not two
-            await self.storage.delete(AuthRequest, pending.id)
-        except NotFound:
-            raise LoginExpired() from None
-        now = self.clock.now()
-        code, record = code_grant.issue_code(pending, _claims(identity), now, self.settings.code_ttl)
-        await self.storage.create(record)
-        log.info(
-            "login succeeded",
-            extra={"client_id": pending.client_id, "connector_id": connector.id},
-        )
-        params = {"code": code}
-        if pending.state:
-            params["state"] = pending.state
-        params["iss"] = self.settings.issuer
-        return LoginDone(add_query(pending.redirect_uri, params))
+    async def logout(
+        self, request: LogoutRequest, browser: str, session: str, confirmed: str = ""
+    ) -> LoggedOut | ConfirmLogout:
+        return await self.logouts.logout(request, browser, session, confirmed)
 
-    # -- /token --------------------------------------------------------------------------------
+    # -- back channel ------------------------------------------------------------------------
 
     async def token(self, authorization: str | None, params: Params) -> dict[str, Any]:
-        """The token endpoint: authenticate the client, run the grant, issue tokens."""
-        credentials = parse_client_credentials(authorization, params)
-        token_request = parse_token_params(params)
-        client = client_auth.authenticate(credentials, await self._client(credentials.client_id))
-        grant_type = GRANT_TYPES.get(token_request.grant_type)
-        if grant_type is None:
-            raise UnsupportedGrantType("unsupported grant_type")
-        now = self.clock.now()
-        grant = await grant_type.exchange(self.storage, client, token_request, now)
-        ttl = self.settings.id_token_ttl
-        access = secrets.token_urlsafe(TOKEN_BYTES)
-        await self.storage.create(
-            AccessToken(
-                id=secret_id(access),
-                client_id=grant.client_id,
-                scopes=grant.scopes,
-                connector_id=grant.connector_id,
-                claims=grant.claims,
-                issued_at=now,
-                expires_at=now + ttl,
-            )
+        return await self.tokens.token(authorization, params)
+
+    async def device_authorization(self, authorization: str | None, params: Params) -> dict[str, Any]:
+        """``/device/code`` (RFC 8628 §3.1-3.2)."""
+        client = await self.tokens.authenticate(authorization, params)
+        request = parse_device_authorization(params)
+        started = await device_grant.start(
+            self.grant_context(), client, request.scopes, self.settings.device_request_ttl
         )
-        claims = id_token.id_token_claims(
-            issuer=self.settings.issuer, grant=grant, now=now, ttl=ttl, access_token=access
-        )
-        signed = id_token.sign(claims, await self.keys.current())
+        verification = f"{self.settings.issuer}/device"
         return {
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": int(ttl),
-            "id_token": signed,
-            "scope": " ".join(grant.scopes),
+            "device_code": started.device_code,
+            "user_code": device_grant.format_user_code(started.user_code),
+            "verification_uri": verification,
+            "verification_uri_complete": add_query(verification, {"user_code": started.user_code}),
+            "expires_in": started.expires_in,
+            "interval": started.interval,
         }
 
-    # -- /userinfo -----------------------------------------------------------------------------
-
     async def userinfo(self, bearer: str) -> dict[str, Any]:
-        """The claims an access token releases (OIDC Core §5.3)."""
-        if not bearer:
-            raise InvalidToken("bearer token required")
-        try:
-            token = await self.storage.get(AccessToken, secret_id(bearer))
-        except NotFound:
-            raise InvalidToken("access token is invalid") from None
-        if self.clock.now() >= token.expires_at:
-            raise InvalidToken("access token expired")
-        return id_token.identity_claims(token.claims, token.connector_id, token.scopes)
+        return await self.tokens.userinfo(bearer, self.clock.now())
+
+    async def introspect(self, authorization: str | None, params: Params) -> dict[str, Any]:
+        return await self.tokens.introspect(authorization, params, self.clock.now())
+
+    async def revoke(self, authorization: str | None, params: Params) -> None:
+        await self.tokens.revoke(authorization, params, self.clock.now())
 
     async def jwks(self) -> dict[str, Any]:
         return (await self.keys.current()).jwks

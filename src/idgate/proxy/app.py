@@ -8,17 +8,20 @@ and hand the result or a typed error to one renderer (:func:`_error_page`).
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from idgate.clock import Clock
+from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.csrf import LoginState, LoginStateCookie
 from idgate.proxy.oidc_client import (
     IdTokenInvalid,
@@ -29,6 +32,9 @@ from idgate.proxy.oidc_client import (
     session_from_claims,
 )
 from idgate.proxy.redirects import validate_redirect
+from idgate.proxy.services import ProxyServices, keep_tokens
+from idgate.sessions.base import SessionStore
+from idgate.sessions.cookie import join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
 
@@ -46,6 +52,11 @@ class Deployment:
     sessions: CookieSessions
     login_cookie: LoginStateCookie
     provider: ProviderClient
+    services: ProxyServices | None = None
+
+    @property
+    def store(self) -> SessionStore:
+        return self.services.store if self.services is not None else self.sessions
 
     def target(self, rd: str | None) -> str:
         """The validated post-login target, ``/`` when ``rd`` is absent or refused."""
@@ -108,10 +119,6 @@ def _set(resp: web.StreamResponse, name: str, value: str, *, secure: bool, max_a
     )
 
 
-def _session_secure(dep: Deployment, proto: str) -> bool:
-    return dep.settings.cookie_secure is not False and (dep.settings.cookie_secure is True or proto != "http")
-
-
 def _redirect(location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
@@ -131,14 +138,54 @@ async def start(request: web.Request) -> web.Response:
         "scope": " ".join(p.scopes),
         "state": login.state,
         "nonce": login.nonce,
-        "code_challenge": login.code_challenge,
-        "code_challenge_method": "S256",
+        "code_challenge": login.code_challenge if p.code_challenge_method == "S256" else login.verifier,
+        "code_challenge_method": p.code_challenge_method,
     }
+    if p.prompt:
+        params["prompt"] = p.prompt
+    elif p.approval_prompt == "force":
+        params["prompt"] = "consent"
     endpoint = meta.authorization_endpoint
     resp = _redirect(endpoint + ("&" if "?" in endpoint else "?") + urlencode(params))
     secure = proto != "http"
     _set(resp, dep.login_cookie.name, dep.login_cookie.seal(login), secure=secure, max_age=900)
     return resp
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """The sign-in page with the provider button; straight to the provider with ``skip_provider_button``."""
+    dep = _deployment(request)
+    p = dep.settings
+    if p.skip_provider_button:
+        return await start(request)
+    rd = dep.target(request.query.get("rd") or request.headers.get("X-Auth-Request-Redirect"))
+    html = (
+        request.app[TEMPLATES]
+        .get_template("sign_in.html")
+        .render(
+            start_url="/oauth/start?" + urlencode({"rd": rd}),
+            logo=_logo(p.custom_sign_in_logo),
+            banner=Markup(p.banner) if p.banner and p.banner != "-" else None,  # noqa: S704 - operator's HTML
+            footer=Markup(p.footer) if p.footer and p.footer != "-" else None,  # noqa: S704 - operator's HTML
+            provider=urlsplit(p.issuer_url).netloc or "the identity provider",
+        )
+    )
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def _logo(value: str) -> str | None:
+    """``custom_sign_in_logo``: an https URL as is, a file as a data: URL, ``-`` or unset for none."""
+    if not value or value == "-":
+        return None
+    if value.startswith("https://"):
+        return value
+    kind = "image/svg+xml" if value.endswith(".svg") else "image/png"
+    try:
+        data = Path(value).read_bytes()
+    except OSError:
+        log.warning("custom_sign_in_logo %s cannot be read", value)
+        return None
+    return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
 async def callback(request: web.Request) -> web.Response:
@@ -177,13 +224,17 @@ async def callback(request: web.Request) -> web.Response:
         now=now,
         lifetime=p.cookie_expire,
         allow_unverified_email=p.insecure_allow_unverified_email,
+        email_claim=p.oidc_email_claim,
+        groups_claim=p.oidc_groups_claim,
     )
+    session = keep_tokens(p, session, tokens)
     resp = _redirect(dep.target(login.rd))
-    secure = _session_secure(dep, proto)
+    policy = CookiePolicy.of(p)
     for name in dep.sessions.names_to_clear(request.cookies):
-        _set(resp, name, "", secure=secure, max_age=0)
-    for name, value in dep.sessions.save(session):
-        _set(resp, name, value, secure=secure, max_age=p.cookie_expire)
+        resp.headers.add("Set-Cookie", policy.header(name, "", max_age=0, proto=proto))
+    value = await dep.store.put(session, now)
+    for name, chunk in split_chunks(dep.sessions.name, value):
+        resp.headers.add("Set-Cookie", policy.header(name, chunk, max_age=p.cookie_expire, proto=proto))
     _set(resp, dep.login_cookie.name, "", secure=proto != "http", max_age=0)
     log.info("proxy %s: signed in %s", p.name, session.email)
     return resp
@@ -193,19 +244,38 @@ async def sign_out(request: web.Request) -> web.Response:
     """Clear the session (every chunk) and the CSRF cookie, then go to the validated ``rd``."""
     dep = _deployment(request)
     proto = _proto(request)
-    resp = _redirect(dep.target(request.query.get("rd")))
-    secure = _session_secure(dep, proto)
+    value = join_chunks(request.cookies, dep.sessions.name)
+    if value:
+        await dep.store.drop(value)
+    target = dep.target(request.query.get("rd"))
+    resp = _redirect(await _end_session_url(dep, target, proto) or target)
     names = {dep.sessions.name, *dep.sessions.names_to_clear(request.cookies)}
+    policy = CookiePolicy.of(dep.settings)
     for name in sorted(names):
-        _set(resp, name, "", secure=secure, max_age=0)
+        resp.headers.add("Set-Cookie", policy.header(name, "", max_age=0, proto=proto))
     _set(resp, dep.login_cookie.name, "", secure=proto != "http", max_age=0)
     return resp
+
+
+async def _end_session_url(dep: Deployment, target: str, proto: str) -> str | None:
+    """The provider's ``end_session_endpoint`` (RP-Initiated Logout 1.0), returning to ``target``."""
+    try:
+        meta = await dep.provider.metadata()
+    except OIDCError:
+        return None
+    if not meta.end_session_endpoint:
+        return None
+    back = target if "://" in target else f"{proto}://{dep.settings.host}{target}"
+    query = urlencode({"client_id": dep.settings.client_id, "post_logout_redirect_uri": back})
+    endpoint = meta.end_session_endpoint
+    return endpoint + ("&" if "?" in endpoint else "?") + query
 
 
 async def userinfo(request: web.Request) -> web.Response:
     """Who is signed in (never tokens); 401 without a session."""
     dep = _deployment(request)
-    session = dep.sessions.load(request.cookies)
+    value = join_chunks(request.cookies, dep.sessions.name)
+    session = await dep.store.fetch(value, request.app[CLOCK].now()) if value else None
     if session is None:
         return web.json_response({"error": "unauthorized"}, status=401)
     return web.json_response(
@@ -277,14 +347,23 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def build_signin_app(
-    proxies: Sequence[ProxySettings], clock: Clock, http: aiohttp.ClientSession
+    proxies: Sequence[ProxySettings],
+    clock: Clock,
+    http: aiohttp.ClientSession,
+    services: Mapping[str, ProxyServices] | None = None,
 ) -> web.Application:
-    """The sign-in app for every deployment; one :class:`ProviderClient` per issuer."""
+    """The sign-in app for every deployment; one :class:`ProviderClient` per issuer.
+
+    ``services`` (shared with the edge) brings each deployment's session store (cookie or Redis).
+    """
     providers: dict[str, ProviderClient] = {}
     deployments: dict[str, Deployment] = {}
     for p in proxies:
-        provider = providers.setdefault(p.issuer_url, ProviderClient(p.issuer_url, http, clock))
-        deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), provider)
+        svc = services.get(p.name) if services else None
+        provider = (svc.provider if svc and svc.provider else None) or providers.setdefault(
+            p.issuer_url, ProviderClient(p.issuer_url, http, clock)
+        )
+        deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), provider, svc)
     app = web.Application(middlewares=[_errors])
     app[DEPLOYMENTS] = deployments
     app[CLOCK] = clock
@@ -294,7 +373,7 @@ def build_signin_app(
         auto_reload=False,
     )
     app.router.add_get("/oauth/start", start)
-    app.router.add_get("/oauth/sign_in", start)
+    app.router.add_get("/oauth/sign_in", sign_in)
     app.router.add_get("/oauth/callback", callback)
     app.router.add_route("GET", "/oauth/sign_out", sign_out)
     app.router.add_route("POST", "/oauth/sign_out", sign_out)

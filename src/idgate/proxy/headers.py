@@ -9,13 +9,16 @@ with ``_`` instead of ``-`` (CGI-style servers map both to ``HTTP_X_FORWARDED_EM
   own signals to its web apps, e.g. ``X-Idgate-Deployment``).
 
 Values come from the session (ultimately from an ID token): a value with a control character (CR, LF,
-NUL...) is dropped rather than sent, so no claim can inject a header line. ``Authorization`` is left
-alone: the proxy does not set it.
+NUL...) is dropped rather than sent, so no claim can inject a header line. ``Authorization`` is the
+client's unless ``pass_authorization_header`` (then the edge drops the client's and sets its own).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from idgate.sessions.base import Session
+from idgate.settings import ProxySettings
 
 FORWARDED_USER = "X-Forwarded-User"
 FORWARDED_EMAIL = "X-Forwarded-Email"
@@ -27,6 +30,7 @@ AUTH_REQUEST_USER = "X-Auth-Request-User"
 AUTH_REQUEST_EMAIL = "X-Auth-Request-Email"
 AUTH_REQUEST_GROUPS = "X-Auth-Request-Groups"
 AUTH_REQUEST_PREFERRED_USERNAME = "X-Auth-Request-Preferred-Username"
+AUTH_REQUEST_ACCESS_TOKEN = "X-Auth-Request-Access-Token"
 
 DEPLOYMENT_HEADER = "X-Idgate-Deployment"
 
@@ -110,3 +114,70 @@ def auth_response_headers(session: Session) -> list[tuple[str, str]]:
         session,
         (AUTH_REQUEST_USER, AUTH_REQUEST_EMAIL, AUTH_REQUEST_GROUPS, AUTH_REQUEST_PREFERRED_USERNAME),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderOptions:
+    """The OAuth2-Proxy options that shape identity headers, read once from the settings."""
+
+    pass_user_headers: bool = True
+    prefer_email_to_user: bool = False
+    pass_access_token: bool = False
+    pass_authorization_header: bool = False
+    set_xauthrequest: bool = False
+    set_authorization_header: bool = False
+
+    @classmethod
+    def of(cls, p: ProxySettings) -> HeaderOptions:
+        return cls(
+            pass_user_headers=p.pass_user_headers,
+            prefer_email_to_user=p.prefer_email_to_user,
+            pass_access_token=p.pass_access_token,
+            pass_authorization_header=p.pass_authorization_header,
+            set_xauthrequest=p.set_xauthrequest,
+            set_authorization_header=p.set_authorization_header,
+        )
+
+
+def _user_first(pairs: list[tuple[str, str]], session: Session, user_header: str, prefer_email: bool) -> None:
+    if prefer_email:
+        email = safe_value(session.email)
+        pairs[:] = [(n, v) for n, v in pairs if n != user_header]
+        if email:
+            pairs.insert(0, (user_header, email))
+
+
+def _bearer(token: str | None) -> str | None:
+    value = safe_value(token) if token else None
+    return f"Bearer {value}" if value else None
+
+
+def upstream_headers(session: Session, o: HeaderOptions) -> list[tuple[str, str]]:
+    """Every identity header the upstream receives, per the options (values already safe)."""
+    out: list[tuple[str, str]] = []
+    if o.pass_user_headers:
+        out += upstream_identity_headers(session)
+        _user_first(out, session, FORWARDED_USER, o.prefer_email_to_user)
+    if o.set_xauthrequest:
+        out += auth_response_headers(session)
+        _user_first(out, session, AUTH_REQUEST_USER, o.prefer_email_to_user)
+    token = safe_value(session.access_token) if session.access_token else None
+    if o.pass_access_token and token:
+        out.append((FORWARDED_ACCESS_TOKEN, token))
+    bearer = _bearer(session.id_token)
+    if o.pass_authorization_header and bearer:
+        out.append(("Authorization", bearer))
+    return out
+
+
+def auth_headers(session: Session, o: HeaderOptions) -> list[tuple[str, str]]:
+    """What ``/oauth/auth`` answers on 202: ``X-Auth-Request-*``, and the tokens the options ask for."""
+    out = auth_response_headers(session)
+    _user_first(out, session, AUTH_REQUEST_USER, o.prefer_email_to_user)
+    token = safe_value(session.access_token) if session.access_token else None
+    if o.set_xauthrequest and o.pass_access_token and token:
+        out.append((AUTH_REQUEST_ACCESS_TOKEN, token))
+    bearer = _bearer(session.id_token)
+    if o.set_authorization_header and bearer:
+        out.append(("Authorization", bearer))
+    return out

@@ -248,8 +248,7 @@ def session_from_claims(
 ) -> Session:
     """The proxy session for verified claims: needs ``sub`` and an email, and a verified email.
 
-    ``email_claim`` / ``groups_claim`` are ``oidc_email_claim`` / ``oidc_groups_claim``. A groups claim
-    that is one string counts as one group.
+    ``email_claim`` / ``groups_claim`` are ``oidc_email_claim`` / ``oidc_groups_claim``.
     """
     sub, email = claims.get("sub"), claims.get(email_claim)
     if not isinstance(sub, str) or not sub:
@@ -261,8 +260,6 @@ def session_from_claims(
         raise IdTokenInvalid("email not verified")
     username = claims.get("preferred_username") or claims.get("name") or ""
     groups = claims.get(groups_claim)
-    if isinstance(groups, str):
-        groups = [groups]
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         groups = []
     return Session(

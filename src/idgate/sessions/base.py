@@ -113,7 +113,7 @@ class SessionStore(Protocol):
         """The session ``value`` leads to, or ``None``; raises :class:`SessionStoreUnavailable`."""
 
     async def put(self, session: Session, now: float, value: str | None = None) -> str:
-        """Keep ``session``; returns the cookie value (``value``'s own slot when given, if the store has one)."""
+        """Keep ``session``; returns the cookie value (``value``'s own slot when given and kept)."""
 
     async def drop(self, value: str) -> None:
         """Forget the session ``value`` leads to (sign-out, refused refresh)."""

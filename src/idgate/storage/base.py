@@ -35,7 +35,6 @@ Records::
 from __future__ import annotations
 
 import builtins
-
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field

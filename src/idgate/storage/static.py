@@ -7,7 +7,6 @@ config file is where it lives. Every other kind passes straight through.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Callable, Iterable
 
 from idgate.errors import StorageError

@@ -1,4 +1,5 @@
-"""The GitHub connector against the fake GitHub Enterprise (``tests/fakes/github.py``) over TLS with its own CA."""
+"""The GitHub connector against the fake GitHub Enterprise (``tests/fakes/github.py``), over TLS with
+its own CA."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from idgate.connectors.errors import LoginRefused, UpstreamFailed
-from idgate.connectors.github import GitHubConfig, GitHubConnector
 from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
 from tests.fakes.github import FakeGitHub, GitHubUser
 from tests.fakes.server import serve
 from tests.fakes.tls import CertAuthority, make_ca
+
+from idgate.connectors.errors import LoginRefused, UpstreamFailed
+from idgate.connectors.github import GitHubConfig, GitHubConnector
 
 ALICE = GitHubUser(
     id=1001,
@@ -105,7 +106,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 class TestGitHubConformance(CallbackConnectorConformance):
     @pytest.fixture
-    async def connector(self, origin: str, ca: CertAuthority, http: aiohttp.ClientSession) -> AsyncIterator[Any]:
+    async def connector(
+        self, origin: str, ca: CertAuthority, http: aiohttp.ClientSession
+    ) -> AsyncIterator[Any]:
         yield make(origin, ca, http)
 
     @pytest.fixture
@@ -118,30 +121,44 @@ async def login(connector: GitHubConnector, fake: FakeGitHub, who: str) -> Any:
     return await connector.handle_callback(SCOPES, CALLBACK, await sign_in(connector))
 
 
-async def test_login_url_asks_for_emails_and_orgs(origin: str, ca: CertAuthority, http: aiohttp.ClientSession) -> None:
+async def test_login_url_asks_for_emails_and_orgs(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession
+) -> None:
     url = make(origin, ca, http).login_url(SCOPES, CALLBACK, "st")
     assert url.startswith(f"{origin}/login/oauth/authorize?")
     assert "scope=user%3Aemail+read%3Aorg" in url
     assert "redirect_uri=https%3A%2F%2Fidgate.example.com%2Fdex%2Fcallback" in url
 
 
-async def test_every_page_is_read(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_every_page_is_read(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     identity = await login(make(origin, ca, http), fake, "alice")
     assert identity.groups == ("kubermatic", "kubermatic:SRE Team", "kubermatic:Devs", "acme", "acme:Ops")
     assert any("page=2" in r for r in fake.requests if r.startswith("/api/v3/user/teams"))
 
 
-async def test_identity_fields(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_identity_fields(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     identity = await login(make(origin, ca, http), fake, "alice")
-    assert (identity.user_id, identity.username, identity.preferred_username) == ("1001", "Alice Liddell", "alice")
+    assert (identity.user_id, identity.username, identity.preferred_username) == (
+        "1001",
+        "Alice Liddell",
+        "alice",
+    )
 
 
-async def test_login_as_id(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_login_as_id(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     identity = await login(make(origin, ca, http, useLoginAsID=True), fake, "alice")
     assert identity.user_id == "alice"
 
 
-async def test_team_slug_and_both(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_team_slug_and_both(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     conn = make(origin, ca, http, teamNameField="slug", orgs=[{"name": "kubermatic", "teams": ["sre-team"]}])
     assert (await login(conn, fake, "alice")).groups == ("kubermatic", "kubermatic:sre-team")
     conn = make(origin, ca, http, teamNameField="both", orgs=[{"name": "kubermatic", "teams": ["sre-team"]}])
@@ -153,22 +170,30 @@ async def test_team_slug_and_both(origin: str, ca: CertAuthority, http: aiohttp.
 async def test_member_of_org_but_not_of_listed_teams_is_refused(
     origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
 ) -> None:
-    with pytest.raises(LoginRefused, match=r"carol is not a member of kubermatic or acme \(teams: Ops, nobody\)"):
+    with pytest.raises(
+        LoginRefused, match=r"carol is not a member of kubermatic or acme \(teams: Ops, nobody\)"
+    ):
         await login(make(origin, ca, http), fake, "carol")
 
 
-async def test_legacy_org(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_legacy_org(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     conn = make(origin, ca, http, orgs=[], org="acme")
     assert (await login(conn, fake, "carol")).groups == ("acme", "acme:Interns")
 
 
-async def test_load_all_groups(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_load_all_groups(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     conn = make(origin, ca, http, orgs=[], loadAllGroups=True)
     groups = (await login(conn, fake, "bob")).groups
     assert groups == ("other",)
 
 
-async def test_no_orgs_no_groups(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_no_orgs_no_groups(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     conn = make(origin, ca, http, orgs=[])
     assert (await login(conn, fake, "bob")).groups == ()
     assert "read%3Aorg" not in conn.login_url(SCOPES, CALLBACK, "s")
@@ -181,7 +206,9 @@ async def test_unverified_primary_email_is_refused(
         await login(make(origin, ca, http), fake, "dave")
 
 
-async def test_preferred_email_domain(origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub) -> None:
+async def test_preferred_email_domain(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
     conn = make(origin, ca, http, preferredEmailDomain="*.example.org")
     assert (await login(conn, fake, "alice")).email == "alice@corp.example.org"
     conn = make(origin, ca, http, preferredEmailDomain="old.example")  # unverified: the primary instead

@@ -8,12 +8,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from idgate.connectors.errors import LoginRefused
-from idgate.connectors.gitlab import GitLabConfig, GitLabConnector
 from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
 from tests.fakes.gitlab import FakeGitLab, GitLabUser
 from tests.fakes.server import serve
+
+from idgate.connectors.errors import LoginRefused
+from idgate.connectors.gitlab import GitLabConfig, GitLabConnector
 
 ALICE = GitLabUser(
     id=42,
@@ -62,7 +62,12 @@ async def origin(fake: FakeGitLab) -> AsyncIterator[str]:
 
 
 def make(origin: str, http: aiohttp.ClientSession, **config: Any) -> GitLabConnector:
-    base = {"baseURL": origin, "clientID": "gl-client", "clientSecret": "gl-secret", "groups": ["kubermatic", "kubermatic/sre"]}
+    base = {
+        "baseURL": origin,
+        "clientID": "gl-client",
+        "clientSecret": "gl-secret",
+        "groups": ["kubermatic", "kubermatic/sre"],
+    }
     return GitLabConnector("gitlab", "GitLab", GitLabConfig.model_validate({**base, **config}), http)
 
 
@@ -91,7 +96,9 @@ async def test_all_groups_and_login_id(origin: str, http: aiohttp.ClientSession,
     assert (identity.user_id, identity.preferred_username, identity.groups) == ("bob", "bob", ("hobby",))
 
 
-async def test_no_groups_asked_no_openid_scope(origin: str, http: aiohttp.ClientSession, fake: FakeGitLab) -> None:
+async def test_no_groups_asked_no_openid_scope(
+    origin: str, http: aiohttp.ClientSession, fake: FakeGitLab
+) -> None:
     identity = await login(make(origin, http, groups=[]), fake, "alice", scopes=("openid", "email"))
     assert fake.last_scope == "read_user" and identity.groups == ()
 

@@ -1,4 +1,4 @@
-"""The google connector against the fake Google (``tests/fakes/google.py``): ``hd`` checks, Directory groups."""
+"""The google connector against the fake Google (``tests/fakes/google.py``): ``hd``, Directory groups."""
 
 from __future__ import annotations
 
@@ -9,17 +9,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
-
-from idgate.clock import SystemClock
-from idgate.connectors.errors import LoginRefused
-from idgate.connectors.google import GoogleConfig, GoogleConnector, ServiceAccount
 from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
 from tests.fakes.google import FakeGoogle
 from tests.fakes.server import serve
 
+from idgate.clock import SystemClock
+from idgate.connectors.errors import LoginRefused
+from idgate.connectors.google import GoogleConfig, GoogleConnector, ServiceAccount
+
 
 def person(sub: str, email: str, hd: str | None) -> dict[str, Any]:
-    claims: dict[str, Any] = {"sub": sub, "email": email, "email_verified": True, "name": email.split("@")[0]}
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "email": email,
+        "email_verified": True,
+        "name": email.split("@", maxsplit=1)[0],
+    }
     if hd:
         claims["hd"] = hd
     return claims
@@ -76,7 +81,9 @@ async def origin(fake: FakeGoogle) -> AsyncIterator[str]:
         yield url
 
 
-async def make(origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp: Path, **config: Any) -> GoogleConnector:
+async def make(
+    origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp: Path, **config: Any
+) -> GoogleConnector:
     base: dict[str, Any] = {
         "clientID": "google-client",
         "clientSecret": "google-secret",
@@ -88,7 +95,13 @@ async def make(origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp: 
     cfg = GoogleConfig.model_validate({**base, **config})
     account = ServiceAccount.from_file(cfg.serviceAccountFilePath) if cfg.serviceAccountFilePath else None
     conn = GoogleConnector(
-        "google", "Google", cfg, http, SystemClock(), service_account=account, issuer=origin,
+        "google",
+        "Google",
+        cfg,
+        http,
+        SystemClock(),
+        service_account=account,
+        issuer=origin,
         directory_url=f"{origin}/admin/directory/v1",
     )
     await conn.prepare()
@@ -136,12 +149,16 @@ async def test_groups_filtered_and_paged(
     assert identity.groups == ("all@example.com", "sre@example.com", "devs@example.com")
 
 
-async def test_not_in_required_groups(origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp_path: Path) -> None:
+async def test_not_in_required_groups(
+    origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp_path: Path
+) -> None:
     with pytest.raises(LoginRefused, match="none of the groups"):
         await login(await make(origin, http, fake, tmp_path), fake, "nogroup")
 
 
-async def test_admin_not_delegated_fails(origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp_path: Path) -> None:
+async def test_admin_not_delegated_fails(
+    origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp_path: Path
+) -> None:
     conn = await make(origin, http, fake, tmp_path, domainToAdminEmail={"*": "nobody@example.com"})
     with pytest.raises(Exception, match="unauthorized_client"):
         await login(conn, fake, "alice")

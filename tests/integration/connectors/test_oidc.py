@@ -8,14 +8,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
+from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
+from tests.fakes.oidc import FakeOIDC
+from tests.fakes.server import serve
 
 from idgate.clock import SystemClock
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.http import pkce_challenge
 from idgate.connectors.oidc import OIDCConfig, OIDCConnector
-from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
-from tests.fakes.oidc import FakeOIDC
-from tests.fakes.server import serve
 
 USERS = {
     "alice": {
@@ -70,8 +70,15 @@ async def origin(fake: FakeOIDC) -> AsyncIterator[str]:
 
 
 async def make(origin: str, http: aiohttp.ClientSession, **config: Any) -> OIDCConnector:
-    base = {"issuer": origin, "clientID": "oidc-client", "clientSecret": "oidc-secret", "insecureEnableGroups": True}
-    conn = OIDCConnector("upstream", "Upstream", OIDCConfig.model_validate({**base, **config}), http, SystemClock())
+    base = {
+        "issuer": origin,
+        "clientID": "oidc-client",
+        "clientSecret": "oidc-secret",
+        "insecureEnableGroups": True,
+    }
+    conn = OIDCConnector(
+        "upstream", "Upstream", OIDCConfig.model_validate({**base, **config}), http, SystemClock()
+    )
     await conn.prepare()
     return conn
 
@@ -88,7 +95,9 @@ class TestOIDCConformance(CallbackConnectorConformance):
         return Driver(fake)
 
 
-async def login(conn: OIDCConnector, fake: FakeOIDC, who: str = "alice", scopes: tuple[str, ...] = SCOPES) -> Any:
+async def login(
+    conn: OIDCConnector, fake: FakeOIDC, who: str = "alice", scopes: tuple[str, ...] = SCOPES
+) -> Any:
     fake.login_as = who
     return await conn.handle_callback(scopes, CALLBACK, await sign_in(conn, scopes=scopes))
 
@@ -129,7 +138,11 @@ async def test_claim_mapping_and_keys(origin: str, http: aiohttp.ClientSession, 
     )
     identity = await login(conn, fake)
     assert identity.user_id == "alice@example.com"
-    assert (identity.username, identity.preferred_username, identity.email) == ("ali", "ali", "alice@corp.example")
+    assert (identity.username, identity.preferred_username, identity.email) == (
+        "ali",
+        "ali",
+        "alice@corp.example",
+    )
     assert identity.groups == ("ops",)
 
 
@@ -151,7 +164,12 @@ async def test_userinfo_is_merged(origin: str, http: aiohttp.ClientSession, fake
 
 
 async def test_overrides_and_prompt(origin: str, http: aiohttp.ClientSession, fake: FakeOIDC) -> None:
-    conn = await make(origin, http, promptType="", providerDiscoveryOverrides={"authURL": "https://elsewhere.example/authorize"})
+    conn = await make(
+        origin,
+        http,
+        promptType="",
+        providerDiscoveryOverrides={"authURL": "https://elsewhere.example/authorize"},
+    )
     url = conn.login_url(SCOPES, CALLBACK, "s")
     assert url.startswith("https://elsewhere.example/authorize?") and "prompt=" not in url
 

@@ -97,7 +97,11 @@ def test_proxy_objects_carry_the_charts_labels_ports_and_defaults() -> None:
     assert ing["spec"]["ingressClassName"] == "nginx"
     assert objs[("PodDisruptionBudget", "iap", "iap-prometheus")]["spec"]["maxUnavailable"] == 1
     secret = secret_env(objs[("Secret", "iap", "iap-prometheus-secret")])
-    assert set(secret) == {"OAUTH2_PROXY_CLIENT_ID", "OAUTH2_PROXY_CLIENT_SECRET", "OAUTH2_PROXY_COOKIE_SECRET"}
+    assert set(secret) == {
+        "OAUTH2_PROXY_CLIENT_ID",
+        "OAUTH2_PROXY_CLIENT_SECRET",
+        "OAUTH2_PROXY_COOKIE_SECRET",
+    }
 
 
 def test_secrets_are_only_in_secrets() -> None:
@@ -106,6 +110,7 @@ def test_secrets_are_only_in_secrets() -> None:
     for secret in (
         "Xk4pQ9sLmT2vW8zR1yB6nC3dF7gH5jK0",
         "9c2e7a1d5f3b8c0e4a6d2f9b1c7e3a5d",
+        "0d4a8e2c6b1f9d3a7e5c0b8f2a6d4c1e",  # a previous encryption key
         "s3cr$t-bind",
         "hunter2",
         "pa$word",
@@ -145,11 +150,10 @@ def test_each_pod_reads_back_exactly_its_roles_settings(name: str) -> None:
     full = build_settings(config)
     pods = _pods(render_kubernetes(config).objects)
     assert len(pods) == 1 + len(full.proxies)
-    for values, args, env in pods:
+    for values, args, pod_env in pods:
         role = args[args.index("--role") + 1]
         deployment = args[args.index("--deployment") + 1] if "--deployment" in args else None
-        if deployment == "grafana" and name == "maximal":
-            env = {**EXISTING, **env}
+        env = {**EXISTING, **pod_env} if deployment == "grafana" and name == "maximal" else pod_env
         got = select_role(build_settings(load_config_text(values, env=env)), role, deployment)
         want = select_role(full, role, deployment)
         assert got.provider == want.provider
@@ -208,14 +212,22 @@ def test_maximal_options_reach_the_objects() -> None:
         {"secretRef": {"name": "iap-grafana-secret"}},
     ]
     assert set(secret_env(objs[("Secret", "iap", "iap-grafana-secret")])) == {"IDGATE_SESSIONS"}
-    assert gpod["containers"][0]["env"] == [{"name": "SSL_CERT_FILE", "value": "/etc/idgate/ca/ca.crt"}]
+    assert {
+        "name": "provider-ca",
+        "mountPath": "/etc/ssl/certs/ca.crt",
+        "subPath": "ca.crt",
+        "readOnly": True,
+    } in (gpod["containers"][0]["volumeMounts"])
     term = gpod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert term["labelSelector"]["matchLabels"] == {"app": "iap", "target": "grafana"}
     gi = objs[("Ingress", "iap", "grafana-iap")]
     assert "cert-manager.io/cluster-issuer" not in gi["metadata"].get("annotations", {})
     assert gi["spec"]["tls"][0]["secretName"] == "wildcard-tls"
     policy = objs[("NetworkPolicy", "monitoring", "iap-prometheus-upstream")]
-    assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus", "prometheus": "k8s"}
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "prometheus",
+        "prometheus": "k8s",
+    }
     peer = policy["spec"]["ingress"][0]["from"][0]
     assert peer["podSelector"]["matchLabels"] == {"app": "iap", "target": "prometheus"}
     assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "iap"}

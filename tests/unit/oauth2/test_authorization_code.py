@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,10 +15,11 @@ from idgate.oauth2.errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
+from idgate.oauth2.grants import Grant, GrantContext, RefreshPolicy
 from idgate.oauth2.grants.authorization_code import AuthorizationCodeGrant, issue_code, validate
 from idgate.oauth2.requests import AuthorizationRequest, TokenRequest
 from idgate.storage import Storage, open_storage
-from idgate.storage.base import AuthRequest, Claims, Client
+from idgate.storage.base import AccessToken, AuthRequest, Claims, Client
 
 CB = "https://prometheus.kkp.example.com/oauth/callback"
 CLIENT = Client(id="prometheus", secret="s", redirect_uris=(CB,))
@@ -77,6 +79,7 @@ def test_client_and_redirect_problems_never_redirect(
     [
         ({"response_type": ""}, InvalidRequest),
         ({"response_type": "token"}, UnsupportedResponseType),
+        ({"response_type": "id_token"}, UnsupportedResponseType),
         ({"response_type": "code id_token"}, UnsupportedResponseType),
         ({"scopes": ("email",)}, InvalidScope),
         ({"scopes": ("openid", "admin")}, InvalidScope),
@@ -104,9 +107,61 @@ def test_public_clients_must_send_a_challenge() -> None:
     assert exc.value.redirect is not None
 
 
-def test_confidential_clients_may_omit_pkce() -> None:
-    valid = validate(request(code_challenge="", code_challenge_method=""), CLIENT)
+def test_confidential_clients_must_send_a_challenge_too() -> None:
+    with pytest.raises(InvalidRequest, match="PKCE") as exc:
+        validate(request(code_challenge="", code_challenge_method=""), CLIENT)
+    assert exc.value.redirect is not None
+
+
+def test_a_confidential_client_marked_require_pkce_false_may_omit_it() -> None:
+    lax = dataclasses.replace(CLIENT, require_pkce=False)
+    valid = validate(request(code_challenge="", code_challenge_method=""), lax)
     assert valid.code_challenge == ""
+    # a public client cannot be marked out of PKCE
+    assert dataclasses.replace(PUBLIC, require_pkce=False).pkce_required
+
+
+def test_implicit_response_types_only_when_enabled_and_answered_in_the_fragment() -> None:
+    with pytest.raises(UnsupportedResponseType) as exc:
+        validate(request(response_type="id_token", code_challenge="", code_challenge_method=""), CLIENT)
+    assert exc.value.redirect is not None and not exc.value.redirect.fragment
+    enabled = ("code", "id_token", "id_token token")
+    valid = validate(
+        request(response_type="token id_token", code_challenge="", code_challenge_method=""),
+        CLIENT,
+        allowed_response_types=enabled,
+    )
+    assert valid.response_type == "id_token token"
+    with pytest.raises(InvalidRequest, match="nonce") as exc:
+        validate(
+            request(response_type="id_token", nonce="", code_challenge="", code_challenge_method=""),
+            CLIENT,
+            allowed_response_types=enabled,
+        )
+    assert exc.value.redirect is not None and exc.value.redirect.fragment
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"prompt": "none login"}, "prompt=none"),
+        ({"prompt": "bogus"}, "prompt"),
+        ({"max_age": "-1"}, "max_age"),
+        ({"max_age": "abc"}, "max_age"),
+    ],
+)
+def test_bad_prompt_and_max_age_redirect_invalid_request(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message) as exc:
+        validate(request(**changes), CLIENT)
+    assert exc.value.redirect is not None
+
+
+def test_allowed_connectors_restrict_the_connector_id_parameter() -> None:
+    only_ldap = dataclasses.replace(CLIENT, allowed_connectors=("ldap",))
+    assert validate(request(connector_id="ldap"), only_ldap).connector_id == "ldap"
+    with pytest.raises(InvalidRequest, match="connector") as exc:
+        validate(request(connector_id="local"), only_ldap)
+    assert exc.value.redirect is not None
 
 
 # -- /token redemption ----------------------------------------------------------------------------
@@ -150,6 +205,17 @@ def token(code: str, verifier: str = VERIFIER, redirect_uri: str = CB) -> TokenR
 GRANT = AuthorizationCodeGrant()
 
 
+async def _no_refresh(
+    connector_id: str, scopes: tuple[str, ...], claims: Claims, data: str
+) -> tuple[Claims, str]:
+    return claims, data
+
+
+async def exchange(storage: Storage, client: Client, req: TokenRequest, now: float) -> Grant:
+    ctx = GrantContext(storage=storage, now=now, refresh=RefreshPolicy(), refresh_identity=_no_refresh)
+    return await GRANT.exchange(ctx, client, req)
+
+
 async def test_code_is_random_and_stored_only_as_a_hash(storage: Storage) -> None:
     clock = FrozenClock()
     code, record = issue_code(pending(), CLAIMS, clock.now(), ttl=60)
@@ -165,10 +231,31 @@ def test_code_lifetime_is_capped_at_60_seconds() -> None:
 async def test_a_code_redeems_once_with_the_grant_it_was_issued_for(storage: Storage) -> None:
     clock = FrozenClock()
     code = await issued(storage, clock)
-    grant = await GRANT.exchange(storage, CLIENT, token(code), clock.now())
+    grant = await exchange(storage, CLIENT, token(code), clock.now())
     assert (grant.client_id, grant.nonce, grant.claims) == ("prometheus", "n-1", CLAIMS)
+    assert grant.grant_id
     with pytest.raises(InvalidGrant, match="already used"):
-        await GRANT.exchange(storage, CLIENT, token(code), clock.now())
+        await exchange(storage, CLIENT, token(code), clock.now())
+
+
+async def test_a_second_redemption_revokes_what_the_first_issued(storage: Storage) -> None:
+    clock = FrozenClock()
+    code = await issued(storage, clock)
+    grant = await exchange(storage, CLIENT, token(code), clock.now())
+    access = AccessToken(
+        id="a",
+        client_id=CLIENT.id,
+        scopes=("openid",),
+        connector_id="local",
+        claims=CLAIMS,
+        issued_at=clock.now(),
+        expires_at=clock.now() + 60,
+        grant_id=grant.grant_id,
+    )
+    await storage.create(access)
+    with pytest.raises(InvalidGrant, match="already used"):
+        await exchange(storage, CLIENT, token(code), clock.now())
+    assert await storage.find(AccessToken, grant_id=grant.grant_id) == []
 
 
 async def test_an_expired_code_is_refused(storage: Storage) -> None:
@@ -176,15 +263,15 @@ async def test_an_expired_code_is_refused(storage: Storage) -> None:
     code = await issued(storage, clock)
     clock.advance(60)
     with pytest.raises(InvalidGrant, match="expired"):
-        await GRANT.exchange(storage, CLIENT, token(code), clock.now())
+        await exchange(storage, CLIENT, token(code), clock.now())
 
 
 async def test_a_code_for_another_client_is_refused_and_stays_usable(storage: Storage) -> None:
     clock = FrozenClock()
     code = await issued(storage, clock)
     with pytest.raises(InvalidGrant, match="another client"):
-        await GRANT.exchange(storage, OTHER, token(code), clock.now())
-    await GRANT.exchange(storage, CLIENT, token(code), clock.now())
+        await exchange(storage, OTHER, token(code), clock.now())
+    await exchange(storage, CLIENT, token(code), clock.now())
 
 
 async def test_redirect_uri_must_be_the_one_of_the_authorization(storage: Storage) -> None:
@@ -192,7 +279,7 @@ async def test_redirect_uri_must_be_the_one_of_the_authorization(storage: Storag
     code = await issued(storage, clock)
     for wrong in ("", CB + "/", "https://evil.example/cb"):
         with pytest.raises(InvalidGrant, match="redirect_uri"):
-            await GRANT.exchange(storage, CLIENT, token(code, redirect_uri=wrong), clock.now())
+            await exchange(storage, CLIENT, token(code, redirect_uri=wrong), clock.now())
 
 
 @pytest.mark.parametrize("verifier", ["", "x" * 43, VERIFIER[:-1] + "Y"])
@@ -200,15 +287,15 @@ async def test_pkce_mismatch_is_invalid_grant(storage: Storage, verifier: str) -
     clock = FrozenClock()
     code = await issued(storage, clock)
     with pytest.raises(InvalidGrant):
-        await GRANT.exchange(storage, CLIENT, token(code, verifier=verifier), clock.now())
+        await exchange(storage, CLIENT, token(code, verifier=verifier), clock.now())
 
 
 async def test_verifier_without_a_challenge_is_refused(storage: Storage) -> None:
     clock = FrozenClock()
     code = await issued(storage, clock, challenge="")
     with pytest.raises(InvalidGrant, match="no challenge"):
-        await GRANT.exchange(storage, CLIENT, token(code), clock.now())
-    await GRANT.exchange(storage, CLIENT, token(code, verifier=""), clock.now())
+        await exchange(storage, CLIENT, token(code), clock.now())
+    await exchange(storage, CLIENT, token(code, verifier=""), clock.now())
 
 
 async def test_public_client_must_send_a_verifier(storage: Storage) -> None:
@@ -216,11 +303,11 @@ async def test_public_client_must_send_a_verifier(storage: Storage) -> None:
     code = await issued(storage, clock, client=PUBLIC)
     req = token(code, verifier="", redirect_uri=PUBLIC.redirect_uris[0])
     with pytest.raises(UnauthorizedClient):
-        await GRANT.exchange(storage, PUBLIC, req, clock.now())
+        await exchange(storage, PUBLIC, req, clock.now())
 
 
 async def test_unknown_and_missing_codes_are_refused(storage: Storage) -> None:
     with pytest.raises(InvalidGrant):
-        await GRANT.exchange(storage, CLIENT, token("nope"), 0.0)
+        await exchange(storage, CLIENT, token("nope"), 0.0)
     with pytest.raises(InvalidRequest):
-        await GRANT.exchange(storage, CLIENT, token(""), 0.0)
+        await exchange(storage, CLIENT, token(""), 0.0)

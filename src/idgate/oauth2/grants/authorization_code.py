@@ -93,7 +93,8 @@ def validate(
     """Validate ``/auth``; errors after the redirect check carry the redirect back to the client."""
     client = check_client_and_redirect(req, client)
     response_type = response_types.normalise(req.response_type)
-    implicit = bool(response_type) and response_types.is_implicit(response_type)
+    # The fragment only once the response type is known to be an implicit one we offer (§4.2.2.1).
+    implicit = response_type in allowed_response_types and response_types.is_implicit(response_type)
     try:
         if req.problem:
             raise InvalidRequest(req.problem)
@@ -113,9 +114,8 @@ def validate(
             pkce.check_challenge(req.code_challenge, req.code_challenge_method)
             if client.pkce_required and not req.code_challenge:
                 raise InvalidRequest("PKCE (code_challenge with S256) is required for this client")
-        if req.connector_id and client.allowed_connectors:
-            if req.connector_id not in client.allowed_connectors:
-                raise InvalidRequest("this client may not use that connector")
+        if client.allowed_connectors and req.connector_id not in (*client.allowed_connectors, ""):
+            raise InvalidRequest("this client may not use that connector")
     except OAuthError as exc:
         raise exc.redirecting(req.redirect_uri, req.state, fragment=implicit) from None
     return ValidAuthorization(

@@ -105,7 +105,7 @@ def approval(
     connector_data: str,
     auth_time: float,
     session_id: str,
-) -> "Approve":
+) -> Approve:
     return Approve(now, claims, connector_id, connector_data, auth_time, session_id)
 
 

@@ -20,6 +20,7 @@ Scopes may be narrowed (``scope`` a subset of the original), never widened.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -107,7 +108,7 @@ async def start_family(ctx: GrantContext, grant: Grant) -> str:
     return f"{grant.grant_id}.{secret}"
 
 
-def rotation(client: Client, secret: str, new_secret: str, policy: RefreshPolicy, now: float) -> "Rotate":
+def rotation(client: Client, secret: str, new_secret: str, policy: RefreshPolicy, now: float) -> Rotate:
     return Rotate(client, _hash(secret), _hash(new_secret), policy, now)
 
 
@@ -151,10 +152,8 @@ async def _update_identity(storage: Storage, family_id: str, claims: Claims, dat
     def replace(family: RefreshToken) -> RefreshToken:
         return dataclasses.replace(family, claims=claims, connector_data=data)
 
-    try:
+    with contextlib.suppress(NotFound):  # revoked meanwhile: the tokens just issued die with it
         await storage.update(RefreshToken, family_id, replace)
-    except NotFound:  # revoked meanwhile: the tokens just issued die with it
-        pass
 
 
 class RefreshTokenGrant:

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from idgate.policy.decision import EMAIL_DOMAIN_NOT_ALLOWED, EMAIL_NOT_ALLOWED, GROUP_NOT_ALLOWED
 from idgate.policy.criteria.email import email_domain
+from idgate.policy.decision import EMAIL_DOMAIN_NOT_ALLOWED, EMAIL_NOT_ALLOWED, GROUP_NOT_ALLOWED
 from idgate.sessions.base import Session
 from idgate.settings import RouteRule
 

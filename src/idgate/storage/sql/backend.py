@@ -16,9 +16,8 @@ lock returns at once.
 
 from __future__ import annotations
 
-import builtins
-
 import asyncio
+import builtins
 import contextlib
 import fcntl
 import os
@@ -116,7 +115,8 @@ class SqlStorage:
                 written = None
             if written is not None:
                 return written
-            await asyncio.sleep(random.uniform(0.001, 0.004) * min(attempt + 1, 10))
+            jitter = random.uniform(0.001, 0.004)  # noqa: S311 - a pause, not a secret
+            await asyncio.sleep(jitter * min(attempt + 1, 10))
         raise Conflict(f"{kind.KIND}: too many concurrent updates")
 
     async def _update_once(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R | None:

@@ -1,0 +1,374 @@
+"""The ``ldap`` connector: username and password checked against an LDAP directory, with Dex's config keys.
+
+A login (:meth:`LDAPConnector.login`):
+
+1. an empty password is refused at once: no bind ever happens with one (an empty-password simple bind is an
+   *unauthenticated* bind that many servers accept, RFC 4513 §5.1.2);
+2. a pooled connection, bound as ``bindDN`` (or anonymous), searches ``userSearch.baseDN`` for
+   ``(&<filter>(<username>=<typed name, RFC 4515-escaped>))``; no entry is a wrong login, more than one is
+   an error (the directory is ambiguous, never pick one);
+3. a fresh connection binds as the entry's DN with the password; ``invalidCredentials`` is a wrong login;
+4. with the ``groups`` scope, groups are searched per ``groupSearch.userMatchers``
+   (``(&<filter>(<groupAttr>=<user's userAttr value>))``, ``userAttr: DN`` meaning the entry's DN).
+
+Transport: LDAPS by default (port 636), ``startTLS`` upgrades a plain connection (389), ``insecureNoSSL``
+stays plain. Certificates are verified against ``rootCA`` / ``rootCAData`` (or the system store) unless
+``insecureSkipVerify``. An unreachable server, a TLS failure or a refused service bind raises
+:class:`UpstreamFailed` with what went wrong: the login fails closed.
+
+The client is ``ldap3`` (pure Python, synchronous), run in worker threads; connections are pooled (at most
+:data:`POOL_SIZE`) with connect and receive timeouts. Refresh re-runs the user search for the same name,
+requires the same DN, and re-reads the groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import json
+import ssl
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Self
+
+import ldap3
+from ldap3.core import exceptions as ldap_errors
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from idgate.connectors.base import Identity
+from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.errors import LoginRefused, UpstreamFailed
+from idgate.connectors.ldap_escape import escape_filter
+
+__all__ = ["GroupSearch", "LDAPConfig", "LDAPConnector", "UserMatcher", "UserSearch"]
+
+POOL_SIZE = 8
+CONNECT_TIMEOUT = 5  # seconds; ldap3 wants ints (it packs them into socket options)
+RECEIVE_TIMEOUT = 10
+
+
+class UserSearch(ConnectorConfig):
+    """How to find the person's entry from the name they typed."""
+
+    baseDN: str
+    filter: str = ""
+    username: str = "uid"  # one attribute, or several separated by commas (any may match)
+    scope: Literal["sub", "one"] = "sub"
+    idAttr: str = "uid"
+    emailAttr: str = "mail"
+    nameAttr: str = ""
+    preferredUsernameAttr: str = ""
+    emailSuffix: str = ""
+
+
+class UserMatcher(ConnectorConfig):
+    """A group contains the person when its ``groupAttr`` holds the person's ``userAttr`` (``DN``: the DN)."""
+
+    userAttr: str
+    groupAttr: str
+
+
+class GroupSearch(ConnectorConfig):
+    """How to find the person's groups."""
+
+    legacy_keys: ClassVar[frozenset[str]] = frozenset({"userAttr", "groupAttr"})
+
+    baseDN: str
+    filter: str = ""
+    scope: Literal["sub", "one"] = "sub"
+    userMatchers: list[UserMatcher] = Field(default_factory=list)
+    userAttr: str = ""  # legacy single matcher
+    groupAttr: str = ""
+    nameAttr: str = "cn"
+
+    @property
+    def matchers(self) -> list[UserMatcher]:
+        """``userMatchers``, or the legacy ``userAttr``/``groupAttr`` pair."""
+        if self.userMatchers:
+            return self.userMatchers
+        return [UserMatcher(userAttr=self.userAttr, groupAttr=self.groupAttr)] if self.userAttr else []
+
+    @model_validator(mode="after")
+    def _has_matcher(self) -> Self:
+        if not self.matchers:
+            raise PydanticCustomError(
+                "ldap_matchers", "groupSearch needs userMatchers (userAttr and groupAttr)"
+            )
+        return self
+
+
+class LDAPConfig(ConnectorConfig):
+    """Dex's ``ldap`` connector config."""
+
+    host: str
+    insecureNoSSL: bool = False
+    insecureSkipVerify: bool = False
+    startTLS: bool = False
+    rootCA: str = ""
+    rootCAData: str = ""  # base64 of PEM, as Dex's []byte
+    bindDN: str = ""
+    bindPW: str = ""
+    usernamePrompt: str = "Username"
+    userSearch: UserSearch
+    groupSearch: GroupSearch | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.insecureNoSSL and self.startTLS:
+            raise PydanticCustomError("ldap_tls", "insecureNoSSL and startTLS exclude each other")
+        if self.rootCAData:
+            try:
+                base64.b64decode(self.rootCAData, validate=True)
+            except (binascii.Error, ValueError):
+                raise PydanticCustomError("ldap_ca", "rootCAData must be base64-encoded PEM") from None
+        return self
+
+
+def _filter(base: str) -> str:
+    base = base.strip()
+    return base if not base or base.startswith("(") else f"({base})"
+
+
+def user_filter(search: UserSearch, username: str) -> str:
+    """The user search filter for a typed ``username`` (escaped)."""
+    value = escape_filter(username)
+    attrs = [a.strip() for a in search.username.split(",") if a.strip()]
+    match = "".join(f"({a}={value})" for a in attrs)
+    if len(attrs) > 1:
+        match = f"(|{match})"
+    return f"(&{_filter(search.filter)}{match})"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    dn: str
+    attributes: dict[str, list[str]]
+
+    def first(self, name: str) -> str:
+        if name.upper() == "DN":
+            return self.dn
+        for key, values in self.attributes.items():
+            if key.lower() == name.lower() and values:
+                return str(values[0])
+        return ""
+
+    def all(self, name: str) -> list[str]:
+        if name.upper() == "DN":
+            return [self.dn]
+        return next((list(map(str, v)) for k, v in self.attributes.items() if k.lower() == name.lower()), [])
+
+
+class LDAPConnector:
+    """An LDAP directory as a :class:`PasswordConnector` and :class:`RefreshConnector`."""
+
+    def __init__(self, id: str, name: str, config: LDAPConfig) -> None:
+        self._id, self._name, self.config = id, name or "LDAP", config
+        host, _, port = config.host.rpartition(":") if ":" in config.host else (config.host, "", "")
+        default_port = 389 if (config.insecureNoSSL or config.startTLS) else 636
+        self._host, self._port = host, int(port) if port.isdigit() else default_port
+        self._tls = None
+        if not config.insecureNoSSL:
+            ca_data = base64.b64decode(config.rootCAData).decode() if config.rootCAData else None
+            self._tls = ldap3.Tls(
+                validate=ssl.CERT_NONE if config.insecureSkipVerify else ssl.CERT_REQUIRED,
+                ca_certs_file=config.rootCA or None,
+                ca_certs_data=ca_data,
+                version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        self._server = ldap3.Server(
+            self._host,
+            port=self._port,
+            use_ssl=not (config.insecureNoSSL or config.startTLS),
+            tls=self._tls,
+            connect_timeout=CONNECT_TIMEOUT,
+            get_info=ldap3.NONE,
+        )
+        self._idle: list[ldap3.Connection] = []
+        self._slots = asyncio.Semaphore(POOL_SIZE)
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def prompt(self) -> str:
+        return self.config.usernamePrompt
+
+    @property
+    def where(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    # --- connections ------------------------------------------------------------------------------
+
+    def _connect(self, user: str | None, password: str | None) -> ldap3.Connection:
+        """Open (and StartTLS) a connection and bind; raises ldap3 errors (translated by the caller)."""
+        conn = ldap3.Connection(
+            self._server,
+            user=user or None,
+            password=password if user else None,
+            auto_bind=ldap3.AUTO_BIND_NONE,
+            receive_timeout=RECEIVE_TIMEOUT,
+            read_only=True,
+            raise_exceptions=False,
+        )
+        try:
+            conn.open()
+            if self.config.startTLS and not conn.start_tls():
+                raise ldap_errors.LDAPStartTLSError("StartTLS refused by the server")
+            if not conn.bind():
+                reason = conn.result.get("description", "bind failed") if conn.result else "bind failed"
+                raise ldap_errors.LDAPBindError(str(reason))
+        except BaseException:
+            conn.unbind()
+            raise
+        return conn
+
+    def _fail(self, exc: Exception) -> UpstreamFailed:
+        if isinstance(exc, ldap_errors.LDAPBindError):
+            who = "bindDN" if self.config.bindDN else "anonymous"
+            return UpstreamFailed(f"LDAP server {self.where} refused the {who} bind: {exc}")
+        if isinstance(exc, ldap_errors.LDAPStartTLSError):
+            return UpstreamFailed(f"LDAP server {self.where}: StartTLS failed ({exc})")
+        return UpstreamFailed(f"LDAP server {self.where} unreachable or TLS failed: {exc}")
+
+    async def _search(
+        self, base: str, filt: str, scope: str, attrs: list[str], limit: int
+    ) -> tuple[list[Entry], bool]:
+        """Search on a pooled service connection; ``(entries, more_than_limit)``."""
+        async with self._slots:
+            for attempt in (0, 1):
+                conn = self._idle.pop() if self._idle else None
+                try:
+                    if conn is None:
+                        conn = await asyncio.to_thread(self._connect, self.config.bindDN, self.config.bindPW)
+                    found = await asyncio.to_thread(
+                        functools.partial(self._do_search, conn, base, filt, scope, attrs, limit=limit)
+                    )
+                except ldap_errors.LDAPException as exc:
+                    if conn is not None:
+                        await asyncio.to_thread(conn.unbind)
+                    if attempt or isinstance(exc, ldap_errors.LDAPBindError):
+                        raise self._fail(exc) from exc
+                    continue
+                self._idle.append(conn)
+                return found
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _do_search(
+        conn: ldap3.Connection, base: str, filt: str, scope: str, attrs: list[str], *, limit: int
+    ) -> tuple[list[Entry], bool]:
+        level = ldap3.LEVEL if scope == "one" else ldap3.SUBTREE
+        ok = conn.search(
+            base, filt, search_scope=level, attributes=attrs or [ldap3.NO_ATTRIBUTES], size_limit=limit
+        )
+        code = conn.result.get("result") if conn.result else None
+        if not ok and code not in (0, 4, 32):  # success, sizeLimitExceeded, noSuchObject
+            if conn.closed or code is None:
+                raise ldap_errors.LDAPSessionTerminatedByServerError("connection lost")
+            raise ldap_errors.LDAPOperationResult(description=str(conn.result.get("description")))
+        entries = [
+            Entry(
+                str(r["dn"]),
+                {k: v if isinstance(v, list) else [v] for k, v in dict(r.get("attributes", {})).items()},
+            )
+            for r in conn.response or []
+            if r.get("type") == "searchResEntry"
+        ]
+        return entries, code == 4
+
+    def _check_password(self, dn: str, password: str) -> bool:
+        try:
+            conn = self._connect(dn, password)
+        except ldap_errors.LDAPBindError:
+            return False
+        conn.unbind()
+        return True
+
+    async def close(self) -> None:
+        """Unbind every pooled connection."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await asyncio.to_thread(conn.unbind)
+
+    # --- logins -----------------------------------------------------------------------------------
+
+    def _user_attrs(self) -> list[str]:
+        s = self.config.userSearch
+        names = [s.idAttr, s.emailAttr, s.nameAttr, s.preferredUsernameAttr]
+        if self.config.groupSearch is not None:
+            names += [m.userAttr for m in self.config.groupSearch.matchers]
+        return sorted({n for n in names if n and n.upper() != "DN"})
+
+    async def _find_user(self, username: str) -> Entry | None:
+        s = self.config.userSearch
+        entries, more = await self._search(s.baseDN, user_filter(s, username), s.scope, self._user_attrs(), 2)
+        if len(entries) > 1 or more:
+            raise UpstreamFailed(f"LDAP user search found several entries for one name on {self.where}")
+        return entries[0] if entries else None
+
+    async def login(self, scopes: tuple[str, ...], username: str, password: str) -> Identity | None:
+        if not password or not username.strip():
+            return None
+        entry = await self._find_user(username)
+        if entry is None:
+            return None
+        try:
+            ok = await asyncio.to_thread(self._check_password, entry.dn, password)
+        except ldap_errors.LDAPException as exc:
+            raise self._fail(exc) from exc
+        if not ok:
+            return None
+        return await self._identity(scopes, entry, username)
+
+    async def refresh(self, scopes: tuple[str, ...], identity: Identity) -> Identity:
+        try:
+            data = json.loads(identity.connector_data)
+            dn, username = str(data["dn"]), str(data["username"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LoginRefused("this login holds no LDAP entry; sign in again") from exc
+        entry = await self._find_user(username)
+        if entry is None:
+            raise LoginRefused(f"the LDAP user {username} no longer exists")
+        if entry.dn.lower() != dn.lower():
+            raise LoginRefused(f"the LDAP entry of {username} changed; sign in again")
+        return await self._identity(scopes, entry, username)
+
+    async def _identity(self, scopes: tuple[str, ...], entry: Entry, username: str) -> Identity:
+        s = self.config.userSearch
+        user_id = entry.first(s.idAttr)
+        if not user_id:
+            raise UpstreamFailed(f"LDAP entry has no '{s.idAttr}' attribute (userSearch.idAttr)")
+        email = entry.first(s.emailAttr)
+        if not email and s.emailSuffix:
+            email = f"{username}@{s.emailSuffix}"
+        if not email:
+            raise UpstreamFailed(f"LDAP entry has no '{s.emailAttr}' attribute (userSearch.emailAttr)")
+        groups = await self._groups(entry) if "groups" in scopes and self.config.groupSearch else []
+        return Identity(
+            user_id=user_id,
+            username=(entry.first(s.nameAttr) if s.nameAttr else "") or username,
+            email=email,
+            email_verified=True,
+            preferred_username=entry.first(s.preferredUsernameAttr) if s.preferredUsernameAttr else "",
+            groups=tuple(groups),
+            connector_data=json.dumps({"dn": entry.dn, "username": username}),
+        )
+
+    async def _groups(self, entry: Entry) -> list[str]:
+        g = self.config.groupSearch
+        assert g is not None
+        names: dict[str, None] = {}
+        for matcher in g.matchers:
+            for value in entry.all(matcher.userAttr):
+                filt = f"(&{_filter(g.filter)}({matcher.groupAttr}={escape_filter(value)}))"
+                groups, _ = await self._search(g.baseDN, filt, g.scope, [g.nameAttr], 0)
+                for group in groups:
+                    names.update(dict.fromkeys(group.all(g.nameAttr)))
+        return list(names)

@@ -1,0 +1,435 @@
+"""Logins at the provider: ``/auth`` (RFC 6749 §4.1.1, OIDC Core §3.1.2), the connector chooser, the
+password form, the callback connectors' return to ``{path}/callback``, and the end of every login.
+
+A pending login is an :class:`~idgate.storage.base.AuthRequest` bound to the browser (the SHA-256 of its
+``idgate_browser`` cookie). Its id is the ``req`` of the login form and the ``state`` sent to an upstream
+(a callback from another browser finds nothing). Finishing a login claims the request by deleting it, so
+a double submit yields one answer.
+
+How a login ends depends on the request:
+
+- ``response_type=code``: a code (≤ 60 s, single use, hashed) and a redirect with ``code``, ``state``,
+  ``iss`` (RFC 9207).
+- implicit (``token``, ``id_token``, ``id_token token``; only when configured): tokens in the fragment.
+- a device login (RFC 8628): the device token is approved and the person sees "go back to your device".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import urlencode
+
+from idgate.clock import Clock
+from idgate.connectors.base import CallbackConnector, Connector, Identity, PasswordConnector
+from idgate.connectors.errors import ConnectorError, UpstreamFailed
+from idgate.errors import NotFound
+from idgate.oauth2 import client_auth, response_types
+from idgate.oauth2.errors import (
+    AccessDenied,
+    InvalidRequest,
+    LoginRequired,
+    OAuthError,
+    ServerError,
+    TemporarilyUnavailable,
+)
+from idgate.oauth2.grants import Grant, GrantContext, device_code
+from idgate.oauth2.grants import authorization_code as code_grant
+from idgate.oauth2.requests import AuthorizationRequest
+from idgate.oidc import prompt as prompts
+from idgate.provider.connectors import claims_of
+from idgate.provider.outcomes import (
+    ChooseConnector,
+    DeviceApproved,
+    GoUpstream,
+    LoginDone,
+    LoginForm,
+    LoginStarted,
+)
+from idgate.provider.sso import Sessions
+from idgate.provider.tokens import Tokens, check_peers
+from idgate.settings import ProviderSettings
+from idgate.storage.base import (
+    AuthRequest,
+    Claims,
+    Client,
+    DeviceRequest,
+    DeviceToken,
+    LoginSession,
+    Storage,
+    secret_id,
+)
+
+log = logging.getLogger("idgate.provider")
+
+ClientLookup = Callable[[str], Awaitable[Client | None]]
+
+
+class LoginExpired(InvalidRequest):
+    """The login belongs to no pending request (expired, finished, or another browser's)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This login request has expired or was already used. "
+            "Go back to the application and sign in again."
+        )
+
+
+def add_query(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
+    """``uri`` with ``params`` added to its query (RFC 6749 §3.1.2), or as its fragment (§4.2.2)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    extra = urlencode(params)
+    if fragment:
+        return urlunsplit(parts._replace(fragment=extra))
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))
+
+
+class Logins:
+    """Every browser step of a login."""
+
+    def __init__(
+        self,
+        *,
+        settings: ProviderSettings,
+        storage: Storage,
+        clock: Clock,
+        connectors: Mapping[str, Connector],
+        sessions: Sessions,
+        tokens: Tokens,
+        lookup: ClientLookup,
+        context: Callable[[], GrantContext],
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.clock = clock
+        self.connectors = connectors
+        self.sessions = sessions
+        self.tokens = tokens
+        self.lookup = lookup
+        self.context = context
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self.settings.issuer}/callback"
+
+    def allowed(self, client: Client | None) -> dict[str, Connector]:
+        """The connectors ``client`` may use (its ``allowedConnectors``, or all)."""
+        if client is None or not client.allowed_connectors:
+            return dict(self.connectors)
+        return {k: c for k, c in self.connectors.items() if k in client.allowed_connectors}
+
+    # -- /auth -------------------------------------------------------------------------------
+
+    async def authorize(
+        self, request: AuthorizationRequest, path_connector: str | None, browser: str, session_cookie: str
+    ) -> LoginDone | LoginStarted | ChooseConnector:
+        """Validate, then answer from the SSO session, or store a pending login."""
+        client = await self.lookup(request.client_id)
+        valid = code_grant.validate(
+            request, client, allowed_response_types=response_types.enabled(self.settings.response_types)
+        )
+        implicit = response_types.is_implicit(valid.response_type)
+        try:
+            await check_peers(self.lookup, valid.client, valid.scopes)
+        except OAuthError as exc:
+            raise exc.redirecting(valid.redirect_uri, valid.state, fragment=implicit) from None
+        allowed = self.allowed(valid.client)
+        if not allowed:
+            raise ServerError("no login method is configured for this client")
+        wanted = path_connector or valid.connector_id
+        if wanted and wanted not in allowed:
+            raise InvalidRequest("unknown connector")
+        now = self.clock.now()
+        pending = AuthRequest(
+            id=secrets.token_urlsafe(16),
+            client_id=valid.client.id,
+            redirect_uri=valid.redirect_uri,
+            scopes=valid.scopes,
+            state=valid.state,
+            nonce=valid.nonce,
+            code_challenge=valid.code_challenge,
+            code_challenge_method=valid.code_challenge_method,
+            connector_id=wanted or "",
+            browser=secret_id(browser),
+            expires_at=now + self.settings.auth_request_ttl,
+            response_type=valid.response_type,
+            prompt=valid.prompt,
+            max_age=valid.max_age,
+        )
+        session = await self.sessions.current(session_cookie, now)
+        if (
+            session is not None
+            and session.connector_id in allowed
+            and wanted in ("", session.connector_id)
+            and prompts.session_usable(session.auth_time, valid.prompt, valid.max_age, now)
+        ):
+            done = await self._finish(
+                pending, session.claims, session.connector_id, session.connector_data, session
+            )
+            assert isinstance(done, LoginDone)
+            return done
+        if prompts.NONE in valid.prompt:
+            raise LoginRequired("the person must log in").redirecting(
+                valid.redirect_uri, valid.state, fragment=implicit
+            )
+        if not wanted and len(allowed) == 1 and not self.settings.always_show_login_screen:
+            pending = dataclasses.replace(pending, connector_id=next(iter(allowed)))
+        await self.storage.create(pending)
+        if pending.connector_id:
+            return LoginStarted(pending.id, pending.connector_id)
+        return ChooseConnector(pending.id, tuple(allowed.values()))
+
+    # -- the pending login -------------------------------------------------------------------
+
+    async def pending(self, request_id: str, browser: str) -> AuthRequest:
+        """The pending login ``request_id`` of this browser, or :class:`LoginExpired`."""
+        if not request_id or not browser:
+            raise LoginExpired()
+        try:
+            found = await self.storage.get(AuthRequest, request_id)
+        except NotFound:
+            raise LoginExpired() from None
+        if (
+            not client_auth.secrets_equal(secret_id(browser), found.browser)
+            or self.clock.now() >= found.expires_at
+        ):
+            raise LoginExpired()
+        return found
+
+    async def _client_name(self, pending: AuthRequest) -> str:
+        client = await self.lookup(pending.client_id)
+        return (client.name or client.id) if client else pending.client_id
+
+    async def select(self, request_id: str, connector_id: str, browser: str) -> LoginForm | GoUpstream:
+        """``GET /auth/{connector}/login?req=ID``: bind the connector, show its form or go upstream."""
+        pending = await self.pending(request_id, browser)
+        allowed = self.allowed(await self.lookup(pending.client_id))
+        if connector_id not in allowed or pending.connector_id not in ("", connector_id):
+            raise LoginExpired()
+        if not pending.connector_id:
+
+            def bind(r: AuthRequest) -> AuthRequest:
+                if r.connector_id not in ("", connector_id):
+                    raise LoginExpired()
+                return dataclasses.replace(r, connector_id=connector_id)
+
+            try:
+                pending = await self.storage.update(AuthRequest, pending.id, bind)
+            except NotFound:
+                raise LoginExpired() from None
+        connector = allowed[connector_id]
+        if isinstance(connector, PasswordConnector):
+            return LoginForm(pending.id, connector, await self._client_name(pending))
+        if isinstance(connector, CallbackConnector):
+            return GoUpstream(connector.login_url(pending.scopes, self.callback_url, pending.id))
+        raise ServerError(f"connector {connector_id!r} cannot log anyone in")
+
+    async def _claim(self, pending: AuthRequest) -> None:
+        try:  # deleting claims the request: a double submit gets one answer, not two
+            await self.storage.delete(AuthRequest, pending.id)
+        except NotFound:
+            raise LoginExpired() from None
+
+    # -- password form -----------------------------------------------------------------------
+
+    async def login(  # noqa: PLR0917 - the form's fields, in the form's order
+        self,
+        request_id: str,
+        connector_id: str,
+        browser: str,
+        username: str,
+        password: str,
+        session_cookie: str,
+    ) -> LoginForm | LoginDone | DeviceApproved:
+        """Check the credentials; the form again on failure, else finish the login."""
+        pending = await self.pending(request_id, browser)
+        connector = self.connectors.get(connector_id)
+        if pending.connector_id != connector_id or not isinstance(connector, PasswordConnector):
+            raise LoginExpired()
+        identity = await connector.login(pending.scopes, username, password)
+        if identity is None:
+            return LoginForm(
+                pending.id,
+                connector,
+                await self._client_name(pending),
+                username=username,
+                error="Invalid email or password.",
+            )
+        return await self._fresh(pending, identity, session_cookie)
+
+    async def form(self, request_id: str, connector_id: str, browser: str) -> LoginForm | GoUpstream:
+        return await self.select(request_id, connector_id, browser)
+
+    # -- {path}/callback ---------------------------------------------------------------------
+
+    async def callback(
+        self, query: Mapping[str, str], browser: str, session_cookie: str
+    ) -> LoginDone | DeviceApproved:
+        """An upstream's answer (``state`` is the pending login's id) -> finish the login."""
+        pending = await self.pending(query.get("state", ""), browser)
+        connector = self.connectors.get(pending.connector_id)
+        if not isinstance(connector, CallbackConnector):
+            raise LoginExpired()
+        try:
+            identity = await connector.handle_callback(pending.scopes, self.callback_url, query)
+        except ConnectorError as exc:
+            await self._claim(pending)
+            error: OAuthError = (
+                TemporarilyUnavailable(exc.reason)
+                if isinstance(exc, UpstreamFailed)
+                else AccessDenied(exc.reason)
+            )
+            log.info("upstream login refused", extra={"connector_id": connector.id, "reason": exc.reason})
+            if pending.device_user_code:
+                raise error from None
+            raise error.redirecting(
+                pending.redirect_uri,
+                pending.state,
+                fragment=response_types.is_implicit(pending.response_type),
+            ) from None
+        return await self._fresh(pending, identity, session_cookie)
+
+    # -- the end of a login ------------------------------------------------------------------
+
+    async def _fresh(
+        self, pending: AuthRequest, identity: Identity, session_cookie: str
+    ) -> LoginDone | DeviceApproved:
+        """A person just authenticated: claim the request, start an SSO session, finish."""
+        await self._claim(pending)
+        cookie, session = await self.sessions.start(
+            connector_id=pending.connector_id,
+            claims=claims_of(identity),
+            connector_data=identity.connector_data,
+            now=self.clock.now(),
+            replaces=session_cookie,
+        )
+        log.info(
+            "login succeeded", extra={"client_id": pending.client_id, "connector_id": pending.connector_id}
+        )
+        return await self._finish(
+            pending, session.claims, pending.connector_id, identity.connector_data, session, cookie
+        )
+
+    async def _finish(  # noqa: PLR0917
+        self,
+        pending: AuthRequest,
+        claims: Claims,
+        connector_id: str,
+        connector_data: str,
+        session: LoginSession,
+        cookie: str | None = None,
+    ) -> LoginDone | DeviceApproved:
+        now = self.clock.now()
+        pending = dataclasses.replace(pending, connector_id=connector_id)
+        if pending.device_user_code:
+            await self._approve_device(pending, claims, connector_data, session, now)
+            return DeviceApproved(await self._client_name(pending), cookie)
+        params: dict[str, str]
+        if pending.response_type == response_types.CODE:
+            code, record = code_grant.issue_code(
+                pending,
+                claims,
+                now,
+                self.settings.code_ttl,
+                auth_time=session.auth_time,
+                session_id=session.id,
+                connector_data=connector_data,
+            )
+            await self.storage.create(record)
+            params = {"code": code}
+        else:
+            params = await self._implicit(pending, claims, connector_data, session)
+        if pending.state:
+            params["state"] = pending.state
+        params["iss"] = self.settings.issuer
+        fragment = response_types.is_implicit(pending.response_type)
+        return LoginDone(add_query(pending.redirect_uri, params, fragment=fragment), cookie)
+
+    async def _implicit(
+        self, pending: AuthRequest, claims: Claims, connector_data: str, session: LoginSession
+    ) -> dict[str, str]:
+        """The implicit flow's answer (RFC 6749 §4.2.2, OIDC Core §3.2.2.5)."""
+        grant = Grant(
+            client_id=pending.client_id,
+            scopes=pending.scopes,
+            claims=claims,
+            connector_id=pending.connector_id,
+            nonce=pending.nonce,
+            auth_time=session.auth_time,
+            session_id=session.id,
+            connector_data=connector_data,
+            grant_id=secrets.token_urlsafe(18),
+        )
+        parts = pending.response_type.split()
+        with_access = response_types.TOKEN in parts
+        doc = await self.tokens.issue(self.context(), grant, refresh=False, with_access=with_access)
+        params: dict[str, str] = {}
+        if with_access:
+            params.update(
+                access_token=doc["access_token"], token_type="Bearer", expires_in=str(doc["expires_in"])
+            )
+        if response_types.ID_TOKEN in parts:
+            params["id_token"] = doc["id_token"]
+        return params
+
+    # -- device logins (RFC 8628 §3.3) -------------------------------------------------------
+
+    async def start_device_login(self, typed_code: str, browser: str) -> LoginStarted | ChooseConnector:
+        """The person typed a user code at ``/device``: a pending login that approves it."""
+        user_code = device_code.normalise_user_code(typed_code)
+        now = self.clock.now()
+        try:
+            request = await self.storage.get(DeviceRequest, user_code) if user_code else None
+        except NotFound:
+            request = None
+        if request is None or now >= request.expires_at:
+            raise InvalidRequest("That code is not valid or has expired. Check the code on your device.")
+        client = await self.lookup(request.client_id)
+        allowed = self.allowed(client)
+        if not allowed:
+            raise ServerError("no login method is configured for this client")
+        pending = AuthRequest(
+            id=secrets.token_urlsafe(16),
+            client_id=request.client_id,
+            redirect_uri="",
+            scopes=request.scopes,
+            state="",
+            nonce="",
+            code_challenge="",
+            code_challenge_method="",
+            connector_id=next(iter(allowed)) if len(allowed) == 1 else "",
+            browser=secret_id(browser),
+            expires_at=min(request.expires_at, now + self.settings.auth_request_ttl),
+            device_user_code=user_code,
+        )
+        await self.storage.create(pending)
+        if pending.connector_id:
+            return LoginStarted(pending.id, pending.connector_id)
+        return ChooseConnector(pending.id, tuple(allowed.values()))
+
+    async def _approve_device(
+        self, pending: AuthRequest, claims: Claims, connector_data: str, session: LoginSession, now: float
+    ) -> None:
+        try:
+            request = await self.storage.get(DeviceRequest, pending.device_user_code)
+            approve = device_code.approval(
+                now,
+                claims=claims,
+                connector_id=pending.connector_id,
+                connector_data=connector_data,
+                auth_time=session.auth_time,
+                session_id=session.id,
+            )
+            await self.storage.update(DeviceToken, request.device_id, approve)
+        except (NotFound, OAuthError):
+            raise InvalidRequest(
+                "That code is not valid or has expired. Start again on your device."
+            ) from None
+        with contextlib.suppress(NotFound):  # a user code approves once
+            await self.storage.delete(DeviceRequest, request.id)

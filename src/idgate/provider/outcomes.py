@@ -1,0 +1,78 @@
+"""What the provider's core hands back to the routes (besides errors): each is rendered in one way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idgate.connectors.base import Connector, PasswordConnector
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseConnector:
+    """Several connectors: the person picks one (links go to ``/auth/{id}/login?req=ID``)."""
+
+    request_id: str
+    connectors: tuple[Connector, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginStarted:
+    """A pending login was stored; the browser goes to ``/auth/{connector}/login?req=ID``."""
+
+    request_id: str
+    connector_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginForm:
+    """What the password login page shows."""
+
+    request_id: str
+    connector: PasswordConnector
+    client_name: str
+    username: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GoUpstream:
+    """A callback connector: the browser goes to the upstream, which returns to ``{path}/callback``."""
+
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginDone:
+    """The person is authenticated: back to the client (code, or tokens in the fragment).
+
+    ``session_cookie`` is set when this login started a new SSO session (the route sets the cookie).
+    """
+
+    redirect_to: str
+    session_cookie: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceApproved:
+    """A device login finished: the page tells the person to go back to their device."""
+
+    client_name: str
+    session_cookie: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOut:
+    """RP-initiated logout finished: redirect (when a registered URI was given) or a page."""
+
+    redirect_to: str | None
+    clear_cookie: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmLogout:
+    """Logout without a valid ``id_token_hint``: the person confirms with a POST carrying ``csrf``."""
+
+    csrf: str
+    post_logout_redirect_uri: str
+    client_id: str
+    state: str

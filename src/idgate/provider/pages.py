@@ -1,0 +1,232 @@
+"""The provider's browser routes: ``/auth``, the chooser and login form, ``/callback``, ``/device``,
+``/logout``. Each parses, calls :class:`~.service.Provider`, and renders an outcome (:mod:`.outcomes`).
+
+Cookies (``Path`` = the issuer path, ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https):
+
+- ``idgate_browser`` binds a pending login to the browser that started it;
+- ``idgate_session`` is the SSO login session (:mod:`.sso`), for ``dex``'s ``login_session_lifetime``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from idgate.oauth2.requests import parse_authorization_request, parse_logout_request
+from idgate.provider.outcomes import (
+    ChooseConnector,
+    ConfirmLogout,
+    DeviceApproved,
+    GoUpstream,
+    LoginDone,
+    LoginForm,
+    LoginStarted,
+)
+from idgate.provider.render import Surface, page, redirect
+from idgate.provider.routes import PROVIDER, endpoint, params_of, request_params
+from idgate.provider.sso import COOKIE as SESSION_COOKIE
+
+#: Binds a pending login to the browser that started it (its SHA-256 is in the AuthRequest).
+BROWSER_COOKIE = "idgate_browser"
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_\-]{43}")
+
+
+def _browser(request: web.Request) -> tuple[str, bool]:
+    """This browser's binding secret, and whether it is new (then the response must set it)."""
+    value = request.cookies.get(BROWSER_COOKIE, "")
+    if _COOKIE_VALUE.fullmatch(value):
+        return value, False
+    return secrets.token_urlsafe(32), True
+
+
+def _secure(request: web.Request) -> bool:
+    provider = request.app[PROVIDER]
+    return (
+        provider.settings.issuer.startswith("https://")
+        or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    )
+
+
+def _set_cookie(
+    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int | None = None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        path=request.app[PROVIDER].settings.path or "/",
+        httponly=True,
+        secure=_secure(request),
+        samesite="Lax",
+        max_age=max_age,
+    )
+
+
+def _with_browser(
+    request: web.Request, response: web.StreamResponse, browser: str, new: bool
+) -> web.StreamResponse:
+    if new:
+        _set_cookie(request, response, BROWSER_COOKIE, browser)
+    return response
+
+
+def _login_url(request: web.Request, connector_id: str, request_id: str) -> str:
+    prefix = request.app[PROVIDER].settings.path
+    return f"{prefix}/auth/{connector_id}/login?" + urlencode({"req": request_id})
+
+
+def _render(
+    request: web.Request,
+    result: LoginDone | LoginStarted | ChooseConnector | LoginForm | GoUpstream | DeviceApproved,
+) -> web.StreamResponse:
+    """One rendering per outcome of a login step."""
+    provider = request.app[PROVIDER]
+    settings = provider.settings
+    response: web.StreamResponse
+    if isinstance(result, ChooseConnector):
+        links = [(c.name, _login_url(request, c.id, result.request_id)) for c in result.connectors]
+        return page("connectors.html", links=links, display_name=settings.display_name)
+    if isinstance(result, LoginStarted):
+        return redirect(_login_url(request, result.connector_id, result.request_id), status=303)
+    if isinstance(result, LoginForm):
+        return page(
+            "login.html",
+            action=f"{settings.path}/auth/{result.connector.id}/login",
+            request_id=result.request_id,
+            prompt=result.connector.prompt,
+            connector_name=result.connector.name,
+            client_name=result.client_name,
+            username=result.username,
+            error=result.error,
+            display_name=settings.display_name,
+        )
+    if isinstance(result, GoUpstream):
+        return redirect(result.location, status=303)
+    if isinstance(result, DeviceApproved):
+        response = page(
+            "device_done.html", client_name=result.client_name, display_name=settings.display_name
+        )
+    else:
+        response = redirect(result.redirect_to, status=302)
+    if result.session_cookie is not None:
+        _set_cookie(request, response, SESSION_COOKIE, result.session_cookie, int(settings.login_session_ttl))
+    return response
+
+
+@endpoint(Surface.BROWSER)
+async def auth(request: web.Request) -> web.StreamResponse:
+    """``/auth`` and ``/auth/{connector}``: validate; answer from the SSO session or start a login."""
+    provider = request.app[PROVIDER]
+    params = await request_params(request)
+    browser, new = _browser(request)
+    result = await provider.authorize(
+        parse_authorization_request(params),
+        request.match_info.get("connector"),
+        browser,
+        request.cookies.get(SESSION_COOKIE, ""),
+    )
+    return _with_browser(request, _render(request, result), browser, new)
+
+
+@endpoint(Surface.BROWSER)
+async def login(request: web.Request) -> web.StreamResponse:
+    """``/auth/{connector}/login``: GET shows the form (or goes upstream), POST checks the form."""
+    provider = request.app[PROVIDER]
+    connector_id = request.match_info["connector"]
+    browser = request.cookies.get(BROWSER_COOKIE, "")
+    if request.method == "GET":
+        return _render(
+            request, await provider.login_form(request.query.get("req", ""), connector_id, browser)
+        )
+    data = await request.post()
+    fields = {k: v for k, v in data.items() if isinstance(v, str)}
+    result = await provider.login(
+        fields.get("req", ""),
+        connector_id,
+        browser,
+        fields.get("login", ""),
+        fields.get("password", ""),
+        request.cookies.get(SESSION_COOKIE, ""),
+    )
+    return _render(request, result)
+
+
+@endpoint(Surface.BROWSER)
+async def callback(request: web.Request) -> web.StreamResponse:
+    """``{path}/callback``: an upstream returns (GET query, or a POSTed form) with ``state``."""
+    values = params_of(await request.post()) if request.method == "POST" else params_of(request.query)
+    query = {k: v[0] for k, v in values.items() if len(v) == 1}
+    provider = request.app[PROVIDER]
+    result = await provider.callback(
+        query, request.cookies.get(BROWSER_COOKIE, ""), request.cookies.get(SESSION_COOKIE, "")
+    )
+    return _render(request, result)
+
+
+@endpoint(Surface.BROWSER)
+async def device(request: web.Request) -> web.StreamResponse:
+    """``{path}/device``: the page where a person enters a user code (RFC 8628 §3.3); with
+    ``?user_code=`` (``verification_uri_complete``) it is filled in and the person confirms."""
+    provider = request.app[PROVIDER]
+    settings = provider.settings
+    browser, new = _browser(request)
+    if request.method == "GET":
+        response = page(
+            "device.html",
+            action=f"{settings.path}/device",
+            user_code=request.query.get("user_code", "")[:32],
+            error="",
+            display_name=settings.display_name,
+        )
+        return _with_browser(request, response, browser, new)
+    fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    typed = fields.get("user_code", "")[:32]
+    from idgate.oauth2.errors import InvalidRequest
+
+    try:
+        result = await provider.device_login(typed, browser)
+    except InvalidRequest as exc:
+        response = page(
+            "device.html",
+            status=400,
+            action=f"{settings.path}/device",
+            user_code=typed,
+            error=exc.description,
+            display_name=settings.display_name,
+        )
+        return _with_browser(request, response, browser, new)
+    return _with_browser(request, _render(request, result), browser, new)
+
+
+@endpoint(Surface.BROWSER)
+async def logout(request: web.Request) -> web.StreamResponse:
+    """``{path}/logout``: RP-initiated logout (:mod:`.logout`)."""
+    provider = request.app[PROVIDER]
+    settings = provider.settings
+    params = await request_params(request)
+    browser, new = _browser(request)
+    confirm = params.get("confirm", [""])[0] if request.method == "POST" else ""
+    result = await provider.logout(
+        parse_logout_request(params), "" if new else browser, request.cookies.get(SESSION_COOKIE, ""), confirm
+    )
+    if isinstance(result, ConfirmLogout):
+        from idgate.provider.logout import logout_csrf
+
+        response = page(
+            "logout_confirm.html",
+            action=f"{settings.path}/logout",
+            csrf=logout_csrf(browser),
+            post_logout_redirect_uri=result.post_logout_redirect_uri,
+            client_id=result.client_id,
+            state=result.state,
+            display_name=settings.display_name,
+        )
+        return _with_browser(request, response, browser, new)
+    if result.redirect_to is not None:
+        done: web.StreamResponse = redirect(result.redirect_to, status=302)
+    else:
+        done = page("logged_out.html", display_name=settings.display_name)
+    done.del_cookie(SESSION_COOKIE, path=settings.path or "/")
+    return done

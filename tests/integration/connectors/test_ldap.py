@@ -1,0 +1,186 @@
+"""The ldap connector against a real slapd (``slapd.py``): plain, LDAPS, StartTLS; escaping; failures."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes.tls import make_ca
+from tests.integration.connectors.slapd import ADMIN_DN, ADMIN_PW, SUFFIX, Slapd, free_port
+
+from idgate.connectors.base import PasswordConnector, RefreshConnector
+from idgate.connectors.errors import LoginRefused, UpstreamFailed
+from idgate.connectors.ldap import LDAPConfig, LDAPConnector
+
+GROUPS = ("groups", "openid")
+
+
+def config(server: Slapd, mode: str = "plain", **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "host": f"127.0.0.1:{server.tls_port if mode == 'ldaps' else server.port}",
+        "insecureNoSSL": mode == "plain",
+        "startTLS": mode == "starttls",
+        "rootCA": str(server.ca.ca_file),
+        "bindDN": ADMIN_DN,
+        "bindPW": ADMIN_PW,
+        "usernamePrompt": "Directory user",
+        "userSearch": {
+            "baseDN": SUFFIX,
+            "filter": "(objectClass=inetOrgPerson)",
+            "username": "uid",
+            "idAttr": "uidNumber",
+            "emailAttr": "mail",
+            "nameAttr": "cn",
+            "preferredUsernameAttr": "uid",
+        },
+        "groupSearch": {
+            "baseDN": f"ou=Groups,{SUFFIX}",
+            "filter": "(|(objectClass=groupOfNames)(objectClass=posixGroup))",
+            "userMatchers": [
+                {"userAttr": "DN", "groupAttr": "member"},
+                {"userAttr": "uid", "groupAttr": "memberUid"},
+            ],
+            "nameAttr": "cn",
+        },
+    }
+    if mode == "plain":
+        del base["rootCA"]
+    return {**base, **extra}
+
+
+@pytest.fixture
+async def make(slapd: Slapd) -> AsyncIterator[Any]:
+    made: list[LDAPConnector] = []
+
+    def factory(mode: str = "plain", **extra: Any) -> LDAPConnector:
+        conn = LDAPConnector("ldap", "LDAP", LDAPConfig.model_validate(config(slapd, mode, **extra)))
+        made.append(conn)
+        return conn
+
+    yield factory
+    for conn in made:
+        await conn.close()
+
+
+@pytest.mark.parametrize("mode", ["plain", "ldaps", "starttls"])
+async def test_login_over_each_transport(make: Any, mode: str) -> None:
+    conn = make(mode)
+    identity = await conn.login(GROUPS, "alice", "alice-pw")
+    assert identity is not None
+    assert (identity.user_id, identity.username, identity.email) == (
+        "1001",
+        "Alice Liddell",
+        "alice@example.org",
+    )
+    assert identity.preferred_username == "alice" and identity.email_verified
+    assert set(identity.groups) == {"admins", "devs", "ops"}
+
+
+async def test_protocols(make: Any) -> None:
+    conn = make()
+    assert isinstance(conn, PasswordConnector) and isinstance(conn, RefreshConnector)
+    assert conn.prompt == "Directory user"
+
+
+async def test_wrong_password_and_unknown_user(make: Any) -> None:
+    conn = make()
+    assert await conn.login(GROUPS, "alice", "nope") is None
+    assert await conn.login(GROUPS, "nobody", "alice-pw") is None
+
+
+async def test_empty_password_is_refused_before_any_bind(slapd: Slapd) -> None:
+    # Pointing at a closed port proves no connection is even attempted.
+    conn = LDAPConnector(
+        "ldap", "LDAP", LDAPConfig.model_validate(config(slapd, host=f"127.0.0.1:{free_port()}"))
+    )
+    assert await conn.login(GROUPS, "alice", "") is None
+
+
+@pytest.mark.parametrize("name", ["*)(uid=*", "*", "alice)(|(uid=*", "al*", "\\2a", "alice\x00"])
+async def test_injection_in_the_username_finds_nobody(make: Any, name: str) -> None:
+    assert await make().login(GROUPS, name, "alice-pw") is None
+
+
+async def test_special_characters_are_matched_literally(make: Any) -> None:
+    identity = await make().login(GROUPS, "paren(s)", "parens-pw")
+    assert identity is not None and identity.groups == ("ops",)
+
+
+async def test_ambiguous_search_fails(make: Any) -> None:
+    with pytest.raises(UpstreamFailed, match="several entries"):
+        await make().login(GROUPS, "twin", "twin-pw")
+
+
+async def test_groups_only_with_the_groups_scope(make: Any) -> None:
+    identity = await make().login(("openid",), "bob", "bob-pw")
+    assert identity is not None and identity.groups == ()
+
+
+async def test_anonymous_search_and_several_username_attributes(make: Any) -> None:
+    conn = make(bindDN="", bindPW="", userSearch={**config_user(), "username": "uid,mail"})
+    identity = await conn.login(GROUPS, "bob@example.org", "bob-pw")
+    assert identity is not None and identity.username == "bob@example.org"
+
+
+def config_user() -> dict[str, Any]:
+    return {"baseDN": f"ou=People,{SUFFIX}", "scope": "one", "idAttr": "uid", "emailAttr": "mail"}
+
+
+async def test_email_suffix(make: Any) -> None:
+    conn = make(userSearch={**config_user(), "emailAttr": "nonexistent", "emailSuffix": "corp.example"})
+    identity = await conn.login(GROUPS, "bob", "bob-pw")
+    assert identity is not None and identity.email == "bob@corp.example"
+
+
+async def test_refresh_rereads_the_user(make: Any) -> None:
+    conn = make()
+    identity = await conn.login(GROUPS, "alice", "alice-pw")
+    again = await conn.refresh(GROUPS, identity)
+    assert again == identity
+    forged = replace(
+        identity, connector_data='{"dn": "uid=ghost,ou=People,dc=example,dc=org", "username": "ghost"}'
+    )
+    with pytest.raises(LoginRefused, match="no longer exists"):
+        await conn.refresh(GROUPS, forged)
+
+
+async def test_pooled_connections_are_reused(make: Any) -> None:
+    conn = make()
+    for _ in range(5):
+        assert await conn.login(GROUPS, "bob", "bob-pw") is not None
+    assert len(conn._idle) == 1
+
+
+async def test_wrong_ca_fails_closed(make: Any, tmp_path: Path) -> None:
+    other = make_ca(tmp_path / "other")
+    for mode in ("ldaps", "starttls"):
+        with pytest.raises(UpstreamFailed, match=r"LDAP server 127\.0\.0\.1"):
+            await make(mode, rootCA=str(other.ca_file)).login(GROUPS, "alice", "alice-pw")
+
+
+async def test_root_ca_data_and_skip_verify(make: Any, slapd: Slapd, tmp_path: Path) -> None:
+    data = base64.b64encode(slapd.ca.ca_file.read_bytes()).decode()
+    assert await make("ldaps", rootCA="", rootCAData=data).login(GROUPS, "alice", "alice-pw") is not None
+    other = make_ca(tmp_path / "o")
+    conn = make("ldaps", rootCA=str(other.ca_file), insecureSkipVerify=True)
+    assert await conn.login(GROUPS, "alice", "alice-pw") is not None
+
+
+async def test_ldaps_against_the_plain_port_fails_closed(make: Any, slapd: Slapd) -> None:
+    conn = make("ldaps", host=f"127.0.0.1:{slapd.port}")
+    with pytest.raises(UpstreamFailed):
+        await conn.login(GROUPS, "alice", "alice-pw")
+
+
+async def test_unreachable_fails_closed(make: Any) -> None:
+    with pytest.raises(UpstreamFailed, match="unreachable"):
+        await make(host=f"127.0.0.1:{free_port()}").login(GROUPS, "alice", "alice-pw")
+
+
+async def test_wrong_service_password_fails_closed(make: Any) -> None:
+    with pytest.raises(UpstreamFailed, match="refused the bindDN bind"):
+        await make(bindPW="wrong").login(GROUPS, "alice", "alice-pw")
