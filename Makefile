@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install run test lint system-deps clean
+.PHONY: install run test lint system-deps clean bench bench-soak
 
 install: $(STAMP)
 
@@ -35,6 +35,16 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy --strict src
+
+# Benchmarks against nginx, Apache + mod_auth_openidc and oidc-provider (not part of `make test`); they
+# install wrk, nginx, apache2 and libapache2-mod-auth-openidc when missing. Writes bench/RESULTS.md;
+# BENCH_ARGS passes options (e.g. --quick, --only proxy, --note "..."): see bench/README.md.
+bench: install $(NPM_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# 10 minutes at 80 % of the maximum: errors must be 0, RSS flat (bench/SOAK.md).
+bench-soak: install
+	$(BIN)/python -m bench --soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

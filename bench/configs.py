@@ -46,6 +46,7 @@ class Ports:
     idgate: dict[str, int]  # variant name -> port
     apache: dict[str, int]  # session type -> port
     oidc_provider: int
+    nginx_auth: int = 0
 
     @property
     def issuer_port(self) -> int:
@@ -118,6 +119,42 @@ http {{
     )
 
 
+def auth_request_nginx_conf(tmp: Path, port: int, upstream_port: int, idgate_port: int, app_host: str) -> str:
+    """nginx in front, asking idgate's ``/oauth/auth`` on every request (``auth_request``), both pooled."""
+    return (
+        nginx_common(tmp, "nginx-auth")
+        + f"""
+http {{
+{nginx_http_paths(tmp, "nginx-auth")}
+    upstream up {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
+    upstream idgate {{ server 127.0.0.1:{idgate_port}; keepalive 64; keepalive_requests 1000000; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location = /oauth/auth {{
+            internal;
+            proxy_pass http://idgate;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host {app_host};
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }}
+        location / {{
+            auth_request /oauth/auth;
+            auth_request_set $email $upstream_http_x_auth_request_email;
+            auth_request_set $user $upstream_http_x_auth_request_user;
+            proxy_set_header X-Forwarded-Email $email;
+            proxy_set_header X-Forwarded-User $user;
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+    )
+
+
 def apache_conf(
     tmp: Path,
     *,
@@ -162,6 +199,8 @@ OIDCRedirectURI http://{APACHE_HOST}:{port}/oauth/callback
 OIDCCryptoPassphrase {passphrase}
 OIDCScope "openid email"
 OIDCSessionType {session_type}
+OIDCPKCEMethod S256
+OIDCDefaultURL http://{APACHE_HOST}:{port}/
 OIDCCacheType shm
 OIDCSessionInactivityTimeout 86400
 OIDCSessionMaxDuration 86400

@@ -40,6 +40,9 @@ def summarise(
             own[names[-1]] += count
         for name in set(names):
             inclusive[name] += count
+    trunk = {name for name, c in inclusive.items() if c >= 0.95 * total}  # the process's entry frames
+    for name in trunk:
+        del inclusive[name]
     return total, own.most_common(top), inclusive.most_common(top)
 
 
@@ -54,6 +57,6 @@ def render_profile(text: str, top: int = 25) -> str:
     return (
         f"{total} samples (idle loop waiting included).\n\nOwn time:\n\n"
         + table(["share", "function"], rows(own))
-        + "\n\nIncluding callees:\n\n"
+        + "\n\nIncluding callees (frames on ≥ 95 % of stacks left out):\n\n"
         + table(["share", "function"], rows(incl))
     )

@@ -168,6 +168,15 @@ def start_stack(
     log(f"signing in through idgate's proxy ({first})")
     st.cookies["idgate"] = asyncio.run(login.browser_login(f"http://{st.app_host}/", sec.password))
 
+    if apache:
+        ports.nginx_auth = free_port()
+        (tmp / "nginx-auth").mkdir()
+        shutil.chown(tmp / "nginx-auth", "www-data", "www-data")
+        conf_text = configs.auth_request_nginx_conf(
+            tmp, ports.nginx_auth, ports.upstream, ports.idgate[first], st.app_host
+        )
+        nginx("nginx-auth", conf_text, ports.nginx_auth)
+
     for session_type, port in ports.apache.items():
         name = f"apache-{session_type}"
         conf = tmp / name / "apache.conf"
@@ -244,7 +253,7 @@ def measure(c: Config, opts: Options) -> Sample:
     ticks = cpu.cpu_ticks(roots) - before
     sample = Sample(result, cpu.us_per_request(ticks, result.requests))
     log(
-        f"  {c.name}: {result.rps:,.0f} req/s p50 {result.p50_ms} ms p99 {result.p99_ms} ms "
+        f"  {c.name}: {result.rps:,.0f} req/s p50/p99 {report.fmt_ms(result.p50_ms, result.p99_ms)} ms "
         f"cpu {sample.cpu_us and round(sample.cpu_us, 1)} µs/req errors {result.errors}"
     )
     return sample
@@ -297,6 +306,17 @@ def proxy_configs(st: Stack) -> list[Config]:
                 lambda variant=variant: [st.pid(variant)],
             )
         )  # type: ignore[misc]
+    if "nginx-auth" in st.procs:
+        cfgs.append(
+            Config(
+                "nginx auth_request → idgate /oauth/auth (1 worker), then proxy_pass",
+                st.ports.nginx_auth,
+                "/",
+                [f"Cookie: {st.cookies['idgate']}"],
+                lambda: [st.pid("nginx-auth"), st.pid("idgate-1w")],
+                note="CPU: nginx + idgate",
+            )
+        )
     for variant in ("idgate-1w", "idgate-2w"):
         if variant in st.ports.idgate:
             workers = IDGATE_VARIANTS[variant][0]
@@ -548,6 +568,11 @@ def proxy_targets(sums: Sequence[Summary]) -> list[Target]:
                 0.75,
             ),
             report.at_most("idgate CPU per request (1 worker, memo)", memo.cpu_us, 50.0, " µs"),
+            report.at_least(
+                "idgate (1 worker, memo) vs Apache+OIDC server-cache (informative)",
+                report.ratio(memo.rps, apache.rps if apache else None),
+                2.0,
+            ),
         ]
     if auth:
         out.append(
@@ -738,7 +763,7 @@ def write_soak(
         "# idgate soak",
         "",
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- {opts.note}" if opts.note else "",
+        *([f"- **{opts.note}**"] if opts.note else []),
         f"- maximum (1 worker, memo, c32): {top.rps:,.0f} req/s; soak target {opts.soak_fraction:.0%}: "
         f"{target:,.0f} req/s; achieved {res.rps:,.0f} req/s over {res.seconds:.0f} s ({res.requests:,} requests)",
         f"- errors: {res.errors} (socket {res.socket_errors}, non-2xx/3xx {res.bad_status}) — must be 0: "

@@ -9,7 +9,11 @@
                   ├── provider web app          aiohttp, private unix socket
                   ├── sign-in web app           aiohttp, private unix socket (/oauth/start, callback ...)
                   ├── demo upstream             only in the embedded demo
-                  └── the edge                  the public listener; routes by Host to all of the above
+                  ├── the edge                  the public listener; routes by Host to all of the above
+                  └── health app                with idgate.health_listen (idgate.health): probes, /metrics
+
+``idgate serve --role provider|proxy [--deployment NAME]`` runs part of the file: :func:`select_role`
+narrows the settings, and the worker starts only what is left (no storage without the provider).
 
 SIGTERM or SIGINT stops a worker cleanly: the listener closes, in-flight work ends, the sockets go.
 """

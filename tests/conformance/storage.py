@@ -15,8 +15,12 @@ from idgate.storage.base import (
     AuthRequest,
     Claims,
     Client,
+    DeviceRequest,
+    DeviceToken,
+    LoginSession,
     Password,
     Record,
+    RefreshToken,
     SigningKey,
     SigningKeys,
     Storage,
@@ -77,6 +81,45 @@ def access_token(token: str = "tok", expires_at: float = 1000.0) -> AccessToken:
     )
 
 
+def refresh_token(
+    id: str = "fam-1",
+    owner: str = "prometheus local u1",
+    session_id: str = "",
+    expires_at: float | None = 1000.0,
+) -> RefreshToken:
+    return RefreshToken(
+        id=id,
+        client_id="prometheus",
+        owner=owner,
+        scopes=("openid", "offline_access"),
+        nonce="",
+        connector_id="local",
+        claims=CLAIMS,
+        connector_data="",
+        secret_hash=secret_id("s0"),
+        created_at=900.0,
+        last_used_at=900.0,
+        expires_at=expires_at,
+        session_id=session_id,
+    )
+
+
+def login_session(id: str = "sess", expires_at: float = 1000.0) -> LoginSession:
+    return LoginSession(
+        id=id, connector_id="local", claims=CLAIMS, connector_data="", auth_time=900.0, expires_at=expires_at
+    )
+
+
+def device(expires_at: float = 1000.0) -> tuple[DeviceRequest, DeviceToken]:
+    token = DeviceToken(
+        id=secret_id("dc"), client_id="cli", scopes=("openid",), interval=5, expires_at=expires_at
+    )
+    request = DeviceRequest(
+        id="BCDFGHJK", device_id=token.id, client_id="cli", scopes=("openid",), expires_at=expires_at
+    )
+    return request, token
+
+
 def signing_keys() -> SigningKeys:
     key = SigningKey(kid="k1", alg="RS256", private_pem="-----PEM-----", created_at=1.0)
     return SigningKeys(id=SigningKeys.SINGLETON, keys=(key,), next_rotation=100.0)
@@ -93,6 +136,10 @@ class StorageConformance:
             auth_code(),
             access_token(),
             signing_keys(),
+            refresh_token(),
+            login_session(),
+            *device(),
+            dataclasses.replace(access_token("t2"), grant_id="g", session_id="s"),
         ]
         for record in records:
             await storage.create(record)
@@ -196,7 +243,7 @@ class StorageConformance:
         await storage.create(signing_keys())
         result = await storage.garbage_collect(50.0)
         assert result.removed == {"auth_request": 1, "auth_code": 1, "access_token": 1}
-        assert result.total == 3
+        assert result.total == 3 and not result.skipped
         assert [r.id for r in await storage.list(AuthRequest)] == ["new"]
         assert await storage.list(AuthCode) == []
         assert len(await storage.list(Client)) == 1
@@ -214,3 +261,69 @@ class StorageConformance:
         client = Client(id="ü-client", secret="sécret ☃", name="x" * 5000)
         await storage.create(client)
         assert await storage.get(Client, "ü-client") == client
+
+    async def test_garbage_collect_removes_every_expired_kind(self, storage: Storage) -> None:
+        await storage.create(refresh_token(expires_at=10.0))
+        await storage.create(refresh_token(id="forever", expires_at=None))
+        await storage.create(login_session(expires_at=10.0))
+        for record in device(expires_at=10.0):
+            await storage.create(record)
+        result = await storage.garbage_collect(50.0)
+        assert result.removed == {
+            "refresh_token": 1,
+            "login_session": 1,
+            "device_request": 1,
+            "device_token": 1,
+        }
+        assert [r.id for r in await storage.list(RefreshToken)] == ["forever"]
+
+    async def test_find_and_delete_where_match_indexed_fields(self, storage: Storage) -> None:
+        await storage.create(refresh_token("a", owner="c1 local u1", session_id="s1"))
+        await storage.create(refresh_token("b", owner="c1 local u1", session_id="s2"))
+        await storage.create(refresh_token("c", owner="c2 local u1", session_id="s1"))
+        found = await storage.find(RefreshToken, owner="c1 local u1")
+        assert [r.id for r in found] == ["a", "b"]
+        assert [r.id for r in await storage.find(RefreshToken, owner="c1 local u1", session_id="s1")] == ["a"]
+        assert await storage.find(RefreshToken, owner="nobody") == []
+        assert await storage.delete_where(RefreshToken, session_id="s1") == 2
+        assert [r.id for r in await storage.list(RefreshToken)] == ["b"]
+        assert await storage.delete_where(RefreshToken, session_id="s1") == 0
+
+    async def test_an_update_moves_the_indexed_fields_along(self, storage: Storage) -> None:
+        await storage.create(dataclasses.replace(access_token(), grant_id="g1"))
+        await storage.update(AccessToken, secret_id("tok"), lambda t: dataclasses.replace(t, grant_id="g2"))
+        assert await storage.find(AccessToken, grant_id="g1") == []
+        assert len(await storage.find(AccessToken, grant_id="g2")) == 1
+
+    async def test_find_refuses_fields_that_are_not_indexed(self, storage: Storage) -> None:
+        with pytest.raises(ValueError, match="not indexed"):
+            await storage.find(RefreshToken, client_id="prometheus")
+        with pytest.raises(ValueError, match="not indexed"):
+            await storage.delete_where(Client)
+
+    async def test_concurrent_rotations_of_one_refresh_token_exactly_one_wins(self, storage: Storage) -> None:
+        await storage.create(refresh_token())
+        winners: list[int] = []
+
+        def rotate(n: int):  # type: ignore[no-untyped-def]
+            def fn(family: RefreshToken) -> RefreshToken:
+                if family.secret_hash != secret_id("s0"):
+                    raise LookupError("spent")
+                return dataclasses.replace(
+                    family, secret_hash=secret_id(f"s{n + 1}"), previous_hash=family.secret_hash
+                )
+
+            return fn
+
+        async def attempt(n: int) -> None:
+            try:
+                await storage.update(RefreshToken, "fam-1", rotate(n))
+            except LookupError:
+                return
+            winners.append(n)
+
+        await asyncio.gather(*(attempt(n) for n in range(12)))
+        assert len(winners) == 1
+        stored = await storage.get(RefreshToken, "fam-1")
+        assert stored.secret_hash == secret_id(f"s{winners[0] + 1}")
+        assert stored.previous_hash == secret_id("s0")

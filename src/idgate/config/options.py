@@ -168,7 +168,7 @@ class ProxyOptions(Strict):
     cookie_refresh: Duration | None = None  # default 0 (off): refresh with the refresh token after it
     cookie_secure: bool | None = None
     cookie_httponly: bool | None = None  # default true
-    cookie_samesite: Literal["", "lax", "strict", "none"] | None = None  # default unset
+    cookie_samesite: Literal["", "lax", "strict", "none"] | None = None  # idgate default lax ("": unset)
     session_store_type: Literal["cookie", "redis"] | None = None  # default: idgate.sessions
     redis_connection_url: str | None = None  # redis://[:password@]host:port/db (rediss:// for TLS)
     # -- the sign-in flow

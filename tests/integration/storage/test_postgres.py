@@ -55,3 +55,32 @@ async def test_two_replicas_opening_at_once_both_migrate_cleanly(database_url: s
     assert (await two.get(Client, "c")).secret == "s"
     await one.close()
     await two.close()
+
+
+async def test_garbage_collection_runs_in_one_replica_at_a_time(database_url: str) -> None:
+    from tests.conformance.storage import auth_request
+
+    from idgate.storage.base import AuthRequest
+    from idgate.storage.sql.backend import GC_LOCK_ID
+
+    storage = await open_storage(database_url)
+    await storage.create(auth_request(expires_at=10.0))
+    other = await asyncpg.connect(database_url.replace("postgresql://", "postgres://"))
+    await other.execute("SELECT pg_advisory_lock($1)", GC_LOCK_ID)  # another replica is collecting
+    try:
+        assert (await storage.garbage_collect(50.0)).skipped
+        assert len(await storage.list(AuthRequest)) == 1
+    finally:
+        await other.execute("SELECT pg_advisory_unlock($1)", GC_LOCK_ID)
+        await other.close()
+    assert (await storage.garbage_collect(50.0)).removed == {"auth_request": 1}
+    await storage.close()
+
+
+async def test_the_pool_size_comes_from_the_config(database_url: str) -> None:
+    from idgate.storage.sql import SqlStorage
+
+    storage = await open_storage(database_url, pool_size=3)
+    assert isinstance(storage, SqlStorage)
+    assert storage.engine.pool.size() == 3  # type: ignore[attr-defined]
+    await storage.close()

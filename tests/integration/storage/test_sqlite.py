@@ -70,3 +70,51 @@ async def test_processes_opening_a_fresh_file_at_once_migrate_one_after_the_othe
     for storage in opened:
         assert (await storage.get(Client, "c")).secret == "s"
         await storage.close()
+
+
+async def test_garbage_collection_runs_in_one_process_at_a_time(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    from tests.conformance.storage import auth_request
+
+    from idgate.storage.base import AuthRequest
+
+    storage = await open_storage(f"sqlite:///{tmp_path}/gc.db")
+    await storage.create(auth_request(expires_at=10.0))
+    fd = os.open(f"{tmp_path}/gc.db.gc.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process is collecting
+    try:
+        assert (await storage.garbage_collect(50.0)).skipped
+        assert len(await storage.list(AuthRequest)) == 1
+    finally:
+        os.close(fd)
+    assert (await storage.garbage_collect(50.0)).removed == {"auth_request": 1}
+    await storage.close()
+
+
+async def test_a_database_of_the_first_schema_upgrades_with_its_data(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from tests.conformance.storage import access_token
+
+    from idgate.storage.base import AccessToken
+    from idgate.storage.sql.migrate import _config
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(_config(c), "0001"))
+        from idgate.storage.codec import encode
+
+        token = access_token()
+        await conn.execute(
+            sa.text("INSERT INTO access_tokens (id, version, expires_at, data) VALUES (:i, 1, :e, :d)"),
+            {"i": token.id, "e": token.expires_at, "d": encode(token)},
+        )
+    await engine.dispose()
+    storage = await open_storage(f"sqlite:///{tmp_path}/old.db")
+    assert await storage.get(AccessToken, token.id) == token
+    assert await storage.find(AccessToken, grant_id="") == [token]
+    await storage.close()

@@ -86,11 +86,11 @@ async def test_unknown_users_still_pay_for_a_bcrypt_check_of_the_same_cost(
     assert thread != threading.main_thread().name  # off the event loop
 
 
-async def test_local_is_a_password_connector_only(storage: Storage) -> None:
+async def test_local_is_a_password_and_refresh_connector(storage: Storage) -> None:
     connector = LocalConnector(storage)
     assert isinstance(connector, PasswordConnector)
     assert not isinstance(connector, CallbackConnector)
-    assert not isinstance(connector, RefreshConnector)
+    assert isinstance(connector, RefreshConnector)
     assert connector.id == "local"
 
 

@@ -57,7 +57,7 @@ async def test_every_process_uses_the_stored_key(storage: Storage) -> None:
     one, two = KeyRing(storage, clock, 3600), KeyRing(storage, clock, 3600)
     a, b = await asyncio.gather(one.current(), two.current())
     assert a.jwks == b.jwks
-    assert len(a.jwks["keys"]) == 1
+    assert len(a.jwks["keys"]) == 2  # the signer and the next key, published before it signs
 
 
 def test_jwks_publishes_only_public_parameters() -> None:
@@ -105,7 +105,7 @@ async def test_id_token_verifies_against_the_jwks_and_carries_dex_claims(storage
 
 def test_claims_follow_the_scopes_like_dex() -> None:
     claims = id_token.id_token_claims(issuer=ISSUER, grant=grant(("openid",), nonce=""), now=0, ttl=60)
-    assert set(claims) == {"iss", "sub", "aud", "exp", "iat"}
+    assert set(claims) == {"iss", "sub", "aud", "azp", "exp", "iat"}
     email_only = id_token.identity_claims(CLAIMS, "local", ("openid", "email"))
     assert set(email_only) == {"sub", "email", "email_verified"}
 

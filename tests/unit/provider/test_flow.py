@@ -174,6 +174,7 @@ async def test_errors_after_verification_redirect_back_with_state(provider: Prov
     for changes, error in (
         ({"scope": "email"}, "invalid_scope"),
         ({"response_type": "token"}, "unsupported_response_type"),
+        ({"code_challenge": "-", "code_challenge_method": "-"}, "invalid_request"),  # PKCE for all
         ({"code_challenge_method": "plain"}, "invalid_request"),
     ):
         resp = await provider.client.get("/dex/auth", params=auth_params(**changes), allow_redirects=False)
@@ -248,7 +249,7 @@ async def test_discovery_keys_and_health_are_served_under_the_issuer_path(
     ).json()
     assert doc["issuer"] == ISSUER and doc["token_endpoint"] == f"{ISSUER}/token"
     keys = await (await provider.client.get("/dex/keys")).json()
-    assert len(keys["keys"]) == 1 and "d" not in keys["keys"][0]
+    assert len(keys["keys"]) == 2 and all("d" not in k for k in keys["keys"])
     health = await provider.client.get("/dex/healthz")
     assert health.status == 200
     assert (await provider.client.get("/.well-known/openid-configuration")).status == 404

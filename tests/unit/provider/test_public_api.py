@@ -11,11 +11,13 @@ from idgate.storage.base import Storage
 
 def test_open_storage_and_build_provider_app_keep_their_signatures() -> None:
     assert inspect.iscoroutinefunction(idgate.storage.open_storage)
-    assert list(inspect.signature(idgate.storage.open_storage).parameters) == ["url"]
+    params = inspect.signature(idgate.storage.open_storage).parameters
+    assert list(params) == ["url", "pool_size"]
+    assert params["pool_size"].kind is inspect.Parameter.KEYWORD_ONLY
     assert list(inspect.signature(build_provider_app).parameters) == ["settings", "storage", "clock"]
 
 
 def test_storage_protocol_methods() -> None:
-    methods = {"create", "get", "list", "update", "delete", "garbage_collect", "close"}
+    methods = {"create", "get", "list", "update", "delete", "find", "delete_where", "garbage_collect", "close"}
     assert methods <= set(dir(Storage))
     assert set(idgate.storage.__all__) >= {"Storage", "open_storage", "StaticStorage", "secret_id"}
