@@ -9,6 +9,7 @@
     idgate init --domain D --service NAME=HOST:PORT...   a values file with fresh secrets
           [--github-org ORG [--github-team T]] [--kkp-client] [--local [--port N]] [--out FILE [--force]]
     idgate secret                                  a fresh 32-character [A-Za-z0-9] secret
+    idgate client add|list|delete, user add|list|delete|passwd, keys list|rotate   (idgate.admin)
     idgate version
 """
 
@@ -216,3 +217,9 @@ def version() -> None:
 from idgate.deploy.commands import render  # noqa: E402 - the `render` group lives with what it renders
 
 main.add_command(render)
+
+from idgate.admin import client, keys, user  # noqa: E402 - admin commands live in idgate.admin
+
+main.add_command(client)
+main.add_command(user)
+main.add_command(keys)

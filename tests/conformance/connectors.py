@@ -4,6 +4,10 @@ Google, OIDC) runs these by subclassing :class:`CallbackConnectorConformance` an
 - ``connector``: the connector under test, pointed at a local fake of its upstream;
 - ``upstream``: an :class:`Upstream` driving that fake (who logs in, taking access away).
 
+Capabilities a connector may lack are separate mixins, so a suite never skips: add
+:class:`RefusesPeople` when the connector has rules of its own (orgs, hosted domains...), and
+:class:`Refreshes` when it implements ``RefreshConnector``.
+
 The browser's part is played by :func:`sign_in`: it follows ``login_url`` to the fake, which logs the chosen
 person in at once and redirects to the callback; the callback's query is handed to ``handle_callback``.
 """
@@ -59,8 +63,7 @@ async def sign_in(
 class CallbackConnectorConformance:
     """Behaviour every callback connector shares. Subclasses override the two fixtures."""
 
-    refresh_supported: ClassVar[bool] = True
-    refusal_supported: ClassVar[bool] = True  # False for a connector with no rules of its own (oidc)
+    refresh_supported: ClassVar[bool] = False  # set by the Refreshes mixin
 
     @pytest.fixture
     async def connector(self) -> AsyncIterator[Any]:
@@ -101,16 +104,6 @@ class CallbackConnectorConformance:
         identity = await self._login(connector, upstream)
         assert set(upstream.expected_groups) <= set(identity.groups), identity.groups
 
-    async def test_refused_person_is_told_why(self, connector: Any, upstream: Upstream) -> None:
-        if not self.refusal_supported:
-            pytest.skip("connector has no refusal rules")
-        upstream.refuse()
-        query = await sign_in(connector)
-        with pytest.raises(LoginRefused) as err:
-            await connector.handle_callback(SCOPES, CALLBACK, query)
-        assert err.value.status == 403
-        assert len(err.value.reason) > 10
-
     async def test_upstream_error_answer_is_invalid_callback(self, connector: Any) -> None:
         query: Mapping[str, str] = {"error": "access_denied", "state": "state-0123456789"}
         with pytest.raises(CallbackInvalid, match="access_denied"):
@@ -127,17 +120,31 @@ class CallbackConnectorConformance:
         with pytest.raises(ConnectorError):
             await connector.handle_callback(SCOPES, CALLBACK, query)
 
+
+class RefusesPeople(CallbackConnectorConformance):
+    """For connectors with rules of their own: a person outside them is refused with a reason."""
+
+    async def test_refused_person_is_told_why(self, connector: Any, upstream: Upstream) -> None:
+        upstream.refuse()
+        query = await sign_in(connector)
+        with pytest.raises(LoginRefused) as err:
+            await connector.handle_callback(SCOPES, CALLBACK, query)
+        assert err.value.status == 403
+        assert len(err.value.reason) > 10
+
+
+class Refreshes(CallbackConnectorConformance):
+    """For connectors that implement ``RefreshConnector``."""
+
+    refresh_supported: ClassVar[bool] = True
+
     async def test_refresh_keeps_the_person(self, connector: Any, upstream: Upstream) -> None:
-        if not self.refresh_supported:
-            pytest.skip("connector does not refresh")
         identity = await self._login(connector, upstream)
         again = await connector.refresh(SCOPES, identity)
         assert again.user_id == identity.user_id
         assert set(upstream.expected_groups) <= set(again.groups)
 
     async def test_refresh_refuses_after_access_is_lost(self, connector: Any, upstream: Upstream) -> None:
-        if not self.refresh_supported:
-            pytest.skip("connector does not refresh")
         identity = await self._login(connector, upstream)
         upstream.lose_access()
         with pytest.raises(LoginRefused):

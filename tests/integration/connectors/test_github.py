@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
+from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
 from tests.fakes.github import FakeGitHub, GitHubUser
 from tests.fakes.server import serve
 from tests.fakes.tls import CertAuthority, make_ca
@@ -104,7 +104,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-class TestGitHubConformance(CallbackConnectorConformance):
+class TestGitHubConformance(RefusesPeople, Refreshes):
     @pytest.fixture
     async def connector(
         self, origin: str, ca: CertAuthority, http: aiohttp.ClientSession

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
+from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
 from tests.fakes.gitlab import FakeGitLab, GitLabUser
 from tests.fakes.server import serve
 
@@ -71,7 +71,7 @@ def make(origin: str, http: aiohttp.ClientSession, **config: Any) -> GitLabConne
     return GitLabConnector("gitlab", "GitLab", GitLabConfig.model_validate({**base, **config}), http)
 
 
-class TestGitLabConformance(CallbackConnectorConformance):
+class TestGitLabConformance(RefusesPeople, Refreshes):
     @pytest.fixture
     async def connector(self, origin: str, http: aiohttp.ClientSession) -> AsyncIterator[Any]:
         yield make(origin, http)

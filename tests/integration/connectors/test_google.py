@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
+from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
 from tests.fakes.google import FakeGoogle
 from tests.fakes.server import serve
 
@@ -108,7 +108,7 @@ async def make(
     return conn
 
 
-class TestGoogleConformance(CallbackConnectorConformance):
+class TestGoogleConformance(RefusesPeople, Refreshes):
     @pytest.fixture
     async def connector(
         self, origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp_path: Path

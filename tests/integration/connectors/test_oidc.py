@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, CallbackConnectorConformance, sign_in
+from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, sign_in
 from tests.fakes.oidc import FakeOIDC
 from tests.fakes.server import serve
 
@@ -83,9 +83,7 @@ async def make(origin: str, http: aiohttp.ClientSession, **config: Any) -> OIDCC
     return conn
 
 
-class TestOIDCConformance(CallbackConnectorConformance):
-    refusal_supported = False
-
+class TestOIDCConformance(Refreshes):
     @pytest.fixture
     async def connector(self, origin: str, http: aiohttp.ClientSession) -> AsyncIterator[Any]:
         yield await make(origin, http)

@@ -1,0 +1,156 @@
+"""``idgate client|user|keys`` through click's CliRunner, on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from idgate.cli import main
+from idgate.connectors.local import LocalConnector
+from idgate.storage import open_storage
+
+ADMIN_URL = os.environ.get("IDGATE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+EXAMPLE = Path(__file__).parents[2] / "fixtures" / "kkp-values.yaml"
+
+
+def _postgres_database() -> Iterator[str]:
+    name = f"idgate_test_{secrets.token_hex(6)}"
+
+    async def admin(sql: str) -> None:
+        try:
+            conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+        except (OSError, asyncpg.PostgresError) as exc:
+            pytest.fail(f"PostgreSQL is required at {ADMIN_URL} and is unreachable: {exc}")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/idgate.db"
+    else:
+        yield from _postgres_database()
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_client_add_list_delete(url: str) -> None:
+    added = run(
+        "client",
+        "add",
+        "--storage",
+        url,
+        "--id",
+        "kubectl",
+        "--name",
+        "Kubectl",
+        "--redirect-uri",
+        "http://localhost:8000",
+    )
+    assert added.exit_code == 0, added.output
+    assert "added client kubectl" in added.output
+    generated = added.output.split("secret: ", 1)[1].strip()
+    assert len(generated) == 32
+    listed = run("client", "list", "--storage", url)
+    assert "kubectl\tKubectl\tconfidential\thttp://localhost:8000" in listed.output
+    assert generated not in listed.output
+    again = run("client", "add", "--storage", url, "--id", "kubectl", "--redirect-uri", "http://x")
+    assert again.exit_code == 1 and "exists already" in again.output
+    assert run("client", "delete", "--storage", url, "kubectl").exit_code == 0
+    missing = run("client", "delete", "--storage", url, "kubectl")
+    assert missing.exit_code == 1 and "no client 'kubectl'" in missing.output
+
+
+def test_public_client_has_no_secret(url: str) -> None:
+    result = run("client", "add", "--storage", url, "--id", "cli", "--public", "--redirect-uri", "http://l")
+    assert result.exit_code == 0 and "secret:" not in result.output
+    assert "cli\t-\tpublic" in run("client", "list", "--storage", url).output
+    bad = run(
+        "client", "add", "--storage", url, "--id", "x", "--public", "--secret", "s", "--redirect-uri", "h"
+    )
+    assert bad.exit_code == 2
+
+
+def test_user_add_logs_in_through_the_local_connector_then_passwd_and_delete(url: str) -> None:
+    added = run(
+        "user", "add", "--storage", url, "--email", "Jane@Example.com", input="correct horse\ncorrect horse\n"
+    )
+    assert added.exit_code == 0, added.output
+    listed = run("user", "list", "--storage", url).output
+    assert "Jane@Example.com\tJane\t" in listed and "$2" not in listed
+
+    async def login(password: str) -> bool:
+        storage = await open_storage(url)
+        try:
+            return await LocalConnector(storage).login(("openid",), "jane@example.com", password) is not None
+        finally:
+            await storage.close()
+
+    assert asyncio.run(login("correct horse"))
+    assert (
+        run("user", "passwd", "--storage", url, "jane@example.com", "--password", "battery staple").exit_code
+        == 0
+    )
+    assert not asyncio.run(login("correct horse"))
+    assert asyncio.run(login("battery staple"))
+    assert run("user", "delete", "--storage", url, "jane@example.com").exit_code == 0
+    assert not asyncio.run(login("battery staple"))
+    gone = run("user", "passwd", "--storage", url, "jane@example.com", "--password", "whatever1")
+    assert gone.exit_code == 1 and "no user" in gone.output
+
+
+def test_short_passwords_and_bad_emails_are_refused(url: str) -> None:
+    assert run("user", "add", "--storage", url, "--email", "a@b.c", "--password", "short").exit_code == 2
+    assert run("user", "add", "--storage", url, "--email", "nope", "--password", "long enough").exit_code == 2
+
+
+def test_keys_list_and_rotate(url: str) -> None:
+    listed = run("keys", "list", "--storage", url)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].startswith("next rotation: ")
+    signer = next(line.split("\t")[0] for line in lines if "\tsigning\t" in line)
+    upcoming = next(line.split("\t")[0] for line in lines if "\tnext\t" in line)
+    rotated = run("keys", "rotate", "--storage", url)
+    assert rotated.exit_code == 0 and upcoming in rotated.output
+    after = run("keys", "list", "--storage", url).output
+    assert f"{upcoming}\tRS256\tsigning" in after
+    assert f"{signer}\tRS256\tretired, published until" in after
+
+
+def test_config_file_finds_the_storage_and_its_static_records_are_read_only(tmp_path: Path) -> None:
+    values = yaml.safe_load(EXAMPLE.read_text())
+    values.setdefault("idgate", {})["storage"] = f"sqlite:///{tmp_path}/from-config.db"
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    listed = run("client", "list", "--config", str(path))
+    assert listed.exit_code == 0, listed.output
+    static_id = values["dex"]["clients"][0]["id"]
+    assert f"{static_id}\t" in listed.output and "(config file)" in listed.output
+    refused = run("client", "delete", "--config", str(path), static_id)
+    assert refused.exit_code == 1 and "config file" in refused.output
+    assert (tmp_path / "from-config.db").exists()
+
+
+def test_without_config_or_storage_the_command_says_what_is_missing() -> None:
+    result = run("client", "list")
+    assert result.exit_code == 2 and "--config FILE" in result.output
