@@ -4,7 +4,8 @@
 // adapter is an LRU of 1,000 entries, which a bench overflows).
 //
 // Usage: node bench/oidc_provider.mjs PORT CLIENT_SECRET REDIRECT_URI ACCOUNT_ID EMAIL
-// Bench-only route (outside the provider): GET /bench/mint?n=N -> N fresh authorization codes, one a line,
+// Bench-only route (outside the provider): GET /bench/mint?n=N&challenge=S256 -> N fresh authorization
+// codes (PKCE S256 with that challenge), one a line,
 // minted as the provider's own /auth would after a login (the token benches measure /token, not logins).
 import http from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
@@ -80,7 +81,7 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
-async function mint(n) {
+async function mint(n, codeChallenge) {
   const client = await provider.Client.find('rp');
   const authTime = Math.floor(Date.now() / 1000);
   const codes = [];
@@ -90,6 +91,7 @@ async function mint(n) {
     const grantId = await grant.save();
     const code = new provider.AuthorizationCode({
       accountId, grantId, client, redirectUri, scope: SCOPE, authTime, claims: {},
+      codeChallenge, codeChallengeMethod: 'S256',
     });
     codes.push(await code.save());
   }
@@ -99,8 +101,9 @@ async function mint(n) {
 const callback = provider.callback();
 http.createServer((req, res) => {
   if (req.url.startsWith('/bench/mint')) {
-    const n = Math.min(Number(new URL(req.url, issuer).searchParams.get('n') || '1'), 200000);
-    mint(n).then(
+    const query = new URL(req.url, issuer).searchParams;
+    const n = Math.min(Number(query.get('n') || '1'), 200000);
+    mint(n, query.get('challenge')).then(
       (codes) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(codes.join('\n')); },
       (err) => { res.writeHead(500); res.end(String(err && err.stack)); },
     );

@@ -26,23 +26,34 @@ def _short(frame: str) -> str:
     return f"{name} ({where.rsplit('/', 1)[-1]}"
 
 
+#: frames that only say "the event loop / a thread is running": a stack's own work starts below them
+_DRIVERS = ("Runner.run", "Thread.run", "run_forever", "_run_once", "Handle._run", "run_until_complete")
+
+
+def _name(frame: str) -> str:
+    short = _short(frame)
+    return short.split(":")[0] + ")" if ":" in short else short
+
+
 def summarise(
     stacks: list[tuple[list[str], int]], top: int = 25
 ) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-    """Total samples, the ``top`` frames by own samples, and by inclusive samples (line numbers dropped)."""
+    """Total samples; the ``top`` frames by own samples; and idgate's own functions by inclusive samples,
+    counted below the event loop (or thread) that drives them. Line numbers are dropped."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
     for frames, count in stacks:
         total += count
-        names = [_short(f).split(":")[0] + ")" if ":" in f else _short(f) for f in frames]
-        if names:
-            own[names[-1]] += count
-        for name in set(names):
+        if not frames:
+            continue
+        own[_name(frames[-1])] += count
+        start = 0
+        for i, frame in enumerate(frames):
+            if frame.split(" (")[0].endswith(_DRIVERS):
+                start = i + 1
+        for name in {_name(f) for f in frames[start:] if "/idgate/" in f}:
             inclusive[name] += count
-    trunk = {name for name, c in inclusive.items() if c >= 0.95 * total}  # the process's entry frames
-    for name in trunk:
-        del inclusive[name]
     return total, own.most_common(top), inclusive.most_common(top)
 
 
@@ -57,6 +68,6 @@ def render_profile(text: str, top: int = 25) -> str:
     return (
         f"{total} samples (idle loop waiting included).\n\nOwn time:\n\n"
         + table(["share", "function"], rows(own))
-        + "\n\nIncluding callees (frames on ≥ 95 % of stacks left out):\n\n"
+        + "\n\nidgate's functions, including what they call (below the event loop):\n\n"
         + table(["share", "function"], rows(incl))
     )

@@ -11,6 +11,8 @@ in production.
 from __future__ import annotations
 
 import base64
+import hashlib
+import secrets
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +21,9 @@ from urllib.parse import urlencode
 from bench.configs import BENCH_REDIRECT, EMAIL
 
 SCOPES = ("openid", "email", "offline_access")
+#: One PKCE pair for every minted code (S256): providers may require PKCE of every client (OAuth 2.1).
+VERIFIER = secrets.token_urlsafe(48)
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
 
 def basic_auth(client_id: str, secret: str) -> str:
@@ -27,7 +32,14 @@ def basic_auth(client_id: str, secret: str) -> str:
 
 def code_bodies(codes: list[str]) -> list[str]:
     return [
-        urlencode({"grant_type": "authorization_code", "code": c, "redirect_uri": BENCH_REDIRECT})
+        urlencode(
+            {
+                "grant_type": "authorization_code",
+                "code": c,
+                "redirect_uri": BENCH_REDIRECT,
+                "code_verifier": VERIFIER,
+            }
+        )
         for c in codes
     ]
 
@@ -57,15 +69,16 @@ async def mint_idgate_codes(storage_url: str, n: int, user_id: str) -> list[str]
             scopes=SCOPES,
             state="",
             nonce="",
-            code_challenge="",
-            code_challenge_method="",
+            code_challenge=CHALLENGE,
+            code_challenge_method="S256",
             connector_id="local",
             browser="",
             expires_at=now + 60,
         )
-        claims = Claims(user_id=user_id, username="bench", email=EMAIL, email_verified=True)
         codes: list[str] = []
-        for _ in range(n):
+        for i in range(n):
+            # one user per code: idgate keeps a bounded number of refresh families per user and client
+            claims = Claims(user_id=f"{user_id}-{i}", username="bench", email=EMAIL, email_verified=True)
             code, record = issue_code(request, claims, now, 60.0)
             await storage.create(record)
             codes.append(code)
@@ -75,7 +88,8 @@ async def mint_idgate_codes(storage_url: str, n: int, user_id: str) -> list[str]
 
 
 def mint_oidc_provider_codes(port: int, n: int) -> list[str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/mint?n={n}", timeout=120) as resp:
+    url = f"http://127.0.0.1:{port}/bench/mint?n={n}&challenge={CHALLENGE}"
+    with urllib.request.urlopen(url, timeout=120) as resp:
         return [line for line in resp.read().decode().splitlines() if line]
 
 

@@ -419,7 +419,7 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
             )
         log(
             f"  code exchange {who}: {s.result.rps:,.0f}/s cpu {s.cpu_us and round(s.cpu_us)} µs refused "
-            f"{s.result.bad_status}"
+            f"{s.result.bad_status} socket errors {s.result.socket_errors} ({s.result.requests} requests)"
         )
         return s
 
@@ -780,50 +780,80 @@ def write_soak(
     log(f"wrote {path}: errors {res.errors}, RSS {growth:+.1f} %")
 
 
+def spy_during(spy: str, pid: int, raw: Path, seconds: float, cmd: list[str]) -> WrkResult:
+    """py-spy record ``pid`` (raw collapsed stacks into ``raw``) while wrk runs ``cmd``."""
+    spyp = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            str(raw),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        res = run_wrk(cmd, seconds)
+        spyp.wait(timeout=seconds + 30)
+    finally:
+        if spyp.poll() is None:
+            spyp.kill()
+            spyp.wait(timeout=5)
+    return res
+
+
 def profile(st: Stack, opts: Options) -> None:
-    """py-spy on idgate (1 worker, memo on and off) under wrk; writes bench/PROFILE.md."""
+    """py-spy on idgate under wrk: the proxy hot path (memo on and off) and the token endpoint."""
+    from bench.profile import render_profile
+
     spy = environment.ensure_py_spy()
     headers = [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"]
-    out = ["# Where the time goes: idgate proxy hot path under wrk (py-spy)", ""]
+    seconds = max(opts.seconds, 5.0)
+    out = ["# Where the time goes in idgate under wrk (py-spy, 250 Hz)", ""]
+    if opts.note:
+        out += [f"**{opts.note}**", ""]
     for variant in ("idgate-1w", "idgate-1w-nomemo"):
-        if variant not in st.ports.idgate:
-            continue
         raw = st.tmp / f"{variant}.spy"
         url = f"http://127.0.0.1:{st.ports.idgate[variant]}/"
-        seconds = max(opts.seconds, 5.0)
-        spyp = subprocess.Popen(
-            [
-                spy,
-                "record",
-                "-p",
-                str(st.pid(variant)),
-                "-d",
-                str(int(seconds)),
-                "-r",
-                "250",
-                "-f",
-                "raw",
-                "-o",
-                str(raw),
-                "--nonblocking",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        res = spy_during(
+            spy, st.pid(variant), raw, seconds, wrk_command(url, seconds=seconds, headers=headers)
         )
-        try:
-            res = run_wrk(wrk_command(url, seconds=seconds, headers=headers), seconds)
-            spyp.wait(timeout=seconds + 30)
-        finally:
-            if spyp.poll() is None:
-                spyp.kill()
-        from bench.profile import render_profile
-
         out += [
-            f"## {variant}: {res.rps:,.0f} req/s under py-spy (sampling costs throughput)",
+            f"## proxy hot path, {variant}: {res.rps:,.0f} req/s while sampled",
             "",
             render_profile(raw.read_text() if raw.exists() else ""),
             "",
         ]
+    # the token endpoint: authorization-code exchange
+    storage = f"sqlite:///{st.tmp}/idgate-data/idgate.db"
+    codes = asyncio.run(provider.mint_idgate_codes(storage, 600 if not opts.quick else 200, st.sec.user_id))
+    bodies = provider.write_bodies(st.tmp / "spy-codes.txt", provider.code_bodies(codes))
+    raw = st.tmp / "token.spy"
+    cmd = wrk_command(
+        f"http://127.0.0.1:{st.ports.idgate['idgate-1w']}/dex/token",
+        seconds=seconds,
+        headers=[f"Host: {configs.PROVIDER_HOST}:{st.ports.issuer_port}"],
+        script=HERE / "token.lua",
+        script_args=[str(bodies), provider.basic_auth("rp", st.sec.rp_secret), SPENT],
+        timeout_s=10,
+    )
+    res = spy_during(spy, st.pid("idgate-1w"), raw, seconds, cmd)
+    out += [
+        f"## token endpoint (code exchange), idgate-1w: {res.requests - res.bad_status} exchanges in "
+        f"{res.seconds:.0f} s while sampled",
+        "",
+        render_profile(raw.read_text() if raw.exists() else ""),
+        "",
+    ]
     path = opts.out.with_name("PROFILE.md" if not opts.quick else ".quick-profile.md")
     path.write_text("\n".join(out))
     log(f"wrote {path}")

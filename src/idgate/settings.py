@@ -162,7 +162,7 @@ class ProxySettings:
     cookie_path: str = "/"
     cookie_refresh: float = 0.0  # 0: never refresh
     cookie_httponly: bool = True
-    cookie_samesite: str = "lax"  # "lax" (idgate default; browsers assume it too), "strict", "none", "" (unset)
+    cookie_samesite: str = "lax"  # idgate default (browsers assume it too); "strict", "none", "" (unset)
     approval_prompt: str = "force"
     prompt: str = ""
     oidc_groups_claim: str = "groups"

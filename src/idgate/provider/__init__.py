@@ -2,36 +2,54 @@
 
 Routes (full paths under the issuer path, e.g. ``/dex``; the edge forwards paths unchanged)::
 
-    GET      {path}/.well-known/openid-configuration   discovery (oidc.discovery)
-    GET      {path}/keys                               JWKS of the signing keys (oidc.keys)
-    GET|POST {path}/auth                               authorization request -> pending login
-    GET|POST {path}/auth/{connector}                   the same, with the connector chosen
-    GET      {path}/auth/{connector}/login?req=ID      the login form
-    POST     {path}/auth/{connector}/login             the login form's submission
-    POST     {path}/token                              token endpoint (authorization_code)
-    GET|POST {path}/userinfo                           claims of a Bearer access token
+    GET      {path}/.well-known/openid-configuration   discovery: exactly what is on (oidc.discovery)
+    GET      {path}/keys                               JWKS: signer, next key, retired keys (oidc.keys)
+    GET|POST {path}/auth                               authorization request (code; implicit if enabled)
+    GET|POST {path}/auth/{connector}                   the same, with the connector chosen (Dex's path)
+    GET      {path}/auth/{connector}/login?req=ID      bind the connector: its password form, or 303 upstream
+    POST     {path}/auth/{connector}/login             the password form's submission
+    GET|POST {path}/callback                           a callback connector's return (state = request id)
+    POST     {path}/token                              every grant (code, refresh, device, password if on)
+    POST     {path}/token/introspect                   RFC 7662, confidential clients
+    POST     {path}/token/revoke                       RFC 7009
+    POST     {path}/device/code                        RFC 8628 device authorization
+    GET|POST {path}/device                             the page where a person enters the user code
+    POST     {path}/device/token                       RFC 8628 polling (same grants as /token)
+    GET|POST {path}/userinfo                           claims of a live Bearer access token
+    GET|POST {path}/logout                             RP-initiated logout (end_session_endpoint)
     GET      {path}/healthz                            "ok"
 
 The states of a login::
 
     /auth?client_id&redirect_uri&...
       │ client unknown / redirect_uri not registered ──────────────▶ error PAGE (never a redirect)
-      │ other problem (response_type, scope, PKCE) ─────────────────▶ 302 redirect_uri?error&state&iss
+      │ other problem (response_type, scope, PKCE, prompt, peers) ──▶ 302 redirect_uri?error&state&iss
       ▼ valid
-    AuthRequest stored (expires after dex.expiry.authRequests), bound to the browser cookie
-      │ one connector: 303 ──▶ {path}/auth/local/login?req=ID       (several: a chooser page first)
+      │ SSO cookie with a usable session (prompt, max_age, the client's allowedConnectors)
+      │   └────────────────────────────────────────────────────────▶ 302 redirect_uri?code&state&iss
+      │ prompt=none and no usable session ─────────────────────────▶ 302 ...?error=login_required
       ▼
-    login form ── POST wrong password ──▶ the form again, 200, "Invalid email or password."
-      │           POST from another browser / expired / used ──────▶ error PAGE
-      ▼ POST right password
-    AuthRequest deleted (claims it), AuthCode stored (hashed, ≤ 60 s, single use)
-      │ 302 redirect_uri?code&state&iss
+    AuthRequest stored (dex.expiry.authRequests), bound to the browser cookie
+      │ connector known (one allowed, /auth/{c}, connector_id) ─▶ 303 {path}/auth/{c}/login?req=ID
+      │ several allowed ─▶ chooser page, links to {path}/auth/{c}/login?req=ID
       ▼
-    POST /token (client_secret_basic | client_secret_post, code, redirect_uri, code_verifier)
-      │ code redeemed once ─▶ {access_token, token_type, expires_in, id_token}
+    {path}/auth/{c}/login?req=ID
+      │ password connector: the form ── wrong password ─▶ the form again, 200
+      │ callback connector: 303 upstream ─▶ {path}/callback?state=ID&... (another browser: error PAGE)
+      ▼ authenticated
+    AuthRequest deleted (claims it); LoginSession started (idgate_session cookie, auth_time = now)
+      │ code flow: AuthCode stored (hashed, ≤ 60 s, single use) ─▶ 302 redirect_uri?code&state&iss
+      │ implicit (if on): tokens ─────────────────────────────────▶ 302 redirect_uri#id_token&...&iss
+      │ device login: DeviceToken approved ───────────────────────▶ "go back to your device" page
       ▼
-    GET /userinfo (Authorization: Bearer access_token)
+    POST /token (client_secret_basic | client_secret_post | none for public clients)
+      │ authorization_code: PKCE S256 (unless the client has requirePKCE: false); a replay revokes
+      │   what the first redemption issued
+      │ refresh_token: rotated every use; a spent token again revokes its family
+      ▼ {access_token, token_type, expires_in, id_token, scope[, refresh_token]}  Cache-Control: no-store
+    GET /userinfo, /token/introspect, /token/revoke, /logout (ends the session and its refresh tokens)
 
-Modules: :mod:`.app` builds the aiohttp app, :mod:`.routes` parses and calls :mod:`.service` (the core,
-no web imports), :mod:`.render` answers every error in one place.
+Modules: :mod:`.app` builds the aiohttp app; :mod:`.routes` (back channel) and :mod:`.pages` (browser)
+parse and call :mod:`.service` (the core, no web imports), composed of :mod:`.login`, :mod:`.sso`,
+:mod:`.tokens`, :mod:`.logout` and :mod:`.connectors`; :mod:`.render` answers every error in one place.
 """

@@ -8,7 +8,8 @@
 
 :meth:`RedisSessions.fetch` is one ``GET``. Any Redis failure (refused, reset, timeout) becomes
 :class:`~idgate.sessions.base.SessionStoreUnavailable`; redis-py opens a fresh connection on the next
-command, so the store recovers by itself when Redis is back.
+command (and retries once at once on a connection that went stale), so the store recovers by itself
+when Redis is back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import os
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from idgate.sessions.base import PENDING, Pending, Session, SessionStoreUnavailable
 from idgate.sessions.store import deployment_keys
@@ -40,6 +43,10 @@ class RedisSessions:
             socket_connect_timeout=CONNECT_TIMEOUT,
             socket_timeout=COMMAND_TIMEOUT,
             retry_on_timeout=False,
+            # One immediate retry on a fresh connection: a pooled connection to a Redis that restarted
+            # fails once; the retry makes that invisible. A Redis that is down fails both at once.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis_errors.ConnectionError],
         )
 
     def _key(self, ticket: Ticket) -> str:

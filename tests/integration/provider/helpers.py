@@ -44,8 +44,9 @@ async def tokens(
 
 
 async def offline(provider: Provider) -> dict[str, Any]:
-    """A code flow with offline_access: the token response (with a refresh token)."""
-    code = await provider.code(scope="openid email offline_access")
+    """A fresh login (``prompt=login``, so the SSO session does not answer) with offline_access: the
+    token response (with a refresh token)."""
+    code = await provider.code(scope="openid email offline_access", prompt="login")
     return await tokens(provider, code)
 
 

@@ -90,7 +90,11 @@ async def test_malformed_and_unknown_tokens_are_invalid_grant(provider: Provider
 
 async def test_several_logins_keep_several_families_up_to_the_bound(make: Make) -> None:
     provider = await make(settings(refresh_tokens_per_client=2))
-    one, two, three = [(await offline(provider))["refresh_token"] for _ in range(3)]
+    issued = []
+    for _ in range(3):
+        issued.append((await offline(provider))["refresh_token"])
+        provider.clock.advance(1)
+    one, two, three = issued
     assert len(await provider.storage.list(RefreshToken)) == 2
     assert (await refresh(provider, one)).status == 400  # the oldest was evicted
     assert (await refresh(provider, two)).status == 200
@@ -110,9 +114,8 @@ async def test_a_user_removed_from_the_connector_loses_access_at_refresh(make: M
         Password(id=EMAIL, email=EMAIL, hash=hashed, username="admin", user_id=USER_ID)
     )
     token = (await offline(provider))["refresh_token"]
-    assert (await refresh(provider, token)).status == 200 or True
-    token2 = (await offline(provider))["refresh_token"]
+    token = (await (await refresh(provider, token)).json())["refresh_token"]  # the user exists: fine
     await provider.storage.delete(Password, EMAIL)
-    resp = await refresh(provider, token2)
+    resp = await refresh(provider, token)
     assert (await resp.json())["error"] == "invalid_grant"
-    assert (await refresh(provider, token2)).status == 400  # the family was revoked
+    assert await provider.storage.list(RefreshToken) == []  # the family was revoked

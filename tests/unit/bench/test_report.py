@@ -78,16 +78,18 @@ def test_report_sections_in_order() -> None:
 
 def test_profile_summary_own_and_inclusive() -> None:
     raw = (
-        "main (a/app.py:1);loop (b/loop.py:2);open (c/hotpath.py:10) 30\n"
-        "main (a/app.py:1);loop (b/loop.py:3) 70\n"
+        "main (x/cli.py:1);Runner.run (r/runners.py:2);open (src/idgate/edge/hotpath.py:10);"
+        "seal (src/idgate/sessions/cookie.py:5) 30\n"
+        "main (x/cli.py:1);Runner.run (r/runners.py:3) 70\n"
         "not a line\n"
     )
     stacks = parse_collapsed(raw)
     assert len(stacks) == 2
     total, own, incl = profile_summary(stacks)
     assert total == 100
-    assert own[0] == ("loop (loop.py)", 70)
-    assert ("open (hotpath.py)", 30) in own
-    assert dict(incl) == {"open (hotpath.py)": 30}  # frames on every stack (the trunk) are left out
+    assert own[0] == ("Runner.run (runners.py)", 70)
+    assert ("seal (cookie.py)", 30) in own
+    # only idgate's frames, and only below the event loop
+    assert dict(incl) == {"open (hotpath.py)": 30, "seal (cookie.py)": 30}
     assert "70.0%" in render_profile(raw)
     assert render_profile("") == "(no samples)"

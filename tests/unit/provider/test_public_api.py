@@ -18,6 +18,16 @@ def test_open_storage_and_build_provider_app_keep_their_signatures() -> None:
 
 
 def test_storage_protocol_methods() -> None:
-    methods = {"create", "get", "list", "update", "delete", "find", "delete_where", "garbage_collect", "close"}
+    methods = {
+        "create",
+        "get",
+        "list",
+        "update",
+        "delete",
+        "find",
+        "delete_where",
+        "garbage_collect",
+        "close",
+    }
     assert methods <= set(dir(Storage))
     assert set(idgate.storage.__all__) >= {"Storage", "open_storage", "StaticStorage", "secret_id"}

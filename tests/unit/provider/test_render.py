@@ -88,3 +88,12 @@ def test_unexpected_exceptions_are_500_with_a_request_id_and_no_detail(
     assert resp.text is not None and "hunter2" not in resp.text and "request id" in resp.text
     (record,) = caplog.records
     assert getattr(record, "request_id", "") in resp.text
+
+
+def test_a_storage_conflict_is_temporarily_unavailable_not_a_500() -> None:
+    from idgate.errors import Conflict
+    from idgate.provider.render import Surface, render_error
+
+    resp = render_error(Conflict("too many"), Surface.TOKEN, issuer="https://i")
+    assert resp.status == 503 and resp.headers["Cache-Control"] == "no-store"
+    assert b"temporarily_unavailable" in (resp.body or b"")  # type: ignore[operator]
