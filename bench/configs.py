@@ -21,6 +21,14 @@ BENCH_REDIRECT = "http://rp.localhost/cb"  # the token benches' client: codes ar
 EMAIL = "bench@example.com"
 BODY_BYTES = 1024
 APACHE_MODULES = "/usr/lib/apache2/modules"
+#: Users the token benches mint codes for: idgate keeps at most 10 refresh families per user and client.
+TOKEN_USERS = 400
+FAMILIES_PER_USER = 10
+
+
+def token_user(i: int) -> tuple[str, str]:
+    """(userID, email) of token-bench user ``i``."""
+    return f"bench-user-{i}", f"bench{i}@example.com"
 
 
 @dataclass
@@ -224,7 +232,16 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
         "dex": {
             "ingress": {"host": f"{PROVIDER_HOST}:{issuer_port}", "path": "/dex", "scheme": "http"},
             "staticPasswords": [
-                {"email": EMAIL, "hash": password_hash, "username": "bench", "userID": sec.user_id}
+                {"email": EMAIL, "hash": password_hash, "username": "bench", "userID": sec.user_id},
+                *(
+                    {
+                        "email": token_user(i)[1],
+                        "hash": password_hash,
+                        "username": f"bench{i}",
+                        "userID": token_user(i)[0],
+                    }
+                    for i in range(TOKEN_USERS)
+                ),
             ],
             "clients": [
                 {

@@ -32,7 +32,7 @@ class ProcStat:
 
 
 def parse_stat(text: str) -> ProcStat:
-    """Parse one ``/proc/PID/stat`` line (``comm`` may hold spaces and parentheses: split at the last ``)``)."""
+    """Parse one ``/proc/PID/stat`` line (``comm`` may hold spaces and ``)``: split at the last one)."""
     head, sep, tail = text.rpartition(")")
     if not sep:
         raise ValueError(f"not a /proc/PID/stat line: {text[:80]!r}")

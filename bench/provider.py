@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.configs import BENCH_REDIRECT, EMAIL
+from bench.configs import BENCH_REDIRECT, TOKEN_USERS, token_user
 
 SCOPES = ("openid", "email", "offline_access")
 #: One PKCE pair for every minted code (S256): providers may require PKCE of every client (OAuth 2.1).
@@ -53,7 +53,7 @@ def write_bodies(path: Path, bodies: list[str]) -> Path:
     return path
 
 
-async def mint_idgate_codes(storage_url: str, n: int, user_id: str) -> list[str]:
+async def mint_idgate_codes(storage_url: str, n: int) -> list[str]:
     """``n`` codes for client ``rp``, written to idgate's storage as its ``/auth`` would after a login."""
     from idgate.oauth2.grants.authorization_code import issue_code
     from idgate.storage import open_storage
@@ -77,8 +77,10 @@ async def mint_idgate_codes(storage_url: str, n: int, user_id: str) -> list[str]
         )
         codes: list[str] = []
         for i in range(n):
-            # one user per code: idgate keeps a bounded number of refresh families per user and client
-            claims = Claims(user_id=f"{user_id}-{i}", username="bench", email=EMAIL, email_verified=True)
+            # spread over TOKEN_USERS real users: idgate keeps at most 10 refresh families per user and
+            # client, and a refresh asks the connector whether the user still exists
+            uid, email = token_user(i % TOKEN_USERS)
+            claims = Claims(user_id=uid, username=f"bench{i % TOKEN_USERS}", email=email, email_verified=True)
             code, record = issue_code(request, claims, now, 60.0)
             await storage.create(record)
             codes.append(code)
@@ -99,7 +101,7 @@ def probe_grant(token_url: str, host: str, auth: str, body: str) -> tuple[int, s
         token_url,
         data=body.encode(),
         method="POST",
-        headers={  # noqa: S310
+        headers={
             "Authorization": auth,
             "Content-Type": "application/x-www-form-urlencoded",
             "Host": host,

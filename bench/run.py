@@ -58,15 +58,13 @@ class Options:
     note: str = ""
 
     @classmethod
-    def quick_mode(cls, **kw: object) -> Options:
-        return dataclasses.replace(
-            cls(), quick=True, seconds=2.0, warmup=1.0, rounds=1, out=HERE / ".quick-results.md", **kw
-        )  # type: ignore[arg-type]
+    def quick_mode(cls) -> Options:
+        return cls(quick=True, seconds=2.0, warmup=1.0, rounds=1, out=HERE / ".quick-results.md")
 
 
 @dataclass
 class Config:
-    """One thing wrk hammers: where, with which headers, which processes' CPU counts, what a good answer is."""
+    """One thing wrk hammers: where, with which headers, whose CPU counts, what a good answer is."""
 
     name: str
     port: int
@@ -98,6 +96,10 @@ class Stack:
 
     def pid(self, name: str) -> int:
         return self.procs[name].pid
+
+    def trees(self, *names: str) -> Callable[[], list[int]]:
+        """The root pids of ``names``' process trees, looked up when measured."""
+        return lambda: [self.pid(n) for n in names]
 
 
 def log(msg: str) -> None:
@@ -278,10 +280,10 @@ def proxy_configs(st: Stack) -> list[Config]:
             st.ports.upstream,
             "/",
             [],
-            lambda: [st.pid("upstream")],
+            st.trees("upstream"),
             note="ceiling of wrk + nginx here",
         ),
-        Config(NGINX, st.ports.nginx_proxy, "/", [], lambda: [st.pid("nginx-proxy")]),
+        Config(NGINX, st.ports.nginx_proxy, "/", [], st.trees("nginx-proxy")),
     ]
     for session_type, port in st.ports.apache.items():
         name = f"apache-{session_type}"
@@ -291,9 +293,9 @@ def proxy_configs(st: Stack) -> list[Config]:
                 port,
                 "/",
                 [f"Host: {configs.APACHE_HOST}:{port}", f"Cookie: {st.cookies[name]}"],
-                lambda name=name: [st.pid(name)],
+                st.trees(name),
             )
-        )  # type: ignore[misc]
+        )
     for variant, port in st.ports.idgate.items():
         workers, memo = IDGATE_VARIANTS[variant]
         cfgs.append(
@@ -303,9 +305,9 @@ def proxy_configs(st: Stack) -> list[Config]:
                 port,
                 "/",
                 [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
-                lambda variant=variant: [st.pid(variant)],
+                st.trees(variant),
             )
-        )  # type: ignore[misc]
+        )
     if "nginx-auth" in st.procs:
         cfgs.append(
             Config(
@@ -313,7 +315,7 @@ def proxy_configs(st: Stack) -> list[Config]:
                 st.ports.nginx_auth,
                 "/",
                 [f"Cookie: {st.cookies['idgate']}"],
-                lambda: [st.pid("nginx-auth"), st.pid("idgate-1w")],
+                st.trees("nginx-auth", "idgate-1w"),
                 note="CPU: nginx + idgate",
             )
         )
@@ -322,15 +324,16 @@ def proxy_configs(st: Stack) -> list[Config]:
             workers = IDGATE_VARIANTS[variant][0]
             cfgs.append(
                 Config(
-                    f"idgate /oauth/auth (nginx auth_request answer), {workers} worker{'s' if workers > 1 else ''}",
+                    f"idgate /oauth/auth (nginx auth_request answer), {workers} "
+                    f"worker{'s' if workers > 1 else ''}",
                     st.ports.idgate[variant],
                     "/oauth/auth",
                     [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
-                    lambda variant=variant: [st.pid(variant)],
+                    st.trees(variant),
                     expect=202,
                     expect_bytes=0,
                 )
-            )  # type: ignore[misc]
+            )
     return cfgs
 
 
@@ -348,7 +351,7 @@ class TokenRun:
 SPENT = "grant_type=refresh_token&refresh_token=spent"
 
 
-def token_sample(
+def token_sample(  # noqa: PLR0917
     url: str, host: str, auth: str, bodies_file: Path, seconds: float, roots: list[int]
 ) -> Sample:
     cmd = wrk_command(
@@ -381,7 +384,7 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
 
     def codes_for(who: str, n: int) -> list[str]:
         if who == "idgate":
-            return asyncio.run(provider.mint_idgate_codes(storage, n, st.sec.user_id))
+            return asyncio.run(provider.mint_idgate_codes(storage, n))
         return provider.mint_oidc_provider_codes(st.ports.oidc_provider, n)
 
     targets = {
@@ -403,7 +406,7 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
         )
         if w.result.bad_status == 0 or w.result.rps > rate_guess[who]:
             rate_guess[who] = max(w.result.rps, 50.0)
-        n = int(math.ceil(rate_guess[who] * opts.seconds * 1.6)) + 100
+        n = math.ceil(rate_guess[who] * opts.seconds * 1.6) + 100
         codes = codes_for(who, n)
         s = token_sample(
             url,
@@ -445,10 +448,9 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
     def run_refresh(who: str, tag: str) -> Sample:
         url, host, roots = targets[who]
         basic = aiohttp.BasicAuth("rp", st.sec.rp_secret)
-        n = (
-            int(math.ceil(rate_guess.get(f"r-{who}", rate_guess[who]) * (opts.seconds + opts.warmup) * 1.6))
-            + 100
-        )
+        n = math.ceil(rate_guess.get(f"r-{who}", rate_guess[who]) * (opts.seconds + opts.warmup) * 1.6) + 100
+        if who == "idgate":  # every token a live family: at most 10 per user and client
+            n = min(n, configs.TOKEN_USERS * configs.FAMILIES_PER_USER)
         via = f"http://{configs.PROVIDER_HOST}:{id_port}/dex/token" if who == "idgate" else url
         tokens = asyncio.run(login.exchange_codes(via, basic, codes_for(who, n)))
         warm, main = tokens[: len(tokens) // 6], tokens[len(tokens) // 6 :]
@@ -509,7 +511,7 @@ def bcrypt_verify_ms() -> float:
 
 
 def login_benches(st: Stack, opts: Options) -> list[tuple[str, login.LoginRate, float | None]]:
-    out = []
+    out: list[tuple[str, login.LoginRate, float | None]] = []
     seconds = max(opts.seconds, 3.0)
     for variant in ("idgate-1w", "idgate-2w"):
         if variant not in st.ports.idgate:
@@ -553,7 +555,8 @@ def proxy_targets(sums: Sequence[Summary]) -> list[Target]:
             report.Target(
                 "idgate p99 below Apache+OIDC server-cache's",
                 "<",
-                f"{report.fmt_num(nomemo.p99_ms, 2)} vs {report.fmt_num(apache.p99_ms if apache else None, 2)} ms",
+                f"{report.fmt_num(nomemo.p99_ms, 2)} vs "
+                f"{report.fmt_num(apache.p99_ms if apache else None, 2)} ms",
                 None
                 if apache is None or nomemo.p99_ms is None or apache.p99_ms is None
                 else nomemo.p99_ms < apache.p99_ms,
@@ -583,7 +586,7 @@ def proxy_targets(sums: Sequence[Summary]) -> list[Target]:
     return out
 
 
-def write_report(
+def write_report(  # noqa: PLR0917
     opts: Options,
     facts: dict[str, str],
     proxy: list[Summary],
@@ -609,11 +612,13 @@ def write_report(
         "\n".join(
             [
                 f"- date: {started}",
-                f"- mode: {mode}; `wrk -t1 -c{opts.connections} -d{opts.seconds:.0f}s --latency`, medians over rounds",
+                f"- mode: {mode}; `wrk -t1 -c{opts.connections} -d{opts.seconds:.0f}s --latency`, "
+                "medians over rounds",
                 *([f"- **{shared}**"] if shared else []),
                 *(f"- {k}: {v}" for k, v in facts.items()),
-                "- access logs off everywhere (idgate `IDGATE_LOG_LEVEL=WARNING`, nginx `access_log off`, Apache "
-                "without CustomLog); CPU µs/request = utime+stime of the measured server's process tree over the run "
+                "- access logs off everywhere (idgate `IDGATE_LOG_LEVEL=WARNING`, nginx `access_log off`, "
+                "Apache without CustomLog); CPU µs/request = utime+stime of the measured server's process "
+                "tree over the run "
                 "(upstream nginx not included) ÷ requests wrk counted.",
             ]
         ),
@@ -747,7 +752,7 @@ def soak(st: Stack, opts: Options) -> None:
     write_soak(opts, top, target, res, rss_start, samples)
 
 
-def write_soak(
+def write_soak(  # noqa: PLR0917
     opts: Options,
     top: WrkResult,
     target: float,
@@ -765,11 +770,13 @@ def write_soak(
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         *([f"- **{opts.note}**"] if opts.note else []),
         f"- maximum (1 worker, memo, c32): {top.rps:,.0f} req/s; soak target {opts.soak_fraction:.0%}: "
-        f"{target:,.0f} req/s; achieved {res.rps:,.0f} req/s over {res.seconds:.0f} s ({res.requests:,} requests)",
+        f"{target:,.0f} req/s; achieved {res.rps:,.0f} req/s over {res.seconds:.0f} s "
+        f"({res.requests:,} requests)",
         f"- errors: {res.errors} (socket {res.socket_errors}, non-2xx/3xx {res.bad_status}) — must be 0: "
         f"**{'met' if res.errors == 0 else 'missed'}**",
         f"- p50 / p99: {report.fmt_ms(res.p50_ms, res.p99_ms)} ms",
-        f"- RSS at start {sum(rss_start.values()) / 1024:.1f} MiB; after 10 % of the soak {first_after_warm:.1f} MiB; "
+        f"- RSS at start {sum(rss_start.values()) / 1024:.1f} MiB; "
+        f"after 10 % of the soak {first_after_warm:.1f} MiB; "
         f"at the end {last:.1f} MiB ({growth:+.1f} %)",
         "",
         report.table(["t (s)", "RSS MiB (process tree)"], [[f"{t:.0f}", f"{m:.1f}"] for t, m in total]),
@@ -835,7 +842,7 @@ def profile(st: Stack, opts: Options) -> None:
         ]
     # the token endpoint: authorization-code exchange
     storage = f"sqlite:///{st.tmp}/idgate-data/idgate.db"
-    codes = asyncio.run(provider.mint_idgate_codes(storage, 600 if not opts.quick else 200, st.sec.user_id))
+    codes = asyncio.run(provider.mint_idgate_codes(storage, 600 if not opts.quick else 200))
     bodies = provider.write_bodies(st.tmp / "spy-codes.txt", provider.code_bodies(codes))
     raw = st.tmp / "token.spy"
     cmd = wrk_command(

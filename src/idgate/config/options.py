@@ -182,8 +182,8 @@ class ProxyOptions(Strict):
     user_id_claim: str | None = None  # OAuth2-Proxy's older name of oidc_email_claim
     skip_provider_button: bool | None = None  # the chart's default: true
     custom_sign_in_logo: str | None = None  # a file path, an https:// URL, or "-" for none
-    banner: str | None = None  # HTML above the sign-in button ("-": none)
-    footer: str | None = None  # HTML below it ("-": none)
+    banner: str | None = None  # text above the sign-in button, shown escaped ("-": none)
+    footer: str | None = None  # text below it, shown escaped ("-": none)
     ping_path: str | None = None  # another health path, besides /oauth/healthy
     # -- forwarding
     reverse_proxy: bool | None = None  # the chart's default: true (X-Forwarded-* from trusted_proxy_ips)

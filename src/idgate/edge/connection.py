@@ -30,6 +30,7 @@ from idgate.edge.limits import EdgeLimits
 from idgate.edge.pages import page
 from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
 from idgate.edge.routes import RouteTable
+from idgate.proxy.oidc_client import ProviderUnavailable
 from idgate.sessions.base import SessionStoreUnavailable
 
 access_log = logging.getLogger("idgate.access")
@@ -330,7 +331,8 @@ class EdgeConnection(asyncio.Protocol):
         """Run ``work`` (a session lookup or refresh) before ``req`` can be answered.
 
         Reading pauses meanwhile; body bytes that already arrived are kept. ``work`` ends in ``reply``,
-        ``error`` or ``forward_to`` like a synchronous dispatch. A session store that is down gives a 503.
+        ``error`` or ``forward_to`` like a synchronous dispatch. A session store that is down, or a bearer
+        token issuer whose keys cannot be fetched, gives a 503.
         """
         self.pause(PAUSE_LOOKUP)
         self._deferred = self.loop.create_task(self._run_deferred(req, work))
@@ -342,6 +344,10 @@ class EdgeConnection(asyncio.Protocol):
             if not self._closed and self._active is req:
                 log.warning("session store unavailable: %s", exc)
                 self.error(503, "session_store_unavailable", close=False)
+        except ProviderUnavailable as exc:  # a bearer token's issuer keys cannot be fetched
+            if not self._closed and self._active is req:
+                log.warning("identity provider unavailable: %s", exc.reason)
+                self.error(503, "identity_provider_unavailable", close=False)
         except Exception:
             if not self._closed and self._active is req:
                 log.exception("session lookup failed")

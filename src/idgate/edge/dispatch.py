@@ -6,9 +6,17 @@ one of ``conn.reply`` (an answer built here), ``conn.error`` (an error page) or 
 the decision's reason on the connection for the access log.
 
 The cookie store and memoised sessions are decided synchronously. Only when the gate answers
-``PENDING`` (a Redis lookup, a refresh that is due) does the request take an async step
-(``conn.defer``), and then continues exactly as the synchronous path would. Every decision on a
-deployment is written to the ``idgate.audit`` log with its reasons.
+``PENDING`` (a Redis lookup, a refresh that is due, a bearer token whose issuer's keys must be fetched)
+does the request take an async step (``conn.defer``), and then continues exactly as the synchronous
+path would. Every decision on a deployment is written to the ``idgate.audit`` log with its reasons.
+
+Bearer JWTs (``skip_jwt_bearer_tokens``): a request whose ``Authorization`` is ``Bearer <JWT>`` is judged
+by that token alone. A verified token is the session (the cookie is not read); a refused one gives
+401 ``invalid_token`` wherever authentication is needed (skip-auth paths and preflights still pass),
+never the cookie's session and never a login redirect: a client that presents a credential learns that
+it failed. (OAuth2-Proxy falls back to the cookie unless ``bearer_token_login_fallback`` is false; idgate
+always behaves as with ``false``, answering 401 where OAuth2-Proxy answers 403.) Any other
+``Authorization`` value is left to the upstream and the cookie decides, as in OAuth2-Proxy.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from idgate.edge.hotpath import (
     Verified,
     auth_response,
     forbidden_response,
+    invalid_token_response,
     login_response,
     split_cookies,
 )
@@ -30,7 +39,8 @@ from idgate.edge.http import HeadError, Request, simple_response
 from idgate.edge.pages import page
 from idgate.edge.pool import Target
 from idgate.edge.routes import Deployment, Kind
-from idgate.policy.decision import SKIP_AUTH, Decision
+from idgate.policy.decision import BEARER, BEARER_INVALID, SKIP_AUTH, Decision
+from idgate.proxy.bearer import bearer_token
 from idgate.proxy.headers import DEPLOYMENT_HEADER
 from idgate.proxy.redirects import validate_redirect
 from idgate.sessions.base import Pending
@@ -94,6 +104,11 @@ def hot_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -
     """Session -> policy -> forward with identity headers, or a login redirect / 401 / 403."""
     gate = dep.gate
     conn.deployment = dep.name
+    if gate.bearer is not None and req.authorization:
+        token = bearer_token(req.authorization)
+        if token is not None:
+            _bearer_path(conn, req, dep, close, token)
+            return
     if req.cookies:
         sealed, cookie = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)
         now = conn.state.clock.now()
@@ -107,6 +122,25 @@ def hot_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -
     else:
         cookie, verified = None, None
     serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=None)
+
+
+def _bearer_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool, token: str) -> None:
+    """The hot path for ``Authorization: Bearer <JWT>``: the token is the session (or refused)."""
+    gate = dep.gate
+    cookie = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)[1] if req.cookies else None
+    verified = gate.open_bearer(token, conn.state.clock.now())
+    if isinstance(verified, Pending):
+        conn.defer(req, _resolve_bearer_then_serve(conn, req, dep, close=close, token=token, cookie=cookie))
+        return
+    serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=None, bearer=True)
+
+
+async def _resolve_bearer_then_serve(
+    conn: EdgeConnection, req: Request, dep: Deployment, *, close: bool, token: str, cookie: bytes | None
+) -> None:
+    verified = await dep.gate.resolve_bearer(token, conn.state.clock.now())
+    if conn.still_serving(req):
+        serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=None, bearer=True)
 
 
 async def _resolve_then_serve(
@@ -134,10 +168,13 @@ def serve(
     cookie: bytes | None,
     verified: Verified | None,
     set_cookies: list[tuple[bytes, bytes]] | None,
+    bearer: bool = False,
 ) -> None:
-    """The synchronous rest of the hot path, once the session is known."""
+    """The synchronous rest of the hot path, once the session is known (``bearer``: from a JWT)."""
     gate = dep.gate
     decision = gate.decide(req, verified)
+    if bearer and verified is not None:
+        decision = Decision(decision.allowed, decision.reasons | {BEARER})
     conn.reason = decision.reason
     if decision.allowed:
         if req.wants_upgrade and not _origin_allowed(req, gate):
@@ -162,6 +199,11 @@ def serve(
             drop=gate.drop if extra else frozenset(),
             response_extra=set_cookies,
         )
+    elif decision.unauthenticated and bearer:
+        decision = Decision(False, decision.reasons | {BEARER_INVALID})
+        conn.reason = decision.reason
+        _audit(gate, req, verified, decision, "")
+        conn.reply(401, invalid_token_response(req, close), close)
     elif decision.unauthenticated:
         _audit(gate, req, verified, decision, "")
         data = login_response(req, close, api=gate.is_api(req), headers=set_cookies)
@@ -213,9 +255,18 @@ def _audit(gate: Gate, req: Request, verified: Verified | None, decision: Decisi
 
 
 def auth_endpoint(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -> None:
-    """``/oauth/auth``: answered by the edge, with an async step only for a lookup or refresh."""
+    """``/oauth/auth``: answered by the edge, with an async step only for a lookup, a refresh or a
+    bearer token issuer's keys. A bearer JWT is judged alone here too (401 when refused)."""
     conn.deployment = dep.name
     gate = dep.gate
+    token = bearer_token(req.authorization) if gate.bearer is not None and req.authorization else None
+    if token is not None:
+        found = gate.open_bearer(token, conn.state.clock.now())
+        if isinstance(found, Pending):
+            conn.defer(req, _resolve_bearer_then_auth(conn, req, dep, close=close, token=token))
+            return
+        _auth_reply(conn, req, gate, found, close)
+        return
     sealed, _ = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)
     now = conn.state.clock.now()
     verified = gate.open(sealed, now)
@@ -224,6 +275,14 @@ def auth_endpoint(conn: EdgeConnection, req: Request, dep: Deployment, close: bo
         conn.defer(req, _resolve_then_auth(conn, req, dep, close=close, sealed=sealed, now=now))
         return
     _auth_reply(conn, req, gate, verified, close)
+
+
+async def _resolve_bearer_then_auth(
+    conn: EdgeConnection, req: Request, dep: Deployment, *, close: bool, token: str
+) -> None:
+    verified = await dep.gate.resolve_bearer(token, conn.state.clock.now())
+    if conn.still_serving(req):
+        _auth_reply(conn, req, dep.gate, verified, close)
 
 
 async def _resolve_then_auth(

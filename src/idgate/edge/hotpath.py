@@ -3,7 +3,9 @@
 Nothing here does I/O. :class:`Gate` is one deployment's compiled state: its sealer, its policy, its
 cookie names, and a bounded per-process memo of verified cookies (an AES-GCM open plus JSON costs
 12-18 µs; a dict hit well under 1 µs). Only cookies that opened are memoised, each until its session
-expires, so the memo cannot be filled with garbage and never outlives a session.
+expires, so the memo cannot be filled with garbage and never outlives a session. Bearer JWTs
+(``skip_jwt_bearer_tokens``, :mod:`idgate.proxy.bearer`) have a memo of their own, on the same terms:
+only verified tokens, each until its ``exp``.
 """
 
 from __future__ import annotations
@@ -126,9 +128,11 @@ class Gate:
     """One deployment's hot-path state, built once from its settings and services."""
 
     __slots__ = (
+        "_bearer_memo",
         "_memo",
         "_memo_size",
         "api_routes",
+        "bearer",
         "cookie",
         "cookie_b",
         "cookies",
@@ -169,7 +173,9 @@ class Gate:
         self.cookies = services.cookies
         self.host_override = None if p.pass_host_header else upstream_authority(p.upstream)
         self.drop = frozenset({b"authorization"}) if p.pass_authorization_header else frozenset()
+        self.bearer = services.bearer
         self._memo: dict[str, Verified] = {}
+        self._bearer_memo: dict[str, Verified] = {}
         self._memo_size = memo_size
 
     def _until(self, session: Session, now: float) -> float:
@@ -198,6 +204,29 @@ class Gate:
         if now >= until:
             return PENDING  # refresh due
         return self._remember(sealed, Verified(session, self, until), now)
+
+    def open_bearer(self, token: str, now: float) -> Verified | Pending | None:
+        """The session a bearer JWT stands for (memoised until its ``exp``): ``None`` when refused,
+        :data:`PENDING` when only :meth:`resolve_bearer` (fetching the issuer's keys) can tell."""
+        hit = self._bearer_memo.get(token)
+        if hit is not None:
+            if now < hit.until:
+                return hit
+            del self._bearer_memo[token]
+            return None
+        assert self.bearer is not None
+        session = self.bearer.check(token, now)
+        if session is None or isinstance(session, Pending):
+            return session
+        return self._remember(token, Verified(session, self, session.expires_at), now, self._bearer_memo)
+
+    async def resolve_bearer(self, token: str, now: float) -> Verified | None:
+        """The awaited half of :meth:`open_bearer`; raises ``ProviderUnavailable`` without keys."""
+        assert self.bearer is not None
+        session = await self.bearer.verify(token, now)
+        if session is None:
+            return None
+        return self._remember(token, Verified(session, self, session.expires_at), now, self._bearer_memo)
 
     async def resolve(
         self, sealed: str, now: float, proto: str
@@ -228,24 +257,27 @@ class Gate:
         names = [self.cookie, *(f"{self.cookie}_{i}" for i in range(MAX_CHUNKS))]
         return [(b"Set-Cookie", self.cookies.header(n, "", max_age=0, proto=proto).encode()) for n in names]
 
-    def _remember(self, sealed: str, verified: Verified, now: float) -> Verified:
+    def _remember(
+        self, key: str, verified: Verified, now: float, memo: dict[str, Verified] | None = None
+    ) -> Verified:
+        memo = self._memo if memo is None else memo
         if self._memo_size <= 0:  # memo off
             return verified
-        if len(self._memo) >= self._memo_size:
-            self._evict(now)
-        self._memo[sealed] = verified
+        if len(memo) >= self._memo_size:
+            self._evict(memo, now)
+        memo[key] = verified
         return verified
 
     def forget(self, sealed: str) -> None:
         """Drop a memoised cookie value (sign-out in this process)."""
         self._memo.pop(sealed, None)
 
-    def _evict(self, now: float) -> None:
-        expired = [k for k, v in self._memo.items() if now >= v.until]
+    def _evict(self, memo: dict[str, Verified], now: float) -> None:
+        expired = [k for k, v in memo.items() if now >= v.until]
         for k in expired:
-            del self._memo[k]
-        while len(self._memo) >= self._memo_size:
-            del self._memo[next(iter(self._memo))]  # the oldest entry
+            del memo[k]
+        while len(memo) >= self._memo_size:
+            del memo[next(iter(memo))]  # the oldest entry
 
     def decide(self, req: Request, verified: Verified | None) -> Decision:
         """The policy's decision for ``req`` (path normalised only when the policy looks at it)."""
@@ -304,6 +336,23 @@ def login_response(
         close=close,
         keep_alive_10=req.version == "1.0" and not close,
         head_only=head_only,
+    )
+
+
+_JSON_INVALID_TOKEN = json.dumps({"error": "invalid_token"}).encode()
+_WWW_INVALID_TOKEN = (b"WWW-Authenticate", b'Bearer error="invalid_token"')
+
+
+def invalid_token_response(req: Request, close: bool) -> bytes:
+    """A bearer JWT was presented and refused: 401 ``invalid_token`` (RFC 6750 §3.1), never a redirect."""
+    return simple_response(
+        401,
+        _JSON_INVALID_TOKEN,
+        headers=[_WWW_INVALID_TOKEN],
+        content_type=b"application/json",
+        close=close,
+        keep_alive_10=req.version == "1.0" and not close,
+        head_only=req.method == b"HEAD",
     )
 
 

@@ -1,12 +1,14 @@
 """Client authentication at the token endpoint (RFC 6749 §2.3.1): ``client_secret_basic``,
 ``client_secret_post``, and ``none`` for public clients.
 
-An unknown client and a wrong secret answer the same (``invalid_client``) and take the same time: the
-secret is always compared, against a dummy when there is no client.
+An unknown client and a wrong secret answer the same (``invalid_client``, 401) and take the same time:
+the secret is always compared (as SHA-256 digests, in constant time), against a dummy when there is no
+client, and the client lookup is one indexed read either way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from idgate.oauth2.errors import InvalidClient
@@ -19,8 +21,11 @@ _DUMMY_SECRET = "idgate-no-such-client-" + "x" * 32
 
 
 def secrets_equal(given: str, expected: str) -> bool:
-    """Constant-time comparison of two secrets (UTF-8 bytes, so any characters are fine)."""
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    """Constant-time comparison of two secrets. Both are hashed first, so the time does not depend on
+    their lengths either (``hmac.compare_digest`` leaks whether the lengths differ)."""
+    return hmac.compare_digest(
+        hashlib.sha256(given.encode("utf-8")).digest(), hashlib.sha256(expected.encode("utf-8")).digest()
+    )
 
 
 def authenticate(credentials: ClientCredentials, client: Client | None) -> Client:

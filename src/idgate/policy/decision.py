@@ -15,7 +15,8 @@ GITHUB_TEAM_NOT_ALLOWED = "github_team_not_allowed"
 GROUP_NOT_ALLOWED = "not_in_allowed_groups"
 EMAIL_NOT_ALLOWED = "email_not_allowed"
 PREFLIGHT = "skip_auth_preflight"
-BEARER = "bearer_token"
+BEARER = "bearer_token"  # the session came from an Authorization: Bearer JWT
+BEARER_INVALID = "bearer_token_invalid"  # a bearer JWT was presented and refused
 
 
 @dataclass(frozen=True, slots=True)

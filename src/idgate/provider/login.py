@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idgate.clock import Clock
 from idgate.connectors.base import CallbackConnector, Connector, Identity, PasswordConnector
@@ -80,8 +80,6 @@ class LoginExpired(InvalidRequest):
 
 def add_query(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
     """``uri`` with ``params`` added to its query (RFC 6749 §3.1.2), or as its fragment (§4.2.2)."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(uri)
     extra = urlencode(params)
     if fragment:
@@ -262,9 +260,6 @@ class Logins:
                 error="Invalid email or password.",
             )
         return await self._fresh(pending, identity, session_cookie)
-
-    async def form(self, request_id: str, connector_id: str, browser: str) -> LoginForm | GoUpstream:
-        return await self.select(request_id, connector_id, browser)
 
     # -- {path}/callback ---------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from idgate.oauth2.errors import (
     UnsupportedGrantType,
 )
 from idgate.oauth2.grants import Grant, GrantContext, GrantType
-from idgate.oauth2.grants.refresh_token import _hash, split_token, start_family
+from idgate.oauth2.grants.refresh_token import secret_hash, split_token, start_family
 from idgate.oauth2.requests import (
     Params,
     TokenQuery,
@@ -170,7 +170,7 @@ class Tokens:
             family = await self.storage.get(RefreshToken, family_id)
         except NotFound:
             return None
-        if not client_auth.secrets_equal(_hash(secret), family.secret_hash):
+        if not client_auth.secrets_equal(secret_hash(secret), family.secret_hash):
             return None
         if family.expires_at is not None and now >= family.expires_at:
             return None

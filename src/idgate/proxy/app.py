@@ -18,11 +18,10 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import jinja2
 from aiohttp import web
-from markupsafe import Markup
 
 from idgate.clock import Clock
 from idgate.proxy.cookies import CookiePolicy
-from idgate.proxy.csrf import LoginState, LoginStateCookie
+from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie
 from idgate.proxy.oidc_client import (
     IdTokenInvalid,
     OIDCError,
@@ -53,6 +52,16 @@ class Deployment:
     login_cookie: LoginStateCookie
     provider: ProviderClient
     services: ProxyServices | None = None
+
+    @property
+    def cookies(self) -> CookiePolicy:
+        """The attributes of the session cookies (``cookie_*`` options)."""
+        return CookiePolicy.of(self.settings)
+
+    @property
+    def login_cookies(self) -> CookiePolicy:
+        """The attributes of the sign-in state cookie (see :meth:`CookiePolicy.for_login`)."""
+        return self.cookies.for_login()
 
     @property
     def store(self) -> SessionStore:
@@ -106,16 +115,10 @@ def _proto(request: web.Request) -> str:
     return proto if proto in ("http", "https") else "https"
 
 
-def _set(resp: web.StreamResponse, name: str, value: str, *, secure: bool, max_age: float) -> None:
-    resp.set_cookie(
-        name,
-        value,
-        path="/",
-        max_age=int(max_age),
-        secure=secure,
-        httponly=True,
-        samesite="Lax",
-        expires="Thu, 01 Jan 1970 00:00:00 GMT" if max_age <= 0 else None,
+def _set_login(resp: web.StreamResponse, dep: Deployment, value: str, proto: str, *, max_age: float) -> None:
+    """Set (or with ``max_age`` 0 clear) the sign-in state cookie, with the deployment's attributes."""
+    resp.headers.add(
+        "Set-Cookie", dep.login_cookies.header(dep.login_cookie.name, value, max_age=max_age, proto=proto)
     )
 
 
@@ -147,8 +150,7 @@ async def start(request: web.Request) -> web.Response:
         params["prompt"] = "consent"
     endpoint = meta.authorization_endpoint
     resp = _redirect(endpoint + ("&" if "?" in endpoint else "?") + urlencode(params))
-    secure = proto != "http"
-    _set(resp, dep.login_cookie.name, dep.login_cookie.seal(login), secure=secure, max_age=900)
+    _set_login(resp, dep, dep.login_cookie.seal(login), proto, max_age=LOGIN_TTL)
     return resp
 
 
@@ -165,8 +167,10 @@ async def sign_in(request: web.Request) -> web.Response:
         .render(
             start_url="/oauth/start?" + urlencode({"rd": rd}),
             logo=_logo(p.custom_sign_in_logo),
-            banner=Markup(p.banner) if p.banner and p.banner != "-" else None,  # noqa: S704 - operator's HTML
-            footer=Markup(p.footer) if p.footer and p.footer != "-" else None,  # noqa: S704 - operator's HTML
+            # Text, escaped like everything on the page: the page is on the protected origin, so no
+            # configured string may become markup there (OAuth2-Proxy renders them as HTML).
+            banner=p.banner if p.banner and p.banner != "-" else None,
+            footer=p.footer if p.footer and p.footer != "-" else None,
             provider=urlsplit(p.issuer_url).netloc or "the identity provider",
         )
     )
@@ -219,6 +223,9 @@ async def callback(request: web.Request) -> web.Response:
         verifier=login.verifier,
     )
     claims = await dep.provider.verify(tokens["id_token"], client_id=p.client_id, nonce=login.nonce)
+    claims = await dep.provider.complete_claims(
+        claims, tokens.get("access_token"), email_claim=p.oidc_email_claim, groups_claim=p.oidc_groups_claim
+    )
     session = session_from_claims(
         claims,
         now=now,
@@ -227,38 +234,49 @@ async def callback(request: web.Request) -> web.Response:
         email_claim=p.oidc_email_claim,
         groups_claim=p.oidc_groups_claim,
     )
-    session = keep_tokens(p, session, tokens)
+    meta = await dep.provider.metadata()
+    session = keep_tokens(p, session, tokens, id_token_hint=meta.end_session_endpoint is not None)
     resp = _redirect(dep.target(login.rd))
-    policy = CookiePolicy.of(p)
+    policy = dep.cookies
     for name in dep.sessions.names_to_clear(request.cookies):
         resp.headers.add("Set-Cookie", policy.header(name, "", max_age=0, proto=proto))
     value = await dep.store.put(session, now)
     for name, chunk in split_chunks(dep.sessions.name, value):
         resp.headers.add("Set-Cookie", policy.header(name, chunk, max_age=p.cookie_expire, proto=proto))
-    _set(resp, dep.login_cookie.name, "", secure=proto != "http", max_age=0)
+    _set_login(resp, dep, "", proto, max_age=0)
     log.info("proxy %s: signed in %s", p.name, session.email)
     return resp
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    """Clear the session (every chunk) and the CSRF cookie, then go to the validated ``rd``."""
+    """Clear the session (every chunk) and the CSRF cookie, end the provider's session when it offers
+    ``end_session_endpoint``, and end at the validated ``rd``."""
     dep = _deployment(request)
     proto = _proto(request)
     value = join_chunks(request.cookies, dep.sessions.name)
+    id_token: str | None = None
     if value:
+        session = await dep.store.fetch(value, request.app[CLOCK].now())
+        id_token = session.id_token if session is not None else None
         await dep.store.drop(value)
     target = dep.target(request.query.get("rd"))
-    resp = _redirect(await _end_session_url(dep, target, proto) or target)
+    resp = _redirect(await _end_session_url(dep, target, proto, id_token) or target)
     names = {dep.sessions.name, *dep.sessions.names_to_clear(request.cookies)}
-    policy = CookiePolicy.of(dep.settings)
+    policy = dep.cookies
     for name in sorted(names):
         resp.headers.add("Set-Cookie", policy.header(name, "", max_age=0, proto=proto))
-    _set(resp, dep.login_cookie.name, "", secure=proto != "http", max_age=0)
+    _set_login(resp, dep, "", proto, max_age=0)
     return resp
 
 
-async def _end_session_url(dep: Deployment, target: str, proto: str) -> str | None:
-    """The provider's ``end_session_endpoint`` (RP-Initiated Logout 1.0), returning to ``target``."""
+async def _end_session_url(dep: Deployment, target: str, proto: str, id_token: str | None) -> str | None:
+    """The provider's ``end_session_endpoint`` (RP-Initiated Logout 1.0 §2), returning to ``target``.
+
+    Sends ``id_token_hint`` (the session's ID token, when kept), ``client_id`` and
+    ``post_logout_redirect_uri``: the validated target as an absolute URL on the deployment's host, which
+    must be registered at the provider (typically ``https://<host>/``). No ``state``: the target itself
+    is the return address, so there is nothing to carry.
+    """
     try:
         meta = await dep.provider.metadata()
     except OIDCError:
@@ -266,9 +284,11 @@ async def _end_session_url(dep: Deployment, target: str, proto: str) -> str | No
     if not meta.end_session_endpoint:
         return None
     back = target if "://" in target else f"{proto}://{dep.settings.host}{target}"
-    query = urlencode({"client_id": dep.settings.client_id, "post_logout_redirect_uri": back})
+    params = {"client_id": dep.settings.client_id, "post_logout_redirect_uri": back}
+    if id_token:
+        params = {"id_token_hint": id_token, **params}
     endpoint = meta.end_session_endpoint
-    return endpoint + ("&" if "?" in endpoint else "?") + query
+    return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
 
 
 async def userinfo(request: web.Request) -> web.Response:
@@ -327,7 +347,7 @@ def _error_page(request: web.Request, err: PageError) -> web.Response:
         status=err.status, text=html, content_type="text/html", headers={"Cache-Control": "no-store"}
     )
     if dep is not None and err.clear_login:
-        _set(resp, dep.login_cookie.name, "", secure=_proto(request) != "http", max_age=0)
+        _set_login(resp, dep, "", _proto(request), max_age=0)
     return resp
 
 

@@ -1,12 +1,16 @@
 """How the proxy's cookies are set: ``cookie_domains``, ``cookie_path``, ``cookie_samesite``,
 ``cookie_httponly``, ``cookie_secure``, computed once per deployment. Pure.
 
+The sign-in state (CSRF) cookie follows the same ``Domain``, ``Path`` and ``Secure``
+(:meth:`CookiePolicy.for_login`).
+
 ``cookie_domains``: the longest listed domain that the deployment's host equals or ends with (none
 matches: a host-only cookie). ``cookie_secure`` unset: ``Secure`` unless the request came over plain http.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from idgate.settings import ProxySettings, hostname
@@ -38,6 +42,13 @@ class CookiePolicy:
             samesite=p.cookie_samesite,
             secure=p.cookie_secure,
         )
+
+    def for_login(self) -> CookiePolicy:
+        """The sign-in state cookie's attributes: the same ``Domain``, ``Path`` and ``Secure``, always
+        ``HttpOnly``, and ``SameSite=Strict`` relaxed to ``Lax``: the callback is a navigation that
+        starts at the provider's site, so a strict cookie would never come back with it."""
+        samesite = "lax" if self.samesite.lower() == "strict" else self.samesite
+        return dataclasses.replace(self, httponly=True, samesite=samesite)
 
     def is_secure(self, proto: str) -> bool:
         return self.secure if self.secure is not None else proto != "http"

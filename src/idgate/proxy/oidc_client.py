@@ -182,10 +182,13 @@ def validate_claims(
     nonce: str | None,
     now: float,
     leeway: float = LEEWAY,
+    check_azp: bool = True,
 ) -> None:
     """ID token validation of OpenID Connect Core §3.1.3.7 (after the signature is checked).
 
-    ``nonce`` ``None``: an ID token from a refresh (§12.2), which carries no nonce to compare.
+    ``nonce`` ``None``: nothing to compare: an ID token from a refresh (§12.2), or a bearer token.
+    ``check_azp`` ``False``: a bearer JWT (RFC 9068 §4) whose ``azp`` is whichever client obtained it;
+    ``client_id`` is then the audience the token must name.
     """
     if claims.get("iss") != issuer:
         raise IdTokenInvalid("iss is not the issuer")
@@ -194,7 +197,7 @@ def validate_claims(
     if not isinstance(audiences, list) or client_id not in audiences:
         raise IdTokenInvalid("aud does not hold the client id")
     azp = claims.get("azp")
-    if (len(audiences) > 1 or azp is not None) and azp != client_id:
+    if check_azp and (len(audiences) > 1 or azp is not None) and azp != client_id:
         raise IdTokenInvalid("azp is not the client id")
     exp: Any = claims.get("exp")
     iat: Any = claims.get("iat")
@@ -235,6 +238,31 @@ def verify_id_token(
     claims = verify_signature(token, keys)
     validate_claims(claims, issuer=issuer, client_id=client_id, nonce=nonce, now=now, leeway=leeway)
     return claims
+
+
+#: Claims about the token itself, never taken from a UserInfo response.
+_TOKEN_CLAIMS = frozenset({"iss", "aud", "azp", "exp", "iat", "nbf", "nonce", "sub", "at_hash", "c_hash"})
+
+
+def merge_userinfo(
+    id_claims: Mapping[str, Any], userinfo: Mapping[str, Any], *, email_claim: str = "email"
+) -> dict[str, Any]:
+    """The ID token's claims completed by a UserInfo response (OpenID Connect Core §5.3.2, §5.4).
+
+    The UserInfo ``sub`` must equal the ID token's, or the response is refused (token substitution).
+    A claim the ID token carries wins; a missing one is taken from UserInfo. When the email itself comes
+    from UserInfo, so does ``email_verified``: the verification belongs to that address.
+    """
+    if not isinstance(userinfo.get("sub"), str) or userinfo.get("sub") != id_claims.get("sub"):
+        raise IdTokenInvalid("userinfo sub differs from the ID token's")
+    merged = dict(id_claims)
+    email_from_userinfo = email_claim not in id_claims and email_claim in userinfo
+    for key, value in userinfo.items():
+        if key in _TOKEN_CLAIMS:
+            continue
+        if key not in merged or (email_from_userinfo and key == "email_verified"):
+            merged[key] = value
+    return merged
 
 
 def session_from_claims(
@@ -333,33 +361,13 @@ class ProviderClient:
         self, *, client_id: str, client_secret: str, code: str, redirect_uri: str, verifier: str
     ) -> dict[str, Any]:
         """The token response for an authorization code (RFC 6749 §4.1.3 with RFC 7636)."""
-        meta = await self.metadata()
         form = {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": redirect_uri,
             "code_verifier": verifier,
         }
-        headers = {"Authorization": basic_auth(client_id, client_secret), "Accept": "application/json"}
-        try:
-            async with self._http.post(meta.token_endpoint, data=form, headers=headers) as resp:
-                status = resp.status
-                body = await resp.content.read(_MAX_BODY + 1)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
-        if status >= 500:
-            raise ProviderUnavailable(f"token endpoint answered HTTP {status}")
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            doc = None
-        if status != 200:
-            error = doc.get("error") if isinstance(doc, dict) else None
-            code_name = error if isinstance(error, str) and error.isascii() else "unknown"
-            raise TokenRequestRefused(f"token endpoint refused the code: {code_name[:64]}")
-        if not isinstance(doc, dict) or not isinstance(doc.get("id_token"), str):
-            raise ProviderUnavailable("token response holds no id_token")
-        return doc
+        return await self._token_request(form, client_id, client_secret, "code", needs_id_token=True)
 
     async def refresh(self, *, client_id: str, client_secret: str, refresh_token: str) -> dict[str, Any]:
         """The token response for a refresh token (RFC 6749 §6); :class:`TokenRequestRefused` on 4xx."""
@@ -413,6 +421,37 @@ class ProviderClient:
         if not isinstance(doc, dict) or (needs_id_token and not isinstance(doc.get("id_token"), str)):
             raise ProviderUnavailable("token response holds no id_token")
         return doc
+
+    def cached_keys(self) -> tuple[SigningKey, ...] | None:
+        """The signing keys fetched so far (``None``: never fetched): for synchronous checks."""
+        return self._keys if self._keys_at is not None else None
+
+    def may_refetch_keys(self, now: float) -> bool:
+        """Whether :meth:`keys` with ``refresh`` would fetch again now (rate limit not reached)."""
+        return self._keys_at is None or now - self._keys_at >= JWKS_REFETCH_INTERVAL
+
+    async def complete_claims(
+        self, claims: Mapping[str, Any], access_token: object, *, email_claim: str, groups_claim: str
+    ) -> dict[str, Any]:
+        """``claims`` completed from UserInfo when the email or groups claim is missing (Core §5.4).
+
+        Without an access token or a ``userinfo_endpoint`` the claims stay as they are. When only the
+        groups are missing, a failing UserInfo leaves them missing (no groups: group rules refuse).
+        """
+        if email_claim in claims and groups_claim in claims:
+            return dict(claims)
+        if not isinstance(access_token, str) or not access_token:
+            return dict(claims)
+        meta = await self.metadata()
+        if meta.userinfo_endpoint is None:
+            return dict(claims)
+        try:
+            info = await self.userinfo(access_token)
+        except OIDCError:
+            if email_claim not in claims:
+                raise
+            return dict(claims)
+        return merge_userinfo(claims, info, email_claim=email_claim)
 
     async def verify(self, token: str, *, client_id: str, nonce: str | None) -> dict[str, Any]:
         """Verify an ID token against the cached JWKS, refetching once for an unknown ``kid``."""

@@ -1,8 +1,8 @@
 """What one deployment needs at run time besides its settings, shared by the edge and the sign-in app:
-its session store, refresher, assertion signer, cookie attributes and provider client.
+its session store, refresher, assertion signer, cookie attributes, provider client and bearer verifier.
 
 Built once per worker by :func:`build_services`; without an HTTP client (some edge tests) there is no
-provider client, hence no refresh.
+provider client, hence no refresh and no bearer tokens.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import aiohttp
 
 from idgate.clock import Clock
 from idgate.proxy.assertion import AssertionSigner
+from idgate.proxy.bearer import BearerVerifier, build_verifier
 from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.oidc_client import ProviderClient, TokenRequestRefused, session_from_claims
 from idgate.sessions import open_store
@@ -33,18 +34,25 @@ def deployment_url(p: ProxySettings) -> str:
     return ("http" if p.cookie_secure is False else "https") + "://" + p.host
 
 
-def keep_tokens(p: ProxySettings, session: Session, tokens: dict[str, object]) -> Session:
-    """Keep in the session only the tokens a feature needs (the cookie stays small otherwise)."""
+def keep_tokens(
+    p: ProxySettings, session: Session, tokens: dict[str, object], *, id_token_hint: bool = False
+) -> Session:
+    """Keep in the session only the tokens a feature needs (the cookie stays small otherwise).
+
+    ``id_token_hint``: the provider has an ``end_session_endpoint``, so sign-out will send the ID token
+    as ``id_token_hint`` (RP-Initiated Logout 1.0 §2), which many providers require.
+    """
 
     def text(key: str) -> str | None:
         value = tokens.get(key)
         return value if isinstance(value, str) and value else None
 
+    wants_id_token = id_token_hint or p.pass_authorization_header or p.set_authorization_header
     return dataclasses.replace(
         session,
         refresh_token=(text("refresh_token") or session.refresh_token) if p.cookie_refresh > 0 else None,
         access_token=text("access_token") if p.pass_access_token else None,
-        id_token=text("id_token") if (p.pass_authorization_header or p.set_authorization_header) else None,
+        id_token=(text("id_token") or session.id_token) if wants_id_token else None,
     )
 
 
@@ -58,6 +66,7 @@ class ProxyServices:
     provider: ProviderClient | None = None
     refresher: Refresher | None = None
     signer: AssertionSigner | None = None
+    bearer: BearerVerifier | None = None
 
     async def renew(self, session: Session, now: float) -> Session:
         """Refresh ``session`` at the provider; groups and email are read again."""
@@ -70,6 +79,12 @@ class ProxyServices:
             id_token = tokens.get("id_token")
             if isinstance(id_token, str):
                 claims = await provider.verify(id_token, client_id=p.client_id, nonce=None)
+                claims = await provider.complete_claims(
+                    claims,
+                    tokens.get("access_token"),
+                    email_claim=p.oidc_email_claim,
+                    groups_claim=p.oidc_groups_claim,
+                )
             else:
                 claims = await provider.userinfo(str(tokens.get("access_token", "")))
         except TokenRequestRefused as exc:
@@ -84,7 +99,8 @@ class ProxyServices:
             email_claim=p.oidc_email_claim,
             groups_claim=p.oidc_groups_claim,
         )
-        return keep_tokens(p, fresh, {"refresh_token": session.refresh_token, **tokens})
+        kept = {"refresh_token": session.refresh_token, "id_token": session.id_token, **tokens}
+        return keep_tokens(p, fresh, kept, id_token_hint=session.id_token is not None)
 
     async def close(self) -> None:
         await self.store.close()
@@ -93,13 +109,22 @@ class ProxyServices:
 def build_services(
     proxies: Sequence[ProxySettings], clock: Clock, http: aiohttp.ClientSession | None
 ) -> dict[str, ProxyServices]:
-    """The services of every deployment (one provider client per issuer)."""
+    """The services of every deployment (one provider client per issuer, bearer issuers included)."""
     providers: dict[str, ProviderClient] = {}
     out: dict[str, ProxyServices] = {}
+
+    def client(issuer: str) -> ProviderClient:
+        assert http is not None
+        found = providers.get(issuer)
+        if found is None:
+            found = providers[issuer] = ProviderClient(issuer, http, clock)
+        return found
+
     for p in proxies:
-        provider = (
-            providers.setdefault(p.issuer_url, ProviderClient(p.issuer_url, http, clock)) if http else None
-        )
+        provider = client(p.issuer_url) if http else None
+        if http is not None:
+            for issuer, _ in p.extra_jwt_issuers:
+                client(issuer)
         services = ProxyServices(
             settings=p,
             store=open_store(p, clock),
@@ -109,6 +134,8 @@ def build_services(
             if p.pass_idgate_assertion
             else None,
         )
+        if provider is not None:
+            services.bearer = build_verifier(p, providers)
         if provider is not None and p.cookie_refresh > 0:
             services.refresher = Refresher(services.store, services.renew, p.cookie_refresh)
         out[p.name] = services

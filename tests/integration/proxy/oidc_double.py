@@ -1,8 +1,10 @@
 """A small but real OpenID Connect provider for tests: "any OIDC provider", as the proxy sees one.
 
-It serves discovery, a JWKS, an authorization endpoint that signs in a fixed person at once, and a
-token endpoint that checks ``client_secret_basic``, the redirect URI, single-use codes and PKCE S256.
-Knobs let a test break it (``down``, ``claims``, ``signing_key``).
+It serves discovery, a JWKS, an authorization endpoint that signs in a fixed person at once, a
+token endpoint that checks ``client_secret_basic``, the redirect URI, single-use codes and PKCE S256 (and
+redeems refresh tokens), a UserInfo endpoint and an ``end_session_endpoint`` that records its queries.
+Knobs let a test break it (``down``, ``claims``, ``signing_key``, ``id_token_claims``,
+``refuse_refresh``). :meth:`OIDCDouble.mint` signs any JWT for tests of bearer tokens.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ class OIDCDouble:
         }
     )
     down: bool = False
+    #: Claims left out of the ID token (then only UserInfo has them, OIDC Core §5.4).
+    id_token_omits: tuple[str, ...] = ()
+    userinfo_claims: dict[str, Any] | None = None  # None: the same as ``claims``
+    userinfo_requests: int = 0
+    refresh_tokens: bool = False  # issue refresh tokens
+    refuse_refresh: bool = False
+    refreshes: int = 0
+    authorize_queries: list[dict[str, str]] = field(default_factory=list)
+    end_session_queries: list[dict[str, str]] = field(default_factory=list)
     now: float = 1_800_000_000.0
     grants: dict[str, Grant] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
@@ -65,6 +76,8 @@ class OIDCDouble:
         app.router.add_get("/idp/keys", self._keys)
         app.router.add_get("/idp/auth", self._authorize)
         app.router.add_post("/idp/token", self._token)
+        app.router.add_get("/idp/userinfo", self._userinfo)
+        app.router.add_get("/idp/logout", self._end_session)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
@@ -79,6 +92,8 @@ class OIDCDouble:
                 "authorization_endpoint": self.issuer + "/auth",
                 "token_endpoint": self.issuer + "/token",
                 "jwks_uri": self.issuer + "/keys",
+                "userinfo_endpoint": self.issuer + "/userinfo",
+                "end_session_endpoint": self.issuer + "/logout",
                 "response_types_supported": ["code"],
                 "id_token_signing_alg_values_supported": ["RS256"],
             }
@@ -90,9 +105,10 @@ class OIDCDouble:
 
     async def _authorize(self, request: web.Request) -> web.Response:
         q = request.query
+        self.authorize_queries.append(dict(q))
         if q.get("client_id") != self.client_id or q.get("redirect_uri") not in self.redirect_uris:
             return web.Response(status=400, text="unknown client or redirect_uri")
-        if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256":
+        if q.get("response_type") != "code" or q.get("code_challenge_method") not in ("S256", "plain"):
             return web.Response(status=400, text="bad request")
         code = secrets.token_urlsafe(16)
         self.grants[code] = Grant(
@@ -115,27 +131,68 @@ class OIDCDouble:
         self.token_requests.append(form)
         if self._client(request) != (self.client_id, self.client_secret):
             return web.json_response({"error": "invalid_client"}, status=401)
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh(form)
         grant = self.grants.pop(form.get("code", ""), None)
         if grant is None or grant.redirect_uri != form.get("redirect_uri"):
             return web.json_response({"error": "invalid_grant"}, status=400)
-        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
-        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant.challenge:
+        verifier = form.get("code_verifier", "")
+        digest = hashlib.sha256(verifier.encode()).digest()
+        if grant.challenge not in (base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), verifier):
             return web.json_response({"error": "invalid_grant"}, status=400)
+        return web.json_response(self._tokens(grant.client_id, grant.nonce))
+
+    def _refresh(self, form: dict[str, str]) -> web.Response:
+        self.refreshes += 1
+        if self.refuse_refresh or not form.get("refresh_token", "").startswith("rt-"):
+            return web.json_response({"error": "invalid_grant"}, status=400)
+        return web.json_response(self._tokens(self.client_id, None))
+
+    def _tokens(self, client_id: str, nonce: str | None) -> dict[str, Any]:
+        claims = {k: v for k, v in self.claims.items() if k not in self.id_token_omits}
         body = {
             "iss": self.issuer,
-            "aud": grant.client_id,
-            "nonce": grant.nonce,
+            "aud": client_id,
+            "iat": int(self.now),
+            "exp": int(self.now) + 600,
+            **claims,
+        }
+        if nonce is not None:
+            body["nonce"] = nonce
+        tokens: dict[str, Any] = {
+            "access_token": "at-" + secrets.token_urlsafe(8),
+            "token_type": "Bearer",
+            "expires_in": 600,
+            "id_token": self.mint(body),
+        }
+        if self.refresh_tokens:
+            tokens["refresh_token"] = "rt-" + secrets.token_urlsafe(8)
+        return tokens
+
+    def mint(self, body: dict[str, Any], *, key: Any = None, alg: str = "RS256", **header: Any) -> str:
+        """A JWT over ``body`` signed with ``key`` (default: this provider's signing key)."""
+        key = self.signing_key if key is None else key
+        head = {"alg": alg, **({"kid": key.kid} if getattr(key, "kid", None) else {}), **header}
+        return jwt.encode(head, body, key, algorithms=[alg])
+
+    def token_claims(self, **over: Any) -> dict[str, Any]:
+        """The claims of a valid token of this provider for ``aud`` = the client (``None`` drops one)."""
+        body: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.client_id,
             "iat": int(self.now),
             "exp": int(self.now) + 600,
             **self.claims,
         }
-        header = {"alg": "RS256", "kid": self.signing_key.kid}
-        id_token = jwt.encode(header, body, self.signing_key, algorithms=["RS256"])
-        return web.json_response(
-            {
-                "access_token": "at-" + secrets.token_urlsafe(8),
-                "token_type": "Bearer",
-                "expires_in": 600,
-                "id_token": id_token,
-            }
-        )
+        body.update(over)
+        return {k: v for k, v in body.items() if v is not None}
+
+    async def _userinfo(self, request: web.Request) -> web.Response:
+        self.userinfo_requests += 1
+        if not request.headers.get("Authorization", "").startswith("Bearer at-"):
+            return web.json_response({"error": "invalid_token"}, status=401)
+        return web.json_response(self.claims if self.userinfo_claims is None else self.userinfo_claims)
+
+    async def _end_session(self, request: web.Request) -> web.Response:
+        self.end_session_queries.append(dict(request.query))
+        return web.Response(text="signed out at the provider")

@@ -98,14 +98,32 @@ async def test_route_rule_refuses_with_its_reason_and_a_request_id(env: Env, cli
     assert rid and rid.encode() in r.body
 
 
-async def test_websocket_from_foreign_origin_is_refused(env: Env, client: Client) -> None:
+def handshake(origin: str) -> bytes:
     ws = (
         "GET /ws HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-        "Origin: https://evil.example\r\n" + cookie(seal(alice())) + "\r\n"
+        f"{origin}" + cookie(seal(alice())) + "\r\n"
     )
-    r = await client.request(ws.encode())
+    return ws.encode()
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "https://app.test.evil.example", "null", "http://app.test:8081"]
+)
+async def test_websocket_from_foreign_origin_is_refused(env: Env, client: Client, origin: str) -> None:
+    r = await client.request(handshake(f"Origin: {origin}\r\n"))
     assert r.status == 403 and b"websocket_origin_not_allowed" in r.body
+
+
+@pytest.mark.parametrize("proxy_overrides", [{"whitelist_domains": (".example.org",)}])
+@pytest.mark.parametrize(
+    "origin", ["http://app.test:8080", "https://app.test:8080", "https://grafana.example.org", None]
+)
+async def test_websocket_from_own_or_whitelisted_origin_is_tunnelled(
+    env: Env, client: Client, origin: str | None
+) -> None:
+    r = await client.request(handshake(f"Origin: {origin}\r\n" if origin else ""))
+    assert r.status == 101, r.body
 
 
 @pytest.mark.parametrize("proxy_overrides", [{"pass_host_header": False, "ping_path": "/ping"}])

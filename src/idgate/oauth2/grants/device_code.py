@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from idgate.errors import NotFound
+from idgate.errors import AlreadyExists, NotFound
 from idgate.oauth2 import scopes as scope_names
 from idgate.oauth2.errors import (
     AccessDenied,
@@ -87,12 +87,8 @@ async def start(ctx: GrantContext, client: Client, scopes: tuple[str, ...], ttl:
                     expires_at=expires_at,
                 )
             )
-        except Exception as exc:
-            from idgate.errors import AlreadyExists
-
-            if isinstance(exc, AlreadyExists):
-                continue
-            raise
+        except AlreadyExists:
+            continue
         return DeviceStart(device_code, user_code, int(ttl), INTERVAL)
     raise InvalidRequest("could not allocate a user code; try again")
 

@@ -38,7 +38,8 @@ from idgate.storage.base import Claims, Client, RefreshToken, Storage
 SECRET_BYTES = 32
 
 
-def _hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
+    """How a family keeps its secrets: hex SHA-256."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
@@ -97,7 +98,7 @@ async def start_family(ctx: GrantContext, grant: Grant) -> str:
             connector_id=grant.connector_id,
             claims=grant.claims,
             connector_data=grant.connector_data,
-            secret_hash=_hash(secret),
+            secret_hash=secret_hash(secret),
             created_at=now,
             last_used_at=now,
             expires_at=expiry(ctx.refresh, now, now),
@@ -109,7 +110,7 @@ async def start_family(ctx: GrantContext, grant: Grant) -> str:
 
 
 def rotation(client: Client, secret: str, new_secret: str, policy: RefreshPolicy, now: float) -> Rotate:
-    return Rotate(client, _hash(secret), _hash(new_secret), policy, now)
+    return Rotate(client, secret_hash(secret), secret_hash(new_secret), policy, now)
 
 
 @dataclasses.dataclass
