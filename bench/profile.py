@@ -30,6 +30,11 @@ def _short(frame: str) -> str:
 _DRIVERS = ("Runner.run", "Thread.run", "run_forever", "_run_once", "Handle._run", "run_until_complete")
 
 
+def _ours(frame: str) -> bool:
+    """A frame of idgate's code (py-spy shows paths relative to ``sys.path``: ``(idgate/edge/...)``)."""
+    return "(idgate/" in frame or "/idgate/" in frame
+
+
 def _name(frame: str) -> str:
     short = _short(frame)
     return short.split(":")[0] + ")" if ":" in short else short
@@ -52,7 +57,7 @@ def summarise(
         for i, frame in enumerate(frames):
             if frame.split(" (")[0].endswith(_DRIVERS):
                 start = i + 1
-        for name in {_name(f) for f in frames[start:] if "/idgate/" in f}:
+        for name in {_name(f) for f in frames[start:] if _ours(f)}:
             inclusive[name] += count
     return total, own.most_common(top), inclusive.most_common(top)
 

@@ -4,9 +4,11 @@ Routes (under ``/oauth`` on a deployment's host; the edge forwards them here wit
 ``X-Idgate-Deployment``)::
 
     GET  /oauth/start?rd=      new sign-in: CSRF cookie, 302 to the provider's authorization_endpoint
-    GET  /oauth/sign_in?rd=    the same (the charts run with --skip-provider-button)
+    GET  /oauth/sign_in?rd=    the same (the charts run with --skip-provider-button); with
+                               skip_provider_button false, a page with the provider button
     GET  /oauth/callback       code + state back from the provider -> session cookie, 302 to rd
-    GET|POST /oauth/sign_out   clear the session and CSRF cookies, 302 to rd
+    GET|POST /oauth/sign_out   clear the session and CSRF cookies, 302 to rd (through the provider's
+                               end_session_endpoint, with id_token_hint, when it offers one)
     GET  /oauth/userinfo       {"user", "email", "preferredUsername", "groups"} or 401
 
 The states of one sign-in::
@@ -19,13 +21,15 @@ The states of one sign-in::
     started ──callback?error=...──▶ 403 page naming the provider's error code
     exchanging ──token endpoint (client_secret_basic + code_verifier)──▶ verifying
     exchanging ──unreachable / 5xx──▶ 502 page;  4xx (e.g. a replayed code) ──▶ 403 page
-    verifying ──ID token: RS256/ES256 signature from the JWKS, iss, aud/azp, exp, iat, nonce,
-                email_verified, sub, email──▶ signed in: session cookie <name>_oauth2_proxy (sealed for
+    verifying ──ID token: RS256/ES256 signature from the JWKS, iss, aud/azp, exp, iat, nonce; email or
+                groups claim missing: UserInfo with the access token (same sub); then email_verified,
+                sub, email──▶ signed in: session cookie <name>_oauth2_proxy (sealed for
                 "session", chunked when large), CSRF cookie cleared, 302 to rd
     verifying ──anything wrong──▶ 403 page
 
 Where each decision lives: :mod:`idgate.proxy.redirects` (is this post-login target safe — the only
 place), :mod:`idgate.proxy.csrf` (the state cookie), :mod:`idgate.proxy.oidc_client` (discovery, JWKS,
 code exchange, ID token verification), :mod:`idgate.sessions.store` (the session cookie),
-:mod:`idgate.proxy.app` (the thin aiohttp layer and the one error renderer).
+:mod:`idgate.proxy.app` (the thin aiohttp layer and the one error renderer). API clients skip all of
+this with a bearer JWT (``skip_jwt_bearer_tokens``): :mod:`idgate.proxy.bearer`, judged by the edge.
 """

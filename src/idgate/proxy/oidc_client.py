@@ -1,12 +1,16 @@
 """The proxy as an OpenID Connect relying party of *any* provider (OpenID Connect Core 1.0, Discovery 1.0).
 
 Pure parts (no I/O, time and keys as inputs): :func:`parse_metadata`, :func:`parse_jwks`,
-:func:`verify_id_token` (signature, then claims, as two explicit steps; algorithms from
-:data:`ALLOWED_ALGORITHMS` only) and :func:`session_from_claims`.
+:func:`verify_id_token` (:func:`verify_signature`, then :func:`validate_claims`, as two explicit steps;
+algorithms from :data:`ALLOWED_ALGORITHMS` only; the same two steps check bearer JWTs in
+:mod:`idgate.proxy.bearer`), :func:`merge_userinfo` and :func:`session_from_claims`.
 
 The I/O part, :class:`ProviderClient`, owns one issuer: its discovery document (cached), its JWKS
-(cached; refetched at most once per :data:`JWKS_REFETCH_INTERVAL` when a token names an unknown ``kid``)
-and the token request (``client_secret_basic``, RFC 6749 §2.3.1, with the PKCE ``code_verifier``).
+(cached; refetched at most once per :data:`JWKS_REFETCH_INTERVAL` when a token names an unknown ``kid``),
+the token requests (``client_secret_basic``, RFC 6749 §2.3.1; the code with the PKCE ``code_verifier``,
+and refresh tokens) and UserInfo, asked only when the ID token lacks the email or groups claim
+(:meth:`ProviderClient.complete_claims`, OpenID Connect Core §5.4: many providers put scope claims only
+there when an access token is issued).
 
 Errors::
 

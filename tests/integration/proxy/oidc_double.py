@@ -55,6 +55,7 @@ class OIDCDouble:
     userinfo_claims: dict[str, Any] | None = None  # None: the same as ``claims``
     userinfo_requests: int = 0
     refresh_tokens: bool = False  # issue refresh tokens
+    end_session: bool = True  # offer end_session_endpoint in discovery
     refuse_refresh: bool = False
     refreshes: int = 0
     authorize_queries: list[dict[str, str]] = field(default_factory=list)
@@ -93,9 +94,9 @@ class OIDCDouble:
                 "token_endpoint": self.issuer + "/token",
                 "jwks_uri": self.issuer + "/keys",
                 "userinfo_endpoint": self.issuer + "/userinfo",
-                "end_session_endpoint": self.issuer + "/logout",
                 "response_types_supported": ["code"],
                 "id_token_signing_alg_values_supported": ["RS256"],
+                **({"end_session_endpoint": self.issuer + "/logout"} if self.end_session else {}),
             }
         )
 

@@ -240,7 +240,9 @@ async def test_sign_out_clears_every_cookie(world: World) -> None:
     await sign_in(world)
     world.browser.jar["grafana_oauth2_proxy_1"] = "stale-chunk"
     resp = await world.browser.get("/oauth/sign_out?rd=/bye", method="POST")
-    assert resp.status == 302 and resp.headers["Location"] == "/bye"
+    location = resp.headers["Location"]
+    assert resp.status == 302 and location.startswith(world.idp.issuer + "/logout?")
+    assert parse_qs(urlsplit(location).query)["post_logout_redirect_uri"] == [f"http://{HOST}/bye"]
     cleared = {name for name, m in resp.cookies.items() if m["max-age"] == "0"}
     assert {"grafana_oauth2_proxy", "grafana_oauth2_proxy_1", "grafana_oauth2_proxy_csrf"} <= cleared
     assert world.browser.jar == {}
@@ -285,10 +287,20 @@ async def test_corpus_never_enters_the_state_cookie(world: World, sink: str) -> 
 
 
 async def test_corpus_never_reaches_sign_out_location(world: World) -> None:
+    world.idp.end_session = False  # sign-out ends at rd itself
     for payload in CORPUS:
         resp = await world.browser.get(f"/oauth/sign_out?rd={quote(payload, safe='')}")
         assert resp.status == 302
         assert _safe_location(resp.headers["Location"]), payload
+
+
+async def test_corpus_never_reaches_the_post_logout_redirect_uri(world: World) -> None:
+    for payload in CORPUS:
+        resp = await world.browser.get(f"/oauth/sign_out?rd={quote(payload, safe='')}")
+        location = resp.headers["Location"]
+        assert resp.status == 302 and location.startswith(world.idp.issuer + "/logout?"), payload
+        [back] = parse_qs(urlsplit(location).query)["post_logout_redirect_uri"]
+        assert _safe_location(back), payload
 
 
 async def test_corpus_carried_in_state_is_validated_again_at_callback(world: World) -> None:
