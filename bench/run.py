@@ -684,10 +684,23 @@ def write_report(  # noqa: PLR0917
         for name, tree in st.idle_rss.items():
             for pid, kb in tree.items():
                 rows.append([name, str(pid), f"{kb / 1024:.1f}"])
+        idgate_kb = [
+            kb for name, tree in st.idle_rss.items() if name.startswith("idgate") for kb in tree.values()
+        ]
+        largest = max(idgate_kb) * 1024 / 1e6 if idgate_kb else None  # /proc kB are KiB; the target is MB
+        verdict = report.at_most("largest idle idgate process (RSS)", largest, 80.0, " MB").verdict
         r.add(
             "Idle RSS per process (after sign-in, before load)",
-            report.table(["server", "pid", "RSS MiB"], rows) + "\n\nTarget: idgate < 80 MB per process.",
+            report.table(["server", "pid", "RSS MiB"], rows)
+            + f"\n\nTarget: idgate < 80 MB per process — largest {report.fmt_num(largest, 1)} MB: {verdict}. "
+            "(A 1-worker idgate process holds the provider, the sign-in app and the edge; with workers the "
+            "first line is the supervisor.)",
         )
+    r.add(
+        "See also",
+        "`bench/PROFILE.md` (`make bench BENCH_ARGS=--profile`: where idgate's time goes) and "
+        "`bench/SOAK.md` (`make bench-soak`).",
+    )
     opts.out.write_text(r.render())
     log(f"wrote {opts.out}")
 

@@ -7,10 +7,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from idgate.clock import Clock
-from idgate.connectors.local import LocalConnector
+from idgate.connectors.registry import close_connectors, prepare_connectors
+from idgate.net import client_session
 from idgate.provider.connectors import add_local_if_users, configured_connectors
 from idgate.provider.routes import PROVIDER, add_routes
 from idgate.provider.service import Provider
@@ -52,14 +54,26 @@ async def _housekeeping(provider: Provider) -> None:
             log.exception("garbage collection failed")
 
 
-def build_provider_app(settings: ProviderSettings, storage: Storage, clock: Clock) -> web.Application:
+def build_provider_app(
+    settings: ProviderSettings,
+    storage: Storage,
+    clock: Clock,
+    *,
+    http: aiohttp.ClientSession | None = None,
+) -> web.Application:
     """The provider's web app. Routes are full paths under ``settings.path`` (e.g. ``/dex/token``).
 
-    On start-up it loads (or, the first time, generates and stores) the signing keys and starts a
-    background garbage collection of expired records. The caller owns ``storage`` and closes it.
+    On start-up it loads (or, the first time, generates and stores) the signing keys, prepares the
+    connectors (OIDC discovery; a failure is logged and retried on first use) and starts a background
+    garbage collection of expired records. The caller owns ``storage`` and closes it; ``http`` (for
+    connectors' upstream calls) is the caller's too when given, else the app opens and closes its own.
+    Must be called with an event loop running.
     """
+    own_http = http is None
+    client = client_session() if http is None else http
     layered = with_static(storage, settings)
-    provider = Provider(settings, layered, clock, configured_connectors(settings, layered, clock))
+    connectors = configured_connectors(settings, layered, clock, client)
+    provider = Provider(settings, layered, clock, connectors)
     app = web.Application(client_max_size=MAX_BODY)
     app[PROVIDER] = provider
     add_routes(app, settings.path)
@@ -67,14 +81,16 @@ def build_provider_app(settings: ProviderSettings, storage: Storage, clock: Cloc
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await provider.keys.current()
         await add_local_if_users(provider.connectors, layered)
-        for connector in provider.connectors.values():
-            if isinstance(connector, LocalConnector):
-                await connector.prepare()
+        for connector_id, reason in (await prepare_connectors(provider.connectors.values())).items():
+            log.warning("connector %s not ready yet (retried on first use): %s", connector_id, reason)
         task = asyncio.create_task(_housekeeping(provider))
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await close_connectors(provider.connectors.values())
+        if own_http:
+            await client.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

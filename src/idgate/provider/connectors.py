@@ -3,8 +3,7 @@
 - ``local`` (passwords in storage, with ``dex.staticPasswords`` laid over them) is on when the config has
   static passwords, when no other connector is configured, or when storage holds users
   (``idgate user add``) at start-up.
-- every ``dex.connectors`` entry is built by :func:`idgate.connectors.registry.build_connectors` when
-  that registry is installed (imported lazily).
+- every ``dex.connectors`` entry is built by :func:`idgate.connectors.registry.build_connectors`.
 
 At refresh (:func:`refresh_identity`) a connector that can refresh is asked again; one that says the
 person lost access ends the refresh token family (``invalid_grant``), an unreachable one answers
@@ -13,14 +12,15 @@ person lost access ends the refresh token family (``invalid_grant``), an unreach
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
-from typing import Any
+
+import aiohttp
 
 from idgate.clock import Clock
 from idgate.connectors.base import Connector, Identity, RefreshConnector
 from idgate.connectors.local import CONNECTOR_ID, LocalConnector
+from idgate.connectors.registry import build_connectors
 from idgate.errors import UpstreamError
 from idgate.oauth2.errors import InvalidGrant, TemporarilyUnavailable
 from idgate.settings import ProviderSettings
@@ -53,21 +53,12 @@ def identity_of(claims: Claims, connector_data: str) -> Identity:
 
 
 def configured_connectors(
-    settings: ProviderSettings, storage: Storage, clock: Clock, http: Any = None
+    settings: ProviderSettings, storage: Storage, clock: Clock, http: aiohttp.ClientSession
 ) -> dict[str, Connector]:
     """The connectors of ``dex.connectors`` (through the registry) and ``local`` when it applies."""
-    connectors: dict[str, Connector] = {}
-    entries = tuple(getattr(settings, "connectors", ()))
-    if entries:
-        try:
-            registry = importlib.import_module("idgate.connectors.registry")
-        except ModuleNotFoundError:
-            log.warning("connector registry not installed: dex.connectors are not available")
-        else:
-            built: Mapping[str, Connector] = registry.build_connectors(
-                entries, storage=storage, clock=clock, http=http
-            )
-            connectors.update(built)
+    connectors: dict[str, Connector] = dict(
+        build_connectors(settings.connectors, storage=storage, clock=clock, http=http)
+    )
     if CONNECTOR_ID not in connectors and (settings.static_passwords or not connectors):
         connectors[CONNECTOR_ID] = LocalConnector(storage)
     return connectors

@@ -14,7 +14,9 @@ def test_open_storage_and_build_provider_app_keep_their_signatures() -> None:
     params = inspect.signature(idgate.storage.open_storage).parameters
     assert list(params) == ["url", "pool_size"]
     assert params["pool_size"].kind is inspect.Parameter.KEYWORD_ONLY
-    assert list(inspect.signature(build_provider_app).parameters) == ["settings", "storage", "clock"]
+    build = inspect.signature(build_provider_app).parameters
+    assert list(build) == ["settings", "storage", "clock", "http"]
+    assert build["http"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_storage_protocol_methods() -> None:
