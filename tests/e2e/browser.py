@@ -3,6 +3,7 @@ per host, resolves ``*.localhost`` to loopback, and fills in HTML forms."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -50,13 +51,16 @@ class Hop:
 class Browser:
     """``async with Browser() as b: hops = await b.get(url)`` returns every hop of the redirect chain."""
 
-    def __init__(self, max_hops: int = 10) -> None:
+    def __init__(self, max_hops: int = 10, ssl: ssl.SSLContext | None = None) -> None:
         self.max_hops = max_hops
+        self.ssl = ssl
         self.jar = aiohttp.CookieJar(unsafe=True)
         self.http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Browser:
-        connector = aiohttp.TCPConnector(resolver=LocalResolver(), force_close=False)
+        connector = aiohttp.TCPConnector(
+            resolver=LocalResolver(), force_close=False, ssl=self.ssl if self.ssl is not None else True
+        )
         self.http = aiohttp.ClientSession(connector=connector, cookie_jar=self.jar)
         return self
 

@@ -203,10 +203,14 @@ async def callback(request: web.Request) -> web.Response:
         raise PageError(403, "Login session expired", _EXPIRED, "state mismatch", True)
     error = request.query.get("error")
     if error is not None:
+        # After the state check, so the reason is the provider's, for this browser's sign-in.
+        why = _printable(request.query.get("error_description", ""))[:300]
         raise PageError(
             403,
             "Sign-in refused",
-            "The identity provider did not sign you in.",
+            f"The identity provider did not sign you in: {why}"
+            if why
+            else "The identity provider did not sign you in.",
             f"provider returned error {_printable(error)!r}",
             True,
             error_code=error[:100],
