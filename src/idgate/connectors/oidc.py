@@ -48,9 +48,7 @@ from idgate.proxy.oidc_client import (
     discovery_url,
     parse_jwks,
     parse_metadata,
-    validate_claims,
     verify_id_token,
-    verify_signature,
 )
 
 __all__ = ["ClaimMapping", "DiscoveryOverrides", "OIDCConfig", "OIDCConnector"]
@@ -171,24 +169,15 @@ class OIDCConnector:
         for refresh in (False, True):
             keys = await self._signing_keys(refresh=refresh)
             try:
-                if nonce is not None:
-                    return verify_id_token(
-                        id_token,
-                        keys=keys,
-                        issuer=self.config.issuer,
-                        client_id=self.config.clientID,
-                        nonce=nonce,
-                        now=now,
-                    )
-                claims = verify_signature(id_token, keys)
-                validate_claims(  # a refreshed ID token has no nonce to compare (Core §12.2)
-                    claims,
+                # a refreshed ID token has no nonce to compare (Core §12.2): nonce is None then
+                return verify_id_token(
+                    id_token,
+                    keys=keys,
                     issuer=self.config.issuer,
                     client_id=self.config.clientID,
-                    nonce=None,
+                    nonce=nonce,
                     now=now,
                 )
-                return claims
             except UnknownSigningKey:
                 if refresh:
                     raise UpstreamFailed("upstream ID token signed with an unknown key") from None
