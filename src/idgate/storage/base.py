@@ -30,6 +30,7 @@ Records::
     DeviceRequest  a device authorization waiting for its user code (RFC 8628), id = the user code
     DeviceToken    the device code's side of it: pending, approved, denied or delivered
     SigningKeys    the key set: the signer, the next key, and retired keys still published
+    LoginFailures  failed password logins of one account or one client address (login throttling)
 """
 
 from __future__ import annotations
@@ -297,6 +298,24 @@ class SigningKeys:
     next: SigningKey | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    """Failed password logins counted for one key (:mod:`idgate.provider.throttle`), shared by replicas.
+
+    ``id`` is ``account:<sha256 of the canonical user name>`` or ``ip:<client address>``. The count
+    restarts after the window that began at ``first_at``; ``locked_until`` is set when it reaches the
+    limit. The record expires with the later of the window and the lockout.
+    """
+
+    KIND: ClassVar[str] = "login_failures"
+
+    id: str
+    failures: int
+    first_at: float
+    expires_at: float | None
+    locked_until: float | None = None
+
+
 @runtime_checkable
 class Record(Protocol):
     """What every stored record has: an id and, when it is temporary, an expiry (epoch seconds)."""
@@ -324,6 +343,7 @@ RECORD_KINDS: tuple[type[Record], ...] = (
     DeviceRequest,
     DeviceToken,
     SigningKeys,
+    LoginFailures,
 )
 
 

@@ -18,6 +18,7 @@ from idgate.storage.base import (
     Client,
     DeviceRequest,
     DeviceToken,
+    LoginFailures,
     LoginSession,
     Password,
     Record,
@@ -53,6 +54,7 @@ NAMES: dict[type[Record], str] = {
     LoginSession: "login_sessions",
     DeviceRequest: "device_requests",
     DeviceToken: "device_tokens",
+    LoginFailures: "login_failures",
 }
 
 
