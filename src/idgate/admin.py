@@ -6,7 +6,7 @@
                       [--post-logout-redirect-uri URI]... [--trusted-peer ID]... [--no-pkce]
     idgate client list | delete ID
     idgate user add --email E [--username U] [--user-id ID] [--password P]    (prompted when not given)
-    idgate user list | delete EMAIL | passwd EMAIL [--password P]
+    idgate user list | delete EMAIL | passwd EMAIL [--password P] | unlock [LOGIN] [--ip ADDRESS]
     idgate keys list | rotate
 
 Every command finds the storage with ``--storage URL`` or ``--config FILE`` (``idgate.storage``; the file's
@@ -299,6 +299,24 @@ def user_passwd(config_file: str | None, storage_url: str | None, email: str, pa
 
     _run(_target(config_file, storage_url), passwd)
     click.echo(f"changed the password of {email}")
+
+
+@user.command("unlock")
+@_storage_options
+@click.argument("login", required=False, default="")
+@click.option("--ip", "address", default="", help="Also clear the failed logins counted for this address.")
+def user_unlock(config_file: str | None, storage_url: str | None, login: str, address: str) -> None:
+    """Clear the failed-login lockout of LOGIN (any connector's user name or email) and/or an --ip."""
+    if not login and not address:
+        raise click.UsageError("give a LOGIN, an --ip ADDRESS, or both")
+    from idgate.provider.throttle import unlock
+
+    async def clear(storage: Storage, _target: Target) -> list[str]:
+        return await unlock(storage, username=login, address=address)
+
+    cleared = _run(_target(config_file, storage_url), clear)
+    what = " and ".join(x for x in (login and f"user {login}", address and f"address {address}") if x)
+    click.echo(f"unlocked {what}" if cleared else f"{what}: nothing was locked")
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
                   ├── sign-in web app           aiohttp, private unix socket (/oauth/start, callback ...)
                   ├── demo upstream             only in the embedded demo
                   ├── the edge                  the public listener; routes by Host to all of the above
-                  └── health app                with idgate.health_listen (idgate.health): probes, /metrics
+                  └── health app                on idgate.metrics_listen / health_listen: probes, /metrics
 
 ``idgate serve --role provider|proxy [--deployment NAME]`` runs part of the file: :func:`select_role`
 narrows the settings, and the worker starts only what is left (no storage without the provider).
@@ -179,10 +179,13 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
             )
             edge = await start_edge(settings, table, clock, sock=sock)
             stack.push_async_callback(edge.aclose)
-            if settings.health_listen:
-                await stack.enter_async_context(
-                    serve_health(checks, settings.health_listen, reuse_port=reuse_port)
-                )
+            for address in dict.fromkeys(a for a in (settings.health_listen, settings.metrics_listen) if a):
+                try:  # probes and /metrics, never on the public listener
+                    await stack.enter_async_context(serve_health(checks, address, reuse_port=reuse_port))
+                except OSError as exc:
+                    if address != settings.metrics_listen or not settings.metrics_optional:
+                        raise
+                    log.warning("metrics not served: cannot listen on %s: %s", address, exc.strerror)
             log.info("idgate listening on %s (pid %d)", settings.listen, os.getpid())
             await stop.wait()
             log.info("idgate stopping (pid %d)", os.getpid())
@@ -231,13 +234,28 @@ def _run(settings: Settings, *, reuse_port: bool) -> None:
         runner.run(run_worker(settings, reuse_port=reuse_port))
 
 
-def serve(settings: Settings, *, workers: int = 1) -> None:
-    """Run ``settings`` in the foreground: one process, or ``workers`` forked processes on one port."""
-    configure_logging()
-    announce(settings)
-    if workers <= 1:
-        _run(settings, reuse_port=False)
-        return
+def serve(settings: Settings, *, workers: int = 1, log_format: str | None = None) -> None:
+    """Run ``settings`` in the foreground: one process, or ``workers`` forked processes on one port.
+
+    Metrics (:mod:`idgate.observability`) come from the log records; with several workers they are
+    kept in prometheus-client's multiprocess mode, so that any worker answers a scrape for all.
+    """
+    from idgate import observability
+
+    multiproc = observability.prepare_multiprocess() if workers > 1 else None
+    try:
+        configure_logging(log_format=log_format)
+        observability.install_metrics(settings)
+        announce(settings)
+        if workers <= 1:
+            _run(settings, reuse_port=False)
+            return
+        _fork_workers(settings, workers)
+    finally:
+        observability.cleanup_multiprocess(multiproc)
+
+
+def _fork_workers(settings: Settings, workers: int) -> None:
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
@@ -280,12 +298,8 @@ def announce(settings: Settings) -> None:
         log.info("proxy %s: host %s -> %s", proxy.name, proxy.host, proxy.upstream)
 
 
-def configure_logging(env: Mapping[str, str] | None = None) -> None:
-    env = os.environ if env is None else env
-    level = env.get("IDGATE_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+def configure_logging(env: Mapping[str, str] | None = None, log_format: str | None = None) -> None:
+    """Logs on stderr, ``text`` or ``json`` (:func:`idgate.observability.configure_logging`)."""
+    from idgate import observability
+
+    observability.configure_logging(env, log_format)

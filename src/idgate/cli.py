@@ -5,6 +5,7 @@
     idgate check FILE [--set PATH=VALUE]...       every problem, one per line; exit 0/1/2
     idgate serve [--config FILE] [--set ...]      run what the file describes (without --config: the demo)
           [--workers N] [--data-dir DIR] [--listen HOST:PORT] [--role provider|proxy|all [--deployment NAME]]
+          [--log-format text|json]
     idgate render kubernetes|nginx --config FILE   manifests / an nginx config (idgate.deploy.commands)
     idgate init --domain D --service NAME=HOST:PORT...   a values file with fresh secrets
           [--github-org ORG [--github-team T]] [--kkp-client] [--local [--port N]] [--out FILE [--force]]
@@ -83,6 +84,14 @@ def check(file: str, sets: Sequence[str]) -> None:
     help="Run only the provider, only the proxies, or both.",
 )
 @click.option("--deployment", help="Run only this iap deployment (its name), e.g. with --role proxy.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    envvar="IDGATE_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="Logs on stderr: human-readable lines or one JSON object per line.",
+)
 def serve(
     *,
     config_file: str | None,
@@ -92,6 +101,7 @@ def serve(
     listen: str | None,
     role: str,
     deployment: str | None,
+    log_format: str,
 ) -> None:
     """Run the provider and proxies the file describes; without --config, the embedded demo."""
     from idgate.app import select_role
@@ -108,10 +118,14 @@ def serve(
     if config_file is None:
         if sets:
             raise click.UsageError("--set needs --config")
+        from dataclasses import replace
+
         from idgate.demo import demo_settings
+        from idgate.observability import DEFAULT_METRICS_LISTEN
 
         settings = demo_settings(data_dir or "./data", listen or "127.0.0.1:4180")
-        run(only(settings), workers=workers or 1)
+        settings = replace(settings, metrics_listen=DEFAULT_METRICS_LISTEN, metrics_optional=True)
+        run(only(settings), workers=workers or 1, log_format=log_format)
         return
 
     from idgate.config import build_settings, load_config
@@ -130,7 +144,7 @@ def serve(
         sys.exit(2)
     if problems:
         click.echo(format_report(problems), err=True)
-    run(only(build_settings(config)), workers=workers or config.idgate.workers)
+    run(only(build_settings(config)), workers=workers or config.idgate.workers, log_format=log_format)
 
 
 @main.command()

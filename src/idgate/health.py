@@ -1,4 +1,5 @@
-"""Probes and metrics on a second port (``idgate.health_listen``), for Kubernetes and Prometheus.
+"""Probes and metrics on a port of their own (``idgate.metrics_listen``, default ``127.0.0.1:9180``, and
+``idgate.health_listen``), for Kubernetes and Prometheus; never on the public listener.
 
 Liveness goes through the public listener, where the edge answers it, so that a wedged edge fails it:
 
@@ -7,10 +8,10 @@ probe                        where
 ==========================  ==============================================================================
 liveness, provider           ``GET {issuer path}/healthz`` on the public port, ``Host: <dex.ingress.host>``
 liveness, proxy              ``GET /oauth/healthy`` on the public port, ``Host: <deployment ingress.host>``
-readiness, both roles        ``GET /healthz/ready`` on ``health_listen``: 200 ``ok`` when every dependency of
+readiness, both roles        ``GET /healthz/ready`` on that port: 200 ``ok`` when every dependency of
                              this process answers, else 503 and one line per failing check
-(also) liveness              ``GET /healthz/live`` on ``health_listen``: 200 while the event loop runs
-metrics                      ``GET /metrics`` on ``health_listen`` (Prometheus text format)
+(also) liveness              ``GET /healthz/live`` on that port: 200 while the event loop runs
+metrics                      ``GET /metrics`` (Prometheus text format; :mod:`idgate.observability`)
 ==========================  ==============================================================================
 
 Readiness checks are what this process's role needs: ``storage`` when it runs the provider (one round trip:
@@ -93,10 +94,11 @@ async def _ready(request: web.Request) -> web.Response:
 
 
 async def _metrics(_: web.Request) -> web.Response:
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from idgate.observability import render_metrics
 
-    resp = web.Response(body=generate_latest())
-    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    body, content_type = render_metrics()  # every worker's, with --workers N
+    resp = web.Response(body=body)
+    resp.headers["Content-Type"] = content_type
     return resp
 
 
@@ -123,7 +125,11 @@ async def serve_health(checks: Mapping[str, Check], address: str, *, reuse_port:
     runner = web.AppRunner(build_health_app(checks), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]") or None, port, shutdown_timeout=1.0, reuse_port=reuse_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
     try:
         yield
     finally:

@@ -202,6 +202,8 @@ class Settings:
 
     listen: str = "127.0.0.1:4180"
     health_listen: str | None = None  # probes and metrics (idgate.health); off when None
+    metrics_listen: str | None = None  # /metrics and probes (idgate.observability); off when None
+    metrics_optional: bool = False  # the default address: a port in use is a warning, not an error
     storage: str = "sqlite:///data/idgate.db"
     storage_pool_size: int = 10  # idgate.storage_pool_size: PostgreSQL connections per process
     sessions: str = "cookie"

@@ -1,7 +1,8 @@
 """A fake Google: the OpenID Connect side (``hd`` claim for Workspace accounts, ``access_type=offline``
 refresh tokens) from :mod:`tests.fakes.oidc`, plus the service-account token endpoint (RFC 7523 JWT
 bearer grant, checked against the key file's public key) and the Admin SDK Directory API's
-``GET /admin/directory/v1/groups?userKey=...`` with ``pageToken`` pagination."""
+``GET /admin/directory/v1/groups?userKey=...`` with ``pageToken`` pagination. A ``userKey`` may be a
+person's or a group's email (the groups a group is in: nested groups); ``fake.listed`` records each one."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class FakeGoogle(FakeOIDC):
     sa_key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048))
     sa_email: str = "idgate@project.iam.gserviceaccount.com"
     admins: set[str] = field(default_factory=set)  # whom the service account may act as
-    memberships: dict[str, list[str]] = field(default_factory=dict)  # user email -> group emails
+    memberships: dict[str, list[str]] = field(default_factory=dict)  # user or group email -> group emails
+    listed: list[str] = field(default_factory=list)  # userKey of each groups.list call
     page_size: int = 1
     directory_tokens: dict[str, str] = field(default_factory=dict)  # token -> admin
 
@@ -72,6 +74,7 @@ class FakeGoogle(FakeOIDC):
         if scheme != "Bearer" or token not in self.directory_tokens:
             return web.json_response({"error": {"code": 401, "message": "Invalid Credentials"}}, status=401)
         user = request.query.get("userKey", "")
+        self.listed.append(user)
         groups = self.memberships.get(user, [])
         start = int(request.query.get("pageToken", "0") or 0)
         chunk = groups[start : start + self.page_size]

@@ -3,7 +3,8 @@
 - ``/.well-known/openid-configuration``, ``/keys`` (JWKS, one RS256 key), ``/userinfo`` (Bearer);
 - ``/auth``: logs in ``fake.login_as`` at once and redirects back with ``code`` and ``state``; it records the
   ``nonce``, ``code_challenge`` and ``prompt`` it received (``fake.last_auth``);
-- ``/token``: ``client_secret_basic`` (or ``client_id`` in the form for a public client);
+- ``/token``: ``client_secret_basic``, ``client_secret_post`` (refused with ``basic_auth_only``) or
+  ``client_id`` alone in the form for a public client; the method used is kept in ``fake.last_client_auth``;
   ``authorization_code`` checks the redirect URI and the PKCE ``S256`` verifier and issues an ID token with
   the recorded nonce; ``refresh_token`` issues a new ID token without a nonce; errors are RFC 6749 §5.2
   JSON (``invalid_grant``, ``invalid_client``).
@@ -31,6 +32,7 @@ class Grant:
     nonce: str
     challenge: str
     scope: str
+    method: str = "S256"
 
 
 @dataclass
@@ -47,6 +49,9 @@ class FakeOIDC:
     last_auth: dict[str, str] = field(default_factory=dict)
     nonce_override: str | None = None
     always_refresh: bool = False  # issue a refresh token even without offline_access (as Google does)
+    basic_auth_only: bool = False  # refuse client_secret_post
+    post_auth_only: bool = False  # refuse client_secret_basic (as providers that need basicAuthUnsupported)
+    last_client_auth: str = ""
 
     def revoke(self, login: str) -> None:
         self.access = {t: u for t, u in self.access.items() if u != login}
@@ -92,14 +97,24 @@ class FakeOIDC:
             q.get("nonce", ""),
             q.get("code_challenge", ""),
             q.get("scope", ""),
+            q.get("code_challenge_method", "plain"),  # RFC 7636 §4.3: plain when absent
         )
         raise web.HTTPFound(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}")
 
     def _client_ok(self, request: web.Request, form: Any) -> bool:
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Basic "):
+            self.last_client_auth = "client_secret_basic"
             user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
-            return user == self.client_id and pw == self.client_secret
+            return not self.post_auth_only and user == self.client_id and pw == self.client_secret
+        if "client_secret" in form:
+            self.last_client_auth = "client_secret_post"
+            return (
+                not self.basic_auth_only
+                and form.get("client_id") == self.client_id
+                and form.get("client_secret") == self.client_secret
+            )
+        self.last_client_auth = "none"
         return form.get("client_id") == self.client_id and not self.client_secret
 
     @staticmethod
@@ -135,6 +150,8 @@ class FakeOIDC:
             digest = (
                 base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             )
+            if grant.method == "plain":
+                digest = verifier
             if grant.challenge and digest != grant.challenge:
                 return self._error("invalid_grant")
             nonce: str | None = grant.nonce

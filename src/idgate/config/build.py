@@ -46,6 +46,8 @@ def build_settings(config: Config) -> Settings:
     return Settings(
         listen=section.listen,
         health_listen=section.health_listen,
+        metrics_listen=section.effective_metrics_listen,
+        metrics_optional="metrics_listen" not in section.model_fields_set,
         storage=section.storage_url,
         storage_pool_size=section.storage_pool_size,
         sessions=section.sessions,

@@ -66,12 +66,16 @@ class KubernetesSection(Strict):
 class IdgateSection(Strict):
     """``idgate:``. ``storage`` defaults to ``sqlite:///<data_dir>/idgate.db``.
 
-    ``health_listen`` (off by default) serves ``/healthz/live``, ``/healthz/ready`` and ``/metrics`` on a
-    second port for probes and scraping (:mod:`idgate.health`).
+    ``metrics_listen`` (default ``127.0.0.1:9180``; ``null`` turns it off) and ``health_listen`` (off by
+    default) each serve ``/metrics``, ``/healthz/live`` and ``/healthz/ready`` on a port of their own, never
+    on the public listener (:mod:`idgate.health`, :mod:`idgate.observability`). When only
+    ``health_listen`` is given, it is the one such listener. When ``metrics_listen`` is not given and its
+    default port is taken, idgate warns and runs without it.
     """
 
     listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:4180"
     health_listen: Annotated[str, AfterValidator(_listen)] | None = None
+    metrics_listen: Annotated[str, AfterValidator(_listen)] | None = "127.0.0.1:9180"
     storage: Annotated[str, AfterValidator(_storage)] | None = None
     sessions: Annotated[str, AfterValidator(_sessions)] = "cookie"
     data_dir: str = "./data"
@@ -83,6 +87,13 @@ class IdgateSection(Strict):
     # The provider's single sign-on session: how long a login is reused for other clients.
     login_session_lifetime: Duration = 24 * 3600.0
     kubernetes: KubernetesSection = Field(default_factory=KubernetesSection)
+
+    @property
+    def effective_metrics_listen(self) -> str | None:
+        """``metrics_listen`` as given; unset, its default unless ``health_listen`` serves metrics already."""
+        if "metrics_listen" in self.model_fields_set or self.health_listen is None:
+            return self.metrics_listen
+        return None
 
     @property
     def storage_url(self) -> str:

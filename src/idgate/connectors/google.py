@@ -9,6 +9,8 @@ It is the :mod:`oidc <idgate.connectors.oidc>` connector pointed at ``https://ac
   account with domain-wide delegation: a JWT assertion (RFC 7523) signed with the key file's RSA key,
   ``sub`` = the admin of the person's email domain (``*`` as a catch-all). With ``groups`` set the person
   must be in one of them, and only those are emitted. Groups are group email addresses.
+  ``fetchTransitiveGroupMembership`` also reads the groups of those groups (``userKey=<group email>``),
+  recursively, each group once (Dex's order: a group, then the groups it is in).
 - Refresh asks Google for ``access_type=offline`` and re-checks the domain and the groups.
 
 The test-only constructor arguments ``issuer`` and ``directory_url`` point it at a local fake; they are
@@ -41,6 +43,7 @@ GOOGLE_ISSUER = "https://accounts.google.com"
 DIRECTORY_URL = "https://admin.googleapis.com/admin/directory/v1"
 DIRECTORY_SCOPE = "https://www.googleapis.com/auth/admin.directory.group.readonly"
 ASSERTION_LIFETIME = 3600
+MAX_GROUPS = 1000  # transitive groups read for one person: more is an answer we do not trust
 
 
 class GoogleConfig(ConnectorConfig):
@@ -57,6 +60,7 @@ class GoogleConfig(ConnectorConfig):
     serviceAccountFilePath: str = ""
     adminEmail: str = ""  # legacy: the admin for every domain
     domainToAdminEmail: dict[str, str] = Field(default_factory=dict)
+    fetchTransitiveGroupMembership: bool = False
     promptType: str | None = None
 
 
@@ -153,7 +157,7 @@ class GoogleConnector(OIDCConnector):
             raise LoginRefused(f"the Google account {email} has no verified email address")
         groups: list[str] = []
         if self._service_account is not None and (self.google.groups or "groups" in scopes):
-            groups = await self._groups(base.email)
+            groups = await self._groups(base.email, seen=set())
             if self.google.groups:
                 wanted = {g.lower() for g in self.google.groups}
                 groups = [g for g in groups if g.lower() in wanted]
@@ -197,7 +201,22 @@ class GoogleConnector(OIDCConnector):
         self._tokens[admin] = (str(body["access_token"]), expires)
         return str(body["access_token"])
 
-    async def _groups(self, email: str) -> list[str]:
+    async def _groups(self, email: str, *, seen: set[str]) -> list[str]:
+        """The groups ``email`` (a person or a group) is in; with ``fetchTransitiveGroupMembership`` the
+        groups of those groups too. ``seen`` holds the groups already listed (membership cycles end)."""
+        groups: list[str] = []
+        for group in await self._direct_groups(email):
+            if group.lower() in seen:
+                continue
+            seen.add(group.lower())
+            groups.append(group)
+            if self.google.fetchTransitiveGroupMembership:
+                if len(seen) > MAX_GROUPS:
+                    raise UpstreamFailed(f"Google Directory API: more than {MAX_GROUPS} groups")
+                groups += await self._groups(group, seen=seen)
+        return groups
+
+    async def _direct_groups(self, email: str) -> list[str]:
         token = await self._directory_token(self._admin_for(email))
         groups: list[str] = []
         page = ""

@@ -13,14 +13,16 @@ boundary; a reason names the endpoint's purpose ("GitHub /user/orgs"), never a t
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import re
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,6 +31,7 @@ from idgate.connectors.errors import CallbackInvalid, UpstreamFailed
 
 __all__ = [
     "MAX_PAGES",
+    "CAError",
     "Response",
     "derive_key",
     "derive_secret",
@@ -38,6 +41,7 @@ __all__ = [
     "request_json",
     "ssl_context",
     "token_request",
+    "upstream_tls",
 ]
 
 MAX_BODY = 1 << 20
@@ -55,6 +59,62 @@ def ssl_context(ca_file: str | None = None, ca_data: str | None = None) -> ssl.S
         return None
     ctx = ssl.create_default_context(cafile=ca_file or None, cadata=ca_data or None)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def _ca_pem(value: str) -> tuple[str, str]:
+    """One ``rootCAs`` entry as PEM text and how it was given, the way Dex reads it
+    (``pkg/httpclient``): a readable file, else base64 of PEM, else PEM itself."""
+    try:
+        return Path(value).read_text(encoding="ascii"), "file"
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass
+    try:
+        return base64.b64decode(value, validate=True).decode("ascii"), "base64"
+    except (binascii.Error, ValueError):
+        return value, "pem"
+
+
+_CA_PROBLEM = {
+    "file": "{} holds no PEM certificate",
+    "base64": "base64 data that decodes to no PEM certificate",
+    "pem": "neither a readable file, nor base64-encoded PEM, nor a PEM certificate",
+}
+
+
+class CAError(ValueError):
+    """A ``rootCAs`` entry (``index``) that holds no certificate."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(f"rootCAs[{index}]: {message}")
+        self.index, self.message = index, message
+
+
+def upstream_tls(root_cas: Sequence[str] = (), *, skip_verify: bool = False) -> ssl.SSLContext | None:
+    """The TLS context for an upstream, from Dex's ``rootCAs`` and ``insecureSkipVerify``.
+
+    ``rootCAs`` entries are *added* to the system trust store (as Dex does); each is a path, base64 of PEM
+    or PEM. ``None`` with neither key (aiohttp's default context). Raises ``ValueError`` naming the entry
+    (:class:`CAError`, ``rootCAs[1]``) that is none of those.
+    """
+    cas = [ca for ca in root_cas if ca]
+    if not cas and not skip_verify:
+        return None
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    for i, value in enumerate(root_cas):
+        if not value:
+            continue
+        pem, kind = _ca_pem(value)
+        try:
+            if "-----BEGIN CERTIFICATE-----" not in pem:
+                raise ValueError("no certificate")
+            ctx.load_verify_locations(cadata=pem)
+        except (ssl.SSLError, ValueError) as exc:
+            raise CAError(i, _CA_PROBLEM[kind].format(value)) from exc
+    if skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 

@@ -13,7 +13,8 @@ A login (:meth:`LDAPConnector.login`):
 
 Transport: LDAPS by default (port 636), ``startTLS`` upgrades a plain connection (389), ``insecureNoSSL``
 stays plain. Certificates are verified against ``rootCA`` / ``rootCAData`` (or the system store) unless
-``insecureSkipVerify``. An unreachable server, a TLS failure or a refused service bind raises
+``insecureSkipVerify``; ``clientCert`` + ``clientKey`` (PEM files) present a client certificate for servers
+that ask for one (mutual TLS). An unreachable server, a TLS failure or a refused service bind raises
 :class:`UpstreamFailed` with what went wrong: the login fails closed.
 
 The client is ``ldap3`` (pure Python, synchronous), run in worker threads; connections are pooled (at most
@@ -42,7 +43,7 @@ from idgate.connectors.config import ConnectorConfig
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.ldap_escape import escape_filter
 
-__all__ = ["GroupSearch", "LDAPConfig", "LDAPConnector", "UserMatcher", "UserSearch"]
+__all__ = ["ClientCertError", "GroupSearch", "LDAPConfig", "LDAPConnector", "UserMatcher", "UserSearch"]
 
 POOL_SIZE = 8
 CONNECT_TIMEOUT = 5  # seconds; ldap3 wants ints (it packs them into socket options)
@@ -108,6 +109,8 @@ class LDAPConfig(ConnectorConfig):
     startTLS: bool = False
     rootCA: str = ""
     rootCAData: str = ""  # base64 of PEM, as Dex's []byte
+    clientCert: str = ""  # PEM file: the client certificate for mutual TLS
+    clientKey: str = ""  # PEM file: its private key
     bindDN: str = ""
     bindPW: str = ""
     usernamePrompt: str = "Username"
@@ -123,6 +126,12 @@ class LDAPConfig(ConnectorConfig):
                 base64.b64decode(self.rootCAData, validate=True)
             except (binascii.Error, ValueError):
                 raise PydanticCustomError("ldap_ca", "rootCAData must be base64-encoded PEM") from None
+        if bool(self.clientCert) != bool(self.clientKey):
+            raise PydanticCustomError("ldap_client_cert", "clientCert and clientKey go together")
+        if self.clientCert and self.insecureNoSSL:
+            raise PydanticCustomError(
+                "ldap_client_cert", "clientCert needs TLS (LDAPS or startTLS), not insecureNoSSL"
+            )
         return self
 
 
@@ -139,6 +148,21 @@ def user_filter(search: UserSearch, username: str) -> str:
     if len(attrs) > 1:
         match = f"(|{match})"
     return f"(&{_filter(search.filter)}{match})"
+
+
+class ClientCertError(ValueError):
+    """``clientCert`` / ``clientKey`` cannot be used (unreadable, not PEM, key does not match)."""
+
+
+def check_client_cert(cert_file: str, key_file: str) -> None:
+    """Load the client certificate and key once, so that a bad pair fails at start-up, not at a login."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert_file, key_file)
+    except OSError as exc:  # ssl.SSLError is an OSError
+        reason = (
+            exc.strerror if exc.strerror and not isinstance(exc, ssl.SSLError) else "not a matching PEM pair"
+        )
+        raise ClientCertError(f"cannot use {cert_file} with {key_file}: {reason}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +195,14 @@ class LDAPConnector:
         self._tls = None
         if not config.insecureNoSSL:
             ca_data = base64.b64decode(config.rootCAData).decode() if config.rootCAData else None
+            if config.clientCert:
+                check_client_cert(config.clientCert, config.clientKey)
             self._tls = ldap3.Tls(
                 validate=ssl.CERT_NONE if config.insecureSkipVerify else ssl.CERT_REQUIRED,
                 ca_certs_file=config.rootCA or None,
                 ca_certs_data=ca_data,
+                local_certificate_file=config.clientCert or None,
+                local_private_key_file=config.clientKey or None,
                 version=ssl.PROTOCOL_TLS_CLIENT,
             )
         self._server = ldap3.Server(

@@ -4,14 +4,21 @@ The flow (OpenID Connect Core §3.1): :meth:`prepare` reads the issuer's discove
 ``providerDiscoveryOverrides`` applied); :meth:`login_url` sends the browser to the authorization endpoint
 with a ``nonce`` and a PKCE ``S256`` challenge, both derived from the ``state``
 (:func:`idgate.connectors.http.derive_secret`); :meth:`handle_callback` redeems the code with the verifier
-(``client_secret_basic``), verifies the ID token with the proxy's pure verification
-(:func:`idgate.proxy.oidc_client.verify_id_token`: signature with an algorithm allow-list, then claims,
-including that nonce), optionally merges the UserInfo answer (``getUserInfo``), and maps claims:
+(``client_secret_basic``, or ``client_secret_post`` with ``basicAuthUnsupported``), verifies the ID token
+with the proxy's pure verification (:func:`idgate.proxy.oidc_client.verify_id_token`: signature with an
+algorithm allow-list, then claims, including that nonce), optionally merges the UserInfo answer
+(``getUserInfo``), and maps claims:
 
 - ``user_id`` from ``userIDKey`` (default ``sub``), ``username`` from ``userNameKey`` (default ``name``);
-- ``email`` / ``preferred_username`` / ``groups`` from ``claimMapping`` (defaults: the claims so named);
+- ``email`` / ``preferred_username`` / ``groups``: the claims so named, else the ``claimMapping`` ones;
 - ``email_verified`` must be present unless ``insecureSkipEmailVerified`` (which then takes it as true);
-- groups only with ``insecureEnableGroups`` (a list of strings, or one string).
+- groups only with ``insecureEnableGroups`` (a list of strings, or one string); ``claimModifications``
+  filter, add and rename them; ``allowedGroups`` refuses a person in none of them;
+- without ``overrideClaimMapping``, a standard claim that is present wins over its ``claimMapping`` (Dex);
+- ``hostedDomains`` (deprecated, Google-style): the ``hd`` claim must be one of them;
+- ``acrValues`` are sent as ``acr_values`` (not checked in the ID token, as Dex);
+- ``rootCAs`` (paths, base64 PEM or PEM) are trusted on top of the system store, ``insecureSkipVerify``
+  turns verification off (with a warning); ``basicAuthUnsupported`` sends ``client_secret_post``.
 
 Refresh (when the upstream issued a refresh token: the client asked for ``offline_access``) redeems it;
 a refreshed ID token is verified again and must name the same ``sub`` (Core §12.2).
@@ -20,12 +27,15 @@ a refreshed ID token is verified again and must name the same ``sub`` (Core §12
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import aiohttp
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from idgate.clock import Clock
 from idgate.connectors.base import Identity
@@ -38,6 +48,7 @@ from idgate.connectors.http import (
     pkce_challenge,
     request_json,
     token_request,
+    upstream_tls,
 )
 from idgate.proxy.oidc_client import (
     OIDCError,
@@ -51,7 +62,18 @@ from idgate.proxy.oidc_client import (
     verify_id_token,
 )
 
-__all__ = ["ClaimMapping", "DiscoveryOverrides", "OIDCConfig", "OIDCConnector"]
+__all__ = [
+    "ClaimMapping",
+    "ClaimModifications",
+    "DiscoveryOverrides",
+    "FilterGroupClaims",
+    "ModifyGroupNames",
+    "NewGroupFromClaims",
+    "OIDCConfig",
+    "OIDCConnector",
+]
+
+log = logging.getLogger("idgate.connectors")
 
 DEFAULT_SCOPES = ("openid", "profile", "email")
 METADATA_TTL = 3600.0
@@ -74,6 +96,47 @@ class DiscoveryOverrides(ConnectorConfig):
     jwksURL: str = ""
 
 
+class NewGroupFromClaims(ConnectorConfig):
+    """A group made of claim values: ``prefix``, then each string claim, joined by ``delimiter``."""
+
+    claims: list[str] = Field(default_factory=list)
+    delimiter: str = ""
+    clearDelimiter: bool = False  # remove the delimiter from the claim values first
+    prefix: str = ""
+
+
+class FilterGroupClaims(ConnectorConfig):
+    """Keep only the upstream groups that ``groupsFilter`` (a regular expression) finds a match in."""
+
+    groupsFilter: str = ""
+
+    @field_validator("groupsFilter")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise PydanticCustomError(
+                "oidc_regex", "not a regular expression: {why}", {"why": str(exc)}
+            ) from None
+        return value
+
+
+class ModifyGroupNames(ConnectorConfig):
+    """Text put before and after every group name."""
+
+    prefix: str = ""
+    suffix: str = ""
+
+
+class ClaimModifications(ConnectorConfig):
+    """Dex's ``claimModifications``: change the groups after they are read."""
+
+    newGroupFromClaims: list[NewGroupFromClaims] = Field(default_factory=list)
+    filterGroupClaims: FilterGroupClaims = Field(default_factory=FilterGroupClaims)
+    modifyGroupNames: ModifyGroupNames = Field(default_factory=ModifyGroupNames)
+
+
 class OIDCConfig(ConnectorConfig):
     """Dex's ``oidc`` connector config."""
 
@@ -81,15 +144,30 @@ class OIDCConfig(ConnectorConfig):
     clientID: str
     clientSecret: str = ""
     redirectURI: str = ""
+    basicAuthUnsupported: bool | None = None  # true: client_secret_post instead of client_secret_basic
     scopes: list[str] = Field(default_factory=list)
+    hostedDomains: list[str] = Field(default_factory=list)  # deprecated in Dex: the hd claim must match
+    rootCAs: list[str] = Field(default_factory=list)  # paths, base64 PEM or PEM, added to the system store
+    insecureSkipVerify: bool = False
     insecureSkipEmailVerified: bool = False
     insecureEnableGroups: bool = False
+    allowedGroups: list[str] = Field(default_factory=list)
+    acrValues: list[str] = Field(default_factory=list)
     getUserInfo: bool = False
     userIDKey: str = "sub"
     userNameKey: str = "name"
-    claimMapping: ClaimMapping = Field(default_factory=ClaimMapping)
     promptType: str | None = None  # absent: "consent", as Dex; "" sends no prompt
+    pkceChallenge: Literal["", "S256", "plain"] = ""  # "": S256 (idgate always sends PKCE)
+    overrideClaimMapping: bool = False
+    claimMapping: ClaimMapping = Field(default_factory=ClaimMapping)
+    claimModifications: ClaimModifications = Field(default_factory=ClaimModifications)
     providerDiscoveryOverrides: DiscoveryOverrides = Field(default_factory=DiscoveryOverrides)
+
+    @field_validator("userIDKey", "userNameKey")
+    @classmethod
+    def _default_when_empty(cls, value: str, info: ValidationInfo) -> str:
+        # Dex treats an empty key as unset
+        return value or ("sub" if info.field_name == "userIDKey" else "name")
 
 
 class OIDCConnector:
@@ -107,6 +185,26 @@ class OIDCConnector:
         self._metadata_at = 0.0
         self._keys: tuple[SigningKey, ...] = ()
         self._keys_at: float | None = None
+        # raises ValueError for a rootCAs entry that is no certificate (a config error at start-up)
+        self._tls = upstream_tls(config.rootCAs, skip_verify=config.insecureSkipVerify)
+        mod = config.claimModifications
+        self._groups_filter = (
+            re.compile(mod.filterGroupClaims.groupsFilter) if mod.filterGroupClaims.groupsFilter else None
+        )
+        if config.insecureSkipVerify:
+            log.warning(
+                "connector %s: insecureSkipVerify is set, the TLS certificate of %s is not verified",
+                id,
+                config.issuer,
+                extra={"event": "connector_insecure_tls", "connector": id},
+            )
+        if config.hostedDomains and type(self) is OIDCConnector:
+            log.warning(
+                "connector %s: hostedDomains is deprecated in the oidc connector (Dex removed it); "
+                "use the google connector",
+                id,
+                extra={"event": "connector_deprecated_key", "connector": id},
+            )
 
     @property
     def id(self) -> str:
@@ -124,7 +222,11 @@ class OIDCConnector:
         if self._metadata is not None and now - self._metadata_at < METADATA_TTL:
             return
         resp = await request_json(
-            self._http, "GET", discovery_url(self.config.issuer), what=f"discovery of {self.config.issuer}"
+            self._http,
+            "GET",
+            discovery_url(self.config.issuer),
+            what=f"discovery of {self.config.issuer}",
+            tls=self._tls,
         )
         if resp.status != 200:
             raise UpstreamFailed(f"discovery of {self.config.issuer} answered HTTP {resp.status}")
@@ -153,7 +255,7 @@ class OIDCConnector:
         if self._keys_at is not None and (not refresh or recent):
             return self._keys
         meta = await self._meta()
-        resp = await request_json(self._http, "GET", meta.jwks_uri, what="upstream JWKS")
+        resp = await request_json(self._http, "GET", meta.jwks_uri, what="upstream JWKS", tls=self._tls)
         if resp.status != 200:
             raise UpstreamFailed(f"upstream JWKS answered HTTP {resp.status}")
         try:
@@ -201,9 +303,24 @@ class OIDCConnector:
         return wanted
 
     def auth_params(self, scopes: tuple[str, ...]) -> dict[str, str]:
-        """Extra authorization-request parameters (``prompt``); subclasses add their own."""
-        prompt = "consent" if self.config.promptType is None else self.config.promptType
-        return {"prompt": prompt} if prompt else {}
+        """Extra authorization-request parameters (``prompt``, ``acr_values``, ``hd``); subclasses add
+        their own."""
+        c = self.config
+        prompt = "consent" if c.promptType is None else c.promptType
+        params = {"prompt": prompt} if prompt else {}
+        if c.acrValues:
+            params["acr_values"] = " ".join(c.acrValues)
+        if c.hostedDomains:
+            # a hint to the account chooser only; the hd claim is checked in identity()
+            params["hd"] = c.hostedDomains[0] if len(c.hostedDomains) == 1 else "*"
+        return params
+
+    def _pkce(self, state: str) -> tuple[str, str]:
+        """``(code_challenge, code_challenge_method)`` for this login."""
+        verifier = derive_secret(self._key, "pkce", state)
+        if self.config.pkceChallenge == "plain":
+            return verifier, "plain"
+        return pkce_challenge(verifier), "S256"
 
     def login_url(self, scopes: tuple[str, ...], callback_url: str, state: str) -> str:
         if self._metadata is None and not self.config.providerDiscoveryOverrides.authURL:
@@ -211,6 +328,7 @@ class OIDCConnector:
         endpoint = self.config.providerDiscoveryOverrides.authURL or (
             self._metadata.authorization_endpoint if self._metadata else ""
         )
+        challenge, method = self._pkce(state)
         query = {
             "response_type": "code",
             "client_id": self.config.clientID,
@@ -218,8 +336,8 @@ class OIDCConnector:
             "scope": " ".join(self.upstream_scopes(scopes)),
             "state": state,
             "nonce": derive_secret(self._key, "nonce", state),
-            "code_challenge": pkce_challenge(derive_secret(self._key, "pkce", state)),
-            "code_challenge_method": "S256",
+            "code_challenge": challenge,
+            "code_challenge_method": method,
             **self.auth_params(scopes),
         }
         sep = "&" if "?" in endpoint else "?"
@@ -228,12 +346,15 @@ class OIDCConnector:
     async def _token(self, form: dict[str, str]) -> dict[str, Any]:
         meta = await self._meta()
         auth = None
-        if self.config.clientSecret:
-            auth = basic_auth(self.config.clientID, self.config.clientSecret)
+        c = self.config
+        if c.clientSecret and not c.basicAuthUnsupported:
+            auth = basic_auth(c.clientID, c.clientSecret)  # client_secret_basic (RFC 6749 §2.3.1)
+        elif c.clientSecret:
+            form = {**form, "client_id": c.clientID, "client_secret": c.clientSecret}  # client_secret_post
         else:
-            form = {**form, "client_id": self.config.clientID}
+            form = {**form, "client_id": c.clientID}
         return await token_request(
-            self._http, meta.token_endpoint, form, what="upstream token endpoint", auth=auth
+            self._http, meta.token_endpoint, form, what="upstream token endpoint", auth=auth, tls=self._tls
         )
 
     async def handle_callback(
@@ -297,6 +418,7 @@ class OIDCConnector:
             meta.userinfo_endpoint,
             what="upstream userinfo",
             headers={"Authorization": f"Bearer {access_token}"},
+            tls=self._tls,
         )
         if resp.status == 401:
             raise LoginRefused(f"{self.upstream} no longer accepts this login; sign in again")
@@ -324,7 +446,14 @@ class OIDCConnector:
         username = claims.get(c.userNameKey)
         if not isinstance(username, str):
             raise UpstreamFailed(f"{self.upstream} sent no '{c.userNameKey}' claim (userNameKey)")
-        email = claims.get(c.claimMapping.email or "email", "")
+        if c.hostedDomains:
+            hd = claims.get("hd")
+            if hd not in c.hostedDomains:
+                shown = f"'{hd}'" if isinstance(hd, str) and hd.isprintable() else "no hosted domain (hd)"
+                raise LoginRefused(
+                    f"the {self.upstream} account is in {shown}, not in {', '.join(c.hostedDomains)}"
+                )
+        email = self._mapped(claims, "email", c.claimMapping.email)
         if "email" in self.upstream_scopes(scopes) and (not isinstance(email, str) or not email):
             raise UpstreamFailed(f"{self.upstream} sent no email claim")
         verified = claims.get("email_verified")
@@ -332,14 +461,8 @@ class OIDCConnector:
             verified = True
         elif not isinstance(verified, bool):
             raise UpstreamFailed(f"{self.upstream} sent no email_verified claim (insecureSkipEmailVerified)")
-        preferred = claims.get(c.claimMapping.preferred_username or "preferred_username", "")
-        groups: list[str] = []
-        if c.insecureEnableGroups:
-            raw = claims.get(c.claimMapping.groups or "groups")
-            if isinstance(raw, str):
-                groups = [raw]
-            elif isinstance(raw, list):
-                groups = [g for g in raw if isinstance(g, str)]
+        preferred = self._mapped(claims, "preferred_username", c.claimMapping.preferred_username)
+        groups = self._claim_groups(claims)
         return Identity(
             user_id=user_id,
             username=username,
@@ -349,6 +472,51 @@ class OIDCConnector:
             groups=tuple(groups),
             connector_data=json.dumps({"refresh_token": refresh_token or "", "sub": claims.get("sub")}),
         )
+
+    def _mapped(self, claims: Mapping[str, Any], standard: str, mapped: str) -> Any:
+        """A claim as Dex maps it: the standard claim, or the ``claimMapping`` one when the standard claim
+        is absent (always the mapped one with ``overrideClaimMapping``)."""
+        value = claims.get(standard)
+        if mapped and (self.config.overrideClaimMapping or value is None):
+            value = claims.get(mapped)
+        return value
+
+    def _claim_groups(self, claims: Mapping[str, Any]) -> list[str]:
+        """Groups: the groups claim, ``filterGroupClaims``, ``allowedGroups`` (none of them: refused), then
+        ``newGroupFromClaims`` and ``modifyGroupNames``. Emitted only with ``insecureEnableGroups``.
+
+        Unlike Dex, ``allowedGroups`` is enforced even without ``insecureEnableGroups`` (Dex then ignores
+        it, letting everyone in): what the operator restricted stays restricted.
+        """
+        c = self.config
+        groups: list[str] = []
+        if c.insecureEnableGroups or c.allowedGroups:
+            raw = self._mapped(claims, "groups", c.claimMapping.groups)
+            if isinstance(raw, str):
+                groups = [raw]
+            elif isinstance(raw, list):
+                groups = [g for g in raw if isinstance(g, str)]
+            if self._groups_filter is not None:
+                groups = [g for g in groups if self._groups_filter.search(g)]
+            if c.allowedGroups:
+                allowed = set(c.allowedGroups)
+                groups = [g for g in groups if g in allowed]
+                if not groups:
+                    raise LoginRefused(
+                        f"the {self.upstream} account is in none of the groups {', '.join(c.allowedGroups)}"
+                    )
+            if not c.insecureEnableGroups:
+                groups = []
+        for rule in c.claimModifications.newGroupFromClaims:
+            values = [claims[name] for name in rule.claims if isinstance(claims.get(name), str)]
+            if rule.clearDelimiter and rule.delimiter:
+                values = [v.replace(rule.delimiter, "") for v in values]
+            if values:
+                groups.append(rule.delimiter.join([rule.prefix, *values]))
+        names = c.claimModifications.modifyGroupNames
+        if names.prefix or names.suffix:
+            groups = [f"{names.prefix}{g}{names.suffix}" for g in groups]
+        return groups
 
 
 def _with_data(identity: Identity, refresh_token: Any, sub: str) -> Identity:

@@ -21,13 +21,14 @@ from typing import Any
 import aiohttp
 
 from idgate.clock import Clock
-from idgate.config.model import Loc
+from idgate.config.model import Loc, format_path
 from idgate.connectors.base import ClosableConnector, Connector, PreparedConnector
 from idgate.connectors.config import ConnectorConfig, parse_config, validate_config
 from idgate.connectors.github import GitHubConfig, GitHubConnector
 from idgate.connectors.gitlab import GitLabConfig, GitLabConnector
 from idgate.connectors.google import GoogleConfig, GoogleConnector, ServiceAccount
-from idgate.connectors.ldap import LDAPConfig, LDAPConnector
+from idgate.connectors.http import CAError
+from idgate.connectors.ldap import ClientCertError, LDAPConfig, LDAPConnector
 from idgate.connectors.local import LocalConnector
 from idgate.connectors.oidc import OIDCConfig, OIDCConnector
 from idgate.errors import ConfigError, Problem
@@ -81,8 +82,6 @@ class _Services:
 
 
 def _problem(at: Loc, key: str, message: str) -> ConfigError:
-    from idgate.config.model import format_path
-
     return ConfigError([Problem(format_path((*at, key)), message)])
 
 
@@ -93,6 +92,8 @@ def _open_local(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) ->
 def _open_ldap(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
     try:
         return LDAPConnector(entry.id, entry.name, config)
+    except ClientCertError as exc:
+        raise _problem(at, "clientCert", str(exc)) from exc
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise _problem(at, "rootCA", f"cannot use the CA certificate: {exc}") from exc
 
@@ -126,7 +127,10 @@ def _open_google(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -
 
 
 def _open_oidc(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
-    return OIDCConnector(entry.id, entry.name, config, s.http, s.clock)
+    try:
+        return OIDCConnector(entry.id, entry.name, config, s.http, s.clock)
+    except CAError as exc:
+        raise ConfigError([Problem(format_path((*at, "rootCAs", exc.index)), exc.message)]) from exc
 
 
 _OPENERS: dict[str, Callable[[ConnectorSettings, Any, _Services, Loc], Connector]] = {

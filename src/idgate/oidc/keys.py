@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +203,8 @@ class KeyRing:
 
         result = await self._storage.update(SigningKeys, SigningKeys.SINGLETON, rotate)
         self._loaded = None
+        if result.next_rotation != keys.next_rotation:  # metrics: idgate_key_rotations_total
+            logging.getLogger("idgate.oidc").info("signing keys rotated", extra={"event": "key_rotation"})
         return result
 
     async def current(self) -> LoadedKeys:

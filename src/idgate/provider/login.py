@@ -50,6 +50,7 @@ from idgate.provider.outcomes import (
     LoginStarted,
 )
 from idgate.provider.sso import Sessions
+from idgate.provider.throttle import Throttle, Throttled
 from idgate.provider.tokens import Tokens, check_peers
 from idgate.settings import ProviderSettings
 from idgate.storage.base import (
@@ -102,6 +103,7 @@ class Logins:
         tokens: Tokens,
         lookup: ClientLookup,
         context: Callable[[], GrantContext],
+        throttle: Throttle | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -111,6 +113,7 @@ class Logins:
         self.tokens = tokens
         self.lookup = lookup
         self.context = context
+        self.throttle = throttle or Throttle(storage, clock)
 
     @property
     def callback_url(self) -> str:
@@ -244,14 +247,38 @@ class Logins:
         username: str,
         password: str,
         session_cookie: str,
+        address: str = "",
     ) -> LoginForm | LoginDone | DeviceApproved:
-        """Check the credentials; the form again on failure, else finish the login."""
+        """Check the credentials (throttled, :mod:`.throttle`); the form again on failure, else finish."""
         pending = await self.pending(request_id, browser)
         connector = self.connectors.get(connector_id)
         if pending.connector_id != connector_id or not isinstance(connector, PasswordConnector):
             raise LoginExpired()
+        started = self.throttle.started()
+        try:
+            await self.throttle.reserve(username, address)
+        except Throttled as exc:
+            log.warning(
+                "password login throttled",
+                extra={"connector_id": connector_id, "event": "login", "result": "throttled"},
+            )
+            await self.throttle.fail_slowly(started)
+            minutes = max(1, int(exc.retry_after + 59) // 60)
+            return LoginForm(
+                pending.id,
+                connector,
+                await self._client_name(pending),
+                username=username,
+                error=f"Too many failed sign-in attempts. Try again in {minutes} minute(s).",
+                status=429,
+            )
         identity = await connector.login(pending.scopes, username, password)
         if identity is None:
+            log.info(
+                "password login failed",
+                extra={"connector_id": connector_id, "event": "login", "result": "failure"},
+            )
+            await self.throttle.fail_slowly(started)
             return LoginForm(
                 pending.id,
                 connector,
@@ -259,6 +286,7 @@ class Logins:
                 username=username,
                 error="Invalid email or password.",
             )
+        await self.throttle.succeeded(username, address)
         return await self._fresh(pending, identity, session_cookie)
 
     # -- {path}/callback ---------------------------------------------------------------------
@@ -280,7 +308,15 @@ class Logins:
                 if isinstance(exc, UpstreamFailed)
                 else AccessDenied(exc.reason)
             )
-            log.info("upstream login refused", extra={"connector_id": connector.id, "reason": exc.reason})
+            log.info(
+                "upstream login refused",
+                extra={
+                    "connector_id": connector.id,
+                    "reason": exc.reason,
+                    "event": "login",
+                    "result": "refused",
+                },
+            )
             if pending.device_user_code:
                 raise error from None
             raise error.redirecting(
@@ -305,7 +341,14 @@ class Logins:
             replaces=session_cookie,
         )
         log.info(
-            "login succeeded", extra={"client_id": pending.client_id, "connector_id": pending.connector_id}
+            "login succeeded",
+            extra={
+                "client_id": pending.client_id,
+                "connector_id": pending.connector_id,
+                "event": "login",
+                "result": "success",
+                "email": identity.email,
+            },
         )
         return await self._finish(
             pending, session.claims, pending.connector_id, identity.connector_data, session, cookie

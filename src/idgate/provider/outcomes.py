@@ -32,6 +32,7 @@ class LoginForm:
     client_name: str
     username: str = ""
     error: str = ""
+    status: int = 200  # 429 while the account or the address is locked
 
 
 @dataclass(frozen=True, slots=True)

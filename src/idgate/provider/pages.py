@@ -28,6 +28,7 @@ from idgate.provider.outcomes import (
 from idgate.provider.render import Surface, page, redirect
 from idgate.provider.routes import PROVIDER, endpoint, params_of, request_params
 from idgate.provider.sso import COOKIE as SESSION_COOKIE
+from idgate.provider.throttle import client_address
 
 #: Binds a pending login to the browser that started it (its SHA-256 is in the AuthRequest).
 BROWSER_COOKIE = "idgate_browser"
@@ -101,6 +102,7 @@ def _render(
             username=result.username,
             error=result.error,
             display_name=settings.display_name,
+            status=result.status,
         )
     if isinstance(result, GoUpstream):
         return redirect(result.location, status=303)
@@ -108,8 +110,8 @@ def _render(
         response = page(
             "device_done.html", client_name=result.client_name, display_name=settings.display_name
         )
-    else:
-        response = redirect(result.redirect_to, status=302)
+    else:  # after a POST (credentials, a form) 303, so no browser repeats the POST (RFC 9110 §15.4.4)
+        response = redirect(result.redirect_to, status=303 if request.method == "POST" else 302)
     if result.session_cookie is not None:
         _set_cookie(request, response, SESSION_COOKIE, result.session_cookie, int(settings.login_session_ttl))
     return response
@@ -149,6 +151,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         fields.get("login", ""),
         fields.get("password", ""),
         request.cookies.get(SESSION_COOKIE, ""),
+        client_address(request.headers.get("X-Forwarded-For", ""), request.remote or ""),
     )
     return _render(request, result)
 

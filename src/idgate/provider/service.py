@@ -46,6 +46,7 @@ from idgate.provider.outcomes import (
     LoginStarted,
 )
 from idgate.provider.sso import Sessions
+from idgate.provider.throttle import Throttled
 from idgate.provider.tokens import Tokens
 from idgate.settings import ProviderSettings
 from idgate.storage.base import Claims, Client, Storage
@@ -114,6 +115,7 @@ class Provider:
             context=self.grant_context,
         )
         self.logouts = Logouts(self.keys, self.sessions, clock, self.client)
+        self.throttle = self.logins.throttle
 
     async def client(self, client_id: str) -> Client | None:
         if not client_id:
@@ -137,9 +139,17 @@ class Provider:
         connector = self.connectors.get(self.settings.password_connector or "")
         if not isinstance(connector, PasswordConnector):
             return None
+        started = self.throttle.started()
+        try:
+            await self.throttle.reserve(username, "")
+        except Throttled:
+            await self.throttle.fail_slowly(started)
+            return None
         identity = await connector.login(scopes, username, password)
         if identity is None:
+            await self.throttle.fail_slowly(started)
             return None
+        await self.throttle.succeeded(username, "")
         return connector.id, connector_hooks.claims_of(identity), identity.connector_data
 
     def grant_context(self) -> GrantContext:
@@ -169,8 +179,11 @@ class Provider:
         username: str,
         password: str,
         session: str = "",
+        address: str = "",
     ) -> LoginForm | LoginDone | DeviceApproved:
-        return await self.logins.login(request_id, connector_id, browser, username, password, session)
+        return await self.logins.login(
+            request_id, connector_id, browser, username, password, session, address
+        )
 
     async def callback(
         self, query: Mapping[str, str], browser: str, session: str = ""

@@ -9,6 +9,7 @@ only tokens issued to it or naming it as a trusted peer in their audience.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,6 +39,8 @@ from idgate.oidc.keys import KeyRing
 from idgate.oidc.subject import encode_subject
 from idgate.settings import ProviderSettings
 from idgate.storage.base import AccessToken, Client, RefreshToken, Storage, secret_id
+
+log = logging.getLogger("idgate.provider")
 
 TOKEN_BYTES = 32
 
@@ -90,7 +93,19 @@ class Tokens:
         if grant_type is None:
             raise UnsupportedGrantType("unsupported grant_type")
         ctx = self.context()
-        grant = await grant_type.exchange(ctx, client, request)
+        refreshing = request.grant_type == "refresh_token"
+        try:
+            grant = await grant_type.exchange(ctx, client, request)
+        except Exception:
+            if refreshing:  # metrics: idgate_refreshes_total (idgate.observability)
+                log.info(
+                    "refresh refused", extra={"client_id": client.id, "event": "refresh", "result": "failure"}
+                )
+            raise
+        if refreshing:
+            log.info(
+                "refresh granted", extra={"client_id": client.id, "event": "refresh", "result": "success"}
+            )
         if request.grant_type == "password":
             await check_peers(self.lookup, client, grant.scopes)
         return await self.issue(ctx, grant, refresh=True)

@@ -1,5 +1,10 @@
 """A real OpenLDAP ``slapd`` for the LDAP connector's tests: its own config dir, a small directory, a
-throwaway CA, listening on free loopback ports for ``ldap://`` (plain and StartTLS) and ``ldaps://``."""
+throwaway CA, listening on free loopback ports for ``ldap://`` (plain and StartTLS) and ``ldaps://``.
+
+``start_slapd(..., verify_client=True)`` starts one with ``TLSVerifyClient demand``: every TLS handshake
+(LDAPS and StartTLS) must present a client certificate signed by the same CA
+(:meth:`CertAuthority.client_cert`).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ moduleload back_mdb
 TLSCACertificateFile {ca}
 TLSCertificateFile {cert}
 TLSCertificateKeyFile {key}
+TLSVerifyClient {verify_client}
 database mdb
 maxsize 10485760
 suffix "{suffix}"
@@ -131,7 +137,7 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"slapd did not listen on {port}:\n{log.read_text()[-3000:]}")
 
 
-def start_slapd(directory: Path) -> Slapd:
+def start_slapd(directory: Path, *, verify_client: bool = False) -> Slapd:
     """Configure, load and start slapd under ``directory``; raises (never skips) when it cannot."""
     binary = shutil.which("slapd") or ("/usr/sbin/slapd" if Path("/usr/sbin/slapd").exists() else None)
     slapadd = shutil.which("slapadd") or "/usr/sbin/slapadd"
@@ -151,6 +157,7 @@ def start_slapd(directory: Path) -> Slapd:
             suffix=SUFFIX,
             admin=ADMIN_DN,
             admin_pw=ADMIN_PW,
+            verify_client="demand" if verify_client else "never",
         )
     )
     ldif = directory / "data.ldif"

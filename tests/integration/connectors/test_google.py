@@ -169,3 +169,44 @@ async def test_without_service_account_no_groups(
 ) -> None:
     conn = await make(origin, http, fake, tmp_path, groups=[], serviceAccountFilePath="", hostedDomains=[])
     assert (await login(conn, fake, "gmail")).groups == ()
+
+
+async def test_fetch_transitive_group_membership(
+    origin: str, http: aiohttp.ClientSession, fake: FakeGoogle, tmp_path: Path
+) -> None:
+    fake.memberships.update(
+        {
+            "sre@example.com": ["oncall@example.com", "all@example.com"],
+            "oncall@example.com": ["sre@example.com"],  # a cycle ends: each group is listed once
+        }
+    )
+    direct = await make(origin, http, fake, tmp_path, groups=[])
+    assert (await login(direct, fake, "alice")).groups == (
+        "all@example.com",
+        "sre@example.com",
+        "devs@example.com",
+    )
+    assert set(fake.listed) == {"alice@example.com"}
+    with pytest.raises(LoginRefused, match="none of the groups"):
+        await login(await make(origin, http, fake, tmp_path, groups=["oncall@example.com"]), fake, "alice")
+
+    fake.listed.clear()
+    nested = await make(origin, http, fake, tmp_path, groups=[], fetchTransitiveGroupMembership=True)
+    assert (await login(nested, fake, "alice")).groups == (
+        "all@example.com",
+        "sre@example.com",
+        "oncall@example.com",
+        "devs@example.com",
+    )
+    assert fake.listed.count("alice@example.com") == 3  # page size 1: every page of every list is read
+    assert {"sre@example.com", "oncall@example.com", "all@example.com", "devs@example.com"} <= set(
+        fake.listed
+    )
+    only = await make(
+        origin, http, fake, tmp_path, groups=["oncall@example.com"], fetchTransitiveGroupMembership=True
+    )
+    assert (await login(only, fake, "alice")).groups == ("oncall@example.com",)
+    identity = await login(only, fake, "alice")
+    fake.memberships["sre@example.com"] = []
+    with pytest.raises(LoginRefused, match="none of the groups"):
+        await only.refresh(SCOPES, identity)  # refresh re-reads the nested groups

@@ -184,3 +184,82 @@ async def test_unreachable_fails_closed(make: Any) -> None:
 async def test_wrong_service_password_fails_closed(make: Any) -> None:
     with pytest.raises(UpstreamFailed, match="refused the bindDN bind"):
         await make(bindPW="wrong").login(GROUPS, "alice", "alice-pw")
+
+
+# --- clientCert / clientKey: mutual TLS against a slapd with ``TLSVerifyClient demand`` -----------------
+
+
+@pytest.fixture
+async def make_mtls(slapd_mtls: Slapd) -> AsyncIterator[Any]:
+    made: list[LDAPConnector] = []
+
+    def factory(mode: str, **extra: Any) -> LDAPConnector:
+        conn = LDAPConnector("ldap", "LDAP", LDAPConfig.model_validate(config(slapd_mtls, mode, **extra)))
+        made.append(conn)
+        return conn
+
+    yield factory
+    for conn in made:
+        await conn.close()
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+async def test_client_certificate_is_presented(
+    make_mtls: Any, slapd_mtls: Slapd, tmp_path: Path, mode: str
+) -> None:
+    cert, key = slapd_mtls.ca.client_cert(tmp_path)
+    conn = make_mtls(mode, clientCert=str(cert), clientKey=str(key))
+    identity = await conn.login(GROUPS, "alice", "alice-pw")
+    assert identity is not None and set(identity.groups) == {"admins", "devs", "ops"}
+    assert await conn.login(GROUPS, "alice", "wrong") is None  # the user bind goes through mTLS too
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+async def test_without_client_certificate_the_demanding_server_refuses(make_mtls: Any, mode: str) -> None:
+    with pytest.raises(UpstreamFailed, match=r"LDAP server 127\.0\.0\.1"):
+        await make_mtls(mode).login(GROUPS, "alice", "alice-pw")
+
+
+async def test_client_certificate_from_another_ca_is_refused(make_mtls: Any, tmp_path: Path) -> None:
+    stranger = make_ca(tmp_path / "stranger")
+    cert, key = stranger.client_cert(tmp_path / "client")
+    with pytest.raises(UpstreamFailed, match=r"LDAP server 127\.0\.0\.1"):
+        await make_mtls("ldaps", clientCert=str(cert), clientKey=str(key)).login(GROUPS, "alice", "alice-pw")
+
+
+def test_client_certificate_config_rules(slapd: Slapd, tmp_path: Path) -> None:
+    from idgate.connectors.registry import connector_problems
+
+    at = ("dex", "connectors", 0, "config")
+    half = config(slapd, "ldaps", clientCert="/c.pem")
+    assert [str(p) for p in connector_problems("ldap", half, at)] == [
+        "dex.connectors[0].config: clientCert and clientKey go together"
+    ]
+    plain = config(slapd, "plain", clientCert="/c.pem", clientKey="/c.key")
+    assert [str(p) for p in connector_problems("ldap", plain, at)] == [
+        "dex.connectors[0].config: clientCert needs TLS (LDAPS or startTLS), not insecureNoSSL"
+    ]
+
+
+def test_unusable_client_certificate_is_a_config_error(slapd: Slapd, tmp_path: Path) -> None:
+    from idgate.connectors.registry import build_connectors
+    from idgate.errors import ConfigError
+    from idgate.settings import ConnectorSettings
+
+    cert, _ = slapd.ca.client_cert(tmp_path / "a")
+    _, other_key = slapd.ca.client_cert(tmp_path / "b")
+    for cert_file, key_file, reason in (
+        (tmp_path / "missing.pem", other_key, "No such file"),
+        (cert, other_key, "not a matching PEM pair"),
+    ):
+        entry = ConnectorSettings(
+            type="ldap",
+            id="ldap",
+            name="LDAP",
+            config=config(slapd, "ldaps", clientCert=str(cert_file), clientKey=str(key_file)),
+        )
+        with pytest.raises(ConfigError) as info:
+            build_connectors([entry], storage=None, clock=None, http=None)  # type: ignore[arg-type]
+        [problem] = info.value.problems
+        assert str(problem).startswith("dex.connectors[0].config.clientCert: cannot use ")
+        assert reason in str(problem)

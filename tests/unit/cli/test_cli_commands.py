@@ -106,7 +106,9 @@ class TestServe:
         import idgate.app
 
         monkeypatch.setattr(
-            idgate.app, "serve", lambda settings, *, workers=1: calls.append((settings, workers))
+            idgate.app,
+            "serve",
+            lambda settings, *, workers=1, log_format=None: calls.append((settings, workers)),
         )
         return calls
 

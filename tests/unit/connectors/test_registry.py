@@ -126,3 +126,133 @@ def test_next_link() -> None:
     assert next_link(header) == "https://api.github.com/user/teams?page=2"
     assert next_link('<https://x/?page=1>; rel="prev"') is None
     assert next_link("") is None
+
+
+# Every key Dex documents for each connector, with a plausible value: none may be refused as unknown.
+DEX_CONFIGS: dict[str, dict[str, object]] = {
+    "oidc": {
+        "issuer": "https://accounts.example.com",
+        "clientID": "c",
+        "clientSecret": "s",
+        "redirectURI": "https://dex.example.com/callback",
+        "basicAuthUnsupported": True,
+        "scopes": ["profile", "email", "groups"],
+        "hostedDomains": ["example.com"],
+        "rootCAs": ["/etc/ssl/upstream-ca.pem"],
+        "insecureSkipVerify": False,
+        "insecureSkipEmailVerified": False,
+        "insecureEnableGroups": True,
+        "allowedGroups": ["admins"],
+        "acrValues": ["phr"],
+        "getUserInfo": True,
+        "userIDKey": "sub",
+        "userNameKey": "preferred_username",
+        "promptType": "login",
+        "pkceChallenge": "S256",
+        "overrideClaimMapping": True,
+        "claimMapping": {"preferred_username": "login", "email": "mail", "groups": "roles"},
+        "claimModifications": {
+            "newGroupFromClaims": [
+                {"claims": ["org", "team"], "delimiter": ":", "clearDelimiter": True, "prefix": "gh"}
+            ],
+            "filterGroupClaims": {"groupsFilter": "^team-"},
+            "modifyGroupNames": {"prefix": "oidc:", "suffix": ""},
+        },
+        "providerDiscoveryOverrides": {"tokenURL": "", "authURL": "", "jwksURL": ""},
+    },
+    "ldap": {
+        "host": "ldap.example.com:636",
+        "insecureNoSSL": False,
+        "insecureSkipVerify": False,
+        "startTLS": False,
+        "rootCA": "/etc/dex/ldap.ca",
+        "rootCAData": "",
+        "clientCert": "/etc/dex/ldap.crt",
+        "clientKey": "/etc/dex/ldap.key",
+        "bindDN": "uid=service,dc=example,dc=com",
+        "bindPW": "pw",
+        "usernamePrompt": "SSO Username",
+        "userSearch": {
+            "baseDN": "cn=users,dc=example,dc=com",
+            "filter": "(objectClass=person)",
+            "username": "uid",
+            "scope": "sub",
+            "idAttr": "uid",
+            "emailAttr": "mail",
+            "nameAttr": "name",
+            "preferredUsernameAttr": "uid",
+            "emailSuffix": "",
+        },
+        "groupSearch": {
+            "baseDN": "cn=groups,dc=example,dc=com",
+            "filter": "(objectClass=group)",
+            "scope": "sub",
+            "userMatchers": [{"userAttr": "uid", "groupAttr": "member"}],
+            "nameAttr": "name",
+        },
+    },
+    "github": {
+        "clientID": "c",
+        "clientSecret": "s",
+        "redirectURI": "https://dex.example.com/callback",
+        "orgs": [{"name": "my-org", "teams": ["red-team"]}],
+        "loadAllGroups": False,
+        "teamNameField": "slug",
+        "useLoginAsID": False,
+        "preferredEmailDomain": "example.com",
+        "hostName": "git.example.com",
+        "rootCA": "/etc/dex/ghe.pem",
+    },
+    "gitlab": {
+        "baseURL": "https://gitlab.com",
+        "clientID": "c",
+        "clientSecret": "s",
+        "redirectURI": "https://dex.example.com/callback",
+        "groups": ["my-group"],
+        "useLoginAsID": False,
+        "getGroupsPermission": False,
+    },
+    "google": {
+        "clientID": "c",
+        "clientSecret": "s",
+        "redirectURI": "https://dex.example.com/callback",
+        "scopes": ["openid", "profile", "email"],
+        "hostedDomains": ["example.com"],
+        "groups": ["admins@example.com"],
+        "serviceAccountFilePath": "/etc/dex/sa.json",
+        "domainToAdminEmail": {"*": "admin@example.com"},
+        "fetchTransitiveGroupMembership": True,
+        "promptType": "consent",
+    },
+}
+
+
+@pytest.mark.parametrize("type", sorted(DEX_CONFIGS))
+def test_every_documented_dex_key_is_accepted(type: str) -> None:
+    assert messages(type, DEX_CONFIGS[type]) == []
+
+
+def test_dex_legacy_keys_are_accepted() -> None:
+    ldap = {**DEX_CONFIGS["ldap"], "groupSearch": {"baseDN": "x", "userAttr": "DN", "groupAttr": "member"}}
+    assert messages("ldap", ldap) == []
+    github = {k: v for k, v in DEX_CONFIGS["github"].items() if k != "orgs"}
+    assert messages("github", {**github, "org": "my-org"}) == []
+    assert messages("google", {**DEX_CONFIGS["google"], "adminEmail": "admin@example.com"}) == []
+
+
+def test_new_oidc_key_values_are_checked() -> None:
+    bad = {
+        "issuer": "i",
+        "clientID": "c",
+        "pkceChallenge": "S512",
+        "claimModifications": {"filterGroupClaims": {"groupsFilter": "(unclosed"}},
+    }
+    got = messages("oidc", bad)
+    assert "dex.connectors[0].config.pkceChallenge: expected '', 'S256' or 'plain', got 'S512'" in got
+    assert any(
+        m.startswith(
+            "dex.connectors[0].config.claimModifications.filterGroupClaims.groupsFilter: "
+            "not a regular expression"
+        )
+        for m in got
+    ), got

@@ -83,5 +83,5 @@ class Provider:
 
     async def code(self, **changes: str) -> str:
         resp = await self.submit(await self.start_login(**changes))
-        assert resp.status == 302
+        assert resp.status == 303  # a credential POST is answered with 303
         return query_of(resp.headers["Location"])["code"]

@@ -62,7 +62,7 @@ async def test_full_flow_from_auth_to_userinfo(provider: Provider) -> None:
     assert "Invalid email or password" in await wrong.text()
 
     right = await provider.submit(req)
-    assert right.status == 302
+    assert right.status == 303
     location = right.headers["Location"]
     assert location.startswith(CB + "?")
     params = query_of(location)
@@ -203,12 +203,12 @@ async def test_login_form_cannot_be_completed_from_another_browser(provider: Pro
         assert resp.status == 400 and "Location" not in resp.headers
         assert "expired" in await resp.text()
     # the rightful browser still can
-    assert (await provider.submit(req)).status == 302
+    assert (await provider.submit(req)).status == 303
 
 
 async def test_a_login_request_completes_once(provider: Provider) -> None:
     req = await provider.start_login()
-    assert (await provider.submit(req)).status == 302
+    assert (await provider.submit(req)).status == 303
     again = await provider.submit(req)
     assert again.status == 400 and "Location" not in again.headers
 

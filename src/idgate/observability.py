@@ -1,0 +1,323 @@
+"""Prometheus metrics and log formats, derived from the structured log records idgate already writes.
+
+The edge and the web apps do not call a metrics API: they log. One :class:`MetricsHandler` on the
+``idgate`` loggers turns the records into Prometheus metrics, so the hot path pays for one log record
+per request (which it wrote anyway) and the metrics follow the logs exactly::
+
+    logger / event                      ``extra`` fields read        metric
+    idgate.access (every request)       host, status, duration_ms,   idgate_requests_total
+                                        deployment, reason             {role,deployment,status}
+                                                                     idgate_request_duration_seconds
+                                                                       {role,deployment}
+                                                                     idgate_upstream_errors_total
+                                                                       {deployment,reason}
+    idgate.audit (every decision)       deployment, decision,        idgate_decisions_total
+                                        reasons                        {deployment,decision,reason}
+    event="login" (idgate.provider)     connector_id, result         idgate_logins_total{connector,result}
+    event="refresh" (idgate.provider)   result                       idgate_refreshes_total{role,result}
+    event="key_rotation" (idgate.oidc)  -                            idgate_key_rotations_total
+
+``role`` is ``proxy`` for a deployment's host, ``provider`` for the issuer's host and ``none`` for a
+host idgate does not serve (its 404). ``reason`` on upstream errors is the edge's reason word
+(``upstream_unreachable``, ``upstream_timeout`` ...).
+
+Metrics are served with the probes by :mod:`idgate.health` on ``idgate.metrics_listen`` (default
+``127.0.0.1:9180``; and on ``idgate.health_listen`` when that is set), never on the public listener.
+
+With ``idgate serve --workers N`` every worker counts into prometheus-client's *multiprocess mode*
+(``PROMETHEUS_MULTIPROC_DIR``: a directory of memory-mapped files, made by the supervisor before the
+fork and removed when it exits), and any worker answers a scrape with the sum over all of them: the
+workers share the metrics port as they share the public one (``SO_REUSEPORT``), so a scrape may land on
+any of them.
+
+Logs: ``--log-format text`` (the default) writes ``time level logger message``; ``--log-format json``
+writes one JSON object per line with the record's ``extra`` fields as keys (a standard-library
+formatter: no processor chain on the access log's path). When the edge put a ``request_id`` into an
+access line's reason, it becomes its own ``request_id`` field.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from idgate.settings import Settings
+
+__all__ = [
+    "DEFAULT_METRICS_LISTEN",
+    "LOG_FORMATS",
+    "JsonFormatter",
+    "Metrics",
+    "MetricsHandler",
+    "cleanup_multiprocess",
+    "configure_logging",
+    "install_metrics",
+    "prepare_multiprocess",
+    "render_metrics",
+]
+
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9180"
+LOG_FORMATS = ("text", "json")
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_MAX_HOSTS = 1024  # host -> role memo; beyond it (a scan of random Host values) roles are computed again
+
+
+class Metrics:
+    """idgate's metric families, registered in ``registry`` (the default registry when ``None``)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        from prometheus_client import REGISTRY, Counter, Histogram
+
+        reg = registry if registry is not None else REGISTRY
+        self.requests = Counter(
+            "idgate_requests_total",
+            "HTTP requests answered on the public listener.",
+            ["role", "deployment", "status"],
+            registry=reg,
+        )
+        self.latency = Histogram(
+            "idgate_request_duration_seconds",
+            "Time from the first byte of a request to the end of its response.",
+            ["role", "deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.upstream_errors = Counter(
+            "idgate_upstream_errors_total",
+            "Requests the upstream did not answer properly (502/504 from the edge), by the edge's reason.",
+            ["deployment", "reason"],
+            registry=reg,
+        )
+        self.decisions = Counter(
+            "idgate_decisions_total",
+            "Access decisions of the proxies, one per reason of each decision.",
+            ["deployment", "decision", "reason"],
+            registry=reg,
+        )
+        self.logins = Counter(
+            "idgate_logins_total",
+            "Logins at the provider by connector and result (success, failure, refused).",
+            ["connector", "result"],
+            registry=reg,
+        )
+        self.refreshes = Counter(
+            "idgate_refreshes_total",
+            "Token refreshes by role and result.",
+            ["role", "result"],
+            registry=reg,
+        )
+        self.key_rotations = Counter(
+            "idgate_key_rotations_total", "Rotations of the provider's signing keys.", registry=reg
+        )
+
+
+class MetricsHandler(logging.Handler):
+    """Updates :class:`Metrics` from idgate's log records (see the module docstring for the mapping).
+
+    ``provider_hosts`` are the routing hosts (lower case, no port) of the provider, to tell its
+    requests from those to unknown hosts.
+    """
+
+    def __init__(self, metrics: Metrics, provider_hosts: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.metrics = metrics
+        self.provider_hosts = provider_hosts
+        self._roles: dict[str, str] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # prometheus-client is thread-safe: no handler lock needed around emit().
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if record.name == "idgate.access":
+                self._access(record)
+            elif record.name == "idgate.audit":
+                self._audit(record)
+            else:
+                event = getattr(record, "event", None)
+                if event is not None:
+                    self._event(str(event), record)
+        except Exception:  # a metric must never break a request
+            self.handleError(record)
+
+    def _role(self, host: str) -> str:
+        role = self._roles.get(host)
+        if role is None:
+            from idgate.settings import hostname
+
+            role = "provider" if hostname(host) in self.provider_hosts else "none"
+            if len(self._roles) < _MAX_HOSTS:
+                self._roles[host] = role
+        return role
+
+    def _access(self, record: logging.LogRecord) -> None:
+        d = record.__dict__
+        status = int(d.get("status", 0))
+        deployment = d.get("deployment") or ""
+        key = (deployment or str(d.get("host", "")), deployment, status)
+        children = self._children.get(key)
+        if children is None:
+            role = "proxy" if deployment else self._role(str(d.get("host", "")))
+            children = (
+                self.metrics.requests.labels(role, deployment, str(status)),
+                self.metrics.latency.labels(role, deployment),
+            )
+            if len(self._children) < _MAX_HOSTS:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(float(d.get("duration_ms", 0.0)) / 1000.0)
+        reason = d.get("reason") or ""
+        if status in (502, 504) and reason.startswith("upstream_"):
+            self.metrics.upstream_errors.labels(deployment, reason.split(" ", 1)[0]).inc()
+
+    def _audit(self, record: logging.LogRecord) -> None:
+        d = record.__dict__
+        deployment = str(d.get("deployment") or "")
+        decision = str(d.get("decision") or "")
+        for reason in d.get("reasons") or ("",):
+            self.metrics.decisions.labels(deployment, decision, str(reason)).inc()
+
+    def _event(self, event: str, record: logging.LogRecord) -> None:
+        d = record.__dict__
+        if event == "login":
+            self.metrics.logins.labels(str(d.get("connector_id") or ""), str(d.get("result") or "")).inc()
+        elif event == "refresh":
+            role = "provider" if record.name.startswith("idgate.provider") else "proxy"
+            self.metrics.refreshes.labels(role, str(d.get("result") or "")).inc()
+        elif event == "key_rotation":
+            self.metrics.key_rotations.inc()
+
+
+# -- multiprocess mode ----------------------------------------------------------------------------------
+
+
+def prepare_multiprocess() -> str | None:
+    """Before forking workers: a fresh ``PROMETHEUS_MULTIPROC_DIR`` (unless the operator set one).
+
+    Must run before :mod:`prometheus_client` is first imported in this process: it chooses its value
+    storage at import time. Returns the directory this call made (for :func:`cleanup_multiprocess`).
+    """
+    if os.environ.get(MULTIPROC_ENV):
+        return None
+    if "prometheus_client" in sys.modules:
+        logging.getLogger("idgate").warning(
+            "prometheus_client was imported before the workers were prepared: metrics are per worker"
+        )
+        return None
+    path = tempfile.mkdtemp(prefix="idgate-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    return path
+
+
+def cleanup_multiprocess(path: str | None) -> None:
+    """After the workers ended: remove the directory :func:`prepare_multiprocess` made."""
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        if os.environ.get(MULTIPROC_ENV) == path:
+            del os.environ[MULTIPROC_ENV]
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The Prometheus text exposition of this process (or of all workers, in multiprocess mode)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+# -- installing -----------------------------------------------------------------------------------------
+
+_installed: MetricsHandler | None = None
+
+
+def install_metrics(settings: Settings) -> MetricsHandler:
+    """Attach the metrics handler to the ``idgate`` logger (once per process) for ``settings``.
+
+    The access and audit loggers are set to INFO so that the edge writes their records even when the
+    operator's log level hides them: the output handler filters by level, the metrics see every record.
+    """
+    global _installed  # noqa: PLW0603 - one handler per process, like the registry it writes to
+    from idgate.settings import hostname
+
+    hosts = frozenset({hostname(settings.provider.host)} if settings.provider is not None else ())
+    if _installed is None:
+        _installed = MetricsHandler(Metrics(), hosts)
+        logging.getLogger("idgate").addHandler(_installed)
+    else:
+        _installed.provider_hosts = hosts
+        _installed._roles.clear()
+        _installed._children.clear()
+    for name in ("idgate.access", "idgate.audit"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("idgate.provider").setLevel(logging.INFO)
+    logging.getLogger("idgate.oidc").setLevel(logging.INFO)
+    return _installed
+
+
+# -- log formats ----------------------------------------------------------------------------------------
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``time``, ``level``, ``logger``, ``message``, then the ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        reason = out.get("reason")
+        if isinstance(reason, str) and " request_id=" in reason:
+            out["reason"], _, out["request_id"] = reason.partition(" request_id=")
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, separators=(",", ":"))
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def configure_logging(env: Mapping[str, str] | None = None, log_format: str | None = None) -> None:
+    """Log to stderr at ``IDGATE_LOG_LEVEL`` (default INFO) in ``log_format`` (``IDGATE_LOG_FORMAT``,
+    default ``text``)."""
+    env = os.environ if env is None else env
+    level = getattr(logging, env.get("IDGATE_LOG_LEVEL", "INFO").upper(), logging.INFO)
+    fmt = (log_format or env.get("IDGATE_LOG_FORMAT") or "text").lower()
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"unknown log format {fmt!r} (expected one of: {', '.join(LOG_FORMATS)})")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_idgate", False)]:
+        root.removeHandler(old)
+    handler._idgate = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, level))

@@ -1,0 +1,200 @@
+"""Password login throttling: per-account and per-address limits, lockout, a constant failure delay.
+
+Every password attempt (the login form and the ``password`` grant) first *reserves* a slot in two
+counters kept in storage, so every replica sees them: one for the account (keyed on the canonical user
+name, whether or not such a user exists, so a lockout tells nothing about existence) and one for the
+client address. A reservation is an atomic :meth:`~idgate.storage.base.Storage.update`, so parallel
+guesses cannot slip past the limit. A success deletes the account's counter and gives the address its
+slot back; a failure keeps both. When a counter reaches its limit inside the window, the key is locked
+until the lockout ends (or ``idgate user unlock`` clears it) and attempts are refused without checking
+the password at all.
+
+Every failure and every refusal is answered after the same delay, measured from the start of the
+attempt, so the answer time tells nothing about whether the user exists and each guess costs the
+attacker at least that long.
+
+The client address is the right-most public address in ``X-Forwarded-For`` (the edge appends the peer it
+saw; entries to its left come from trusted proxies or from the client itself), and IPv6 addresses are
+counted per /64, the block one host usually controls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import ipaddress
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from idgate.clock import Clock
+from idgate.errors import AlreadyExists, NotFound
+from idgate.storage.base import LoginFailures, Storage
+
+ACCOUNT = "account:"
+ADDRESS = "ip:"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How many failures a key may have in ``window`` seconds before it is locked for ``lockout``."""
+
+    account_failures: int = 5
+    address_failures: int = 30  # many people may share one address (NAT, a company proxy)
+    window: float = 900.0
+    lockout: float = 900.0
+    failure_delay: float = 1.0
+
+
+class Throttled(Exception):
+    """Too many failed attempts for this account or address; ``retry_after`` seconds to wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"locked for {int(retry_after)} s")
+        self.retry_after = retry_after
+
+
+def canonical_username(username: str) -> str:
+    """The form of a user name that counters are keyed on: NFKC, trimmed, case-folded."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()
+
+
+def account_key(username: str) -> str:
+    digest = hashlib.sha256(canonical_username(username).encode("utf-8", "surrogatepass")).hexdigest()
+    return ACCOUNT + digest
+
+
+def address_key(address: str) -> str:
+    """The counter key of a client address (``ip:`` + the address, or its /64 for IPv6)."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return ADDRESS + "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ADDRESS + str(ip.ipv4_mapped)
+        return ADDRESS + str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return ADDRESS + str(ip)
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return not (ip.is_private or ip.is_loopback or ip.is_link_local)
+
+
+def client_address(forwarded_for: str, peer: str = "") -> str:
+    """The address to count: the right-most public entry of ``X-Forwarded-For``, else its last entry."""
+    entries: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for part in forwarded_for.split(","):
+        try:
+            entries.append(ipaddress.ip_address(part.strip()))
+        except ValueError:
+            continue
+    for ip in reversed(entries):
+        if _public(ip):
+            return str(ip)
+    if entries:
+        return str(entries[-1])
+    return peer
+
+
+def is_locked(record: LoginFailures, now: float) -> bool:
+    return record.locked_until is not None and now < record.locked_until
+
+
+def reserve(record: LoginFailures | None, key: str, now: float, limit: int, limits: Limits) -> LoginFailures:
+    """One more attempt counted on ``record``; :class:`Throttled` while it is locked."""
+    if record is not None and is_locked(record, now):
+        assert record.locked_until is not None
+        raise Throttled(record.locked_until - now)
+    if record is None or now >= record.first_at + limits.window:
+        record = LoginFailures(id=key, failures=0, first_at=now, expires_at=now + limits.window)
+    failures = record.failures + 1
+    locked_until = now + limits.lockout if failures >= limit else None
+    expires = max(record.first_at + limits.window, locked_until or 0.0)
+    return dataclasses.replace(record, failures=failures, locked_until=locked_until, expires_at=expires)
+
+
+def release(record: LoginFailures, limit: int) -> LoginFailures:
+    """Give back the slot of an attempt that succeeded."""
+    failures = max(0, record.failures - 1)
+    return dataclasses.replace(
+        record, failures=failures, locked_until=record.locked_until if failures >= limit else None
+    )
+
+
+class Throttle:
+    """The throttle of one provider (its storage and clock; ``sleep`` is an input for tests)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        limits: Limits | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.limits = limits or Limits()
+        self.sleep = sleep
+        self._monotonic = monotonic
+
+    def started(self) -> float:
+        """A mark taken when an attempt begins (for :meth:`fail_slowly`)."""
+        return self._monotonic() if self._monotonic else asyncio.get_running_loop().time()
+
+    async def fail_slowly(self, started: float) -> None:
+        """Wait until ``failure_delay`` has passed since ``started``."""
+        remaining = self.limits.failure_delay - (self.started() - started)
+        if remaining > 0:
+            await self.sleep(remaining)
+
+    async def _bump(self, key: str, limit: int) -> None:
+        now = self.clock.now()
+
+        def fn(current: LoginFailures) -> LoginFailures:
+            return reserve(current, key, now, limit, self.limits)
+
+        for _ in range(3):
+            try:
+                await self.storage.update(LoginFailures, key, fn)
+                return
+            except NotFound:
+                try:
+                    await self.storage.create(reserve(None, key, now, limit, self.limits))
+                    return
+                except AlreadyExists:
+                    continue
+
+    async def reserve(self, username: str, address: str) -> None:
+        """Count an attempt for ``username`` from ``address`` (``""``: unknown, not counted);
+        :class:`Throttled` when either is locked."""
+        if address:
+            await self._bump(address_key(address), self.limits.address_failures)
+        await self._bump(account_key(username), self.limits.account_failures)
+
+    async def succeeded(self, username: str, address: str) -> None:
+        """The attempt succeeded: the account's counter goes, the address gets its slot back."""
+        with contextlib.suppress(NotFound):
+            await self.storage.delete(LoginFailures, account_key(username))
+        limit = self.limits.address_failures
+        if not address:
+            return
+        with contextlib.suppress(NotFound):
+            await self.storage.update(LoginFailures, address_key(address), lambda r: release(r, limit))
+
+
+async def unlock(storage: Storage, *, username: str = "", address: str = "") -> list[str]:
+    """Clear the counters of ``username`` and/or ``address`` (``idgate user unlock``); the keys cleared."""
+    keys = ([account_key(username)] if username else []) + ([address_key(address)] if address else [])
+    cleared: list[str] = []
+    for key in keys:
+        try:
+            await storage.delete(LoginFailures, key)
+            cleared.append(key)
+        except NotFound:
+            pass
+    return cleared
