@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urljoin
 import aiohttp
 from tests.e2e.browser import Browser, forms
 
-from bench.configs import BENCH_REDIRECT, EMAIL
+from bench.configs import BENCH_REDIRECT, EMAIL, TOKEN_USERS, token_user
 from bench.provider import CHALLENGE, VERIFIER
 from idgate.net import LocalResolver
 
@@ -49,7 +49,7 @@ class LoginRate:
         return self.logins / self.seconds if self.seconds else 0.0
 
 
-async def _one_login(http: aiohttp.ClientSession, issuer: str, password: str) -> bool:
+async def _one_login(http: aiohttp.ClientSession, issuer: str, password: str, email: str) -> bool:
     query = urlencode(
         {
             "code_challenge": CHALLENGE,
@@ -75,27 +75,30 @@ async def _one_login(http: aiohttp.ClientSession, issuer: str, password: str) ->
     posts = [f for f in forms(body) if f.method == "post"]
     if not posts:
         return False
-    data = {**posts[0].fields, "login": EMAIL, "password": password}
+    data = {**posts[0].fields, "login": email, "password": password}
     async with http.post(urljoin(url, posts[0].action or url), data=data, allow_redirects=False) as resp:
         await resp.read()
         location = resp.headers.get("Location", "")
-    return resp.status == 302 and location.startswith(BENCH_REDIRECT) and "code=" in location
+    return resp.status in (302, 303) and location.startswith(BENCH_REDIRECT) and "code=" in location
 
 
 async def login_rate(issuer: str, password: str, *, concurrency: int, seconds: float) -> LoginRate:
     """As many complete logins as ``concurrency`` browsers manage in ``seconds`` (each its own cookies)."""
     deadline = time.monotonic() + seconds
-    ok = bad = 0
+    ok = bad = turn = 0
 
     async def browser() -> None:
-        nonlocal ok, bad
+        nonlocal ok, bad, turn
         connector = aiohttp.TCPConnector(resolver=LocalResolver())
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)
         ) as http:
             while time.monotonic() < deadline:
-                if await _one_login(http, issuer, password):
+                # a different account each time: idgate throttles repeated logins to one account
+                turn += 1
+                email = token_user(turn % TOKEN_USERS)[1]
+                if await _one_login(http, issuer, password, email):
                     ok += 1
                 else:
                     bad += 1

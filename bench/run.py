@@ -109,6 +109,18 @@ def log(msg: str) -> None:
 # -- starting things ---------------------------------------------------------------------------------
 
 
+def metrics_args() -> list[str]:
+    """Each idgate instance its own free metrics port (trees with ``idgate.metrics_listen``, default
+    127.0.0.1:9180, which several instances -- or another engineer's tests -- cannot all bind)."""
+    try:
+        from idgate.config.server import IdgateSection
+    except ImportError:
+        return []
+    if "metrics_listen" not in IdgateSection.model_fields:
+        return []
+    return ["--set", f"idgate.metrics_listen=127.0.0.1:{free_port()}"]
+
+
 def start_stack(
     tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node: bool, variants: Sequence[str]
 ) -> Stack:
@@ -161,6 +173,7 @@ def start_stack(
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
+                *metrics_args(),
             ],
             env=env,
             cwd=tmp,
@@ -884,6 +897,7 @@ def profile(st: Stack, opts: Options) -> None:
 
 def main(opts: Options) -> int:
     started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
     environment.ensure_installed(need_node="provider" in opts.only and not opts.soak)
     facts = environment.machine()
     tmp = Path(tempfile.mkdtemp(prefix="idgate-bench-"))

@@ -342,7 +342,12 @@ def sections() -> list[Section]:
         for name, field in model.model_fields.items():
             key = _key(name, field)
             rows.append(
-                Row(key, type_name(field.annotation, field.metadata), _default(field), describe(model, name, field))
+                Row(
+                    key,
+                    type_name(field.annotation, field.metadata),
+                    _default(field),
+                    describe(model, name, field),
+                )
             )
             for suffix, sub in _models_in(field.annotation):
                 nested.append((f"{path}.{key}{suffix}" if path else f"{key}{suffix}", sub))

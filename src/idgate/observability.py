@@ -303,6 +303,10 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+#: Third-party loggers that would write secrets (SQL parameters, request data) at DEBUG or INFO.
+DATA_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg", "redis", "ldap3")
+
+
 def configure_logging(env: Mapping[str, str] | None = None, log_format: str | None = None) -> None:
     """Log to stderr at ``IDGATE_LOG_LEVEL`` (default INFO) in ``log_format`` (``IDGATE_LOG_FORMAT``,
     default ``text``)."""
@@ -321,3 +325,7 @@ def configure_logging(env: Mapping[str, str] | None = None, log_format: str | No
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(max(logging.WARNING, level))
+    # Libraries that log statement parameters (stored records: signing keys, connector data, state)
+    # at DEBUG/INFO: never below WARNING, whatever IDGATE_LOG_LEVEL says (THREAT_MODEL.md, exposure).
+    for name in DATA_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, level))

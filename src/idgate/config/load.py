@@ -116,7 +116,11 @@ class _Loader(yaml.SafeLoader):
 
 
 def _parse_yaml(text: str, problems: list[Problem]) -> dict[str, Any] | None:
-    loader = _Loader(text)
+    try:  # the reader refuses control characters as soon as it is built
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:
+        problems.append(Problem("", f"invalid YAML: {exc}"))
+        return None
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:

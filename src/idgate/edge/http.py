@@ -5,6 +5,7 @@ Everything here works on ``bytes`` straight from httptools' callbacks; no header
 
 from __future__ import annotations
 
+from idgate.page_headers import PAGE_HEADERS_B
 from idgate.proxy.headers import is_reserved_bytes
 
 REASONS: dict[int, bytes] = {
@@ -307,6 +308,8 @@ def simple_response(
         out.append((b"Content-Type", content_type))
         out.append((b"Content-Length", b"%d" % len(body)))
     out.append((b"Cache-Control", b"no-store"))
+    if content_type.startswith(b"text/html"):
+        out.extend(PAGE_HEADERS_B)
     if close:
         out.append((b"Connection", b"close"))
     elif keep_alive_10:

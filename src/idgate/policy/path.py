@@ -7,7 +7,8 @@ authentication. So the path is brought to the form the upstream will act on firs
 - ``.`` and ``..`` segments are resolved (RFC 3986 §5.2.4), ``//`` runs collapsed.
 
 A path that cannot be normalised safely gives ``None``, and ``None`` is never skipped: a malformed
-escape, an encoded ``/``, ``\\`` or NUL (``%2F``, ``%5C``, ``%00``), a raw backslash, ``;`` (path
+escape, an encoded ``/``, ``\\``, NUL, ``#``, ``?`` or ``%`` (``%2F``, ``%5C``, ``%00``, ``%23``, ``%3F``,
+``%25``: double encoding), an overlong UTF-8 lead byte (``%C0``, ``%C1``), a raw backslash or ``#``, ``;`` (path
 parameters: ``/-/healthy/..;/admin`` is ``/admin`` to some servers), control or non-ASCII characters,
 or anything not starting with ``/``.
 """
@@ -19,7 +20,9 @@ import string
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _HEX = frozenset(string.hexdigits)
-_UNSAFE_ESCAPES = frozenset({"2F", "5C", "00"})
+# "/" "\" NUL; "#" "?" (a double-parsing upstream ends the path there); "%" (double encoding:
+# %252F); C0/C1 (overlong UTF-8: %C0%AE is "." to a lax decoder)
+_UNSAFE_ESCAPES = frozenset({"2F", "5C", "00", "23", "3F", "25", "C0", "C1"})
 _PLAIN = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,=:@]+/)*[A-Za-z0-9\-._~!$&'()*+,=:@]*\Z")
 
 
@@ -71,7 +74,7 @@ def normalise_path(path: str) -> str | None:
     if not path.startswith("/"):
         return None
     for ch in path:
-        if ch <= " " or ch >= "\x7f" or ch in "\\;":
+        if ch <= " " or ch >= "\x7f" or ch in "\\;#":
             return None
     decoded = _decode_unreserved(path)
     if decoded is None:

@@ -37,6 +37,7 @@ from aiohttp import web
 
 from idgate.errors import Conflict
 from idgate.oauth2.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
+from idgate.page_headers import PAGE_HEADERS
 from idgate.provider.login import add_query
 
 log = logging.getLogger("idgate.provider")
@@ -47,18 +48,6 @@ TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
-# Pages render no script and load nothing from elsewhere. No form-action: after the login POST the
-# browser is redirected to the client, which form-action would block in Chromium.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

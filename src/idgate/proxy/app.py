@@ -20,6 +20,7 @@ import jinja2
 from aiohttp import web
 
 from idgate.clock import Clock
+from idgate.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
 from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie
 from idgate.proxy.oidc_client import (
@@ -174,7 +175,7 @@ async def sign_in(request: web.Request) -> web.Response:
             provider=urlsplit(p.issuer_url).netloc or "the identity provider",
         )
     )
-    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+    return web.Response(text=html, content_type="text/html", headers=SIGN_IN_HEADERS)
 
 
 def _logo(value: str) -> str | None:
@@ -348,7 +349,7 @@ def _error_page(request: web.Request, err: PageError) -> web.Response:
         )
     )
     resp = web.Response(
-        status=err.status, text=html, content_type="text/html", headers={"Cache-Control": "no-store"}
+        status=err.status, text=html, content_type="text/html", headers=PAGE_HEADERS
     )
     if dep is not None and err.clear_login:
         _set_login(resp, dep, "", _proto(request), max_age=0)

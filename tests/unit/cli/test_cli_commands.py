@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -166,4 +167,6 @@ class TestServe:
         result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path)])
         assert result.exit_code == 0, result.output
         assert asked == [(str(tmp_path), "127.0.0.1:4180")]
-        assert served == [(demo, 1)]
+        # the demo serves metrics on the default address too (a taken port is only a warning)
+        with_metrics = replace(demo, metrics_listen="127.0.0.1:9180", metrics_optional=True)
+        assert served == [(with_metrics, 1)]

@@ -144,7 +144,8 @@ def test_invalid_regex_fails_at_compile_time() -> None:
         ("/../../x", "/x"),
         ("/%7euser/%41", "/~user/A"),
         ("/a%20b", "/a%20b"),
-        ("/a%3fb", "/a%3Fb"),
+        ("/a%7cb", "/a%7Cb"),
+        ("/a%3fb", None),  # a double-parsing upstream would end the path at "?"
         ("/-/healthy%2F..%2Fadmin", None),
         ("/a%5c..%5cb", None),
         ("/a\\..\\b", None),

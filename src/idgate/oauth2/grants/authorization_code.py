@@ -3,7 +3,8 @@
 Two halves:
 
 - at ``/auth``: :func:`validate` checks the request in RFC 6749's order. The client and its
-  ``redirect_uri`` first (exact string match): a problem there is shown as a page, never redirected. Then
+  ``redirect_uri`` first (exact string match; loopback ports for native apps, :mod:`..redirect_uris`):
+  a problem there is shown as a page, never redirected. Then
   everything else, as errors that carry the verified redirect. :func:`issue_code` makes the code once the
   person has logged in.
 - at ``/token``: :class:`AuthorizationCodeGrant` redeems a code exactly once, for the client and
@@ -35,6 +36,7 @@ from idgate.oauth2.errors import (
     UnsupportedResponseType,
 )
 from idgate.oauth2.grants.base import Grant, GrantContext
+from idgate.oauth2.redirect_uris import redirect_uri_registered
 from idgate.oauth2.requests import AuthorizationRequest, TokenRequest
 from idgate.oauth2.revocation import revoke_grant
 from idgate.oidc import prompt as prompts
@@ -79,7 +81,7 @@ def check_client_and_redirect(req: AuthorizationRequest, client: Client | None) 
         raise InvalidRequest("unknown client_id")
     if not req.redirect_uri:
         raise InvalidRequest("redirect_uri is required")
-    if req.redirect_uri not in client.redirect_uris:
+    if not redirect_uri_registered(req.redirect_uri, client.redirect_uris, public=client.public):
         raise InvalidRequest("redirect_uri is not registered for this client")
     return client
 
