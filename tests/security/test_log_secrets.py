@@ -28,9 +28,7 @@ WRONG_PASSWORD = "Wr0ng-" + secrets.token_hex(8)
 
 @pytest.fixture(scope="module")
 def debug_idgate(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = run_idgate(
-        tmp_path_factory.mktemp("debug"), upstream, env={"IDGATE_LOG_LEVEL": "DEBUG"}
-    )
+    running = run_idgate(tmp_path_factory.mktemp("debug"), upstream, env={"IDGATE_LOG_LEVEL": "DEBUG"})
     yield running
     assert stop_idgate(running) == 0, running.output()
 
@@ -99,7 +97,9 @@ async def provider_code_flow(b: Browser, idgate: Running) -> set[str]:
         revoke = {"token": refreshed["refresh_token"]}
         async with http.post(idgate.url("kkp", "/dex/token/revoke"), data=revoke, auth=auth) as r:
             assert r.status == 200
-        async with http.get(idgate.url("kkp", "/dex/userinfo"), headers={"Authorization": "Bearer x" * 3}) as r:
+        async with http.get(
+            idgate.url("kkp", "/dex/userinfo"), headers={"Authorization": "Bearer x" * 3}
+        ) as r:
             assert r.status == 401
     for doc in (tokens, refreshed):
         seen |= {doc[k] for k in ("access_token", "id_token", "refresh_token") if k in doc}

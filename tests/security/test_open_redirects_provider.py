@@ -78,7 +78,7 @@ async def test_corpus_in_device_and_callback_never_redirects(idgate: Running) ->
 async def test_device_link_is_built_from_the_issuer_not_the_host(idgate: Running) -> None:
     async with session() as http:
         auth = aiohttp.BasicAuth("prometheus", "Pq7wE3rT9yU1iO5pA2sD8fG4hJ6kL0zX")
-        headers = {"X-Forwarded-Host": "evil.example", "Host": "kkp.localhost:%d" % idgate.port}
+        headers = {"X-Forwarded-Host": "evil.example", "Host": f"kkp.localhost:{idgate.port}"}
         url = idgate.url("kkp", "/dex/device/code")
         async with http.post(url, data={"scope": "openid"}, auth=auth, headers=headers) as r:
             doc = await r.json()
@@ -115,14 +115,14 @@ async def test_redirect_uri_is_matched_exactly(idgate: Running, variant: str) ->
     "name", ["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge"]
 )
 async def test_a_repeated_authorization_parameter_is_refused(idgate: Running, name: str) -> None:
-    items = list(params(idgate).items()) + [(name, params(idgate)[name])]
-    async with session() as http:
-        async with http.get(idgate.url("kkp", "/dex/auth?" + urlencode(items)), allow_redirects=False) as r:
-            if name in ("client_id", "redirect_uri"):
-                assert r.status == 400 and "Location" not in r.headers  # never redirect unverified
-            else:
-                location = r.headers.get("Location", "")
-                assert r.status == 302 and "error=invalid_request" in location, (r.status, location)
+    items = [*params(idgate).items(), (name, params(idgate)[name])]
+    url = idgate.url("kkp", "/dex/auth?" + urlencode(items))
+    async with session() as http, http.get(url, allow_redirects=False) as r:
+        if name in ("client_id", "redirect_uri"):
+            assert r.status == 400 and "Location" not in r.headers  # never redirect unverified
+        else:
+            location = r.headers.get("Location", "")
+            assert r.status == 302 and "error=invalid_request" in location, (r.status, location)
 
 
 @pytest.mark.parametrize("name", ["grant_type", "code", "redirect_uri", "code_verifier", "client_id"])
@@ -131,10 +131,9 @@ async def test_a_repeated_token_parameter_is_refused(idgate: Running, name: str)
     data["client_id"] = "prometheus"
     items = [*data.items(), (name, data[name])]
     auth = aiohttp.BasicAuth("prometheus", "Pq7wE3rT9yU1iO5pA2sD8fG4hJ6kL0zX")
-    async with session() as http:
-        async with http.post(idgate.url("kkp", "/dex/token"), data=items, auth=auth) as r:
-            doc = await r.json()
-            assert r.status in (400, 401) and doc["error"] in ("invalid_request", "invalid_client"), doc
+    async with session() as http, http.post(idgate.url("kkp", "/dex/token"), data=items, auth=auth) as r:
+        doc = await r.json()
+        assert r.status in (400, 401) and doc["error"] in ("invalid_request", "invalid_client"), doc
 
 
 # -- RFC 8252 loopback redirects (pure) -------------------------------------------------------------

@@ -17,8 +17,8 @@ from tests.e2e.harness import EMAIL, PASSWORD, Running, Upstream, stop_idgate
 from tests.security.conftest import run_idgate
 from tests.security.flows import login_page
 
-from idgate.clock import FrozenClock
 from idgate.cli import main
+from idgate.clock import FrozenClock
 from idgate.provider.throttle import (
     Limits,
     Throttle,
@@ -159,7 +159,9 @@ def locking_idgate(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory)
     assert stop_idgate(running) == 0, running.output()
 
 
-async def post_login(b: Browser, idgate: Running, password: str, login: str = EMAIL) -> tuple[int, str, float]:
+async def post_login(
+    b: Browser, idgate: Running, password: str, login: str = EMAIL
+) -> tuple[int, str, float]:
     page = login_page(await b.get(idgate.url("grafana", "/")))
     form = forms(page.body)[0]
     assert b.http is not None

@@ -51,7 +51,9 @@ def request(idgate: Running, target: str) -> bytes:
 
 
 @pytest.mark.parametrize("target", TRICKS)
-def test_dressed_up_paths_do_not_skip_authentication(idgate: Running, upstream: Upstream, target: str) -> None:
+def test_dressed_up_paths_do_not_skip_authentication(
+    idgate: Running, upstream: Upstream, target: str
+) -> None:
     upstream.clear()
     got = exchange(idgate.port, request(idgate, target), wait_close=False, timeout=3)
     forwarded = [s.target for s in upstream.seen]

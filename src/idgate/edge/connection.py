@@ -22,7 +22,7 @@ import httptools
 from httptools import HttpParserError, HttpParserUpgrade
 
 from idgate.clock import Clock
-from idgate.edge.dispatch import dispatch
+from idgate.edge.dispatch import dispatch, emit
 from idgate.edge.forward import Forward
 from idgate.edge.hotpath import HTML
 from idgate.edge.http import CONTINUE_100, Request, simple_response, upstream_head
@@ -30,6 +30,7 @@ from idgate.edge.limits import EdgeLimits
 from idgate.edge.pages import page
 from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
 from idgate.edge.routes import RouteTable
+from idgate.edge.stats import STATS, EdgeStats
 from idgate.proxy.oidc_client import ProviderUnavailable
 from idgate.sessions.base import SessionStoreUnavailable
 
@@ -40,6 +41,7 @@ PAUSE_PIPELINE = 4
 PAUSE_UPGRADE = 8
 PAUSE_LOOKUP = 16
 _IDLE, _HEADER = 1, 2
+_NEVER = float("inf")
 
 
 class _Reject(Exception):
@@ -53,10 +55,13 @@ class _Reject(Exception):
 class EdgeState:
     """What every connection of one edge shares."""
 
-    def __init__(self, table: RouteTable, clock: Clock, limits: EdgeLimits) -> None:
+    def __init__(
+        self, table: RouteTable, clock: Clock, limits: EdgeLimits, stats: EdgeStats | None = None
+    ) -> None:
         self.table = table
         self.clock = clock
         self.limits = limits
+        self.stats = STATS if stats is None else stats
         self.pool = Pool(limits)
         self.connections: set[EdgeConnection] = set()
         self.closing = False
@@ -88,6 +93,8 @@ class EdgeConnection(asyncio.Protocol):
         self._looping = False
         self._paused = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when _timer fires
+        self._deadline = _NEVER  # when the connection times out (the timer may fire earlier and re-arm)
         self._timer_kind = 0
         self._status = 0
         self.deployment = ""
@@ -208,22 +215,43 @@ class EdgeConnection(asyncio.Protocol):
         self.resume(PAUSE_UPGRADE | PAUSE_PIPELINE)
 
     # -- timers -------------------------------------------------------------------------------
+    # One timer per connection, re-armed lazily: arming only moves ``_deadline``; the timer is
+    # rescheduled when it fires early, or replaced when the new deadline is earlier than it. A
+    # keep-alive connection under load schedules about one timer per header timeout, not two per request.
     def _arm(self, kind: int) -> None:
-        self._cancel_timer()
         limits = self.state.limits
         delay = limits.keepalive_timeout if kind == _IDLE else limits.header_timeout
         self._timer_kind = kind
-        self._timer = self.loop.call_later(delay, self._on_timer)
+        deadline = self._deadline = self.loop.time() + delay
+        if self._timer is not None:
+            if self._timer_at <= deadline:
+                return  # fires first, then re-arms for what is left
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _disarm(self) -> None:
+        """No timeout until the next :meth:`_arm` (the timer, if any, stays and re-arms lazily)."""
+        self._deadline = _NEVER
 
     def _cancel_timer(self) -> None:
+        self._deadline = _NEVER
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._closed or self._active is not None:
+        if self._closed:
             return
+        deadline = self._deadline
+        if deadline != _NEVER and self.loop.time() < deadline:
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        if deadline == _NEVER or self._active is not None:
+            return
+        self._deadline = _NEVER
         if self._timer_kind == _HEADER and self._incoming is not None:
             self._incoming = None
             self._active = Request(perf_counter())
@@ -264,7 +292,7 @@ class EdgeConnection(asyncio.Protocol):
         req.version = parser.get_http_version()
         req.keep_alive = parser.should_keep_alive()
         if self._active is None and not self._queue:
-            self._cancel_timer()
+            self._disarm()
             self._begin(req)
         else:
             self._queue.append(req)
@@ -468,28 +496,36 @@ class EdgeConnection(asyncio.Protocol):
         self._arm(_HEADER if self._incoming is not None else _IDLE)
 
     def _log(self, req: Request) -> None:
+        """Count the exchange in the edge's stats; write its access line when ``idgate.access`` logs INFO."""
+        seconds = perf_counter() - req.started
+        deployment = self.deployment
+        state = self.state
+        if deployment:
+            role = "proxy"
+        else:
+            routes = state.table.host(req.host)
+            role = "provider" if routes is not None and routes.provider_path is not None else "none"
+        state.stats.request(role, deployment, self._status, seconds, self.reason)
         if not access_log.isEnabledFor(logging.INFO):
             return
         method = req.method.decode("ascii", "backslashreplace") or "-"
         host = req.host.decode("ascii", "backslashreplace")
         path = req.path().decode("ascii", "backslashreplace")
-        ms = (perf_counter() - req.started) * 1000.0
-        access_log.info(
-            "%s %s %s %d %.2fms deployment=%s reason=%s",
-            method,
-            host,
-            path,
-            self._status,
-            ms,
-            self.deployment or "-",
-            self.reason or "-",
-            extra={
+        ms = seconds * 1000.0
+        emit(
+            access_log,
+            _ACCESS_FORMAT,
+            (method, host, path, self._status, ms, deployment or "-", self.reason or "-"),
+            {
                 "method": method,
                 "host": host,
                 "path": path,
                 "status": self._status,
                 "duration_ms": round(ms, 3),
-                "deployment": self.deployment,
+                "deployment": deployment,
                 "reason": self.reason,
             },
         )
+
+
+_ACCESS_FORMAT = "%s %s %s %d %.2fms deployment=%s reason=%s"

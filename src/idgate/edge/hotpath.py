@@ -86,15 +86,17 @@ _NEVER = float("inf")
 
 
 class Verified:
-    """A session opened from a cookie, with the headers derived from it (computed once).
+    """A session opened from a cookie, with the headers derived from it (computed once, when first needed).
 
     ``until``: when the memo must look again (expiry, refresh due, or the Redis memo's end).
-    ``headers(now)`` adds the signed assertion, re-signed only after half its lifetime.
+    ``headers(now)`` adds the signed assertion, re-signed only after half its lifetime (the signer
+    keeps it too, so a session opened again from its cookie reuses it). ``auth_headers`` (what
+    ``/oauth/auth`` answers) are derived on first use: a session that is only proxied never pays for them.
     """
 
     __slots__ = (
+        "_auth_headers",
         "assertion_renew",
-        "auth_headers",
         "expires_at",
         "forward_headers",
         "gate",
@@ -109,18 +111,25 @@ class Verified:
         self.expires_at = session.expires_at
         self.until = until
         self.upstream_headers = _encode(upstream_headers(session, gate.header_options))
-        self.auth_headers = _encode(auth_headers(session, gate.header_options))
+        self._auth_headers: list[tuple[bytes, bytes]] | None = None
         self.forward_headers = self.upstream_headers
         self.assertion_renew = -_NEVER if gate.signer is not None else _NEVER
+
+    @property
+    def auth_headers(self) -> list[tuple[bytes, bytes]]:
+        """``X-Auth-Request-*`` and the tokens the options ask for (``/oauth/auth``'s 202)."""
+        found = self._auth_headers
+        if found is None:
+            found = self._auth_headers = _encode(auth_headers(self.session, self.gate.header_options))
+        return found
 
     def headers(self, now: float) -> list[tuple[bytes, bytes]]:
         """What the upstream receives about this person (and the assertion, when on)."""
         if now >= self.assertion_renew:
             signer = self.gate.signer
             assert signer is not None
-            token = signer.sign(self.session, now).encode("ascii")
+            token, self.assertion_renew = signer.assertion(self.session, now)
             self.forward_headers = [*self.upstream_headers, (_ASSERTION_B, token)]
-            self.assertion_renew = signer.renew_at(now)
         return self.forward_headers
 
 

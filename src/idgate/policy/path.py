@@ -7,8 +7,9 @@ authentication. So the path is brought to the form the upstream will act on firs
 - ``.`` and ``..`` segments are resolved (RFC 3986 §5.2.4), ``//`` runs collapsed.
 
 A path that cannot be normalised safely gives ``None``, and ``None`` is never skipped: a malformed
-escape, an encoded ``/``, ``\\``, NUL, ``#``, ``?`` or ``%`` (``%2F``, ``%5C``, ``%00``, ``%23``, ``%3F``,
-``%25``: double encoding), an overlong UTF-8 lead byte (``%C0``, ``%C1``), a raw backslash or ``#``, ``;`` (path
+escape, an encoded ``/``, ``\\``, NUL, ``#``, ``?`` or ``%`` (``%2F``, ``%5C``, ``%00``, ``%23``,
+``%3F``, ``%25``: double encoding), an overlong UTF-8 lead byte (``%C0``, ``%C1``), a raw backslash
+or ``#``, ``;`` (path
 parameters: ``/-/healthy/..;/admin`` is ``/admin`` to some servers), control or non-ASCII characters,
 or anything not starting with ``/``.
 """

@@ -348,9 +348,7 @@ def _error_page(request: web.Request, err: PageError) -> web.Response:
             deployment=dep.settings.name if dep else None,
         )
     )
-    resp = web.Response(
-        status=err.status, text=html, content_type="text/html", headers=PAGE_HEADERS
-    )
+    resp = web.Response(status=err.status, text=html, content_type="text/html", headers=PAGE_HEADERS)
     if dep is not None and err.clear_login:
         _set_login(resp, dep, "", _proto(request), max_age=0)
     return resp

@@ -10,8 +10,11 @@ A service reachable inside the cluster cannot tell a proxied request from a dire
 The signing key is derived from the deployment's ``encryption_key`` (HKDF, purpose ``assertion``), so
 every worker and replica signs with the same key and publishes the same JWKS at ``/oauth/jwks.json``;
 ``previous_encryption_keys`` stay published, so a rotation does not break verifiers that cache keys.
-An assertion is reused for the same session and upstream until half its lifetime has passed (the caller
-keeps it; see :meth:`AssertionSigner.renew_at`): an ES256 signature costs ~50 µs, too much per request.
+An assertion is reused for the same session and upstream until half its lifetime has passed (see
+:meth:`AssertionSigner.renew_at`): an ES256 signature costs ~50 µs, too much per request. The signer keeps
+what it signed in a small bounded cache keyed by the claims that come from the session (user, email,
+groups, preferred username), so a session opened again from its cookie -- with the memo of verified
+cookies off, or after the memo dropped it -- gets the same assertion too: :meth:`AssertionSigner.assertion`.
 :func:`assertion_claims` is pure; time is an input.
 """
 
@@ -76,10 +79,18 @@ def assertion_claims(session: Session, *, issuer: str, audience: str, now: float
     return claims
 
 
+#: How many recent assertions a signer keeps for reuse (one per person signed in recently).
+CACHE_SIZE = 4096
+
+
 class AssertionSigner:
     """Signs one deployment's assertions; publishes its keys (newest first)."""
 
-    def __init__(self, secrets: Sequence[bytes], *, issuer: str, audience: str) -> None:
+    def __init__(
+        self, secrets: Sequence[bytes], *, issuer: str, audience: str, cache_size: int = CACHE_SIZE
+    ) -> None:
+        self._cache: dict[tuple[str, str, tuple[str, ...], str], tuple[float, bytes]] = {}
+        self._cache_size = cache_size
         self._keys = [derive_signing_key(s) for s in secrets]
         self._jwks = [public_jwk(k) for k in self._keys]
         self.issuer = issuer
@@ -106,3 +117,27 @@ class AssertionSigner:
     def renew_at(now: float) -> float:
         """When an assertion signed at ``now`` should be replaced (half its lifetime)."""
         return int(now) + LIFETIME / 2
+
+    def assertion(self, session: Session, now: float) -> tuple[bytes, float]:
+        """An assertion for ``session`` as header bytes, and when to ask again (:meth:`renew_at`).
+
+        Reused while ``now`` is before the renewal time of the one signed for the same claims; a cache
+        hit is a dict lookup, a miss one ES256 signature. At most ``cache_size`` are kept: the expired
+        ones go first, then the oldest.
+        """
+        key = (session.user, session.email, session.groups, session.preferred_username)
+        cache = self._cache
+        hit = cache.get(key)
+        if hit is not None and now < hit[0]:
+            return hit[1], hit[0]
+        token = self.sign(session, now).encode("ascii")
+        renew = self.renew_at(now)
+        if self._cache_size <= 0:
+            return token, renew
+        if hit is None and len(cache) >= self._cache_size:
+            for k in [k for k, v in cache.items() if now >= v[0]]:
+                del cache[k]
+            while len(cache) >= self._cache_size:
+                del cache[next(iter(cache))]
+        cache[key] = (renew, token)
+        return token, renew

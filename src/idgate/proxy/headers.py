@@ -15,6 +15,7 @@ client's unless ``pass_authorization_header`` (then the edge drops the client's 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from idgate.sessions.base import Session
@@ -77,12 +78,12 @@ def safe_value(value: str) -> str | None:
     Control characters (including CR, LF, NUL, DEL) are refused; leading or trailing blanks are
     refused too, since a receiver would strip them and see another value.
     """
-    if value != value.strip(" \t"):
+    if value != value.strip(" \t") or _CONTROL.search(value) is not None:
         return None
-    for ch in value:
-        if ch < " " or ch == "\x7f":
-            return None
     return value
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def _groups_value(groups: tuple[str, ...]) -> str | None:
@@ -161,11 +162,12 @@ def upstream_headers(session: Session, o: HeaderOptions) -> list[tuple[str, str]
     if o.set_xauthrequest:
         out += auth_response_headers(session)
         _user_first(out, session, AUTH_REQUEST_USER, o.prefer_email_to_user)
-    token = safe_value(session.access_token) if session.access_token else None
-    if o.pass_access_token and token:
+    # The tokens (a kilobyte or more) are checked only when an option sends them.
+    token = safe_value(session.access_token) if o.pass_access_token and session.access_token else None
+    if token:
         out.append((FORWARDED_ACCESS_TOKEN, token))
-    bearer = _bearer(session.id_token)
-    if o.pass_authorization_header and bearer:
+    bearer = _bearer(session.id_token) if o.pass_authorization_header else None
+    if bearer:
         out.append(("Authorization", bearer))
     return out
 
@@ -174,10 +176,11 @@ def auth_headers(session: Session, o: HeaderOptions) -> list[tuple[str, str]]:
     """What ``/oauth/auth`` answers on 202: ``X-Auth-Request-*``, and the tokens the options ask for."""
     out = auth_response_headers(session)
     _user_first(out, session, AUTH_REQUEST_USER, o.prefer_email_to_user)
-    token = safe_value(session.access_token) if session.access_token else None
-    if o.set_xauthrequest and o.pass_access_token and token:
+    wants_token = o.set_xauthrequest and o.pass_access_token
+    token = safe_value(session.access_token) if wants_token and session.access_token else None
+    if token:
         out.append((AUTH_REQUEST_ACCESS_TOKEN, token))
-    bearer = _bearer(session.id_token)
-    if o.set_authorization_header and bearer:
+    bearer = _bearer(session.id_token) if o.set_authorization_header else None
+    if bearer:
         out.append(("Authorization", bearer))
     return out
