@@ -82,7 +82,17 @@ class LocalConnector:
         return self._dummy
 
     async def refresh(self, scopes: tuple[str, ...], identity: Identity) -> Identity:
-        """The user as stored now; :class:`LoginRefused` when the account was deleted."""
+        """The user as stored now; :class:`LoginRefused` when the account was deleted.
+
+        The account is looked up by its email first (one read; the usual case); only when that is gone or
+        now belongs to someone else are all accounts searched for the user id."""
+        if identity.email:
+            try:
+                found: Password | None = await self._storage.get(Password, identity.email.strip().lower())
+            except NotFound:
+                found = None
+            if found is not None and found.user_id == identity.user_id:
+                return self._identity(found)
         for record in await self._storage.list(Password):
             if record.user_id == identity.user_id:
                 return self._identity(record)

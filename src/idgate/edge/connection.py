@@ -96,6 +96,9 @@ class EdgeConnection(asyncio.Protocol):
         self._timer_at = 0.0  # when _timer fires
         self._deadline = _NEVER  # when the connection times out (the timer may fire earlier and re-arm)
         self._timer_kind = 0
+        self._watched: Forward | None = None  # the exchange whose upstream timeout runs
+        self._up_timer: asyncio.TimerHandle | None = None
+        self._up_timer_at = 0.0
         self._status = 0
         self.deployment = ""
         self.reason = ""
@@ -230,6 +233,32 @@ class EdgeConnection(asyncio.Protocol):
         self._timer_at = deadline
         self._timer = self.loop.call_at(deadline, self._on_timer)
 
+    def watch_upstream(self, fwd: Forward) -> None:
+        """Time ``fwd``'s upstream (its ``last`` + ``timeout``); one timer per connection, re-armed lazily."""
+        self._watched = fwd
+        due = fwd.last + fwd.timeout
+        if self._up_timer is not None:
+            if self._up_timer_at <= due:
+                return
+            self._up_timer.cancel()
+        self._up_timer_at = due
+        self._up_timer = self.loop.call_at(due, self._on_upstream_timer)
+
+    def unwatch_upstream(self, fwd: Forward) -> None:
+        """``fwd`` no longer needs its timeout (the timer, if any, stays for the next exchange)."""
+        if self._watched is fwd:
+            self._watched = None
+
+    def _on_upstream_timer(self) -> None:
+        self._up_timer = None
+        fwd = self._watched
+        if fwd is None or self._closed:
+            return
+        due = fwd.check_timeout()
+        if due is not None and self._up_timer is None and self._watched is fwd:
+            self._up_timer_at = due
+            self._up_timer = self.loop.call_at(due, self._on_upstream_timer)
+
     def _disarm(self) -> None:
         """No timeout until the next :meth:`_arm` (the timer, if any, stays and re-arms lazily)."""
         self._deadline = _NEVER
@@ -239,6 +268,9 @@ class EdgeConnection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._up_timer is not None and self._closed:
+            self._up_timer.cancel()
+            self._up_timer = None
 
     def _on_timer(self) -> None:
         self._timer = None

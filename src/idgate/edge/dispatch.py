@@ -33,7 +33,6 @@ from idgate.edge.hotpath import (
     forbidden_response,
     invalid_token_response,
     login_response,
-    split_cookies,
 )
 from idgate.edge.http import HeadError, Request, simple_response
 from idgate.edge.pages import page
@@ -90,6 +89,21 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
         conn.reply(404, _simple(req, 404, page(404), close, HTML), close)
 
 
+_REASONS: dict[frozenset[str], str] = {}
+_REASONS_MAX = 1024
+
+
+def reason_of(decision: Decision) -> str:
+    """``decision.reason`` (its sorted, joined reasons), remembered per set of reasons."""
+    reasons = decision.reasons
+    found = _REASONS.get(reasons)
+    if found is None:
+        found = decision.reason
+        if len(_REASONS) < _REASONS_MAX:
+            _REASONS[reasons] = found
+    return found
+
+
 def _default_trust(conn: EdgeConnection) -> bool:
     from idgate.edge.trust import DEFAULT_TRUST
 
@@ -110,7 +124,7 @@ def hot_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -
             _bearer_path(conn, req, dep, close, token)
             return
     if req.cookies:
-        sealed, cookie = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)
+        sealed, cookie = gate.split(req.cookies)
         now = conn.state.clock.now()
         verified = gate.open(sealed, now)
         if isinstance(verified, Pending):
@@ -127,7 +141,7 @@ def hot_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -
 def _bearer_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool, token: str) -> None:
     """The hot path for ``Authorization: Bearer <JWT>``: the token is the session (or refused)."""
     gate = dep.gate
-    cookie = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)[1] if req.cookies else None
+    cookie = gate.split(req.cookies)[1] if req.cookies else None
     verified = gate.open_bearer(token, conn.state.clock.now())
     if isinstance(verified, Pending):
         conn.defer(req, _resolve_bearer_then_serve(conn, req, dep, close=close, token=token, cookie=cookie))
@@ -175,7 +189,7 @@ def serve(
     decision = gate.decide(req, verified)
     if bearer and verified is not None:
         decision = Decision(decision.allowed, decision.reasons | {BEARER})
-    conn.reason = decision.reason
+    conn.reason = reason_of(decision)
     if decision.allowed:
         if req.wants_upgrade and not _origin_allowed(req, gate):
             decision = Decision(False, frozenset({"websocket_origin_not_allowed"}))
@@ -292,7 +306,7 @@ def auth_endpoint(conn: EdgeConnection, req: Request, dep: Deployment, close: bo
             return
         _auth_reply(conn, req, gate, found, close)
         return
-    sealed, _ = split_cookies(req.cookies, gate.cookie_b, gate.csrf_b)
+    sealed, _ = gate.split(req.cookies)
     now = conn.state.clock.now()
     verified = gate.open(sealed, now)
     if isinstance(verified, Pending):
@@ -322,7 +336,7 @@ def _auth_reply(
     conn: EdgeConnection, req: Request, gate: Gate, verified: Verified | None, close: bool
 ) -> None:
     data, decision = auth_response(req, gate, verified, close)
-    conn.reason = decision.reason
+    conn.reason = reason_of(decision)
     _audit(conn, gate, req, verified, decision)
     status = 202 if decision.allowed else 401 if decision.unauthenticated else 403
     conn.reply(status, data, close)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 PAUSE_UPSTREAM_FULL = 1
 PAUSE_CONNECTING = 2
+_CONNECTION_PLAIN = frozenset({b"close", b"keep-alive"})
 
 
 class Forward:
@@ -55,8 +56,8 @@ class Forward:
         "status",
         "target",
         "task",
+        "timed",
         "timeout",
-        "timer",
         "tunnel",
         "upgrade",
     )
@@ -81,7 +82,7 @@ class Forward:
         self.upgrade = upgrade
         self.conn: UpstreamConnection | None = None
         self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.timed = False  # the upstream timeout runs (the client connection's timer watches it)
         self.last = 0.0
         self.retried = False
         self.done = False
@@ -170,26 +171,28 @@ class Forward:
         self._arm()
 
     # -- timeouts -----------------------------------------------------------------------------
+    # The timer itself belongs to the client connection and outlives its exchanges
+    # (:meth:`EdgeConnection.watch_upstream`): a request does not schedule and cancel one of its own.
     def _arm(self) -> None:
-        loop = self.edge.loop
-        self.last = loop.time()
-        if self.timer is None:
-            self.timer = loop.call_later(self.timeout, self._on_timer)
+        self.last = self.edge.loop.time()
+        if not self.timed:
+            self.timed = True
+            self.edge.watch_upstream(self)
 
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.done or self.tunnel:
-            return
-        loop = self.edge.loop
-        timeout = self.timeout
-        idle = loop.time() - self.last
+    def check_timeout(self) -> float | None:
+        """Called by the connection's timer: fail with 504 when the upstream has been silent for the
+        timeout; else when to look again (``None``: no longer timed)."""
+        if self.done or self.tunnel or not self.timed:
+            return None
+        now = self.edge.loop.time()
+        idle = now - self.last
         if self.conn is not None and self.conn.reading_paused:
             idle = 0.0  # the client is the slow one; not the upstream's fault
-            self.last = loop.time()
-        if idle < timeout:
-            self.timer = loop.call_later(timeout - idle, self._on_timer)
-            return
+            self.last = now
+        if idle < self.timeout:
+            return self.last + self.timeout
         self._fail(504, "upstream_timeout")
+        return None
 
     # -- the response, from the upstream (Sink) ------------------------------------------------
     def upstream_head(self, status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
@@ -204,7 +207,7 @@ class Forward:
         content_length: bytes | None = None
         te: bytes | None = None
         out: list[tuple[bytes, bytes]] = []
-        tokens: set[bytes] = set()
+        tokens: set[bytes] | None = None  # names listed in Connection (rare beyond close/keep-alive)
         for name, value in headers:
             key = name.lower()
             if key in HOP_BY_HOP:
@@ -213,10 +216,12 @@ class Forward:
                 elif key == b"transfer-encoding":
                     te = value.strip().lower()
                 elif key == b"connection":
+                    if tokens is None:
+                        tokens = set()
                     tokens.update(t.strip().lower() for t in value.split(b","))
                 continue
             out.append((name, value))
-        if tokens - {b"close", b"keep-alive"}:
+        if tokens is not None and tokens - _CONNECTION_PLAIN:
             out = [(n, v) for n, v in out if n.lower() not in tokens]
         if te is not None and not te.endswith(b"chunked"):
             self._fail(502, "upstream_bad_transfer_encoding")
@@ -338,9 +343,9 @@ class Forward:
 
     # -- endings ------------------------------------------------------------------------------
     def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.timed:
+            self.timed = False
+            self.edge.unwatch_upstream(self)
 
     def _drop_conn(self) -> None:
         conn, self.conn = self.conn, None

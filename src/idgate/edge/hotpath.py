@@ -33,6 +33,10 @@ from idgate.settings import ProxySettings
 HTML = b"text/html; charset=utf-8"
 #: How long a session read from a server-side store (Redis) is remembered per process.
 STATEFUL_MEMO_SECONDS = 2.0
+#: Cookie headers remembered with their split (a browser sends the same one each time), and the
+#: largest one remembered: at most ~4 MiB per deployment.
+SPLIT_MEMO_SIZE = 512
+SPLIT_MEMO_BYTES = 4096
 _JSON_401 = json.dumps({"error": "unauthorized"}).encode()
 
 
@@ -95,6 +99,7 @@ class Verified:
     """
 
     __slots__ = (
+        "_auth_202",
         "_auth_headers",
         "assertion_renew",
         "expires_at",
@@ -112,6 +117,7 @@ class Verified:
         self.until = until
         self.upstream_headers = _encode(upstream_headers(session, gate.header_options))
         self._auth_headers: list[tuple[bytes, bytes]] | None = None
+        self._auth_202: bytes | None = None
         self.forward_headers = self.upstream_headers
         self.assertion_renew = -_NEVER if gate.signer is not None else _NEVER
 
@@ -121,6 +127,17 @@ class Verified:
         found = self._auth_headers
         if found is None:
             found = self._auth_headers = _encode(auth_headers(self.session, self.gate.header_options))
+        return found
+
+    def auth_accepted(self, close: bool, keep_alive_10: bool) -> bytes:
+        """``/oauth/auth``'s 202 for this person (built once for a plain keep-alive answer)."""
+        if close or keep_alive_10:
+            return simple_response(
+                202, b"", headers=self.auth_headers, close=close, keep_alive_10=keep_alive_10
+            )
+        found = self._auth_202
+        if found is None:
+            found = self._auth_202 = simple_response(202, b"", headers=self.auth_headers)
         return found
 
     def headers(self, now: float) -> list[tuple[bytes, bytes]]:
@@ -140,6 +157,7 @@ class Gate:
         "_bearer_memo",
         "_memo",
         "_memo_size",
+        "_split_memo",
         "api_routes",
         "bearer",
         "cookie",
@@ -186,6 +204,27 @@ class Gate:
         self._memo: dict[str, Verified] = {}
         self._bearer_memo: dict[str, Verified] = {}
         self._memo_size = memo_size
+        self._split_memo: dict[bytes, tuple[str | None, bytes | None]] = {}
+
+    def split(self, headers: list[bytes]) -> tuple[str | None, bytes | None]:
+        """:func:`split_cookies` for this deployment's cookie names, remembered per Cookie header value.
+
+        The split is a pure function of the header's bytes, so it is kept for a small bounded set of
+        headers (the oldest forgotten first). A hit also returns the very same sealed ``str``, whose hash
+        Python keeps: the lookup in the memo of verified cookies then hashes nothing.
+        """
+        if len(headers) != 1:
+            return split_cookies(headers, self.cookie_b, self.csrf_b)
+        raw = headers[0]
+        memo = self._split_memo
+        found = memo.get(raw)
+        if found is None:
+            found = split_cookies(headers, self.cookie_b, self.csrf_b)
+            if len(raw) <= SPLIT_MEMO_BYTES:
+                if len(memo) >= SPLIT_MEMO_SIZE:
+                    del memo[next(iter(memo))]
+                memo[raw] = found
+        return found
 
     def _until(self, session: Session, now: float) -> float:
         until = session.expires_at
@@ -397,6 +436,9 @@ def _constraints(url: bytes) -> Criterion | None:
     return criterion
 
 
+_AUTH_401 = simple_response(401, b"Unauthorized")
+
+
 def auth_response(req: Request, gate: Gate, verified: Verified | None, close: bool) -> tuple[bytes, Decision]:
     """``/oauth/auth`` for nginx ``auth_request``: 202 + ``X-Auth-Request-*``, 401 or 403.
 
@@ -412,9 +454,12 @@ def auth_response(req: Request, gate: Gate, verified: Verified | None, close: bo
             decision = Decision(False, frozenset(failed))
     keep_10 = req.version == "1.0" and not close
     if decision.allowed and verified is not None:
-        body = simple_response(202, b"", headers=verified.auth_headers, close=close, keep_alive_10=keep_10)
+        body = verified.auth_accepted(close, keep_10)
     elif decision.unauthenticated:
-        body = simple_response(401, b"Unauthorized", close=close, keep_alive_10=keep_10)
+        if close or keep_10:
+            body = simple_response(401, b"Unauthorized", close=close, keep_alive_10=keep_10)
+        else:
+            body = _AUTH_401
     else:
         body = simple_response(403, b"Forbidden", close=close, keep_alive_10=keep_10)
     return body, decision

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from functools import lru_cache
 from typing import Any
 
 from joserfc import jwt
+from joserfc.jws import JWSRegistry
 
 from idgate.oauth2 import scopes as s
 from idgate.oauth2.grants.base import Grant
@@ -77,10 +80,29 @@ def id_token_claims(
     return claims
 
 
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+@lru_cache(maxsize=16)
+def _header_segment(alg: str, kid: str | None) -> bytes:
+    header = {"typ": "JWT", "alg": alg, "kid": kid}
+    return _b64(json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
+
+
 def sign(claims: dict[str, Any], keys: LoadedKeys) -> str:
-    """A compact JWS of ``claims`` with the current signing key (``kid`` in the header)."""
-    header = {"alg": keys.algorithm, "kid": keys.signer.kid, "typ": "JWT"}
-    return jwt.encode(header, claims, keys.signer, algorithms=[keys.algorithm])
+    """A compact JWS of ``claims`` with the current signing key (``kid`` in the header).
+
+    The same bytes as ``joserfc.jwt.encode(header, claims, key)`` (header ``typ``, ``alg``, ``kid``;
+    compact JSON), built directly with joserfc's algorithm: the header segment is made once per key,
+    and joserfc's per-call header and registry checks stay out of the token endpoint."""
+    alg = keys.algorithm
+    if alg not in ALGORITHMS:
+        raise ValueError(f"unsupported signing algorithm {alg!r}")
+    payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    signing_input = _header_segment(alg, keys.signer.kid) + b"." + _b64(payload)
+    signature = JWSRegistry.algorithms[alg].sign(signing_input, keys.signer)
+    return (signing_input + b"." + _b64(signature)).decode("ascii")
 
 
 def verify(token: str, keys: LoadedKeys) -> dict[str, Any]:

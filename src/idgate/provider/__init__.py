@@ -34,7 +34,8 @@ The states of a login::
       │ several allowed ─▶ chooser page, links to {path}/auth/{c}/login?req=ID
       ▼
     {path}/auth/{c}/login?req=ID
-      │ password connector: the form ── wrong password ─▶ the form again, 200
+      │ password connector: the form ── wrong password ─▶ the form again, 200 (after 1 s)
+      │   too many failures for the account or address (.throttle) ─▶ the form, 429, not checked
       │ callback connector: 303 upstream ─▶ {path}/callback?state=ID&... (another browser: error PAGE)
       ▼ authenticated
     AuthRequest deleted (claims it); LoginSession started (idgate_session cookie, auth_time = now)
@@ -51,5 +52,6 @@ The states of a login::
 
 Modules: :mod:`.app` builds the aiohttp app; :mod:`.routes` (back channel) and :mod:`.pages` (browser)
 parse and call :mod:`.service` (the core, no web imports), composed of :mod:`.login`, :mod:`.sso`,
-:mod:`.tokens`, :mod:`.logout` and :mod:`.connectors`; :mod:`.render` answers every error in one place.
+:mod:`.tokens`, :mod:`.logout`, :mod:`.throttle` and :mod:`.connectors`; :mod:`.render` answers every
+error in one place.
 """

@@ -256,7 +256,7 @@ class Logins:
             raise LoginExpired()
         started = self.throttle.started()
         try:
-            await self.throttle.reserve(username, address)
+            await self.throttle.check(username, address)
         except Throttled as exc:
             log.warning(
                 "password login throttled",
@@ -278,6 +278,7 @@ class Logins:
                 "password login failed",
                 extra={"connector_id": connector_id, "event": "login", "result": "failure"},
             )
+            await self.throttle.failed(username, address)
             await self.throttle.fail_slowly(started)
             return LoginForm(
                 pending.id,
@@ -286,7 +287,7 @@ class Logins:
                 username=username,
                 error="Invalid email or password.",
             )
-        await self.throttle.succeeded(username, address)
+        await self.throttle.succeeded(username)
         return await self._fresh(pending, identity, session_cookie)
 
     # -- {path}/callback ---------------------------------------------------------------------

@@ -141,15 +141,16 @@ class Provider:
             return None
         started = self.throttle.started()
         try:
-            await self.throttle.reserve(username, "")
+            await self.throttle.check(username, "")
         except Throttled:
             await self.throttle.fail_slowly(started)
             return None
         identity = await connector.login(scopes, username, password)
         if identity is None:
+            await self.throttle.failed(username, "")
             await self.throttle.fail_slowly(started)
             return None
-        await self.throttle.succeeded(username, "")
+        await self.throttle.succeeded(username)
         return connector.id, connector_hooks.claims_of(identity), identity.connector_data
 
     def grant_context(self) -> GrantContext:

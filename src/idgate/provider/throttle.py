@@ -1,13 +1,16 @@
 """Password login throttling: per-account and per-address limits, lockout, a constant failure delay.
 
-Every password attempt (the login form and the ``password`` grant) first *reserves* a slot in two
-counters kept in storage, so every replica sees them: one for the account (keyed on the canonical user
-name, whether or not such a user exists, so a lockout tells nothing about existence) and one for the
-client address. A reservation is an atomic :meth:`~idgate.storage.base.Storage.update`, so parallel
-guesses cannot slip past the limit. A success deletes the account's counter and gives the address its
-slot back; a failure keeps both. When a counter reaches its limit inside the window, the key is locked
-until the lockout ends (or ``idgate user unlock`` clears it) and attempts are refused without checking
-the password at all.
+Two counters of *failed* password attempts are kept in storage, so every replica sees them: one for the
+account (keyed on the canonical user name, whether or not such a user exists, so a lockout tells nothing
+about existence) and one for the client address. Before a password is checked (the login form and the
+``password`` grant), both are looked at: while either is locked the attempt is refused without checking
+the password at all. A failure is counted with an atomic :meth:`~idgate.storage.base.Storage.update`;
+when a counter reaches its limit inside the window, its key is locked until the lockout ends (or
+``idgate user unlock`` clears it). A success deletes the account's counter. Successes are never
+counted, so many people (or replicas) signing in to one shared account at once are not refused.
+
+The check comes before the count, so guesses sent in one parallel burst before the first of them
+failed are all checked; the limit bounds every later burst (THREAT_MODEL.md, residual risks).
 
 Every failure and every refusal is answered after the same delay, measured from the start of the
 attempt, so the answer time tells nothing about whether the user exists and each guess costs the
@@ -103,25 +106,22 @@ def is_locked(record: LoginFailures, now: float) -> bool:
     return record.locked_until is not None and now < record.locked_until
 
 
-def reserve(record: LoginFailures | None, key: str, now: float, limit: int, limits: Limits) -> LoginFailures:
-    """One more attempt counted on ``record``; :class:`Throttled` while it is locked."""
-    if record is not None and is_locked(record, now):
-        assert record.locked_until is not None
-        raise Throttled(record.locked_until - now)
-    if record is None or now >= record.first_at + limits.window:
+def count_failure(
+    record: LoginFailures | None, key: str, now: float, limit: int, limits: Limits
+) -> LoginFailures:
+    """``record`` with one more failure; locked when it reaches ``limit`` inside the window."""
+    if record is None or (now >= record.first_at + limits.window and not is_locked(record, now)):
         record = LoginFailures(id=key, failures=0, first_at=now, expires_at=now + limits.window)
     failures = record.failures + 1
-    locked_until = now + limits.lockout if failures >= limit else None
+    locked_until = now + limits.lockout if failures >= limit else record.locked_until
     expires = max(record.first_at + limits.window, locked_until or 0.0)
     return dataclasses.replace(record, failures=failures, locked_until=locked_until, expires_at=expires)
 
 
-def release(record: LoginFailures, limit: int) -> LoginFailures:
-    """Give back the slot of an attempt that succeeded."""
-    failures = max(0, record.failures - 1)
-    return dataclasses.replace(
-        record, failures=failures, locked_until=record.locked_until if failures >= limit else None
-    )
+def check(record: LoginFailures | None, now: float) -> None:
+    """:class:`Throttled` while ``record`` is locked."""
+    if record is not None and record.locked_until is not None and now < record.locked_until:
+        raise Throttled(record.locked_until - now)
 
 
 class Throttle:
@@ -152,11 +152,27 @@ class Throttle:
         if remaining > 0:
             await self.sleep(remaining)
 
-    async def _bump(self, key: str, limit: int) -> None:
+    def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
+        keys = [(account_key(username), self.limits.account_failures)]
+        if address:  # "" (unknown, e.g. the password grant): only the account is counted
+            keys.append((address_key(address), self.limits.address_failures))
+        return keys
+
+    async def check(self, username: str, address: str) -> None:
+        """:class:`Throttled` when the account or the address is locked."""
+        now = self.clock.now()
+        for key, _limit in self._keys(username, address):
+            try:
+                record = await self.storage.get(LoginFailures, key)
+            except NotFound:
+                continue
+            check(record, now)
+
+    async def _count(self, key: str, limit: int) -> None:
         now = self.clock.now()
 
         def fn(current: LoginFailures) -> LoginFailures:
-            return reserve(current, key, now, limit, self.limits)
+            return count_failure(current, key, now, limit, self.limits)
 
         for _ in range(3):
             try:
@@ -164,27 +180,20 @@ class Throttle:
                 return
             except NotFound:
                 try:
-                    await self.storage.create(reserve(None, key, now, limit, self.limits))
+                    await self.storage.create(count_failure(None, key, now, limit, self.limits))
                     return
                 except AlreadyExists:
                     continue
 
-    async def reserve(self, username: str, address: str) -> None:
-        """Count an attempt for ``username`` from ``address`` (``""``: unknown, not counted);
-        :class:`Throttled` when either is locked."""
-        if address:
-            await self._bump(address_key(address), self.limits.address_failures)
-        await self._bump(account_key(username), self.limits.account_failures)
+    async def failed(self, username: str, address: str) -> None:
+        """Count a failed attempt for the account and the address."""
+        for key, limit in self._keys(username, address):
+            await self._count(key, limit)
 
-    async def succeeded(self, username: str, address: str) -> None:
-        """The attempt succeeded: the account's counter goes, the address gets its slot back."""
+    async def succeeded(self, username: str) -> None:
+        """The password was right: the account's failures are forgotten."""
         with contextlib.suppress(NotFound):
             await self.storage.delete(LoginFailures, account_key(username))
-        limit = self.limits.address_failures
-        if not address:
-            return
-        with contextlib.suppress(NotFound):
-            await self.storage.update(LoginFailures, address_key(address), lambda r: release(r, limit))
 
 
 async def unlock(storage: Storage, *, username: str = "", address: str = "") -> list[str]:

@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import os
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from idgate.errors import AlreadyExists, Conflict, NotFound, StorageError
 from idgate.storage.base import GarbageCollected, R, Record, check_indexed, indexes
 from idgate.storage.codec import decode, encode
+from idgate.storage.sql import sqlite_fast
 from idgate.storage.sql.schema import TABLES
 
 UPDATE_ATTEMPTS = 30
@@ -55,6 +57,35 @@ class SqlStorage:
         self._gc_lock_file = gc_lock_file
         # SQLite: one writer at a time per process (an in-memory database is a single connection).
         self._lock: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # SQLite: one connection kept checked out, whose worker thread runs each operation in one call
+        # (:mod:`.sqlite_fast`); PostgreSQL goes through SQLAlchemy.
+        self._pinned: AsyncConnection | None = None
+        self._driver: Any = None  # the pinned connection's aiosqlite.Connection
+
+    async def _sqlite(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(sqlite3_connection, *args)`` in the pinned connection's thread, under the lock."""
+        assert self._lock is not None
+        async with self._lock:
+            try:
+                if self._driver is None:
+                    self._pinned = await self._engine.connect()
+                    self._driver = (await self._pinned.get_raw_connection()).driver_connection
+                driver = self._driver
+                return await driver._execute(fn, driver._conn, *args)  # one hop per operation
+            except sqlite_fast.Missing:
+                raise NotFound(f"{kind} not found") from None
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists(str(exc)) from None
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):
+                    raise Conflict("concurrent transaction") from exc
+                raise StorageError(f"storage failed: {type(exc).__name__}") from exc
+            except sqlite3.Error as exc:
+                raise StorageError(f"storage failed: {type(exc).__name__}") from exc
+            except SQLAlchemyError as exc:
+                raise StorageError(f"storage failed: {type(exc).__name__}") from exc
+            except OSError as exc:
+                raise StorageError(f"storage unreachable: {exc.strerror or exc}") from exc
 
     @property
     def engine(self) -> AsyncEngine:
@@ -81,6 +112,9 @@ class SqlStorage:
             raise StorageError(f"storage unreachable: {exc.strerror or exc}") from exc
 
     async def create(self, record: Record) -> None:
+        if self._lock is not None:
+            await self._sqlite(record.KIND, sqlite_fast.create, record)
+            return
         table = TABLES[type(record)]
         async with self._tx() as conn:
             await conn.execute(
@@ -94,6 +128,11 @@ class SqlStorage:
             )
 
     async def get(self, kind: type[R], id: str) -> R:
+        if self._lock is not None:
+            data = await self._sqlite(kind.KIND, sqlite_fast.get, kind, id)
+            if data is None:
+                raise NotFound(f"{kind.KIND} not found")
+            return decode(kind, data)
         table = TABLES[kind]
         async with self._tx() as conn:
             row = (await conn.execute(select(table.c.data).where(table.c.id == id))).first()
@@ -102,6 +141,10 @@ class SqlStorage:
         return decode(kind, row.data)
 
     async def list(self, kind: type[R]) -> list[R]:
+        if self._lock is not None:
+            sql = sqlite_fast.statements(kind).list
+            texts = await self._sqlite(kind.KIND, sqlite_fast.select_all, sql, ())
+            return [decode(kind, t) for t in texts]
         table = TABLES[kind]
         async with self._tx() as conn:
             rows = (await conn.execute(select(table.c.data).order_by(table.c.id))).all()
@@ -120,6 +163,9 @@ class SqlStorage:
         raise Conflict(f"{kind.KIND}: too many concurrent updates")
 
     async def _update_once(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R | None:
+        if self._lock is not None:
+            new: R = await self._sqlite(kind.KIND, sqlite_fast.update, kind, id, fn)
+            return new
         table = TABLES[kind]
         async with self._tx() as conn:
             row = (await conn.execute(select(table.c.version, table.c.data).where(table.c.id == id))).first()
@@ -142,6 +188,10 @@ class SqlStorage:
             return new if rowcount == 1 else None
 
     async def delete(self, kind: type[R], id: str) -> None:
+        if self._lock is not None:
+            if await self._sqlite(kind.KIND, sqlite_fast.delete, kind, id) != 1:
+                raise NotFound(f"{kind.KIND} not found")
+            return
         table = TABLES[kind]
         async with self._tx() as conn:
             result = await conn.execute(delete(table).where(table.c.id == id))
@@ -150,6 +200,10 @@ class SqlStorage:
 
     async def find(self, kind: type[R], **equals: str) -> builtins.list[R]:
         check_indexed(kind, equals)
+        if self._lock is not None:
+            sql = sqlite_fast.where_sql(kind, "select", tuple(equals))
+            texts = await self._sqlite(kind.KIND, sqlite_fast.select_all, sql, tuple(equals.values()))
+            return [decode(kind, t) for t in texts]
         table = TABLES[kind]
         where = [table.c[name] == value for name, value in equals.items()]
         async with self._tx() as conn:
@@ -158,6 +212,10 @@ class SqlStorage:
 
     async def delete_where(self, kind: type[R], **equals: str) -> int:
         check_indexed(kind, equals)
+        if self._lock is not None:
+            sql = sqlite_fast.where_sql(kind, "delete", tuple(equals))
+            count: int = await self._sqlite(kind.KIND, sqlite_fast.execute_count, sql, tuple(equals.values()))
+            return count
         table = TABLES[kind]
         where = [table.c[name] == value for name, value in equals.items()]
         async with self._tx() as conn:
@@ -194,6 +252,13 @@ class SqlStorage:
         return GarbageCollected(removed)
 
     async def close(self) -> None:
+        if self._pinned is not None:
+            async with contextlib.AsyncExitStack() as stack:
+                if self._lock is not None:
+                    await stack.enter_async_context(self._lock)
+                await self._pinned.close()
+            self._pinned = None
+            self._driver = None
         await self._engine.dispose()
 
 
