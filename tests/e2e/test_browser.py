@@ -87,12 +87,6 @@ def test_a_person_logs_in_lands_where_they_asked_and_signs_out(page: Any, idgate
     assert "grafana_oauth2_proxy" not in {c["name"] for c in page.context.cookies()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with the KKP values (no postLogoutRedirectURIs) /oauth/sign_out ends on the provider's "
-    "'post_logout_redirect_uri is not registered' error page and the provider session survives, so the "
-    "next visit logs the person in again without a password",
-)
 def test_sign_out_asks_for_the_password_again(page: Any, idgate: Running) -> None:
     target = idgate.url("grafana", "/")
     page.goto(target)

@@ -2,8 +2,8 @@
 
 - ``post_logout_redirect_uri`` is followed only when it is registered for the client
   (``postLogoutRedirectURIs``, exact match) and the client is known (from ``client_id`` or the
-  ``id_token_hint``'s ``azp``/``aud``); otherwise the request is refused with an error page, never
-  redirected. ``state`` is echoed.
+  ``id_token_hint``'s ``azp``/``aud``); otherwise it is never followed: the logout still happens and
+  the signed-out page is shown. ``state`` is echoed.
 - With a valid ``id_token_hint`` (signed by this provider; it may have expired) whose subject is the
   session's, logout happens at once. Without one, the person confirms on a page (§2: the OP should ask),
   whose form carries a value bound to this browser, so another site cannot log a person out.
@@ -64,12 +64,11 @@ class Logouts:
                 raise InvalidRequest("client_id does not match the id_token_hint")
             client_id = client_id or str(azp)
         redirect_to: str | None = None
-        if request.post_logout_redirect_uri:
-            client = await self.lookup(client_id) if client_id else None
-            if client is None:
-                raise InvalidRequest("post_logout_redirect_uri needs client_id or id_token_hint")
-            if request.post_logout_redirect_uri not in client.post_logout_redirect_uris:
-                raise InvalidRequest("post_logout_redirect_uri is not registered for this client")
+        client = await self.lookup(client_id) if client_id and request.post_logout_redirect_uri else None
+        # An unregistered target (or no known client) is never followed (§3: the OP MUST NOT
+        # redirect); the person is still signed out and sees the signed-out page instead. A KKP values
+        # file registers no postLogoutRedirectURIs, and signing out must still end the login there.
+        if client is not None and request.post_logout_redirect_uri in client.post_logout_redirect_uris:
             params = {"state": request.state} if request.state else {}
             redirect_to = (
                 add_query(request.post_logout_redirect_uri, params)
