@@ -265,14 +265,23 @@ class Pool:
         self._idle: dict[str, list[UpstreamConnection]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.connects = 0  # connections opened so far (for tests and metrics)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop, looked up once: on Python 3.11 ``asyncio.get_running_loop()`` makes a ``getpid``
+        system call each time, twice per proxied request otherwise."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     def take(self, target: Target) -> UpstreamConnection | None:
         """The most recently released live connection to ``target``, or ``None``."""
         idle = self._idle.get(target.key)
         if not idle:
             return None
-        deadline = asyncio.get_running_loop().time() - self._limits.pool_idle_timeout
+        deadline = self._running_loop().time() - self._limits.pool_idle_timeout
         while idle:
             conn = idle.pop()
             if conn.closed or conn.transport is None or conn.transport.is_closing():
@@ -313,7 +322,7 @@ class Pool:
         if len(idle) >= self._limits.pool_max_idle:
             conn.close()
             return
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         conn.idle_since = loop.time()
         idle.append(conn)
         if self._sweeper is None:
