@@ -177,6 +177,11 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
             table = RouteTable.build(
                 settings, provider_socket=provider_socket, signin_socket=signin_socket, services=services
             )
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # --workers N: share the edge's counts
+                from idgate.observability import flush_edge_stats
+
+                flusher = asyncio.create_task(flush_edge_stats())
+                stack.push_async_callback(_cancel, flusher)
             edge = await start_edge(settings, table, clock, sock=sock)
             stack.push_async_callback(edge.aclose)
             for address in dict.fromkeys(a for a in (settings.health_listen, settings.metrics_listen) if a):
@@ -219,6 +224,12 @@ def select_role(settings: Settings, role: str = "all", deployment: str | None = 
     if role == "proxy" and not proxies:
         raise ValueError("--role proxy: the file has no iap deployments")
     return replace(settings, provider=provider, proxies=proxies)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

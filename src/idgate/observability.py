@@ -1,25 +1,25 @@
 """Prometheus metrics and log formats, derived from the structured log records idgate already writes.
 
-The edge and the web apps do not call a metrics API: they log. One :class:`MetricsHandler` on the
-``idgate`` loggers turns the records into Prometheus metrics, so the hot path pays for one log record
-per request (which it wrote anyway) and the metrics follow the logs exactly::
+Two sources, one registry::
 
-    logger / event                      ``extra`` fields read        metric
-    idgate.access (every request)       host, status, duration_ms,   idgate_requests_total
-                                        deployment, reason             {role,deployment,status}
+    source                              fields                       metric
+    the edge (idgate.edge.stats),       role, deployment, status,    idgate_requests_total
+      plain counters per request        duration                       {role,deployment,status}
                                                                      idgate_request_duration_seconds
                                                                        {role,deployment}
                                                                      idgate_upstream_errors_total
                                                                        {deployment,reason}
-    idgate.audit (every decision)       deployment, decision,        idgate_decisions_total
+    the edge, per access decision       deployment, decision,        idgate_decisions_total
                                         reasons                        {deployment,decision,reason}
     event="login" (idgate.provider)     connector_id, result         idgate_logins_total{connector,result}
     event="refresh" (idgate.provider)   result                       idgate_refreshes_total{role,result}
     event="key_rotation" (idgate.oidc)  -                            idgate_key_rotations_total
 
-``role`` is ``proxy`` for a deployment's host, ``provider`` for the issuer's host and ``none`` for a
-host idgate does not serve (its 404). ``reason`` on upstream errors is the edge's reason word
-(``upstream_unreachable``, ``upstream_timeout`` ...).
+The per-request families are counted by the edge as integers (a log record per request cost a quarter
+of the hot path); the provider's rare events come from the log records it writes anyway, through one
+:class:`MetricsHandler`. ``role`` is ``proxy`` for a deployment's host, ``provider`` for the issuer's
+host and ``none`` for a host idgate does not serve (its 404). ``reason`` on upstream errors is the
+edge's reason word (``upstream_unreachable``, ``upstream_timeout`` ...).
 
 Metrics are served with the probes by :mod:`idgate.health` on ``idgate.metrics_listen`` (default
 ``127.0.0.1:9180``; and on ``idgate.health_listen`` when that is set), never on the public listener.
@@ -71,16 +71,32 @@ LOG_FORMATS = ("text", "json")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-_MAX_HOSTS = 1024  # host -> role memo; beyond it (a scan of random Host values) roles are computed again
 
 
 class Metrics:
     """idgate's metric families, registered in ``registry`` (the default registry when ``None``)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, edge_families: bool = True) -> None:
         from prometheus_client import REGISTRY, Counter, Histogram
 
         reg = registry if registry is not None else REGISTRY
+        self.logins = Counter(
+            "idgate_logins_total",
+            "Logins at the provider by connector and result (success, failure, refused).",
+            ["connector", "result"],
+            registry=reg,
+        )
+        self.refreshes = Counter(
+            "idgate_refreshes_total",
+            "Token refreshes by role and result.",
+            ["role", "result"],
+            registry=reg,
+        )
+        self.key_rotations = Counter(
+            "idgate_key_rotations_total", "Rotations of the provider's signing keys.", registry=reg
+        )
+        if not edge_families:  # exported by idgate.edge.stats.EdgeStatsCollector instead
+            return
         self.requests = Counter(
             "idgate_requests_total",
             "HTTP requests answered on the public listener.",
@@ -106,21 +122,6 @@ class Metrics:
             ["deployment", "decision", "reason"],
             registry=reg,
         )
-        self.logins = Counter(
-            "idgate_logins_total",
-            "Logins at the provider by connector and result (success, failure, refused).",
-            ["connector", "result"],
-            registry=reg,
-        )
-        self.refreshes = Counter(
-            "idgate_refreshes_total",
-            "Token refreshes by role and result.",
-            ["role", "result"],
-            registry=reg,
-        )
-        self.key_rotations = Counter(
-            "idgate_key_rotations_total", "Rotations of the provider's signing keys.", registry=reg
-        )
 
 
 class MetricsHandler(logging.Handler):
@@ -134,8 +135,6 @@ class MetricsHandler(logging.Handler):
         super().__init__()
         self.metrics = metrics
         self.provider_hosts = provider_hosts
-        self._roles: dict[str, str] = {}
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def handle(self, record: logging.LogRecord) -> bool:
         # prometheus-client is thread-safe: no handler lock needed around emit().
@@ -144,53 +143,11 @@ class MetricsHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            if record.name == "idgate.access":
-                self._access(record)
-            elif record.name == "idgate.audit":
-                self._audit(record)
-            else:
-                event = getattr(record, "event", None)
-                if event is not None:
-                    self._event(str(event), record)
+            event = getattr(record, "event", None)
+            if event is not None:
+                self._event(str(event), record)
         except Exception:  # a metric must never break a request
             self.handleError(record)
-
-    def _role(self, host: str) -> str:
-        role = self._roles.get(host)
-        if role is None:
-            from idgate.settings import hostname
-
-            role = "provider" if hostname(host) in self.provider_hosts else "none"
-            if len(self._roles) < _MAX_HOSTS:
-                self._roles[host] = role
-        return role
-
-    def _access(self, record: logging.LogRecord) -> None:
-        d = record.__dict__
-        status = int(d.get("status", 0))
-        deployment = d.get("deployment") or ""
-        key = (deployment or str(d.get("host", "")), deployment, status)
-        children = self._children.get(key)
-        if children is None:
-            role = "proxy" if deployment else self._role(str(d.get("host", "")))
-            children = (
-                self.metrics.requests.labels(role, deployment, str(status)),
-                self.metrics.latency.labels(role, deployment),
-            )
-            if len(self._children) < _MAX_HOSTS:
-                self._children[key] = children
-        children[0].inc()
-        children[1].observe(float(d.get("duration_ms", 0.0)) / 1000.0)
-        reason = d.get("reason") or ""
-        if status in (502, 504) and reason.startswith("upstream_"):
-            self.metrics.upstream_errors.labels(deployment, reason.split(" ", 1)[0]).inc()
-
-    def _audit(self, record: logging.LogRecord) -> None:
-        d = record.__dict__
-        deployment = str(d.get("deployment") or "")
-        decision = str(d.get("decision") or "")
-        for reason in d.get("reasons") or ("",):
-            self.metrics.decisions.labels(deployment, decision, str(reason)).inc()
 
     def _event(self, event: str, record: logging.LogRecord) -> None:
         d = record.__dict__
@@ -232,6 +189,26 @@ def cleanup_multiprocess(path: str | None) -> None:
             del os.environ[MULTIPROC_ENV]
 
 
+async def flush_edge_stats(interval: float = 1.0) -> None:
+    """In a worker of ``--workers N``: add the edge's counts to the shared metrics every ``interval``.
+
+    Runs until cancelled, and flushes once more then, so a worker's last requests are not lost.
+    """
+    import asyncio
+
+    from idgate.edge.stats import STATS
+
+    if _installed is None or not hasattr(_installed.metrics, "requests"):
+        return
+    last: dict[str, Any] | None = None
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            last = STATS.flush_into(_installed.metrics, last)
+    finally:
+        STATS.flush_into(_installed.metrics, last)
+
+
 def render_metrics() -> tuple[bytes, str]:
     """The Prometheus text exposition of this process (or of all workers, in multiprocess mode)."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -253,22 +230,27 @@ _installed: MetricsHandler | None = None
 def install_metrics(settings: Settings) -> MetricsHandler:
     """Attach the metrics handler to the ``idgate`` logger (once per process) for ``settings``.
 
-    The access and audit loggers are set to INFO so that the edge writes their records even when the
-    operator's log level hides them: the output handler filters by level, the metrics see every record.
+    Request, latency, upstream-error and decision metrics are counted by the edge itself
+    (:mod:`idgate.edge.stats`, plain integers: no log record per request) and exported by its collector;
+    with ``--workers N`` each worker adds them to multiprocess-mode metrics (:func:`flush_edge_stats`).
+    Provider events (logins, refreshes, rotations) still come from log records.
     """
     global _installed  # noqa: PLW0603 - one handler per process, like the registry it writes to
     from idgate.settings import hostname
 
     hosts = frozenset({hostname(settings.provider.host)} if settings.provider is not None else ())
     if _installed is None:
-        _installed = MetricsHandler(Metrics(), hosts)
+        multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        _installed = MetricsHandler(Metrics(edge_families=multiprocess), hosts)
+        if not multiprocess:
+            from prometheus_client import REGISTRY
+
+            from idgate.edge.stats import EdgeStatsCollector
+
+            REGISTRY.register(EdgeStatsCollector())
         logging.getLogger("idgate").addHandler(_installed)
     else:
         _installed.provider_hosts = hosts
-        _installed._roles.clear()
-        _installed._children.clear()
-    for name in ("idgate.access", "idgate.audit"):
-        logging.getLogger(name).setLevel(logging.INFO)
     logging.getLogger("idgate.provider").setLevel(logging.INFO)
     logging.getLogger("idgate.oidc").setLevel(logging.INFO)
     return _installed

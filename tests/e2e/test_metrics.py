@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,6 +178,11 @@ def test_workers_answer_a_scrape_for_all_of_them(upstream: Upstream, tmp_path: P
         for _ in range(40):  # new connections: SO_REUSEPORT spreads them over the workers
             assert get(port, "/oauth/healthy", f"grafana.localhost:{port}")[0] == 200
         key = {"role": "proxy", "deployment": "grafana", "status": "200"}
+        # each worker adds its counts to the shared files every second
+        deadline = time.monotonic() + 5
+        while value(scrape(metrics_port), "idgate_requests_total", **key) != 40.0:
+            assert time.monotonic() < deadline, "the workers' counts never added up to 40"
+            time.sleep(0.2)
         counts = {value(scrape(metrics_port), "idgate_requests_total", **key) for _ in range(10)}
         assert counts == {40.0}
     finally:
