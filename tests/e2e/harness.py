@@ -3,12 +3,17 @@ subprocess on a free port, and a recording upstream that stands in for Prometheu
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,41 @@ class Upstream:
 
     def clear(self) -> None:
         self.seen.clear()
+
+
+@contextmanager
+def recording_upstream() -> Iterator[Upstream]:
+    """A real HTTP server on 127.0.0.1 that records every request it receives and answers 200 (JSON)."""
+    record = Upstream(port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            record.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
+            payload = json.dumps({"path": self.path}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    record.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield record
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def local_values(port: int, upstream_port: int, data_dir: Path) -> dict[str, Any]:

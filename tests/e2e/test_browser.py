@@ -31,9 +31,9 @@ CHROMIUM_ARGS = [
 ]
 PROMETHEUS_SECRET = "Pq7wE3rT9yU1iO5pA2sD8fG4hJ6kL0zX"  # tests/fixtures/kkp-values.yaml
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip("Debian's chromium is not installed (scripts/system-deps)", allow_module_level=True)
-playwright_api = pytest.importorskip("playwright.sync_api")
+# A missing browser is a failure, never a skip: `make test` installs both (scripts/system-deps, pyproject).
+assert os.path.exists(CHROMIUM), f"{CHROMIUM} missing: Debian's chromium is installed by scripts/system-deps"
+import playwright.sync_api as playwright_api  # noqa: E402
 
 
 @pytest.fixture(scope="module")
