@@ -10,6 +10,9 @@ Errors (the setup cannot work):
 - ``iap.oidc_issuer_url`` is the chart's placeholder, or differs from the issuer the ``dex`` section makes;
 - two deployments share a host or a ``name``; two Dex clients share an ``id``;
 - ``github_team`` without ``github_org``;
+- a ``cookie_name`` starting with ``__Host-`` together with ``cookie_domains``, a ``cookie_path`` other than
+  ``/`` or ``cookie_secure: false`` (RFC 6265bis §4.1.3: browsers would refuse every such cookie); reported
+  at the key that conflicts, in the deployment's ``config`` or in ``iap.default_configuration``;
 - a ``dex.connectors[i].config`` block that its connector type's model refuses (unknown key with a
   "did you mean", wrong type, missing key: :func:`idgate.connectors.registry.connector_problems`).
 
@@ -30,10 +33,12 @@ import ipaddress
 from collections.abc import Iterable
 
 from idgate.config.dex import Client, DexSection
-from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, IapSection
+from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, Deployment, IapSection
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
+from idgate.config.options import ProxyOptions
 from idgate.errors import Problem
+from idgate.proxy.cookies import HOST_PREFIX, has_prefix
 from idgate.settings import hostname
 
 __all__ = ["callback_urls", "check", "plain_http_allowed"]
@@ -221,6 +226,7 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
                     "needs github_org (teams are matched as the group 'org:team')",
                 )
             )
+        problems += _check_host_prefix(config, dep, at, opts)
         if "cookie_name" in dep.config.model_fields_set:
             problems.append(
                 Problem(
@@ -239,6 +245,37 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _option_path(config: Config, dep: Deployment, at: tuple[str, ...], key: str) -> str:
+    """Where the deployment's effective option ``key`` was written (see ``effective_options``)."""
+    if key in dep.config.model_fields_set or not dep.config.model_fields_set:
+        return config.path(*at, "config", key)
+    return config.path("iap", "default_configuration", key)
+
+
+def _check_host_prefix(
+    config: Config, dep: Deployment, at: tuple[str, ...], opts: ProxyOptions
+) -> list[Problem]:
+    """``__Host-`` cookies must be ``Secure``, ``Path=/`` and host-only (RFC 6265bis §4.1.3)."""
+    name = opts.cookie_name or ""
+    if not has_prefix(name, HOST_PREFIX):
+        return []
+    conflicts: list[tuple[str, str]] = []
+    if opts.cookie_domains:
+        conflicts.append(("cookie_domains", "must be empty"))
+    if (opts.cookie_path or "/") != "/":
+        conflicts.append(("cookie_path", "must be /"))
+    if opts.cookie_secure is False:
+        conflicts.append(("cookie_secure", "must not be false"))
+    return [
+        Problem(
+            _option_path(config, dep, at, key),
+            f"{rule} with cookie_name '{name}': a {HOST_PREFIX} cookie is Secure, Path=/ and has no Domain "
+            "(browsers refuse it otherwise)",
+        )
+        for key, rule in conflicts
+    ]
 
 
 def _check_client(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 from collections.abc import Coroutine
 from time import perf_counter
 from typing import Any, cast
@@ -25,7 +24,7 @@ from idgate.clock import Clock
 from idgate.edge.dispatch import dispatch, emit
 from idgate.edge.forward import Forward
 from idgate.edge.hotpath import HTML
-from idgate.edge.http import CONTINUE_100, Request, simple_response, upstream_head
+from idgate.edge.http import CONTINUE_100, Request, simple_response, upstream_head, with_request_id
 from idgate.edge.limits import EdgeLimits
 from idgate.edge.pages import page
 from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
@@ -450,24 +449,22 @@ class EdgeConnection(asyncio.Protocol):
         fwd.start()
 
     def reply(self, status: int, data: bytes, close: bool) -> None:
-        """Write a complete response built by the edge."""
+        """Write a complete response built by the edge (``X-Request-Id`` is added here)."""
         self._status = status
-        self.write(data)
+        req = self._active
+        self.write(with_request_id(data, req.request_id()) if req is not None else data)
         self._response_finished(close)
 
     def error(self, status: int, reason: str, *, close: bool) -> None:
-        """An error page with a request id (5xx) or a plain one; logged with ``reason``."""
+        """An error page carrying the request id; logged with ``reason``."""
         req = self._active
         assert req is not None
-        rid = os.urandom(6).hex() if status >= 500 else ""
-        self.reason = reason + (f" request_id={rid}" if rid else "")
+        self.reason = reason
         close = close or not req.complete or not req.keep_alive or self.state.closing
-        extra = [(b"X-Request-Id", rid.encode())] if rid else None
         data = simple_response(
             status,
-            page(status, request_id=rid),
+            page(status, request_id=req.request_id().decode("ascii")),
             content_type=HTML,
-            headers=extra,
             close=close,
             keep_alive_10=req.version == "1.0" and not close,
             head_only=req.method == b"HEAD",
@@ -547,10 +544,11 @@ class EdgeConnection(asyncio.Protocol):
         host = req.host.decode("ascii", "backslashreplace")
         path = req.path().decode("ascii", "backslashreplace")
         ms = seconds * 1000.0
+        rid = req.request_id().decode("ascii")
         emit(
             access_log,
             _ACCESS_FORMAT,
-            (method, host, path, self._status, ms, deployment or "-", self.reason or "-"),
+            (method, host, path, self._status, ms, deployment or "-", self.reason or "-", rid),
             {
                 "method": method,
                 "host": host,
@@ -559,8 +557,9 @@ class EdgeConnection(asyncio.Protocol):
                 "duration_ms": round(ms, 3),
                 "deployment": deployment,
                 "reason": self.reason,
+                "request_id": rid,
             },
         )
 
 
-_ACCESS_FORMAT = "%s %s %s %d %.2fms deployment=%s reason=%s"
+_ACCESS_FORMAT = "%s %s %s %d %.2fms deployment=%s reason=%s request_id=%s"

@@ -22,7 +22,6 @@ always behaves as with ``false``, answering 401 where OAuth2-Proxy answers 403.)
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING
 
 from idgate.edge.hotpath import (
@@ -86,7 +85,8 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
         conn.reply(200, _simple(req, 200, b"OK", close, _TEXT), close)
     else:
         conn.reason = "unknown_host"
-        conn.reply(404, _simple(req, 404, page(404), close, HTML), close)
+        body = page(404, request_id=req.request_id().decode("ascii"))
+        conn.reply(404, _simple(req, 404, body, close, HTML), close)
 
 
 _REASONS: dict[frozenset[str], str] = {}
@@ -195,7 +195,8 @@ def serve(
             decision = Decision(False, frozenset({"websocket_origin_not_allowed"}))
             conn.reason = decision.reason
             _audit(conn, gate, req, verified, decision)
-            conn.reply(403, forbidden_response(req, decision, close), close)
+            rid = req.request_id().decode("ascii")
+            conn.reply(403, forbidden_response(req, decision, close, rid), close)
             return
         # skip_auth passes no identity, as OAuth2-Proxy does, even when a session exists.
         skipped = SKIP_AUTH in decision.reasons
@@ -220,12 +221,13 @@ def serve(
         conn.reply(401, invalid_token_response(req, close), close)
     elif decision.unauthenticated:
         _audit(conn, gate, req, verified, decision)
-        data = login_response(req, close, api=gate.is_api(req), headers=set_cookies)
+        data = login_response(
+            req, close, api=gate.is_api(req), headers=set_cookies, request_id=req.request_id()
+        )
         conn.reply(401 if data.startswith(b"HTTP/1.1 401") else 302, data, close)
     else:
-        rid = os.urandom(6).hex()
-        conn.reason = f"{decision.reason} request_id={rid}"
-        _audit(conn, gate, req, verified, decision, request_id=rid)
+        _audit(conn, gate, req, verified, decision)
+        rid = req.request_id().decode("ascii")
         conn.reply(403, forbidden_response(req, decision, close, rid), close)
 
 
@@ -245,8 +247,6 @@ def _audit(
     req: Request,
     verified: Verified | None,
     decision: Decision,
-    *,
-    request_id: str = "",
 ) -> None:
     """Count the decision in the edge's stats; write it to ``idgate.audit`` when that logs INFO."""
     conn.state.stats.decision(gate.name, decision.allowed, decision.reasons)
@@ -256,9 +256,10 @@ def _audit(
     method = req.method.decode("ascii", "replace")
     path = req.path().decode("ascii", "backslashreplace")
     verdict = "allow" if decision.allowed else "deny"
+    request_id = req.request_id().decode("ascii")
     emit(
         audit_log,
-        "%s %s %s %s %s reasons=%s%s",
+        "%s %s %s %s %s reasons=%s request_id=%s",
         (
             gate.name,
             verdict,
@@ -266,7 +267,7 @@ def _audit(
             method,
             path,
             decision.reason,
-            f" request_id={request_id}" if request_id else "",
+            request_id,
         ),
         {
             "deployment": gate.name,
@@ -276,7 +277,7 @@ def _audit(
             "email": verified.session.email if verified is not None else None,
             "method": method,
             "path": path,
-            "request_id": request_id or None,
+            "request_id": request_id,
         },
     )
 

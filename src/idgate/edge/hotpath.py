@@ -38,6 +38,7 @@ STATEFUL_MEMO_SECONDS = 2.0
 SPLIT_MEMO_SIZE = 512
 SPLIT_MEMO_BYTES = 4096
 _JSON_401 = json.dumps({"error": "unauthorized"}).encode()
+_JSON_401_RID = b'{"error": "unauthorized", "request_id": "'
 
 
 def split_cookies(headers: list[bytes], name: bytes, csrf: bytes) -> tuple[str | None, bytes | None]:
@@ -361,14 +362,20 @@ def wants_json(req: Request) -> bool:
 
 
 def login_response(
-    req: Request, close: bool, *, api: bool | None = None, headers: list[tuple[bytes, bytes]] | None = None
+    req: Request,
+    close: bool,
+    *,
+    api: bool | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    request_id: bytes = b"",
 ) -> bytes:
-    """No session: 302 to ``/oauth/start?rd=<original path and query>``, or 401 for API clients."""
+    """No session: 302 to ``/oauth/start?rd=<original path and query>``, or 401 for API clients
+    (whose JSON names ``request_id``, a safe token, when given)."""
     head_only = req.method == b"HEAD"
     if api if api is not None else wants_json(req):
         return simple_response(
             401,
-            _JSON_401,
+            _JSON_401_RID + request_id + b'"}' if request_id else _JSON_401,
             headers=headers,
             content_type=b"application/json",
             close=close,
@@ -405,12 +412,12 @@ def invalid_token_response(req: Request, close: bool) -> bytes:
 
 
 def forbidden_response(req: Request, decision: Decision, close: bool, request_id: str = "") -> bytes:
-    """Refused by the policy: a 403 page that names the reasons and the request id."""
+    """Refused by the policy: a 403 page that names the reasons and the request id (the connection
+    adds the ``X-Request-Id`` header to every answer the edge makes)."""
     return simple_response(
         403,
         page(403, reasons=decision.reason, request_id=request_id),
         content_type=HTML,
-        headers=[(b"X-Request-Id", request_id.encode())] if request_id else None,
         close=close,
         keep_alive_10=req.version == "1.0" and not close,
         head_only=req.method == b"HEAD",

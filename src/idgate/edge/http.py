@@ -5,6 +5,10 @@ Everything here works on ``bytes`` straight from httptools' callbacks; no header
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
+
 from idgate.page_headers import PAGE_HEADERS_B
 from idgate.proxy.headers import is_reserved_bytes
 
@@ -47,12 +51,38 @@ HOP_BY_HOP: frozenset[bytes] = frozenset(
 )
 #: Headers the edge sets towards upstreams from its own knowledge.
 _FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
-_CONTROLLED = _FORWARDED | HOP_BY_HOP | {b"host", b"cookie", b"expect"}
+_CONTROLLED = _FORWARDED | HOP_BY_HOP | {b"host", b"cookie", b"expect", b"x-request-id"}
 _CONNECTION_STANDARD = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 IDEMPOTENT: frozenset[bytes] = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 CRLF = b"\r\n"
+#: A client's ``X-Request-Id`` is kept only when it is a short token of these characters.
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+_UNSAFE = b" "  # stands for "more than one X-Request-Id": never safe
+
+
+def _new_prefix() -> bytes:
+    return os.urandom(6).hex().encode() + b"-"
+
+
+_id_prefix = _new_prefix()
+_id_counter = itertools.count(1)
+
+
+def _reseed() -> None:
+    """A forked worker gets its own prefix and counter (ids stay distinct across processes)."""
+    global _id_prefix, _id_counter  # noqa: PLW0603
+    _id_prefix = _new_prefix()
+    _id_counter = itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_reseed)
+
+
+def new_request_id() -> bytes:
+    """A fresh request id: a per-process random prefix and a counter (no randomness per request)."""
+    return b"%s%x" % (_id_prefix, next(_id_counter))
 
 
 class HeadError(Exception):
@@ -77,6 +107,7 @@ class Request:
         "authorization",
         "body",
         "chunked",
+        "client_id",
         "complete",
         "connection",
         "content_length",
@@ -91,6 +122,7 @@ class Request:
         "method",
         "origin",
         "real_ip",
+        "rid",
         "started",
         "te",
         "tes",
@@ -128,6 +160,8 @@ class Request:
         self.origin = b""
         self.authorization = b""
         self.real_ip = b""
+        self.client_id = b""  # the client's X-Request-Id, as sent
+        self.rid = b""  # this request's id, once :meth:`request_id` decided it
         self.body: list[bytes] = []  # chunks received while the request waits its turn
         self.complete = False
 
@@ -158,6 +192,8 @@ class Request:
                 self.xfp = value
         elif key == b"expect":
             self.expect = value
+        elif key == b"x-request-id":
+            self.client_id = _UNSAFE if self.client_id else value  # the edge sends its own
         elif is_reserved_bytes(key):
             return
         elif b"_" in key and key.replace(b"_", b"-") in _CONTROLLED:
@@ -198,6 +234,14 @@ class Request:
                 raise HeadError(413, "request body too large")
         if self.method == b"CONNECT":
             raise HeadError(405, "CONNECT is not supported")
+
+    def request_id(self) -> bytes:
+        """This request's id: the client's ``X-Request-Id`` when it is a short safe token, else a new one."""
+        rid = self.rid
+        if not rid:
+            cid = self.client_id
+            rid = self.rid = cid if cid and _SAFE_ID.fullmatch(cid) else new_request_id()
+        return rid
 
     @property
     def has_body(self) -> bool:
@@ -267,6 +311,7 @@ def upstream_head(
     parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", xfp, CRLF)
     if req.host:
         parts += (b"X-Forwarded-Host: ", req.host, CRLF)
+    parts += (b"X-Request-Id: ", req.request_id(), CRLF)
     for name, value in extra:
         parts += (name, b": ", value, CRLF)
     if req.chunked:
@@ -290,6 +335,11 @@ def response_head(
         parts += (name, b": ", value, CRLF)
     parts.append(CRLF)
     return b"".join(parts)
+
+
+def with_request_id(data: bytes, rid: bytes) -> bytes:
+    """``data`` (a complete response the edge built) with ``X-Request-Id: rid`` after its status line."""
+    return data.replace(CRLF, b"\r\nX-Request-Id: " + rid + CRLF, 1)
 
 
 def simple_response(

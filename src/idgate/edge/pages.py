@@ -1,7 +1,8 @@
 """The edge's own HTML pages: small, self-contained (inline CSS, no external assets), escaped.
 
 Error pages name what went wrong without leaking anything the visitor did not send: the 403 page names
-the policy's reason, the 5xx pages carry a request id that also appears in the access log.
+the policy's reason, and every error page the edge makes carries the request's id, the same as in its
+``X-Request-Id`` header and in the access log.
 """
 
 from __future__ import annotations

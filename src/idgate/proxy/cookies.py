@@ -6,6 +6,13 @@ The sign-in state (CSRF) cookie follows the same ``Domain``, ``Path`` and ``Secu
 
 ``cookie_domains``: the longest listed domain that the deployment's host equals or ends with (none
 matches: a host-only cookie). ``cookie_secure`` unset: ``Secure`` unless the request came over plain http.
+
+Cookie name prefixes (RFC 6265bis §4.1.3): a ``cookie_name`` starting with ``__Host-`` makes every cookie of
+the deployment (the session, its chunks ``__Host-..._0``, the sign-in state ``__Host-..._csrf``) ``Secure``,
+``Path=/`` and without ``Domain``, so a sibling subdomain cannot toss a cookie over it; ``__Secure-`` makes
+them ``Secure`` (over a ``cookie_secure: false``). The prefixes are matched case-insensitively, as browsers
+do. ``idgate check`` and ``serve`` refuse ``cookie_domains``, a ``cookie_path`` other than ``/`` and
+``cookie_secure: false`` with ``__Host-`` (:mod:`idgate.config.check`); the forcing here is the backstop.
 """
 
 from __future__ import annotations
@@ -14,6 +21,14 @@ import dataclasses
 from dataclasses import dataclass
 
 from idgate.settings import ProxySettings, hostname
+
+HOST_PREFIX = "__Host-"
+SECURE_PREFIX = "__Secure-"
+
+
+def has_prefix(name: str, prefix: str) -> bool:
+    """Whether cookie ``name`` starts with ``prefix`` (``__Host-``, ``__Secure-``), in any letter case."""
+    return name[: len(prefix)].lower() == prefix.lower()
 
 
 def pick_domain(host: str, domains: tuple[str, ...]) -> str | None:
@@ -35,12 +50,22 @@ class CookiePolicy:
 
     @classmethod
     def of(cls, p: ProxySettings) -> CookiePolicy:
+        """The deployment's options, with what the cookie name's prefix demands (see the module docstring)."""
+        name = p.session_cookie
+        if has_prefix(name, HOST_PREFIX):
+            return cls(
+                domain=None,
+                path="/",
+                httponly=p.cookie_httponly,
+                samesite=p.cookie_samesite,
+                secure=True,
+            )
         return cls(
             domain=pick_domain(p.host, p.cookie_domains),
             path=p.cookie_path or "/",
             httponly=p.cookie_httponly,
             samesite=p.cookie_samesite,
-            secure=p.cookie_secure,
+            secure=True if has_prefix(name, SECURE_PREFIX) else p.cookie_secure,
         )
 
     def for_login(self) -> CookiePolicy:

@@ -165,7 +165,10 @@ def _absolute(rd: str, host: str, whitelist_domains: Sequence[str]) -> str | Non
     scheme = scheme.lower()
     if not sep or scheme not in _DEFAULT_PORTS or not _clean(rd) or rest[:1] in ("/", ""):
         return None
-    parts = urlsplit(f"{scheme}://{rest}")
+    try:
+        parts = urlsplit(f"{scheme}://{rest}")
+    except ValueError:  # e.g. "http://[" (an unclosed IPv6 literal): refused, never a 500
+        return None
     netloc = parts.netloc
     if "@" in netloc or not netloc:
         return None

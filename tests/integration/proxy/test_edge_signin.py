@@ -122,6 +122,47 @@ async def test_cookie_path_applies_to_the_state_cookie_too(tmp_path: Path) -> No
         await c.close()
 
 
+async def test_host_prefix_makes_every_cookie_secure_host_only_at_root(tmp_path: Path) -> None:
+    """``__Host-`` (RFC 6265bis): session, chunks and state cookie are Secure, Path=/, without Domain —
+    even over plain http and even if settings that ``idgate check`` refuses slipped through."""
+    name = "__Host-app_oauth2_proxy"
+    async with edge_world(
+        tmp_path, cookie_name=name, cookie_domains=("test",), cookie_path="/app", cookie_secure=False
+    ) as w:
+        w.idp.claims = {**w.idp.claims, "groups": [f"org:team-{i:04d}-{'x' * 40}" for i in range(30)]}
+        c = await w.client()
+        start, callback = await sign_in(w, c, rd="/x")
+        assert callback.status == 302 and callback.header("Location") == "/x"
+        sent = {**set_cookies(start), **set_cookies(callback)}
+        chunks = sorted(n for n in sent if n.startswith(f"{name}_") and n[len(name) + 1 :].isdigit())
+        assert chunks[:2] == [f"{name}_0", f"{name}_1"]  # chunked: each chunk keeps the prefix
+        assert set(sent) == {f"{name}_csrf", *chunks}
+        for header in sent.values():
+            attrs = [a.strip() for a in header.split(";")[1:]]
+            assert "Secure" in attrs and "Path=/" in attrs, header
+            assert not any(a.lower().startswith("domain=") for a in attrs), header
+        r = await c.get("/x", headers=f"Cookie: {cookie_pairs(callback)}\r\n")
+        assert r.status == 200 and r.upstream_header("X-Forwarded-Email") == ["alice@example.com"]
+        out = await c.get("/oauth/sign_out", headers=f"Cookie: {cookie_pairs(callback)}\r\n")
+        gone = set_cookies(out)
+        assert set(gone) == {f"{name}_csrf", name, *chunks}
+        for header in gone.values():
+            assert "Max-Age=0" in header and "Secure" in header and "Path=/;" in header
+            assert "Domain=" not in header
+        await c.close()
+
+
+async def test_secure_prefix_forces_secure(tmp_path: Path) -> None:
+    name = "__Secure-app_oauth2_proxy"
+    async with edge_world(tmp_path, cookie_name=name, cookie_domains=("test",), cookie_path="/app") as w:
+        c = await w.client()
+        start, callback = await sign_in(w, c, rd="/app/x")
+        csrf, session = set_cookies(start)[f"{name}_csrf"], set_cookies(callback)[name]
+        for header in (csrf, session):  # Secure over plain http; Domain and Path as configured
+            assert "Secure" in header and "Domain=test" in header and "Path=/app;" in header
+        await c.close()
+
+
 async def test_groups_and_email_from_configured_claims(tmp_path: Path) -> None:
     async with edge_world(tmp_path, oidc_email_claim="mail", oidc_groups_claim="roles") as w:
         w.idp.claims = {

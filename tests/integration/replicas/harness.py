@@ -27,10 +27,17 @@ from tests.e2e.harness import Running, free_port, local_values, start_idgate, wa
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def replica_values(front: int, upstream_port: int, data_dir: Path, storage: str) -> dict[str, Any]:
-    """The KKP example on this machine, every host on nginx's port, state in ``storage``."""
+def replica_values(
+    front: int, upstream_port: int, data_dir: Path, storage: str, *, redis: str | None = None
+) -> dict[str, Any]:
+    """The KKP example on this machine, every host on nginx's port, state in ``storage``; with ``redis``
+    (a ``redis://`` URL) the grafana deployment keeps its sessions there (``session_store_type: redis``).
+    """
     values = local_values(front, upstream_port, data_dir)
     values["idgate"]["storage"] = storage
+    if redis is not None:
+        config = values["iap"]["deployments"]["grafana"].setdefault("config", {})
+        config.update(session_store_type="redis", redis_connection_url=redis)
     return values
 
 
@@ -109,6 +116,7 @@ class Cluster:
     """The replicas by role, and nginx in front of them."""
 
     front: int
+    config: Path
     providers: list[Running] = field(default_factory=list)
     proxies: list[Running] = field(default_factory=list)
     nginx: Nginx | None = None
@@ -120,6 +128,26 @@ class Cluster:
         """SIGKILL: no clean shutdown, as when a node dies."""
         os.kill(replica.process.pid, signal.SIGKILL)
         replica.process.wait(timeout=10)
+
+    def restart(self, replica: Running, role: str, log: Path) -> Running:
+        """SIGKILL ``replica`` (if it still runs) and start a new process of ``role`` on its port, so nginx
+        sends it traffic again: a replaced pod."""
+        if replica.process.poll() is None:
+            self.kill(replica)
+        args = [
+            "serve",
+            "--config",
+            str(self.config),
+            "--role",
+            role,
+            "--listen",
+            f"127.0.0.1:{replica.port}",
+        ]
+        args += ["--deployment", "grafana"] if role == "proxy" else []
+        fresh = start_idgate(args, replica.port, log)
+        pool = self.providers if role == "provider" else self.proxies
+        pool[pool.index(replica)] = fresh
+        return fresh
 
     def stop(self) -> None:
         if self.nginx is not None:
@@ -135,7 +163,7 @@ class Cluster:
 
 def start_cluster(config: Path, front: int, tmp: Path, replicas: int = 2) -> Cluster:
     """``replicas`` provider and proxy (grafana) processes, then nginx over them."""
-    cluster = Cluster(front)
+    cluster = Cluster(front, config)
     try:
         for i in range(replicas):
             cluster.providers.append(start_replica(config, "provider", tmp / f"provider-{i}.log"))

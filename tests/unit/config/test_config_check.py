@@ -279,3 +279,44 @@ def test_deployment_on_the_provider_host(
 
 def test_empty_file_has_nothing_to_serve(cross: Callable[[dict[str, Any]], Found]) -> None:
     assert cross({}) == [("warning", "<root>: neither a dex nor an iap section: nothing to serve")]
+
+
+HOST_RULE = "with cookie_name '__Host-g': a __Host- cookie is Secure, Path=/ and has no Domain"
+
+
+def test_host_prefix_cookie_is_refused_with_domain_path_or_insecure(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
+    grafana = example["iap"]["deployments"]["grafana"]["config"]
+    grafana.update(
+        cookie_name="__Host-g", cookie_domains=["example.com"], cookie_path="/grafana", cookie_secure=False
+    )
+    at = "iap.deployments.grafana.config"
+    assert [f for f in cross(example) if f[0] == "error"] == [
+        ("error", f"{at}.cookie_domains: must be empty {HOST_RULE} (browsers refuse it otherwise)"),
+        ("error", f"{at}.cookie_path: must be / {HOST_RULE} (browsers refuse it otherwise)"),
+        ("error", f"{at}.cookie_secure: must not be false {HOST_RULE} (browsers refuse it otherwise)"),
+    ]
+
+
+def test_host_prefix_conflict_from_default_configuration_is_reported_there(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
+    example["iap"].setdefault("default_configuration", {})["cookie_domains"] = ["example.com"]
+    example["iap"]["deployments"]["grafana"]["config"]["cookie_name"] = "__host-g"  # any letter case
+    errors = [m for s, m in cross(example) if s == "error"]
+    assert errors == [
+        "iap.default_configuration.cookie_domains: must be empty with cookie_name '__host-g': "
+        "a __Host- cookie is Secure, Path=/ and has no Domain (browsers refuse it otherwise)"
+    ]
+
+
+@pytest.mark.parametrize("extra", [{}, {"cookie_path": "/", "cookie_secure": True}])
+def test_host_prefix_cookie_that_fits_is_accepted_without_suggestions(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    example["iap"]["deployments"]["grafana"]["config"].update(cookie_name="__Host-g", **extra)
+    assert [m.split(":")[0] for _, m in cross(example)] == ["iap.deployments.grafana.config.cookie_name"]
+    secure = example["iap"]["deployments"]["grafana"]["config"]
+    secure.update(cookie_name="__Secure-g", cookie_domains=["example.com"], cookie_path="/g")
+    assert [s for s, _ in cross(example)] == ["warning"]  # only "had no effect in the chart"

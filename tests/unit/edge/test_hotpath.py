@@ -79,7 +79,7 @@ async def test_bad_cookie_is_no_session(env: Env, client: Client, value: str) ->
     assert r.header("Location") == "/oauth/start?rd=%2Fx%3Fy%3D1"
     r = await client.get("/x", headers="Accept: application/json\r\n" + cookie(value))
     assert r.status == 401
-    assert json.loads(r.body) == {"error": "unauthorized"}
+    assert json.loads(r.body) == {"error": "unauthorized", "request_id": r.header("X-Request-Id")}
     r = await client.get("/x", headers="X-Requested-With: XMLHttpRequest\r\n" + cookie(value))
     assert r.status == 401
     assert env.upstream.requests == []

@@ -138,3 +138,36 @@ def test_state_cookie_keeps_domain_path_secure_and_relaxes_strict(samesite: str,
     state = policy.for_login()
     assert (state.domain, state.path, state.secure, state.httponly) == ("example.com", "/app", True, True)
     assert state.samesite == login
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("__Host-app", (None, "/", True)),
+        ("__HOST-app", (None, "/", True)),  # prefixes match in any letter case, as in browsers
+        ("__Secure-app", ("test", "/app", True)),
+        ("app", ("test", "/app", False)),
+    ],
+)
+def test_cookie_name_prefix_decides_domain_path_and_secure(
+    name: str, expected: tuple[str | None, str, bool]
+) -> None:
+    from idgate.settings import ProxySettings
+
+    p = ProxySettings(
+        name="app",
+        host="app.test",
+        upstream="http://127.0.0.1:1",
+        issuer_url="http://idp.test/dex",
+        client_id="app",
+        client_secret="s",
+        encryption_key=b"k" * 32,
+        cookie_name=name,
+        cookie_domains=("test",),
+        cookie_path="/app",
+        cookie_secure=False,
+    )
+    for policy in (CookiePolicy.of(p), CookiePolicy.of(p).for_login()):
+        assert (policy.domain, policy.path, policy.secure) == expected
+    header = CookiePolicy.of(p).header(f"{name}_0", "v", max_age=60, proto="http")
+    assert ("Secure" in header.split("; ")) is expected[2]
