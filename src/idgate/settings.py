@@ -67,6 +67,19 @@ class ConnectorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """Password login throttling (``idgate.login_throttle``; :mod:`idgate.provider.throttle`): how many
+    failures a key may have in ``window`` seconds before it is locked for ``lockout`` seconds, and how
+    long every failure or refusal takes to answer."""
+
+    account_failures: int = 5
+    address_failures: int = 30  # many people may share one address (NAT, a company proxy)
+    window: float = 900.0
+    lockout: float = 900.0
+    failure_delay: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     """The provider role: Dex's configuration as the ``oauth`` chart renders it."""
 
@@ -82,6 +95,7 @@ class ProviderSettings:
     refresh_idle_ttl: float | None = None  # dex.expiry.refreshTokens.validIfNotUsedFor (None: forever)
     refresh_absolute_ttl: float | None = None  # dex.expiry.refreshTokens.absoluteLifetime
     refresh_reuse_interval: float = 0.0  # dex.expiry.refreshTokens.reuseInterval
+    refresh_rotation: bool = True  # not dex.expiry.refreshTokens.disableRotation
     refresh_tokens_per_client: int = 10  # live refresh token families per user and client
     login_session_ttl: float = 24 * 3600.0  # the provider's SSO session (idgate.login_session_lifetime)
     signing_algorithm: str = "RS256"  # idgate.signing_algorithm: RS256 or ES256
@@ -89,6 +103,7 @@ class ProviderSettings:
     connectors: tuple[ConnectorSettings, ...] = ()  # dex.connectors, in file order
     password_connector: str | None = None  # dex.oauth2.passwordConnector: enables grant_type=password
     always_show_login_screen: bool = False  # dex.oauth2.alwaysShowLoginScreen
+    login_limits: LoginLimits = field(default_factory=LoginLimits)  # idgate.login_throttle
 
     @property
     def host(self) -> str:

@@ -23,6 +23,7 @@ from idgate.config.server import IdgateSection
 from idgate.settings import (
     ClientSettings,
     ConnectorSettings,
+    LoginLimits,
     ProviderSettings,
     ProxySettings,
     Settings,
@@ -105,13 +106,14 @@ def _provider(dex: DexSection) -> ProviderSettings:
 
 def _provider_options(dex: DexSection, section: IdgateSection) -> dict[str, Any]:
     """The provider settings beyond the basics: refresh token and device lifetimes, ``oauth2``, and
-    idgate's own keys (signing algorithm, login session lifetime)."""
+    idgate's own keys (signing algorithm, login session lifetime, login throttle limits)."""
     options: dict[str, Any] = {
         "signing_algorithm": section.signing_algorithm,
         "login_session_ttl": section.login_session_lifetime,
         "response_types": tuple(dict.fromkeys(dex.oauth2.responseTypes)),
         "password_connector": dex.oauth2.passwordConnector,
         "always_show_login_screen": dex.oauth2.alwaysShowLoginScreen,
+        "login_limits": LoginLimits(**section.login_throttle.model_dump()),
     }
     if dex.expiry.deviceRequests is not None:
         options["device_request_ttl"] = dex.expiry.deviceRequests
@@ -121,6 +123,7 @@ def _provider_options(dex: DexSection, section: IdgateSection) -> dict[str, Any]
         options["refresh_absolute_ttl"] = refresh.absoluteLifetime
         if refresh.reuseInterval is not None:
             options["refresh_reuse_interval"] = refresh.reuseInterval
+        options["refresh_rotation"] = not refresh.disableRotation
     return options
 
 

@@ -22,6 +22,7 @@ Warnings (it works, but probably not as meant):
   lets nobody in: OAuth2-Proxy authorises no one with an empty ``email_domains`` (``['*']`` allows any);
 - two Dex clients share a secret, or two deployments an ``encryption_key``;
 - Dex has clients but no connectors or static passwords (nobody can log in);
+- ``dex.expiry.refreshTokens.disableRotation``: a stolen refresh token works until it expires, unseen;
 - keys that are kept but have no effect (``discovery_url``, ``passthrough``, ``config.cookie_name``);
 - a deployment on the provider's own host; a file with neither section.
 """
@@ -98,6 +99,16 @@ def _check_dex(config: Config, dex: DexSection) -> list[Problem]:
 
     for i, connector in enumerate(dex.connectors):
         problems += connector_problems(connector.type, connector.config, ("dex", "connectors", i, "config"))
+    refresh = dex.expiry.refreshTokens
+    if refresh is not None and refresh.disableRotation:
+        problems.append(
+            Problem(
+                config.path("dex", "expiry", "refreshTokens", "disableRotation"),
+                "refresh tokens do not rotate: a stolen one works until it expires and its reuse "
+                "cannot be detected",
+                "warning",
+            )
+        )
     if dex.clients and not dex.connectors and not dex.staticPasswords:
         problems.append(
             Problem("dex", "clients but no connectors or staticPasswords: nobody can log in", "warning")

@@ -46,7 +46,7 @@ from idgate.provider.outcomes import (
     LoginStarted,
 )
 from idgate.provider.sso import Sessions
-from idgate.provider.throttle import Throttled
+from idgate.provider.throttle import Throttle, Throttled
 from idgate.provider.tokens import Tokens
 from idgate.settings import ProviderSettings
 from idgate.storage.base import Claims, Client, Storage
@@ -92,6 +92,7 @@ class Provider:
             absolute_ttl=settings.refresh_absolute_ttl,
             reuse_interval=settings.refresh_reuse_interval,
             per_client=max(1, settings.refresh_tokens_per_client),
+            rotate=settings.refresh_rotation,
         )
         self.grants = grant_types(password=settings.password_connector is not None)
         self.sessions = Sessions(storage, settings.login_session_ttl)
@@ -113,6 +114,7 @@ class Provider:
             tokens=self.tokens,
             lookup=self.client,
             context=self.grant_context,
+            throttle=Throttle(storage, clock, settings.login_limits),
         )
         self.logouts = Logouts(self.keys, self.sessions, clock, self.client)
         self.throttle = self.logins.throttle

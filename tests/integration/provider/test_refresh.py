@@ -50,6 +50,21 @@ async def test_within_the_reuse_interval_the_spent_token_works_once_more(make: M
     assert (await refresh(provider, first["refresh_token"])).status == 400  # after the interval: replay
 
 
+async def test_with_rotation_disabled_the_same_token_keeps_working_until_idle(make: Make) -> None:
+    """Dex's ``disableRotation``: the answer carries the token that was presented; lifetimes still apply."""
+    provider = await make(settings(refresh_rotation=False, refresh_idle_ttl=100.0))
+    first = await offline(provider)
+    token = first["refresh_token"]
+    for _ in range(3):
+        provider.clock.advance(60)  # each use moves the idle limit
+        resp = await refresh(provider, token)
+        assert resp.status == 200
+        body = await resp.json()
+        assert body["refresh_token"] == token and body["access_token"] != first["access_token"]
+    provider.clock.advance(101)
+    assert (await refresh(provider, token)).status == 400
+
+
 async def test_idle_and_absolute_lifetimes(make: Make) -> None:
     provider = await make(settings(refresh_idle_ttl=100.0, refresh_absolute_ttl=250.0))
     token = (await offline(provider))["refresh_token"]

@@ -253,6 +253,15 @@ def test_nobody_can_log_in_without_connectors_or_passwords(
     ]
 
 
+def test_refresh_tokens_that_do_not_rotate_are_warned_about(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
+    example["dex"]["expiry"] = {"refreshTokens": {"disableRotation": True}}
+    [(severity, message)] = cross(example)
+    assert severity == "warning"
+    assert message.startswith("dex.expiry.refreshTokens.disableRotation: refresh tokens do not rotate")
+
+
 def test_ignored_keys_are_warned_about(
     cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
 ) -> None:

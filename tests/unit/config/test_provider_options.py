@@ -30,6 +30,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert provider is not None
     assert provider.signing_algorithm == "RS256" and provider.response_types == ("code",)
     assert provider.password_connector is None and provider.refresh_reuse_interval == 0.0
+    assert provider.refresh_rotation
     assert provider.refresh_idle_ttl is None and provider.refresh_absolute_ttl is None
     assert all(c.require_pkce for c in provider.clients)
 
@@ -47,7 +48,12 @@ def test_every_key_reaches_the_settings(tmp_path: Path) -> None:
         }
         d["dex"]["expiry"] = {
             "deviceRequests": "10m",
-            "refreshTokens": {"validIfNotUsedFor": "24h", "absoluteLifetime": "720h", "reuseInterval": "3s"},
+            "refreshTokens": {
+                "validIfNotUsedFor": "24h",
+                "absoluteLifetime": "720h",
+                "reuseInterval": "3s",
+                "disableRotation": True,
+            },
         }
         d["dex"]["clients"][0].update(
             RequirePKCE=False,  # client keys match ignoring case, as Dex's do
@@ -67,6 +73,7 @@ def test_every_key_reaches_the_settings(tmp_path: Path) -> None:
         720 * 3600.0,
         3.0,
     )
+    assert not provider.refresh_rotation
     client = provider.clients[0]
     assert not client.require_pkce and client.post_logout_redirect_uris == ("https://x/bye",)
     assert client.allowed_connectors == ("local",) and client.trusted_peers == ("kubernetes",)

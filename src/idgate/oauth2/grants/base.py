@@ -39,12 +39,14 @@ class Grant:
 @dataclass(frozen=True, slots=True)
 class RefreshPolicy:
     """``dex.expiry.refreshTokens``: idle and absolute lifetimes (``None``: unlimited), the reuse
-    interval after a rotation (default 0), and how many families a user keeps per client."""
+    interval after a rotation (default 0), whether tokens rotate at all (``disableRotation``), and how
+    many families a user keeps per client."""
 
     idle_ttl: float | None = None
     absolute_ttl: float | None = None
     reuse_interval: float = 0.0
     per_client: int = 10
+    rotate: bool = True
 
 
 #: Ask the connector again at refresh: ``(connector_id, scopes, claims, connector_data)`` ->

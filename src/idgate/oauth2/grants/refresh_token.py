@@ -3,7 +3,9 @@
 A refresh token is ``<family id>.<secret>``; the family is one :class:`~idgate.storage.base.RefreshToken`
 record (Dex's offline session, but one per login or device rather than one per user and client).
 
-- **Rotation.** Every use hands out a new secret and spends the one presented.
+- **Rotation.** Every use hands out a new secret and spends the one presented. With Dex's
+  ``disableRotation`` the same token stays valid until the family's lifetimes end: nothing is spent, so
+  nothing can be detected as replayed (``idgate check`` warns).
 - **Reuse.** The spent secret presented again within ``reuseInterval`` of its rotation (default 0: never)
   is accepted once more (a client that lost the answer may retry) and the secret issued the first time
   stops working. Any other spent secret, or one presented after that interval, is a replay: the whole
@@ -129,6 +131,10 @@ class Rotate:
         if family.expires_at is not None and self.now >= family.expires_at:
             raise InvalidGrant("refresh token expired")
         if _same(self.presented, family.secret_hash):
+            if not self.policy.rotate:  # disableRotation: the same secret, only the lifetimes move
+                return dataclasses.replace(
+                    family, last_used_at=self.now, expires_at=expiry(self.policy, family.created_at, self.now)
+                )
             spent = family.secret_hash
         elif (
             _same(self.presented, family.previous_hash)
@@ -168,7 +174,7 @@ class RefreshTokenGrant:
         family_id, secret = split_token(request.refresh_token)
         if not family_id:
             raise InvalidGrant("refresh token is invalid")
-        new_secret = secrets.token_urlsafe(SECRET_BYTES)
+        new_secret = secrets.token_urlsafe(SECRET_BYTES) if ctx.refresh.rotate else secret
         rotate = rotation(client, secret, new_secret, ctx.refresh, ctx.now)
         try:
             family = await ctx.storage.update(RefreshToken, family_id, rotate)
