@@ -80,7 +80,10 @@ async def mint_idgate_codes(storage_url: str, n: int) -> list[str]:
             # spread over TOKEN_USERS real users: idgate keeps at most 10 refresh families per user and
             # client, and a refresh asks the connector whether the user still exists
             uid, email = token_user(i % TOKEN_USERS)
-            claims = Claims(user_id=uid, username=f"bench{i % TOKEN_USERS}", email=email, email_verified=True)
+            name = f"bench{i % TOKEN_USERS}"  # the claims the local connector reports, as after a real login
+            claims = Claims(
+                user_id=uid, username=name, email=email, email_verified=True, preferred_username=name
+            )
             code, record = issue_code(request, claims, now, 60.0)
             await storage.create(record)
             codes.append(code)

@@ -76,6 +76,19 @@ class RefreshConnector(Connector, Protocol):
         ...
 
 
+_REFRESHES: dict[type, bool] = {}
+
+
+def refreshes(connector: object) -> bool:
+    """``isinstance(connector, RefreshConnector)``, remembered per class: checking a runtime protocol
+    walks all of its members (tens of µs), and it is asked on every refresh grant."""
+    kind = type(connector)
+    known = _REFRESHES.get(kind)
+    if known is None:
+        known = _REFRESHES[kind] = isinstance(connector, RefreshConnector)
+    return known
+
+
 @runtime_checkable
 class PreparedConnector(Connector, Protocol):
     """Has work to do before its first login (OIDC discovery, a dummy hash ...). The provider calls

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import cast
 
 import aiohttp
 
 from idgate.clock import Clock
-from idgate.connectors.base import Connector, Identity, RefreshConnector
+from idgate.connectors.base import Connector, Identity, RefreshConnector, refreshes
 from idgate.connectors.local import CONNECTOR_ID, LocalConnector
 from idgate.connectors.registry import build_connectors
 from idgate.errors import UpstreamError
@@ -83,10 +84,11 @@ async def refresh_identity(
     connector = connectors.get(connector_id)
     if connector is None:
         raise InvalidGrant("the login method of this grant is no longer configured")
-    if not isinstance(connector, RefreshConnector):
+    if not refreshes(connector):
         return claims, connector_data
     try:
-        identity = await connector.refresh(scopes, identity_of(claims, connector_data))
+        refresher = cast(RefreshConnector, connector)  # refreshes() checked it
+        identity = await refresher.refresh(scopes, identity_of(claims, connector_data))
     except UpstreamError as exc:
         from idgate.connectors.errors import UpstreamFailed
 
