@@ -31,10 +31,8 @@ import functools
 import json
 import ssl
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
-import ldap3
-from ldap3.core import exceptions as ldap_errors
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -42,6 +40,9 @@ from idgate.connectors.base import Identity
 from idgate.connectors.config import ConnectorConfig
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.ldap_escape import escape_filter
+
+if TYPE_CHECKING:  # ldap3 (~16 MB) is imported when an LDAP connector is built, not before
+    import ldap3
 
 __all__ = ["ClientCertError", "GroupSearch", "LDAPConfig", "LDAPConnector", "UserMatcher", "UserSearch"]
 
@@ -188,6 +189,8 @@ class LDAPConnector:
     """An LDAP directory as a :class:`PasswordConnector` and :class:`RefreshConnector`."""
 
     def __init__(self, id: str, name: str, config: LDAPConfig) -> None:
+        import ldap3
+
         self._id, self._name, self.config = id, name or "LDAP", config
         host, _, port = config.host.rpartition(":") if ":" in config.host else (config.host, "", "")
         default_port = 389 if (config.insecureNoSSL or config.startTLS) else 636
@@ -236,6 +239,9 @@ class LDAPConnector:
 
     def _connect(self, user: str | None, password: str | None) -> ldap3.Connection:
         """Open (and StartTLS) a connection and bind; raises ldap3 errors (translated by the caller)."""
+        import ldap3
+        from ldap3.core import exceptions as ldap_errors
+
         conn = ldap3.Connection(
             self._server,
             user=user or None,
@@ -258,6 +264,8 @@ class LDAPConnector:
         return conn
 
     def _fail(self, exc: Exception) -> UpstreamFailed:
+        from ldap3.core import exceptions as ldap_errors
+
         if isinstance(exc, ldap_errors.LDAPBindError):
             who = "bindDN" if self.config.bindDN else "anonymous"
             return UpstreamFailed(f"LDAP server {self.where} refused the {who} bind: {exc}")
@@ -269,6 +277,8 @@ class LDAPConnector:
         self, base: str, filt: str, scope: str, attrs: list[str], limit: int
     ) -> tuple[list[Entry], bool]:
         """Search on a pooled service connection; ``(entries, more_than_limit)``."""
+        from ldap3.core import exceptions as ldap_errors
+
         async with self._slots:
             for attempt in (0, 1):
                 conn = self._idle.pop() if self._idle else None
@@ -292,6 +302,9 @@ class LDAPConnector:
     def _do_search(
         conn: ldap3.Connection, base: str, filt: str, scope: str, attrs: list[str], *, limit: int
     ) -> tuple[list[Entry], bool]:
+        import ldap3
+        from ldap3.core import exceptions as ldap_errors
+
         level = ldap3.LEVEL if scope == "one" else ldap3.SUBTREE
         ok = conn.search(
             base, filt, search_scope=level, attributes=attrs or [ldap3.NO_ATTRIBUTES], size_limit=limit
@@ -312,6 +325,8 @@ class LDAPConnector:
         return entries, code == 4
 
     def _check_password(self, dn: str, password: str) -> bool:
+        from ldap3.core import exceptions as ldap_errors
+
         try:
             conn = self._connect(dn, password)
         except ldap_errors.LDAPBindError:
@@ -342,6 +357,8 @@ class LDAPConnector:
         return entries[0] if entries else None
 
     async def login(self, scopes: tuple[str, ...], username: str, password: str) -> Identity | None:
+        from ldap3.core import exceptions as ldap_errors
+
         if not password or not username.strip():
             return None
         entry = await self._find_user(username)
