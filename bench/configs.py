@@ -55,6 +55,7 @@ class Ports:
     apache: dict[str, int]  # session type -> port
     oidc_provider: int
     nginx_auth: int = 0
+    nginx_auth_nocache: int = 0
 
     @property
     def issuer_port(self) -> int:
@@ -127,40 +128,21 @@ http {{
     )
 
 
-def auth_request_nginx_conf(tmp: Path, port: int, upstream_port: int, idgate_port: int, app_host: str) -> str:
-    """nginx in front, asking idgate's ``/oauth/auth`` on every request (``auth_request``), both pooled."""
-    return (
-        nginx_common(tmp, "nginx-auth")
-        + f"""
-http {{
-{nginx_http_paths(tmp, "nginx-auth")}
-    upstream up {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
-    upstream idgate {{ server 127.0.0.1:{idgate_port}; keepalive 64; keepalive_requests 1000000; }}
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        location = /oauth/auth {{
-            internal;
-            proxy_pass http://idgate;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host {app_host};
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-        }}
-        location / {{
-            auth_request /oauth/auth;
-            auth_request_set $email $upstream_http_x_auth_request_email;
-            auth_request_set $user $upstream_http_x_auth_request_user;
-            proxy_set_header X-Forwarded-Email $email;
-            proxy_set_header X-Forwarded-User $user;
-            proxy_pass http://up;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }}
-    }}
-}}
-"""
+def rendered_nginx_conf(values: Path, run: Path, port: int, idgate_port: int, *, cache_seconds: int) -> str:
+    """nginx in front, as ``idgate render nginx --standalone RUN`` writes it for the bench's values:
+    ``auth_request`` to idgate's ``/oauth/auth`` (its 202s cached ``cache_seconds``; 0: asked every time),
+    then ``proxy_pass`` over a keep-alive pool. Without an access log, as every other configuration here."""
+    from idgate.config import load_config
+    from idgate.deploy.nginx import NginxOptions, render_nginx
+
+    options = NginxOptions(
+        listen=f"127.0.0.1:{port}",
+        idgate=f"127.0.0.1:{idgate_port}",
+        standalone=str(run),
+        cache_seconds=cache_seconds,
+        access_log=False,
     )
+    return render_nginx(load_config(values, env={}), options)
 
 
 def apache_conf(

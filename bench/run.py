@@ -183,14 +183,18 @@ def start_stack(
     log(f"signing in through idgate's proxy ({first})")
     st.cookies["idgate"] = asyncio.run(login.browser_login(f"http://{st.app_host}/", sec.password))
 
-    if apache:
-        ports.nginx_auth = free_port()
-        (tmp / "nginx-auth").mkdir()
-        shutil.chown(tmp / "nginx-auth", "www-data", "www-data")
-        conf_text = configs.auth_request_nginx_conf(
-            tmp, ports.nginx_auth, ports.upstream, ports.idgate[first], st.app_host
-        )
-        nginx("nginx-auth", conf_text, ports.nginx_auth)
+    if apache:  # nginx in front running `idgate render nginx`: its cache of 202s on (the default) and off
+        ports.nginx_auth, ports.nginx_auth_nocache = free_port(), free_port()
+        for name, port, cache_seconds in (
+            ("nginx-auth", ports.nginx_auth, 5),
+            ("nginx-auth-nocache", ports.nginx_auth_nocache, 0),
+        ):
+            (tmp / name).mkdir()
+            shutil.chown(tmp / name, "www-data", "www-data")
+            conf_text = configs.rendered_nginx_conf(
+                values, tmp / name, port, ports.idgate[first], cache_seconds=cache_seconds
+            )
+            nginx(name, conf_text, port)
 
     for session_type, port in ports.apache.items():
         name = f"apache-{session_type}"
@@ -321,17 +325,21 @@ def proxy_configs(st: Stack) -> list[Config]:
                 st.trees(variant),
             )
         )
-    if "nginx-auth" in st.procs:
-        cfgs.append(
-            Config(
-                "nginx auth_request → idgate /oauth/auth (1 worker), then proxy_pass",
-                st.ports.nginx_auth,
-                "/",
-                [f"Cookie: {st.cookies['idgate']}"],
-                st.trees("nginx-auth", "idgate-1w"),
-                note="CPU: nginx + idgate",
+    for name, port, cache in (
+        ("nginx-auth", st.ports.nginx_auth, "202s cached 5 s"),
+        ("nginx-auth-nocache", st.ports.nginx_auth_nocache, "no cache"),
+    ):
+        if name in st.procs:
+            cfgs.append(
+                Config(
+                    f"nginx (rendered, {cache}) → idgate /oauth/auth (1 worker), then proxy_pass",
+                    port,
+                    "/",
+                    [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
+                    st.trees(name, "idgate-1w"),
+                    note="CPU: nginx + idgate",
+                )
             )
-        )
     for variant in ("idgate-1w", "idgate-2w"):
         if variant in st.ports.idgate:
             workers = IDGATE_VARIANTS[variant][0]
@@ -386,8 +394,6 @@ def token_sample(  # noqa: PLR0917
 
 def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]]:
     """Code exchange and refresh grant: idgate vs oidc-provider, alternated; returns summaries and notes."""
-    id_port = st.ports.idgate["idgate-1w"]
-    id_url = f"http://127.0.0.1:{id_port}/dex/token"
     id_host = f"{configs.PROVIDER_HOST}:{st.ports.issuer_port}"
     node_url = f"http://127.0.0.1:{st.ports.oidc_provider}/token"
     node_host = f"127.0.0.1:{st.ports.oidc_provider}"
@@ -396,15 +402,20 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
     notes: list[str] = []
 
     def codes_for(who: str, n: int) -> list[str]:
-        if who == "idgate":
+        if who.startswith("idgate"):
             return asyncio.run(provider.mint_idgate_codes(storage, n))
         return provider.mint_oidc_provider_codes(st.ports.oidc_provider, n)
 
+    # idgate with one worker, and with one per core (what production runs; oidc-provider, too, uses
+    # every core: its RS256 signatures run in libuv's thread pool)
+    variants = {"idgate": "idgate-1w", "idgate 2 workers": "idgate-2w"}
     targets = {
-        "idgate": (id_url, id_host, [st.pid("idgate-1w")]),
-        "oidc-provider": (node_url, node_host, [st.pid("oidc-provider")]),
+        who: (f"http://127.0.0.1:{st.ports.idgate[v]}/dex/token", id_host, [st.pid(v)])
+        for who, v in variants.items()
+        if v in st.ports.idgate
     }
-    rate_guess = {"idgate": 300.0, "oidc-provider": 1000.0}
+    targets["oidc-provider"] = (node_url, node_host, [st.pid("oidc-provider")])
+    rate_guess = {who: 300.0 for who in targets} | {"oidc-provider": 1000.0}
 
     def run_codes(who: str, tag: str) -> Sample:
         url, host, roots = targets[who]
@@ -462,9 +473,10 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
         url, host, roots = targets[who]
         basic = aiohttp.BasicAuth("rp", st.sec.rp_secret)
         n = math.ceil(rate_guess.get(f"r-{who}", rate_guess[who]) * (opts.seconds + opts.warmup) * 1.6) + 100
-        if who == "idgate":  # every token a live family: at most 10 per user and client
+        via = url
+        if who.startswith("idgate"):  # every token a live family: at most 10 per user and client
             n = min(n, configs.TOKEN_USERS * configs.FAMILIES_PER_USER)
-        via = f"http://{configs.PROVIDER_HOST}:{id_port}/dex/token" if who == "idgate" else url
+            via = f"http://{configs.PROVIDER_HOST}:{st.ports.idgate[variants[who]]}/dex/token"
         tokens = asyncio.run(login.exchange_codes(via, basic, codes_for(who, n)))
         warm, main = tokens[: len(tokens) // 6], tokens[len(tokens) // 6 :]
         w = token_sample(
@@ -643,19 +655,19 @@ def write_report(  # noqa: PLR0917
         rows = []
         by = {s.name: s for s in prov}
         for grant in ("code exchange", "refresh grant"):
-            a, b = by.get(f"{grant}: idgate"), by.get(f"{grant}: oidc-provider")
-            for s in (a, b):
+            b = by.get(f"{grant}: oidc-provider")
+            for who in ("idgate", "idgate 2 workers", "oidc-provider"):
+                s = by.get(f"{grant}: {who}")
                 if s is None:
                     continue
+                mine = s is not b and bool(s.rps) and b is not None
                 rows.append(
                     [
                         s.name,
                         s.note or report.fmt_num(s.rps),
                         report.fmt_ms(s.p50_ms, s.p99_ms),
                         report.fmt_num(s.cpu_us, 0),
-                        report.fmt_ratio(report.ratio(a.rps if a else None, b.rps if b else None))
-                        if s is a and a and a.rps
-                        else "",
+                        report.fmt_ratio(report.ratio(s.rps, b.rps if b else None)) if mine else "",
                     ]
                 )
         body = report.table(

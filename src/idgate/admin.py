@@ -7,17 +7,21 @@
     idgate client list | delete ID
     idgate user add --email E [--username U] [--user-id ID] [--password P]    (prompted when not given)
     idgate user list | delete EMAIL | passwd EMAIL [--password P] | unlock [LOGIN] [--ip ADDRESS]
+    idgate user totp enroll EMAIL [--code C] [--secret BASE32] [--issuer NAME]
+    idgate user totp disable EMAIL | recovery-codes EMAIL
     idgate keys list | rotate
 
 Every command finds the storage with ``--storage URL`` or ``--config FILE`` (``idgate.storage``; the file's
 ``dex.clients`` and ``dex.staticPasswords`` are shown too, and cannot be changed here). Users added here
 log in through the ``local`` connector. Secrets and password hashes are never printed, except a client
-secret that ``client add`` generated (shown once).
+secret that ``client add`` generated, and a TOTP secret with its recovery codes at enrolment (each shown
+once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import sys
 import uuid
@@ -31,7 +35,7 @@ import click
 from idgate.errors import AlreadyExists, ConfigError, NotFound, StorageError
 from idgate.oidc.keys import KeyRing
 from idgate.settings import ProviderSettings
-from idgate.storage.base import Client, Password, Storage
+from idgate.storage.base import Client, Password, SecondFactor, Storage
 
 __all__ = ["client", "keys", "user"]
 
@@ -254,13 +258,18 @@ def user_add(  # noqa: PLR0917 - one parameter per option
 @user.command("list")
 @_storage_options
 def user_list(config_file: str | None, storage_url: str | None) -> None:
-    """List the users (email, username, user id; never hashes)."""
+    """List the users (email, username, user id, ``totp`` when they have a second factor; never hashes)."""
     target = _target(config_file, storage_url)
-    users = _run(target, lambda storage, _t: storage.list(Password))
+
+    async def listing(storage: Storage, _target: Target) -> tuple[list[Password], set[str]]:
+        return await storage.list(Password), {f.id for f in await storage.list(SecondFactor)}
+
+    users, with_totp = _run(target, listing)
     static = _static_ids(target, "user")
     for u in users:
         origin = " (config file)" if u.id in static else ""
-        click.echo(f"{u.email}\t{u.username}\t{u.user_id}{origin}")
+        totp = "totp" if u.id in with_totp else "-"
+        click.echo(f"{u.email}\t{u.username}\t{u.user_id}\t{totp}{origin}")
 
 
 @user.command("delete")
@@ -274,6 +283,8 @@ def user_delete(config_file: str | None, storage_url: str | None, email: str) ->
             await storage.delete(Password, email.strip().lower())
         except NotFound:
             raise click.ClickException(f"no user {email!r}") from None
+        with contextlib.suppress(NotFound):
+            await storage.delete(SecondFactor, email.strip().lower())
 
     _run(_target(config_file, storage_url), delete)
     click.echo(f"deleted user {email}")
@@ -317,6 +328,131 @@ def user_unlock(config_file: str | None, storage_url: str | None, login: str, ad
     cleared = _run(_target(config_file, storage_url), clear)
     what = " and ".join(x for x in (login and f"user {login}", address and f"address {address}") if x)
     click.echo(f"unlocked {what}" if cleared else f"{what}: nothing was locked")
+
+
+# -- TOTP second factor -------------------------------------------------------------------------
+
+
+@user.group("totp")
+def user_totp() -> None:
+    """A TOTP second factor for a local user: the 6-digit codes of an authenticator app."""
+
+
+def _no_user(email: str, target: Target) -> click.ClickException:
+    hint = "" if target.provider is not None else " (a user of dex.staticPasswords needs --config FILE)"
+    return click.ClickException(f"no user {email!r}{hint}")
+
+
+def _show_codes(codes: Sequence[str]) -> None:
+    click.echo(
+        "recovery codes (each works once in place of a code; keep them safe, they are not shown again):"
+    )
+    for code in codes:
+        click.echo(f"  {code}")
+
+
+@user_totp.command("enroll")
+@_storage_options
+@click.argument("email")
+@click.option("--code", help="The code the app shows now, to confirm (prompted when not given).")
+@click.option("--secret", help="Enrol this base32 secret (one already in an app) instead of a new one.")
+@click.option("--issuer", help="The name the app shows (default: the provider's display name, or idgate).")
+def totp_enroll(  # noqa: PLR0917 - one parameter per option
+    config_file: str | None,
+    storage_url: str | None,
+    email: str,
+    code: str | None,
+    secret: str | None,
+    issuer: str | None,
+) -> None:
+    """Turn on a TOTP second factor for EMAIL: print the otpauth:// URI, the secret and 10 recovery codes
+    once, then save it only when a current code from the app confirms it."""
+    from idgate.clock import SystemClock
+    from idgate.provider import second_factor, totp
+
+    target = _target(config_file, storage_url)
+    key = email.strip().lower()
+
+    async def check(storage: Storage, _target: Target) -> Password:
+        try:
+            user = await storage.get(Password, key)
+        except NotFound:
+            raise _no_user(email, target) from None
+        try:
+            await storage.get(SecondFactor, key)
+        except NotFound:
+            return user
+        raise click.ClickException(
+            f"{email!r} has a second factor already; `idgate user totp disable` it first"
+        )
+
+    user = _run(target, check)
+    if secret is not None:
+        try:
+            totp.secret_bytes(secret)
+        except ValueError as exc:
+            raise click.UsageError(f"--secret: {exc}") from None
+        secret = "".join(secret.split()).upper().rstrip("=")
+    else:
+        secret = totp.new_secret()
+    codes = totp.new_recovery_codes()
+    name = issuer or (target.provider.display_name if target.provider is not None else "idgate")
+    click.echo(f"otpauth URI: {totp.provisioning_uri(secret, account=user.email, issuer=name)}")
+    click.echo(f"secret: {secret}")
+    _show_codes(codes)
+    if code is None:
+        code = click.prompt("Enter the code the app shows now, to confirm", err=True)
+    try:
+        record = second_factor.enrollment(key, secret, codes, code, SystemClock().now())
+    except ValueError:
+        raise click.ClickException("that code is not the current one: nothing was saved") from None
+
+    async def save(storage: Storage, _target: Target) -> None:
+        try:
+            await storage.create(record)
+        except AlreadyExists:
+            raise click.ClickException(f"{email!r} has a second factor already") from None
+
+    _run(target, save)
+    click.echo(f"TOTP second factor on for {user.email}")
+
+
+@user_totp.command("disable")
+@_storage_options
+@click.argument("email")
+def totp_disable(config_file: str | None, storage_url: str | None, email: str) -> None:
+    """Turn off EMAIL's second factor: the password alone signs in again."""
+
+    async def disable(storage: Storage, _target: Target) -> None:
+        try:
+            await storage.delete(SecondFactor, email.strip().lower())
+        except NotFound:
+            raise click.ClickException(f"{email!r} has no TOTP second factor") from None
+
+    _run(_target(config_file, storage_url), disable)
+    click.echo(f"TOTP second factor off for {email}")
+
+
+@user_totp.command("recovery-codes")
+@_storage_options
+@click.argument("email")
+def totp_recovery_codes(config_file: str | None, storage_url: str | None, email: str) -> None:
+    """Replace EMAIL's recovery codes with 10 new ones (the old ones stop working) and print them."""
+    from idgate.provider import second_factor, totp
+
+    codes = totp.new_recovery_codes()
+    hashes = second_factor.hashed(codes)
+
+    async def replace(storage: Storage, _target: Target) -> None:
+        try:
+            await storage.update(
+                SecondFactor, email.strip().lower(), lambda f: dataclasses.replace(f, recovery_hashes=hashes)
+            )
+        except NotFound:
+            raise click.ClickException(f"{email!r} has no TOTP second factor") from None
+
+    _run(_target(config_file, storage_url), replace)
+    _show_codes(codes)
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -367,8 +503,11 @@ def keys_list(config_file: str | None, storage_url: str | None) -> None:
 def keys_rotate(config_file: str | None, storage_url: str | None) -> None:
     """Rotate now: the next key signs, the signer retires (published until its tokens expired)."""
 
+    from idgate.progress import step
+
     async def rotate(storage: Storage, target: Target) -> str:
-        return (await _ring(storage, target).rotate(force=True)).keys[0].kid
+        with step("Rotating the signing keys"):
+            return (await _ring(storage, target).rotate(force=True)).keys[0].kid
 
     kid = _run(_target(config_file, storage_url), rotate)
     click.echo(f"rotated: {kid} signs now (running providers pick it up within a minute)")

@@ -117,7 +117,7 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
     The listener is bound only once the signal handlers are in place, so a SIGTERM that arrives as
     soon as the port accepts connections still ends the worker cleanly.
     """
-    from idgate.edge.routes import RouteTable
+    from idgate.edge.routes import LocalEndpoint, RouteTable
     from idgate.edge.server import start_edge
     from idgate.health import Check, redis_check, serve_health, storage_check
     from idgate.net import client_session
@@ -137,6 +137,7 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(sock.close)
             provider_socket: str | None = None
+            local: LocalEndpoint | None = None  # the token endpoint, answered on the edge
             services: dict[str, ProxyServices] = {}
             signin_socket: str | None = None
             checks: dict[str, Check] = {}  # readiness (idgate.health)
@@ -151,6 +152,10 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
                 provider_socket = await stack.enter_async_context(
                     unix_app(provider_app, os.path.join(rundir, "provider.sock"))
                 )
+                from idgate.provider.routes import PROVIDER
+                from idgate.provider.token_lane import TokenLane
+
+                local = TokenLane(provider_app[PROVIDER], settings.provider.path)
             if settings.proxies:
                 http = client_session(
                     loopback_overrides(settings, sock),
@@ -175,7 +180,11 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
                 await stack.enter_async_context(tcp_app(upstream_app(), settings.demo_upstream))
 
             table = RouteTable.build(
-                settings, provider_socket=provider_socket, signin_socket=signin_socket, services=services
+                settings,
+                provider_socket=provider_socket,
+                signin_socket=signin_socket,
+                services=services,
+                local=local,
             )
             if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # --workers N: share the edge's counts
                 from idgate.observability import flush_edge_stats

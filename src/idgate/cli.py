@@ -10,8 +10,11 @@
     idgate init --domain D --service NAME=HOST:PORT...   a values file with fresh secrets
           [--github-org ORG [--github-team T]] [--kkp-client] [--local [--port N]] [--out FILE [--force]]
     idgate secret                                  a fresh 32-character [A-Za-z0-9] secret
-    idgate client add|list|delete, user add|list|delete|passwd, keys list|rotate   (idgate.admin)
+    idgate client add|list|delete, user add|list|delete|passwd|unlock|totp, keys list|rotate   (idgate.admin)
     idgate version
+
+Results go to stdout, problems and progress to stderr: long steps (migrations, ``keys rotate``,
+``render``, ``init``) say what they do there (:mod:`idgate.progress`; ``idgate -q CMD`` for none).
 """
 
 from __future__ import annotations
@@ -49,8 +52,18 @@ _set_option = click.option(
 
 @click.group()
 @click.version_option(__version__, prog_name="idgate")
-def main() -> None:
+@click.option(
+    "--quiet", "-q", is_flag=True, envvar="IDGATE_QUIET", help="No progress lines on stderr (idgate -q CMD)."
+)
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """idgate: single sign-on for internal web services (an OIDC provider and an identity-aware proxy)."""
+    from idgate import progress
+
+    # Long steps (migrations, key rotation, rendering) say what they do on stderr; stdout keeps the
+    # command's output. `serve` logs them instead (idgate.progress).
+    progress.to_stderr(quiet=quiet)
+    ctx.call_on_close(progress.to_log)
 
 
 @main.command()
@@ -104,9 +117,12 @@ def serve(
     log_format: str,
 ) -> None:
     """Run the provider and proxies the file describes; without --config, the embedded demo."""
+    from idgate import progress
     from idgate.app import select_role
     from idgate.app import serve as run
     from idgate.settings import Settings
+
+    progress.to_log()  # start-up steps (a migration) are log lines, in --log-format
 
     def only(settings: Settings) -> Settings:
         try:
@@ -179,6 +195,7 @@ def init(  # click passes every option by name
     import os
 
     from idgate.init import InitOptions, parse_service, render, validate
+    from idgate.progress import step
 
     problems: list[Problem] = []
     parsed = []
@@ -194,7 +211,9 @@ def init(  # click passes every option by name
     if problems:
         click.echo(format_report(problems), err=True)
         sys.exit(2)
-    made = render(options, make_secret=new_secret)
+    plural = "" if len(parsed) == 1 else "s"
+    with step(f"Generating fresh secrets for {len(parsed)} service{plural}"):  # and a bcrypt hash
+        made = render(options, make_secret=new_secret)
     if out is None:
         click.echo(made.text, nl=False)
     else:

@@ -46,7 +46,7 @@ NOTES: dict[str, str] = {
     "DexSection.env": "Extra environment variables of the provider pod (`idgate render`).",
     "DexSection.ingress": "Where the provider is reachable; the issuer is `<scheme>://<host><path>`.",
     "DexSection.expiry": "Token and key lifetimes (Go durations such as `6h`).",
-    "DexSection.frontend": "Display settings of the login pages.",
+    "DexSection.frontend": "Display settings of the provider's pages: name, logo, theme.",
     "DexSection.connectors": "Upstream identity sources; see the connector matrix in the README.",
     "DexSection.oauth2": "Dex's `oauth2` block: response types, password grant.",
     "DexSection.clients": "OAuth clients (Dex `staticClients`): one per protected service.",
@@ -59,7 +59,10 @@ NOTES: dict[str, str] = {
     "DexSection.extraVolumes": "Extra volumes of the provider pod (`idgate render`).",
     "DexSection.extraVolumeMounts": "Extra volume mounts of the provider pod (`idgate render`).",
     "DexSection.certIssuer": "cert-manager issuer for the provider's certificate; `null` disables.",
-    "DexSection.theme": "File name -> base64 content, merged over the built-in theme of the pages.",
+    "DexSection.theme": (
+        "File name -> base64 content (`logo.svg`, `favicon.png`, `styles.css`, fonts ...), merged over the "
+        "built-in theme and served under `<issuer>/theme/<file>`; see Theming in docs/recipes.md."
+    ),
     "DexSection.nameOverride": "Name of the rendered Kubernetes objects (`idgate render`).",
     "Image.repository": "Image repository.",
     "Image.tag": "Image tag.",

@@ -13,7 +13,13 @@ Two sources, one registry::
                                         reasons                        {deployment,decision,reason}
     event="login" (idgate.provider)     connector_id, result         idgate_logins_total{connector,result}
     event="refresh" (idgate.provider)   result                       idgate_refreshes_total{role,result}
+    event="refresh" (idgate.sessions,   result, duration_ms          idgate_refreshes_total{role,result}
+      the proxy's Refresher)                                         idgate_refresh_duration_seconds{result}
     event="key_rotation" (idgate.oidc)  -                            idgate_key_rotations_total
+    idgate.durations, plain counters    store, operation             idgate_session_store_duration_seconds
+      (session stores, SQL storage)                                    {store,operation}
+                                                                     idgate_storage_duration_seconds
+                                                                       {operation}
 
 The per-request families are counted by the edge as integers (a log record per request cost a quarter
 of the hot path); the provider's rare events come from the log records it writes anyway, through one
@@ -95,8 +101,21 @@ class Metrics:
         self.key_rotations = Counter(
             "idgate_key_rotations_total", "Rotations of the provider's signing keys.", registry=reg
         )
-        if not edge_families:  # exported by idgate.edge.stats.EdgeStatsCollector instead
+        self.refresh_latency = Histogram(
+            "idgate_refresh_duration_seconds",
+            "The proxy's session refreshes at the provider, by result (success, refused, error).",
+            ["result"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        if not edge_families:  # exported by the collectors of idgate.edge.stats and idgate.durations instead
             return
+        from idgate.durations import BUCKETS, FAMILIES
+
+        self.durations = {
+            f.name: Histogram(f.name, f.documentation, list(f.labelnames), buckets=BUCKETS, registry=reg)
+            for f in FAMILIES
+        }
         self.requests = Counter(
             "idgate_requests_total",
             "HTTP requests answered on the public listener.",
@@ -155,7 +174,11 @@ class MetricsHandler(logging.Handler):
             self.metrics.logins.labels(str(d.get("connector_id") or ""), str(d.get("result") or "")).inc()
         elif event == "refresh":
             role = "provider" if record.name.startswith("idgate.provider") else "proxy"
-            self.metrics.refreshes.labels(role, str(d.get("result") or "")).inc()
+            result = str(d.get("result") or "")
+            self.metrics.refreshes.labels(role, result).inc()
+            duration_ms = d.get("duration_ms")
+            if role == "proxy" and isinstance(duration_ms, int | float):
+                self.metrics.refresh_latency.labels(result).observe(duration_ms / 1000)
         elif event == "key_rotation":
             self.metrics.key_rotations.inc()
 
@@ -190,23 +213,29 @@ def cleanup_multiprocess(path: str | None) -> None:
 
 
 async def flush_edge_stats(interval: float = 1.0) -> None:
-    """In a worker of ``--workers N``: add the edge's counts to the shared metrics every ``interval``.
+    """In a worker of ``--workers N``: add the edge's counts and :mod:`idgate.durations` to the shared
+    metrics every ``interval``.
 
     Runs until cancelled, and flushes once more then, so a worker's last requests are not lost.
     """
     import asyncio
 
+    from idgate import durations
     from idgate.edge.stats import STATS
 
     if _installed is None or not hasattr(_installed.metrics, "requests"):
         return
+    metrics = _installed.metrics
     last: dict[str, Any] | None = None
+    last_durations: durations.Snapshot | None = None
     try:
         while True:
             await asyncio.sleep(interval)
-            last = STATS.flush_into(_installed.metrics, last)
+            last = STATS.flush_into(metrics, last)
+            last_durations = durations.flush_into(metrics.durations, last_durations)
     finally:
-        STATS.flush_into(_installed.metrics, last)
+        STATS.flush_into(metrics, last)
+        durations.flush_into(metrics.durations, last_durations)
 
 
 def render_metrics() -> tuple[bytes, str]:
@@ -233,7 +262,8 @@ def install_metrics(settings: Settings) -> MetricsHandler:
     Request, latency, upstream-error and decision metrics are counted by the edge itself
     (:mod:`idgate.edge.stats`, plain integers: no log record per request) and exported by its collector;
     with ``--workers N`` each worker adds them to multiprocess-mode metrics (:func:`flush_edge_stats`).
-    Provider events (logins, refreshes, rotations) still come from log records.
+    Session-store and storage durations are plain counters too (:mod:`idgate.durations`, its collector).
+    Provider events (logins, refreshes, rotations) and the proxy's refreshes still come from log records.
     """
     global _installed  # noqa: PLW0603 - one handler per process, like the registry it writes to
     from idgate.settings import hostname
@@ -245,14 +275,17 @@ def install_metrics(settings: Settings) -> MetricsHandler:
         if not multiprocess:
             from prometheus_client import REGISTRY
 
+            from idgate.durations import DurationsCollector
             from idgate.edge.stats import EdgeStatsCollector
 
             REGISTRY.register(EdgeStatsCollector())
+            REGISTRY.register(DurationsCollector())
         logging.getLogger("idgate").addHandler(_installed)
     else:
         _installed.provider_hosts = hosts
-    logging.getLogger("idgate.provider").setLevel(logging.INFO)
-    logging.getLogger("idgate.oidc").setLevel(logging.INFO)
+    # Their event records are counted whatever IDGATE_LOG_LEVEL shows (the stderr handler filters).
+    for name in ("idgate.provider", "idgate.oidc", "idgate.sessions"):
+        logging.getLogger(name).setLevel(logging.INFO)
     return _installed
 
 

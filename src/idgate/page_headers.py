@@ -4,28 +4,35 @@ Pages run no script and load nothing from elsewhere, so the Content-Security-Pol
 all. Their styles are one inline ``<style>`` block: ``style-src 'unsafe-inline'`` is chosen over hashes
 because every value on a page is escaped (Jinja2 autoescape, ``html.escape`` at the edge), CSS cannot
 run script in any supported browser, and a hash list would break on every template edit. Images:
-``data:`` (the provider, a logo read from a file) and, on the proxy's sign-in page only, ``https:`` for
-an operator-configured ``custom_sign_in_logo`` URL. No ``form-action``: after a login POST the browser
-is redirected to the client, which ``form-action`` would block in Chromium.
+``data:`` (idgate's logo and icon, a logo read from a file) and, on the proxy's sign-in page only,
+``https:`` for an operator-configured ``custom_sign_in_logo`` URL. The provider's pages also load their
+theme (``{issuer path}/theme/``: logo, favicon, ``styles.css``, fonts) from ``'self'``, and the origin of
+an absolute ``dex.frontend.logoURL`` (:func:`page_headers`). No ``form-action``: after a login POST the
+browser is redirected to the client, which ``form-action`` would block in Chromium.
 """
 
 from __future__ import annotations
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src {img}; frame-ancestors 'none'; base-uri 'none'"
 
-PAGE_HEADERS: dict[str, str] = {
-    "Content-Security-Policy": _CSP.format(img="data:"),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+def page_headers(*, img: str = "data:", style: str = "'unsafe-inline'", font: str = "") -> dict[str, str]:
+    """The page headers with a CSP that allows images from ``img``, styles from ``style`` and fonts from
+    ``font`` (none when empty): never a script, never in a frame, no ``<base>``."""
+    csp = f"default-src 'none'; style-src {style}; img-src {img}; "
+    if font:
+        csp += f"font-src {font}; "
+    return {
+        "Content-Security-Policy": csp + "frame-ancestors 'none'; base-uri 'none'",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+
+PAGE_HEADERS: dict[str, str] = page_headers()
 
 #: The proxy's sign-in page may show a logo from an https URL.
-SIGN_IN_HEADERS: dict[str, str] = {
-    **PAGE_HEADERS,
-    "Content-Security-Policy": _CSP.format(img="data: https:"),
-}
+SIGN_IN_HEADERS: dict[str, str] = page_headers(img="data: https:")
 
 #: For the edge, which writes raw bytes.
 PAGE_HEADERS_B: tuple[tuple[bytes, bytes], ...] = tuple(

@@ -90,7 +90,7 @@ class ProviderSettings:
     signing_key_ttl: float = 6 * 3600.0  # dex.expiry.signingKeys
     auth_request_ttl: float = 24 * 3600.0  # dex.expiry.authRequests
     code_ttl: float = 60.0
-    display_name: str = "dex"  # dex.frontend.issuer
+    display_name: str = ""  # dex.frontend.issuer; empty: the pages show no name
     device_request_ttl: float = 300.0  # dex.expiry.deviceRequests
     refresh_idle_ttl: float | None = None  # dex.expiry.refreshTokens.validIfNotUsedFor (None: forever)
     refresh_absolute_ttl: float | None = None  # dex.expiry.refreshTokens.absoluteLifetime
@@ -103,6 +103,10 @@ class ProviderSettings:
     connectors: tuple[ConnectorSettings, ...] = ()  # dex.connectors, in file order
     password_connector: str | None = None  # dex.oauth2.passwordConnector: enables grant_type=password
     always_show_login_screen: bool = False  # dex.oauth2.alwaysShowLoginScreen
+    logo_url: str = ""  # dex.frontend.logoURL; empty: the theme's logo.svg
+    theme_name: str = ""  # dex.frontend.theme: "light"/"dark" force a colour scheme; names the dir's theme
+    web_dir: str = ""  # dex.frontend.dir: its themes/<theme_name or light>/ files are theme files
+    theme_files: tuple[tuple[str, bytes], ...] = ()  # dex.theme, decoded: file name -> content
     login_limits: LoginLimits = field(default_factory=LoginLimits)  # idgate.login_throttle
 
     @property

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from idgate.clock import FrozenClock
+from idgate.durations import SESSION_STORE
 from idgate.sessions.base import PENDING, Session, SessionStore
 from idgate.sessions.refresh import Refresher, RefusedRefresh
 from idgate.settings import ProxySettings
@@ -47,6 +49,20 @@ def alice(now: float = NOW, lifetime: float = 3600.0, **kw: object) -> Session:
 
 
 MakeStore = Callable[[ProxySettings, FrozenClock], SessionStore]
+
+
+def store_counts() -> dict[tuple[str, ...], int]:
+    """Observations so far per ``(store, operation)`` of ``idgate_session_store_duration_seconds``."""
+    return {labels: sum(counts) for labels, (counts, _) in SESSION_STORE.snapshot().items()}
+
+
+def refresh_records(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, float]]:
+    """``(deployment, result, duration_ms)`` of the ``event: refresh`` records captured."""
+    return [
+        (r.__dict__["deployment"], r.__dict__["result"], r.__dict__["duration_ms"])
+        for r in caplog.records
+        if getattr(r, "event", None) == "refresh"
+    ]
 
 
 class SessionStoreConformance:
@@ -185,6 +201,44 @@ class SessionStoreConformance:
         result = await Refresher(store, renew, refresh_after=60).refresh(value, alice(), NOW + 61)
         assert result.session == alice() and result.value is None
         assert await store.fetch(value, NOW + 61) == alice()
+
+    async def test_loads_and_saves_are_timed_under_the_stores_name(
+        self, stores: Callable[..., SessionStore]
+    ) -> None:
+        store = stores()
+        before = store_counts()
+        value = await store.put(alice(), NOW)
+        assert await store.fetch(value, NOW) is not None
+        after = store_counts()
+        moved = {
+            labels: n - before.get(labels, 0) for labels, n in after.items() if n != before.get(labels, 0)
+        }
+        [kind] = {kind for kind, _ in moved}
+        assert moved == {(kind, "save"): 1, (kind, "load"): 1}
+
+    async def test_each_refresh_writes_one_record_with_its_result_and_time(
+        self, stores: Callable[..., SessionStore], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The records ``idgate_refreshes_total{role="proxy"}`` and ``idgate_refresh_duration_seconds``
+        count (idgate.observability): success, refused (the session ends) and error (it is kept)."""
+        store = stores()
+        outcomes: list[Exception | None] = [None, RefusedRefresh("revoked"), ConnectionError("provider down")]
+
+        async def renew(session: Session, now: float) -> Session:
+            await asyncio.sleep(0.01)
+            problem = outcomes.pop(0)
+            if problem is not None:
+                raise problem
+            return dataclasses.replace(session, created_at=now)
+
+        with caplog.at_level(logging.INFO, logger="idgate.sessions"):
+            for _ in range(3):
+                value = await store.put(alice(), NOW)
+                await Refresher(store, renew, 60, "app").refresh(value, alice(), NOW + 61)
+        records = refresh_records(caplog)
+        assert [(d, r) for d, r, _ in records] == [("app", "success"), ("app", "refused"), ("app", "error")]
+        assert all(ms >= 10 for _, _, ms in records)
+        assert "provider down" in caplog.records[-1].getMessage()
 
     def test_refresh_never_due_without_refresh_token_or_setting(
         self, stores: Callable[..., SessionStore]

@@ -19,8 +19,10 @@ from idgate.storage.base import (
     DeviceToken,
     LoginSession,
     Password,
+    PasswordPassed,
     Record,
     RefreshToken,
+    SecondFactor,
     SigningKey,
     SigningKeys,
     Storage,
@@ -120,6 +122,16 @@ def device(expires_at: float = 1000.0) -> tuple[DeviceRequest, DeviceToken]:
     return request, token
 
 
+def second_factor(id: str = "a@b.c") -> SecondFactor:
+    return SecondFactor(
+        id=id,
+        secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        enrolled_at=900.0,
+        last_step=30,
+        recovery_hashes=(secret_id("abcd-efgh-ijkl"), secret_id("mnop-qrst-uvwx")),
+    )
+
+
 def signing_keys() -> SigningKeys:
     key = SigningKey(kid="k1", alg="RS256", private_pem="-----PEM-----", created_at=1.0)
     return SigningKeys(id=SigningKeys.SINGLETON, keys=(key,), next_rotation=100.0)
@@ -140,6 +152,13 @@ class StorageConformance:
             login_session(),
             *device(),
             dataclasses.replace(access_token("t2"), grant_id="g", session_id="s"),
+            second_factor(),
+            dataclasses.replace(
+                auth_request("req-2"),
+                password_passed=PasswordPassed(
+                    login="A@b.c", factor_id="a@b.c", claims=CLAIMS, connector_data="", until=950.0
+                ),
+            ),
         ]
         for record in records:
             await storage.create(record)
@@ -327,3 +346,29 @@ class StorageConformance:
         stored = await storage.get(RefreshToken, "fam-1")
         assert stored.secret_hash == secret_id(f"s{winners[0] + 1}")
         assert stored.previous_hash == secret_id("s0")
+
+    async def test_a_second_factor_step_is_taken_once_by_concurrent_updates(self, storage: Storage) -> None:
+        """Two submits of one TOTP code: the update that records its step wins once, the others see it."""
+        await storage.create(second_factor())
+        winners: list[int] = []
+
+        def take(step: int):  # type: ignore[no-untyped-def]
+            def fn(factor: SecondFactor) -> SecondFactor:
+                if step <= factor.last_step:
+                    raise LookupError("replayed")
+                return dataclasses.replace(factor, last_step=step)
+
+            return fn
+
+        async def attempt(n: int) -> None:
+            try:
+                await storage.update(SecondFactor, "a@b.c", take(31))
+            except LookupError:
+                return
+            winners.append(n)
+
+        await asyncio.gather(*(attempt(n) for n in range(10)))
+        assert len(winners) == 1
+        stored = await storage.get(SecondFactor, "a@b.c")
+        assert stored.last_step == 31 and stored.expires_at is None
+        assert (await storage.garbage_collect(10_000.0)).removed.get("second_factor") is None

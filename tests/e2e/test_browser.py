@@ -1,6 +1,10 @@
 """A person in a real browser: Playwright drives Debian's Chromium (``/usr/bin/chromium``; never a
 downloaded browser) against idgate running the KKP example values. Each test leaves a screenshot in
-``tests/e2e/screenshots/`` (ignored by git); ``docs/screenshots/`` holds copies for the README."""
+``tests/e2e/screenshots/`` (ignored by git); ``docs/screenshots/`` holds copies for the README.
+
+Every page a test visits is checked for the basics of accessibility (:func:`check_accessible`): a
+language, one ``h1``, a label for every input, no script, and no horizontal scrolling (also at 320 px).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from tests.e2e.harness import EMAIL, PASSWORD, Running
+import yaml
+from tests.e2e.harness import (
+    EMAIL,
+    PASSWORD,
+    Running,
+    Upstream,
+    free_port,
+    local_values,
+    start_idgate,
+    stop_idgate,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +60,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context = browser.new_context(viewport={"width": 720, "height": 640})
     tab = context.new_page()
     tab.set_default_timeout(15_000)
     yield tab
@@ -56,6 +70,22 @@ def page(browser: Any) -> Iterator[Any]:
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+_FACTS = """() => ({
+    lang: document.documentElement.lang,
+    h1: document.querySelectorAll("h1").length,
+    unlabelled: [...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+        .filter((e) => e.labels.length === 0).map((e) => e.name || e.id),
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    scripts: document.scripts.length,
+})"""
+
+
+def check_accessible(page: Any) -> None:
+    """A language, one heading 1, every input labelled, no script, nothing wider than the window."""
+    facts = page.evaluate(_FACTS)
+    assert facts == {"lang": "en", "h1": 1, "unlabelled": [], "overflow": 0, "scripts": 0}, (page.url, facts)
 
 
 def log_in(page: Any, password: str = PASSWORD) -> None:
@@ -69,11 +99,13 @@ def test_a_person_logs_in_lands_where_they_asked_and_signs_out(page: Any, idgate
     page.goto(target)
     assert "/dex/" in page.url
     assert page.locator("input[name=password]").is_visible()
+    check_accessible(page)
     shot(page, "login")
 
     log_in(page, "not the password")
     assert "/dex/" in page.url
     assert page.get_by_text("Invalid email or password").is_visible()
+    check_accessible(page)
     shot(page, "login-error")
 
     log_in(page)
@@ -83,8 +115,26 @@ def test_a_person_logs_in_lands_where_they_asked_and_signs_out(page: Any, idgate
 
     assert "grafana_oauth2_proxy" in {c["name"] for c in page.context.cookies()}
     page.goto(idgate.url("grafana", "/oauth/sign_out"))
+    check_accessible(page)
     shot(page, "signed-out")
     assert "grafana_oauth2_proxy" not in {c["name"] for c in page.context.cookies()}
+
+
+def test_a_person_logs_in_with_the_keyboard_alone_and_sees_where_the_focus_is(
+    page: Any, idgate: Running
+) -> None:
+    target = idgate.url("grafana", "/")
+    page.goto(target)
+    page.keyboard.type(EMAIL)  # the first field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => [document.activeElement.type, getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert focused == ["submit", "solid"]
+    page.keyboard.press("Enter")
+    page.wait_for_url(target)
 
 
 def test_sign_out_asks_for_the_password_again(page: Any, idgate: Running) -> None:
@@ -123,6 +173,7 @@ def test_device_flow_code_entered_in_the_browser(page: Any, idgate: Running) -> 
     assert status == 200, started
     page.goto(started["verification_uri"])
     page.fill("input[name=user_code]", started["user_code"])
+    check_accessible(page)
     shot(page, "device-code")
     page.click("button[type=submit]")
     log_in(page)
@@ -153,13 +204,98 @@ def test_unknown_host_shows_a_404_page(page: Any, idgate: Running) -> None:
     response = page.goto(f"http://nowhere.localhost:{idgate.port}/")
     assert response is not None and response.status == 404
     assert page.locator("h1").is_visible()
+    assert page.locator("a").count() == 0  # nothing to follow from a host that is not ours
+    check_accessible(page)
     shot(page, "error-404")
 
 
-def test_a_refused_person_sees_a_403_that_says_why(page: Any, idgate: Running) -> None:
+def test_a_refused_person_sees_why_and_can_sign_in_as_someone_else(page: Any, idgate: Running) -> None:
     """Prometheus requires GitHub org ``mygithuborg``; the local user is in no org."""
     page.goto(idgate.url("prometheus", "/graph"))
     log_in(page)
     page.wait_for_load_state()
     assert "github" in page.locator("body").inner_text().lower()
+    check_accessible(page)
     shot(page, "error-403")
+
+    page.get_by_role("link", name="Sign in as someone else").click()
+    page.get_by_role("heading", name="Logged out").wait_for()  # the proxy's and the provider's sessions end
+    check_accessible(page)
+    page.get_by_role("link", name="Back to Prometheus").click()
+    assert page.locator("input[name=password]").is_visible()  # a login again, for anyone
+
+
+@pytest.fixture
+def narrow(browser: Any) -> Iterator[Any]:
+    """A 320 px wide phone in dark mode."""
+    context = browser.new_context(viewport={"width": 320, "height": 640}, color_scheme="dark")
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+def test_every_page_fits_320_px_in_dark_mode(narrow: Any, idgate: Running) -> None:
+    narrow.goto(idgate.url("grafana", "/d/abc"))
+    check_accessible(narrow)
+    shot(narrow, "login-320-dark")
+    log_in(narrow, "not the password")
+    check_accessible(narrow)
+    shot(narrow, "login-error-320-dark")
+    narrow.goto(idgate.url("prometheus", "/graph"))
+    log_in(narrow)
+    narrow.get_by_text("Access denied").wait_for()
+    check_accessible(narrow)
+    shot(narrow, "error-403-320-dark")
+    narrow.goto(idgate.url("kkp", "/dex/device"))
+    check_accessible(narrow)
+    narrow.goto(f"http://nowhere.localhost:{idgate.port}/")
+    check_accessible(narrow)
+
+
+@pytest.fixture(scope="module")
+def themed(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The KKP example with a display name and a ``dex.theme`` (logo and styles.css), as a Dex theme, and
+    Grafana's sign-in page shown (``skip_provider_button: false``) with a banner and a footer."""
+    tmp = tmp_path_factory.mktemp("themed")
+    port = free_port()
+    values = local_values(port, upstream.port, tmp / "data")
+    values["dex"]["frontend"] = {"issuer": "ACME Corp"}
+    values["dex"]["theme"] = {
+        "logo.svg": base64.b64encode(THEME_LOGO).decode(),
+        "styles.css": base64.b64encode(THEME_CSS).decode(),
+    }
+    values["iap"]["deployments"]["grafana"]["config"].update(
+        skip_provider_button=False,
+        banner="Monitoring for the ACME operations team.",
+        footer="ACME IT · ext. 4242",
+    )
+    config = tmp / "values.yaml"
+    config.write_text(yaml.safe_dump(values))
+    running = start_idgate(["serve", "--config", str(config)], port, tmp / "idgate.log")
+    yield running
+    assert stop_idgate(running) == 0, running.output()
+
+
+THEME_LOGO = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48" width="48" height="48">'
+    b'<rect width="48" height="48" rx="24" fill="#1f6f43"/><path d="M14 34 24 12l10 22z" fill="#fff"/></svg>'
+)
+THEME_CSS = b":root { --accent: #1f6f43; --accent-hover: #17563a; --link: #1f6f43; --focus: #1f6f43; }\n"
+
+
+def test_a_dex_theme_gives_the_provider_pages_their_name_logo_and_colours(page: Any, themed: Running) -> None:
+    page.goto(themed.url("grafana", "/oauth/sign_in?rd=/d/abc"))
+    assert page.locator(".banner").inner_text() == "Monitoring for the ACME operations team."
+    assert page.locator("footer").inner_text() == "ACME IT · ext. 4242"
+    check_accessible(page)
+    shot(page, "sign-in")
+    page.get_by_role("link", name="Sign in with").click()
+    assert page.title() == "Log in · ACME Corp"
+    assert page.locator(".brand").inner_text() == "ACME Corp"
+    logo = page.locator(".brand img")
+    assert logo.evaluate("(img) => img.naturalWidth") > 0  # served by the provider, allowed by its CSP
+    button = page.locator("button[type=submit]")
+    assert button.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(31, 111, 67)"
+    check_accessible(page)
+    shot(page, "login-themed")

@@ -1,9 +1,11 @@
 """Prometheus metrics, end to end: idgate as a subprocess with ``idgate.metrics_listen`` on a free port;
-logins, refusals and plain requests move the counters that a scrape of ``/metrics`` shows, and the
-public listener never serves them."""
+logins, refusals, plain requests and a session refresh move the counters that a scrape of ``/metrics``
+shows, and the public listener never serves them. Alertmanager keeps its sessions in the real Redis
+(127.0.0.1:6379, database 14, sessions of ten minutes) and refreshes them after a second."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import time
@@ -36,6 +38,14 @@ def observed(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> It
     port, metrics_port = free_port(), free_port()
     values = local_values(port, upstream.port, tmp / "data")
     values["idgate"]["metrics_listen"] = f"127.0.0.1:{metrics_port}"
+    values["iap"]["deployments"]["alertmanager"]["config"] = {
+        "scope": "openid email groups offline_access",  # a refresh token, to refresh with
+        "email_domains": ["*"],
+        "cookie_refresh": "1s",
+        "cookie_expire": "10m",
+        "session_store_type": "redis",
+        "redis_connection_url": "redis://127.0.0.1:6379/14",
+    }
     config = tmp / "values.yaml"
     config.write_text(yaml.safe_dump(values))
     running = start_idgate(
@@ -111,6 +121,41 @@ async def test_logins_decisions_and_requests_move_the_counters(observed: tuple[R
     refused = {"deployment": "prometheus", "decision": "deny", "reason": "github_org_not_allowed"}
     assert moved("idgate_decisions_total", **refused) == 1
     assert moved("idgate_request_duration_seconds_count", role="proxy", deployment="grafana") >= 2
+    # grafana's sessions are cookies: sealed at each sign-in, opened when the edge first sees one
+    assert moved("idgate_session_store_duration_seconds_count", store="cookie", operation="save") >= 2
+    assert moved("idgate_session_store_duration_seconds_count", store="cookie", operation="load") >= 2
+    assert moved("idgate_storage_duration_seconds_count", operation="create") >= 2  # the provider's
+
+
+async def test_a_proxy_refresh_counts_at_both_ends_and_times_each_redis_round_trip(
+    observed: tuple[Running, int],
+) -> None:
+    running, metrics_port = observed
+    before = scrape(metrics_port)
+    async with Browser() as b:
+        assert await login(b, running, "alertmanager", "/#/alerts", PASSWORD) == 200
+        await asyncio.sleep(1.2)  # cookie_refresh: 1s
+        assert (await b.get(running.url("alertmanager", "/api/v2/alerts")))[-1].status == 200
+    after = scrape(metrics_port)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("idgate_refreshes_total", role="proxy", result="success") == 1
+    assert moved("idgate_refreshes_total", role="provider", result="success") == 1  # the grant it made
+    assert moved("idgate_refresh_duration_seconds_count", result="success") == 1
+    assert 0 < moved("idgate_refresh_duration_seconds_sum", result="success") < 5
+    for operation in ("save", "load", "lock", "unlock"):  # sign-in saves; the refresh locks, saves, unlocks
+        assert moved("idgate_session_store_duration_seconds_count", store="redis", operation=operation) >= 1
+    assert moved("idgate_session_store_duration_seconds_count", store="redis", operation="save") == 2
+    refreshed = [
+        json.loads(line)
+        for line in running.output().splitlines()
+        if line.startswith("{") and '"event":"refresh"' in line and '"logger":"idgate.sessions"' in line
+    ]
+    assert (
+        refreshed and refreshed[-1]["deployment"] == "alertmanager" and refreshed[-1]["result"] == "success"
+    )
 
 
 async def test_json_logs_carry_the_access_fields(observed: tuple[Running, int]) -> None:
@@ -185,5 +230,7 @@ def test_workers_answer_a_scrape_for_all_of_them(upstream: Upstream, tmp_path: P
             time.sleep(0.2)
         counts = {value(scrape(metrics_port), "idgate_requests_total", **key) for _ in range(10)}
         assert counts == {40.0}
+        # the durations' plain counters reach the shared files the same way (a worker read its keys)
+        assert value(scrape(metrics_port), "idgate_storage_duration_seconds_count", operation="get") >= 1
     finally:
         assert stop_idgate(running) == 0, running.output()

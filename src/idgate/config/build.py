@@ -29,6 +29,7 @@ from idgate.settings import (
     Settings,
     StaticPassword,
 )
+from idgate.web.theme import decode_base64
 
 __all__ = ["build_settings"]
 
@@ -98,7 +99,11 @@ def _provider(dex: DexSection) -> ProviderSettings:
         issuer=dex.issuer,
         clients=clients,
         static_passwords=passwords,
-        display_name=dex.frontend.issuer,
+        display_name=dex.frontend.issuer or "",
+        logo_url=dex.frontend.logo_url or "",
+        theme_name=dex.frontend.theme or "",
+        web_dir=dex.frontend.dir or "",
+        theme_files=tuple((name, decode_base64(value) or b"") for name, value in dex.theme.items()),
         connectors=connectors,
         **expiry,
     )

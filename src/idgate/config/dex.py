@@ -1,6 +1,6 @@
 """The ``dex:`` section: the Kubermatic ``oauth`` chart's values (kkp-values.md §1.1), key by key.
 
-Keys that only matter to a Kubernetes render (image, resources, affinity, grpc, theme ...) are accepted
+Keys that only matter to a Kubernetes render (image, resources, affinity, grpc ...) are accepted
 and kept. Client, connector, static password and expiry keys are matched case-insensitively, as Dex
 does; :mod:`idgate.config.kkp` folds them to the spellings used here before validation (``RedirectURIs``
 becomes ``redirectURIs``) and maps error paths back to what was written.
@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from idgate.config.types import Duration, Raw, RawList, Strict, did_you_mean
+from idgate.web.theme import decode_base64, name_problem
 
 __all__ = [
     "CONNECTOR_TYPES",
@@ -71,7 +72,33 @@ class Expiry(Strict):
 
 
 class Frontend(Strict):
-    issuer: str = "dex"  # display name of the web frontend
+    """Dex's web frontend settings; see "Theming" in docs/recipes.md."""
+
+    # The display name on the pages (in titles, beside the logo); unset: no name is shown.
+    issuer: str | None = None
+    # The logo: `theme/<file>` (a file of the theme), a path or a URL; unset: `theme/logo.svg`.
+    logo_url: str | None = Field(default=None, alias="logoURL")
+    # A Dex web directory: the files of its `themes/<theme>/` override the built-in theme (read at start).
+    dir: str | None = None
+    # `light` or `dark`: that colour scheme always (unset: as the browser prefers); names the `dir` theme.
+    theme: str | None = None
+
+
+def _theme_name(value: str) -> str:
+    problem = name_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("theme_file", problem)
+    return value
+
+
+def _theme_content(value: str) -> str:
+    if decode_base64(value) is None:
+        raise PydanticCustomError("base64", "expected the file's content in base64")
+    return value
+
+
+ThemeFileName = Annotated[str, AfterValidator(_theme_name)]
+ThemeContent = Annotated[str, AfterValidator(_theme_content)]
 
 
 class GrpcCerts(Strict):
@@ -204,7 +231,7 @@ class DexSection(Strict):
     extraVolumes: RawList = Field(default_factory=list)
     extraVolumeMounts: RawList = Field(default_factory=list)
     certIssuer: CertIssuer | None = Field(default_factory=CertIssuer)  # null disables
-    theme: dict[str, str] = Field(default_factory=dict)
+    theme: dict[ThemeFileName, ThemeContent] = Field(default_factory=dict)
     nameOverride: str | None = None
 
     @property

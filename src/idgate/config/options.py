@@ -181,9 +181,9 @@ class ProxyOptions(Strict):
     oidc_email_claim: str | None = None  # default email
     user_id_claim: str | None = None  # OAuth2-Proxy's older name of oidc_email_claim
     skip_provider_button: bool | None = None  # the chart's default: true
-    custom_sign_in_logo: str | None = None  # a file path, an https:// URL, or "-" for none
+    custom_sign_in_logo: str | None = None  # a file path, an https:// URL, or "-" for none (unset: idgate's)
     banner: str | None = None  # text above the sign-in button, shown escaped ("-": none)
-    footer: str | None = None  # text below it, shown escaped ("-": none)
+    footer: str | None = None  # text under it, escaped (unset: "Secured by idgate"; "-": none)
     ping_path: str | None = None  # another health path, besides /oauth/healthy
     # -- forwarding
     reverse_proxy: bool | None = None  # the chart's default: true (X-Forwarded-* from trusted_proxy_ips)

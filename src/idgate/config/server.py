@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from idgate.config.types import Duration, Strict
 
-__all__ = ["IdgateSection", "KubernetesSection"]
+__all__ = ["IdgateSection", "KubernetesSection", "LoginThrottle"]
 
 STORAGE_SCHEMES = ("sqlite", "postgresql", "postgres")
 SESSION_SCHEMES = ("redis", "rediss")
@@ -48,6 +48,40 @@ def _sessions(value: str) -> str:
     if value != "cookie" and _scheme(value) not in SESSION_SCHEMES:
         raise PydanticCustomError("sessions", "expected 'cookie' or a redis://HOST:PORT/DB URL")
     return value
+
+
+MAX_FAILURE_DELAY = 10.0
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise PydanticCustomError("duration", "expected a duration longer than 0s, such as 15m")
+    return value
+
+
+def _failure_delay(value: float) -> float:
+    if value > MAX_FAILURE_DELAY:
+        raise PydanticCustomError("duration", "expected a duration from 0s to 10s, such as 1s")
+    return value
+
+
+class LoginThrottle(Strict):
+    """``idgate.login_throttle``: failed password (and second-factor) attempts counted per account and
+    per client address, in storage so every replica shares them; a key that reaches its limit inside
+    ``window`` is refused (429, the password not checked) until ``lockout`` has passed
+    (``idgate user unlock`` ends it sooner). See THREAT_MODEL.md, section 2.
+    """
+
+    # Failures of one account (its login name, whether or not it exists) before it is locked.
+    account_failures: int = Field(default=5, ge=1, le=1_000_000)
+    # Failures from one client address (IPv6: one /64) before it is locked; NAT may share one.
+    address_failures: int = Field(default=30, ge=1, le=1_000_000)
+    # Failures are counted within this long of the first one.
+    window: Annotated[Duration, AfterValidator(_positive)] = 900.0
+    # How long a key that reached its limit stays locked.
+    lockout: Annotated[Duration, AfterValidator(_positive)] = 900.0
+    # Every failure and refusal is answered this long after the attempt began (0s to 10s).
+    failure_delay: Annotated[Duration, AfterValidator(_failure_delay)] = 1.0
 
 
 class KubernetesSection(Strict):
@@ -86,6 +120,8 @@ class IdgateSection(Strict):
     signing_algorithm: Literal["RS256", "ES256"] = "RS256"
     # The provider's single sign-on session: how long a login is reused for other clients.
     login_session_lifetime: Duration = 24 * 3600.0
+    # Login limits: failures per account and per client address, the lockout, the failure delay.
+    login_throttle: LoginThrottle = Field(default_factory=LoginThrottle)
     kubernetes: KubernetesSection = Field(default_factory=KubernetesSection)
 
     @property

@@ -53,6 +53,8 @@ def problems_from(
 
 def _problem(detail: ErrorDetails, written: Mapping[Loc, Loc], root: type[BaseModel], prefix: Loc) -> Problem:
     loc: Loc = tuple(detail["loc"])
+    if loc and loc[-1] == "[key]":  # a mapping's key was refused (a dex.theme file name): name the key
+        loc = loc[:-1]
     path = format_path(written_loc((*prefix, *loc), written))
     kind = detail["type"]
     ctx = detail.get("ctx") or {}

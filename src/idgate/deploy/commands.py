@@ -5,10 +5,11 @@
     idgate render kubernetes --config FILE [--set ...] [--out DIR] [--namespace-provider oauth]
           [--namespace-proxy iap] [--image IMAGE] [--certificates]
     idgate render nginx --config FILE [--set ...] [--listen PORT] [--idgate HOST:PORT] [--resolver ADDR]
-          [--standalone DIR]
+          [--standalone DIR] [--cache-seconds N] [--cache-dir DIR]
 
 Output goes to stdout (``--out`` writes one file per object); problems go to stderr with their YAML
 paths, exit 2 when the file cannot be rendered. Warnings (keys with no effect) do not stop the render.
+What is being rendered, and how long it took, is a progress line on stderr (:mod:`idgate.progress`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from idgate.config.report import format_report
 from idgate.errors import ConfigError, Problem
+from idgate.progress import step
+
+if TYPE_CHECKING:
+    from idgate.config import Config
 
 __all__ = ["render"]
 
@@ -28,6 +34,15 @@ __all__ = ["render"]
 def _fail(problems: list[Problem]) -> None:
     click.echo(format_report(problems), err=True)
     sys.exit(2)
+
+
+def _what(config: Config) -> str:
+    """``the provider and 3 deployments``: what a render of ``config`` covers, for its progress line."""
+    parts = ["the provider"] if config.dex is not None and config.dex.ingress.host else []
+    n = len(config.iap.deployments) if config.iap is not None else 0
+    if n or not parts:
+        parts.append(f"{n} deployment{'' if n == 1 else 's'}")
+    return " and ".join(parts)
 
 
 _config = click.option(
@@ -68,7 +83,10 @@ def kubernetes(
 
     options = RenderOptions(namespace_provider, namespace_proxy, image, certificates)
     try:
-        rendered = render_kubernetes(load_config(config_file, sets=sets), options)
+        config = load_config(config_file, sets=sets)
+        with step(f"Rendering Kubernetes manifests for {_what(config)}") as progress:
+            rendered = render_kubernetes(config, options)
+            progress.note = f"{len(rendered.objects)} objects"
     except ConfigError as exc:
         _fail(exc.problems)
         return
@@ -90,7 +108,19 @@ def kubernetes(
 @click.option(
     "--standalone",
     type=click.Path(file_okay=False),
-    help="A whole nginx.conf whose pid, logs and temp files live in DIR (for `nginx -t -c`).",
+    help="A whole nginx.conf whose pid, logs, temp files and cache live in DIR (for `nginx -c`).",
+)
+@click.option(
+    "--cache-seconds",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="How long nginx keeps idgate's 202 per credential (0: ask idgate on every request).",
+)
+@click.option(
+    "--cache-dir",
+    help="Where nginx caches idgate's answers "
+    "[default: /var/cache/nginx/idgate; with --standalone, DIR/auth-cache].",
 )
 def nginx(
     *,
@@ -100,6 +130,8 @@ def nginx(
     idgate_address: str | None,
     resolver: str | None,
     standalone: str | None,
+    cache_seconds: int,
+    cache_dir: str | None,
 ) -> None:
     """An nginx configuration for the auth_request integration (nginx in front, idgate deciding)."""
     from idgate.config import load_config
@@ -112,4 +144,14 @@ def nginx(
         return
     if standalone is not None:
         standalone = str(Path(standalone).resolve())
-    click.echo(render_nginx(config, NginxOptions(listen, idgate_address, resolver, standalone)), nl=False)
+    with step(f"Rendering the nginx configuration for {_what(config)}"):
+        options = NginxOptions(
+            listen=listen,
+            idgate=idgate_address,
+            resolver=resolver,
+            standalone=standalone,
+            cache_seconds=cache_seconds,
+            cache_dir=cache_dir,
+        )
+        text = render_nginx(config, options)
+    click.echo(text, nl=False)

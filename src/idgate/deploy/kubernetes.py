@@ -48,8 +48,6 @@ def _unused(config: Config) -> list[Problem]:
             warn(("dex", "image"), "names Dex's image; the pods run idgate's (--image)")
         if dex.grpc is not None:
             warn(("dex", "grpc"), "Dex's gRPC API has no idgate equivalent; not rendered")
-        if dex.theme:
-            warn(("dex", "theme"), "Dex themes are not used by idgate's login pages; not rendered")
     if iap is not None:
         if iap.image is not None:
             warn(("iap", "image"), "names OAuth2-Proxy's image; the pods run idgate's (--image)")

@@ -42,7 +42,7 @@ HIDDEN_KEYS = frozenset((*SECRET_KEYS, "previous_encryption_keys"))
 # are left out by name so that any key idgate's runtime reads reaches the pod, also ones added later.
 DEX_CHART_ONLY = {
     "image", "imagePullSecrets", "replicas", "env", "resources", "nodeSelector", "affinity", "tolerations",
-    "extraVolumes", "extraVolumeMounts", "certIssuer", "theme", "nameOverride", "grpc",
+    "extraVolumes", "extraVolumeMounts", "certIssuer", "nameOverride", "grpc",
 }  # fmt: skip
 IAP_CHART_ONLY = {
     "image", "imagePullSecrets", "discovery_url", "port", "replicas", "certIssuer",

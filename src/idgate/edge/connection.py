@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from time import perf_counter
 from typing import Any, cast
 
@@ -82,6 +82,8 @@ class EdgeConnection(asyncio.Protocol):
         self._queue: collections.deque[Request] = collections.deque()
         self._forward: Forward | None = None
         self._deferred: asyncio.Task[None] | None = None
+        self._collect: Callable[[], None] | None = None  # a body the edge reads itself, then this
+        self._collect_timer: asyncio.TimerHandle | None = None
         self._tunnel: UpstreamConnection | None = None
         self._after_upgrade = b""
         self._upgrade_pending = False
@@ -143,6 +145,7 @@ class EdgeConnection(asyncio.Protocol):
         if self._deferred is not None:
             self._deferred.cancel()
             self._deferred = None
+        self._stop_collecting()
         if self._forward is not None:
             self._forward.cancel()
             self._forward = None
@@ -339,6 +342,8 @@ class EdgeConnection(asyncio.Protocol):
         if req is self._active:
             if self._forward is not None:
                 self._forward.body(body)
+            elif self._collect is not None:
+                req.body.append(body)  # bounded: only a small Content-Length is collected (collect)
             elif self._deferred is not None:
                 req.body.append(body)  # kept until the session lookup decides (reading is paused)
         else:
@@ -353,6 +358,10 @@ class EdgeConnection(asyncio.Protocol):
         if req is self._active:
             if self._forward is not None:
                 self._forward.body_done()
+            elif self._collect is not None:
+                then = self._collect
+                self._stop_collecting()
+                then()
             if self._response_done:
                 self._exchange_done()
         elif self._active is not None:
@@ -419,6 +428,35 @@ class EdgeConnection(asyncio.Protocol):
                 self._deferred = None
                 self.resume(PAUSE_LOOKUP)
 
+    def collect(self, req: Request, then: Callable[[], None]) -> None:
+        """Read ``req``'s whole body (a small one: the caller checked its ``Content-Length``) into
+        ``req.body``, then call ``then`` -- at once when it is already here. A client that does not send
+        it within the header timeout gets a 408."""
+        self._continue(req)
+        if req.complete:
+            then()
+            return
+        self._collect = then
+        self._collect_timer = self.loop.call_later(self.state.limits.header_timeout, self._collect_timeout)
+
+    def _continue(self, req: Request) -> None:
+        """``100 Continue`` to a client that waits for it before sending the body (RFC 9110 §10.1.1)."""
+        expect = req.expect
+        if expect and req.version == "1.1" and not req.complete and expect.strip().lower() == b"100-continue":
+            self.write(CONTINUE_100)
+
+    def _stop_collecting(self) -> None:
+        self._collect = None
+        if self._collect_timer is not None:
+            self._collect_timer.cancel()
+            self._collect_timer = None
+
+    def _collect_timeout(self) -> None:
+        self._collect_timer = None
+        if self._collect is not None and not self._closed and self._active is not None:
+            self._stop_collecting()
+            self.error(408, "body_timeout", close=True)
+
     def still_serving(self, req: Request) -> bool:
         """After an await: whether ``req`` is still the request to answer on an open connection."""
         return not self._closed and self._active is req
@@ -436,13 +474,7 @@ class EdgeConnection(asyncio.Protocol):
         drop: frozenset[bytes] = frozenset(),
         response_extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        if (
-            req.expect
-            and req.version == "1.1"
-            and not req.complete
-            and req.expect.strip().lower() == b"100-continue"
-        ):
-            self.write(CONTINUE_100)
+        self._continue(req)
         head = upstream_head(req, self.peer, extra, cookie, upgrade, trusted=trusted, host=host, drop=drop)
         fwd = Forward(self, req, target, head, upgrade, response_extra=response_extra)
         self._forward = fwd
@@ -497,6 +529,7 @@ class EdgeConnection(asyncio.Protocol):
         self._log(req)
         self._active = None
         self._forward = None
+        self._stop_collecting()
         if self._close_after or not req.keep_alive or self.state.closing:
             self.close()
             return

@@ -36,7 +36,7 @@ from idgate.edge.hotpath import (
 from idgate.edge.http import HeadError, Request, simple_response
 from idgate.edge.pages import page
 from idgate.edge.pool import Target
-from idgate.edge.routes import Deployment, Kind
+from idgate.edge.routes import Deployment, Kind, LocalEndpoint
 from idgate.policy.decision import BEARER, BEARER_INVALID, SKIP_AUTH, Decision
 from idgate.proxy.bearer import bearer_token
 from idgate.proxy.headers import DEPLOYMENT_HEADER
@@ -68,7 +68,11 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
         assert dep is not None
         hot_path(conn, req, dep, close)
     elif kind is Kind.PROVIDER:
-        to_webapp(conn, req, table.provider, [], "", trusted=_default_trust(conn))
+        local = table.local
+        if local is not None and local.takes(req.method, req.path(), req.headers, req.content_length):
+            conn.collect(req, lambda: conn.defer(req, answer_locally(conn, req, local)))
+        else:
+            to_webapp(conn, req, table.provider, [], "", trusted=_default_trust(conn))
     elif kind is Kind.SIGNIN:
         assert dep is not None
         trusted = dep.trust.trusts(conn.peer)
@@ -196,7 +200,7 @@ def serve(
             conn.reason = decision.reason
             _audit(conn, gate, req, verified, decision)
             rid = req.request_id().decode("ascii")
-            conn.reply(403, forbidden_response(req, decision, close, rid), close)
+            conn.reply(403, forbidden_response(req, decision, close, rid, gate.settings), close)
             return
         # skip_auth passes no identity, as OAuth2-Proxy does, even when a session exists.
         skipped = SKIP_AUTH in decision.reasons
@@ -228,7 +232,7 @@ def serve(
     else:
         _audit(conn, gate, req, verified, decision)
         rid = req.request_id().decode("ascii")
-        conn.reply(403, forbidden_response(req, decision, close, rid), close)
+        conn.reply(403, forbidden_response(req, decision, close, rid, gate.settings), close)
 
 
 def _origin_allowed(req: Request, gate: Gate) -> bool:
@@ -328,18 +332,43 @@ async def _resolve_bearer_then_auth(
 async def _resolve_then_auth(
     conn: EdgeConnection, req: Request, dep: Deployment, *, close: bool, sealed: str, now: float
 ) -> None:
-    verified, _ = await dep.gate.resolve(sealed, now, _proto(req, dep.trust.trusts(conn.peer)))
+    verified, set_cookies = await dep.gate.resolve(sealed, now, _proto(req, dep.trust.trusts(conn.peer)))
     if conn.still_serving(req):
-        _auth_reply(conn, req, dep.gate, verified, close)
+        _auth_reply(conn, req, dep.gate, verified, close, set_cookies=set_cookies)
 
 
 def _auth_reply(
-    conn: EdgeConnection, req: Request, gate: Gate, verified: Verified | None, close: bool
+    conn: EdgeConnection,
+    req: Request,
+    gate: Gate,
+    verified: Verified | None,
+    close: bool,
+    *,
+    set_cookies: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    data, decision = auth_response(req, gate, verified, close)
+    data, decision = auth_response(req, gate, verified, close, set_cookies)
     conn.reason = reason_of(decision)
     _audit(conn, gate, req, verified, decision)
     status = 202 if decision.allowed else 401 if decision.unauthenticated else 403
+    conn.reply(status, data, close)
+
+
+async def answer_locally(conn: EdgeConnection, req: Request, local: LocalEndpoint) -> None:
+    """A provider endpoint the edge answers itself (the token endpoint: :mod:`idgate.provider.token_lane`)."""
+    rid = req.request_id()
+    status, headers, body = await local.answer(req.authorization, b"".join(req.body), rid.decode("ascii"))
+    req.body = []
+    if not conn.still_serving(req):
+        return
+    close = not req.keep_alive or conn.state.closing
+    data = simple_response(
+        status,
+        body,
+        content_type=_JSON,
+        headers=headers,
+        close=close,
+        keep_alive_10=req.version == "1.0" and not close,
+    )
     conn.reply(status, data, close)
 
 

@@ -23,7 +23,8 @@ from idgate.policy.decision import Decision
 from idgate.policy.path import normalise_path
 from idgate.policy.policy import Policy, compile_policy
 from idgate.proxy.assertion import ASSERTION_HEADER
-from idgate.proxy.headers import HeaderOptions, auth_headers, upstream_headers
+from idgate.proxy.headers import SET_COOKIE_COPY, HeaderOptions, auth_headers, upstream_headers
+from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, build_services
 from idgate.sessions.base import PENDING, Pending, Session
 from idgate.sessions.cookie import MAX_CHUNKS, split_chunks
@@ -411,12 +412,19 @@ def invalid_token_response(req: Request, close: bool) -> bytes:
     )
 
 
-def forbidden_response(req: Request, decision: Decision, close: bool, request_id: str = "") -> bytes:
+def forbidden_response(
+    req: Request, decision: Decision, close: bool, request_id: str = "", settings: ProxySettings | None = None
+) -> bytes:
     """Refused by the policy: a 403 page that names the reasons and the request id (the connection
-    adds the ``X-Request-Id`` header to every answer the edge makes)."""
+    adds the ``X-Request-Id`` header to every answer the edge makes), and offers to sign in as someone
+    else, back to this address when the redirect validator accepts it for the deployment ``settings``."""
+    rd = None
+    if settings is not None and req.url.startswith(b"/"):
+        target = req.url.decode("latin-1")
+        rd = validate_redirect(target, host=settings.host, whitelist_domains=settings.whitelist_domains)
     return simple_response(
         403,
-        page(403, reasons=decision.reason, request_id=request_id),
+        page(403, reasons=decision.reason, request_id=request_id, rd=rd),
         content_type=HTML,
         close=close,
         keep_alive_10=req.version == "1.0" and not close,
@@ -444,14 +452,29 @@ def _constraints(url: bytes) -> Criterion | None:
 
 
 _AUTH_401 = simple_response(401, b"Unauthorized")
+_AUTH_REFUSED = {True: (401, b"Unauthorized"), False: (403, b"Forbidden")}
+_SET_COOKIE_COPY_B = SET_COOKIE_COPY.encode()
 
 
-def auth_response(req: Request, gate: Gate, verified: Verified | None, close: bool) -> tuple[bytes, Decision]:
+def _with_copies(set_cookies: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``set_cookies``, then each value again as ``X-Idgate-Set-Cookie-<n>`` (see ``SET_COOKIE_COPY``)."""
+    copies = [(b"%s%d" % (_SET_COOKIE_COPY_B, i), value) for i, (_, value) in enumerate(set_cookies)]
+    return [*set_cookies, *copies]
+
+
+def auth_response(
+    req: Request,
+    gate: Gate,
+    verified: Verified | None,
+    close: bool,
+    set_cookies: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[bytes, Decision]:
     """``/oauth/auth`` for nginx ``auth_request``: 202 + ``X-Auth-Request-*``, 401 or 403.
 
     Paths are not considered (``skip_auth_regex`` does not apply to this endpoint); the query's
     ``allowed_groups`` / ``allowed_emails`` / ``allowed_email_domains`` are (see
-    :mod:`idgate.policy.criteria.query`).
+    :mod:`idgate.policy.criteria.query`). ``set_cookies`` (a refreshed session, or cleared cookies) go
+    out with any status, each also as ``X-Idgate-Set-Cookie-<n>`` for nginx to copy to the browser.
     """
     decision = gate.policy.decide_session(verified.session if verified else None)
     if decision.allowed and verified is not None:
@@ -460,7 +483,15 @@ def auth_response(req: Request, gate: Gate, verified: Verified | None, close: bo
         if failed:
             decision = Decision(False, frozenset(failed))
     keep_10 = req.version == "1.0" and not close
-    if decision.allowed and verified is not None:
+    if set_cookies:
+        if decision.allowed and verified is not None:
+            status, text, identity = 202, b"", verified.auth_headers
+        else:
+            status, text = _AUTH_REFUSED[decision.unauthenticated]
+            identity = []
+        headers = [*identity, *_with_copies(set_cookies)]
+        body = simple_response(status, text, headers=headers, close=close, keep_alive_10=keep_10)
+    elif decision.allowed and verified is not None:
         body = verified.auth_accepted(close, keep_10)
     elif decision.unauthenticated:
         if close or keep_10:

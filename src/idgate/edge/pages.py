@@ -1,26 +1,38 @@
-"""The edge's own HTML pages: small, self-contained (inline CSS, no external assets), escaped.
+"""The edge's own HTML pages, in idgate's one design (:mod:`idgate.web`), escaped, with no external assets.
 
-Error pages name what went wrong without leaking anything the visitor did not send: the 403 page names
-the policy's reason, and every error page the edge makes carries the request's id, the same as in its
-``X-Request-Id`` header and in the access log.
+The layout is rendered once at import and cut into pieces (:class:`idgate.web.Shell`); a page is a few
+string joins, so error paths stay cheap. Pages name what went wrong without leaking anything the visitor
+did not send, and offer a way forward:
+
+======  =================================================================================================
+403     the policy's reasons; "Sign in as someone else" (the proxy's ``/oauth/sign_out`` with ``rd`` back
+        to the refused address, when :func:`~idgate.proxy.redirects.validate_redirect` accepts it) and
+        "Home"
+404     a clear text, nothing else (an unknown host learns nothing about the others)
+502-504 "Try again" (the same address)
+======  =================================================================================================
+
+Every page carries the request's id, the same as in its ``X-Request-Id`` header and in the access log.
 """
 
 from __future__ import annotations
 
 import html
+from urllib.parse import quote
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;background:#f6f7f9;color:#1f2328;margin:0}"
-    "main{max-width:34rem;margin:12vh auto;padding:2rem;background:#fff;border-radius:8px;"
-    "box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.4rem;margin:0 0 1rem}"
-    "p{line-height:1.5}code{background:#eef0f3;padding:.1rem .3rem;border-radius:4px}"
-    ".muted{color:#656d76;font-size:.9rem}"
-)
+from idgate.web import Look, Shell
+
+__all__ = ["SIGN_OUT", "page"]
+
+#: The proxy's sign-out endpoint (:mod:`idgate.proxy.app`): it clears the session, then goes to ``rd``.
+SIGN_OUT = "/oauth/sign_out"
+
+_SHELL = Shell.of(Look())
 
 _TEXTS: dict[int, tuple[str, str]] = {
     400: ("Bad request", "The request could not be understood."),
     403: ("Access denied", "You are signed in, but this service does not let you in."),
-    404: ("Not found", "There is no service at this address."),
+    404: ("Not found", "There is no service at this address. Check the address and try again."),
     405: ("Method not allowed", "This method is not supported here."),
     408: ("Request timeout", "The request took too long to arrive."),
     413: ("Request too large", "The request body is larger than allowed."),
@@ -30,6 +42,7 @@ _TEXTS: dict[int, tuple[str, str]] = {
     503: ("Service unavailable", "The service behind this address is not available."),
     504: ("Gateway timeout", "The service behind this address took too long to answer."),
 }
+_RETRY = frozenset({502, 503, 504})
 
 _REASONS: dict[str, str] = {
     "email_not_verified": "your email address is not verified by the identity provider",
@@ -38,25 +51,82 @@ _REASONS: dict[str, str] = {
     "github_team_not_allowed": "you are not a member of the required GitHub team",
     "not_in_allowed_groups": "you are not a member of an allowed group",
     "email_not_allowed": "your email address is not on the list of allowed addresses",
+    "websocket_origin_not_allowed": "the page that opened this connection is on another site",
 }
 
 
-def page(status: int, *, detail: str = "", request_id: str = "", reasons: str = "") -> bytes:
-    """An HTML page for ``status``; ``reasons`` is a comma-joined list of policy reason codes."""
+def _reason(code: str) -> str:
+    rule, _, base = code.rpartition(":")
+    explained = _REASONS.get(base, base) + (f" for this address ({rule})" if rule else "")
+    return f"{html.escape(explained)} <code>{html.escape(code)}</code>"
+
+
+_REASONS_HTML: dict[str, str] = {}
+_REASONS_HTML_MAX = 256
+
+
+def _reasons(reasons: str) -> str:
+    """The reasons box for a comma-joined list of reason codes (remembered: a policy has few)."""
+    found = _REASONS_HTML.get(reasons)
+    if found is not None:
+        return found
+    codes = [c for c in reasons.split(",") if c]
+    if not codes:
+        found = ""
+    elif len(codes) == 1:
+        found = f'<div class="notice"><p>Reason: {_reason(codes[0])}</p></div>'
+    else:
+        items = "".join(f"<li>{_reason(c)}</li>" for c in codes)
+        found = f'<div class="notice"><p>Reasons:</p><ul>{items}</ul></div>'
+    if len(_REASONS_HTML) < _REASONS_HTML_MAX:
+        _REASONS_HTML[reasons] = found
+    return found
+
+
+def _actions(status: int, rd: str | None) -> str:
+    if status == 403:
+        out = SIGN_OUT + ("?rd=" + quote(rd, safe="/") if rd else "")
+        return (
+            f'<div class="actions"><a class="button" href="{html.escape(out)}">Sign in as someone else</a>'
+            '<a class="button secondary" href="/">Home</a></div>'
+        )
+    if status in _RETRY:
+        return '<div class="actions"><a class="button" href="">Try again</a></div>'
+    return ""
+
+
+def _top(status: int) -> tuple[str, str]:
+    """The page's title and the start of its content: the status, the heading and what it means."""
     title, text = _TEXTS.get(status, ("Error", "Something went wrong."))
-    body = [f"<h1>{status} — {html.escape(title)}</h1>", f"<p>{html.escape(text)}</p>"]
+    top = f'<p class="eyebrow">Error {status}</p><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>'
+    return f"{status} {html.escape(title)}", top
+
+
+# Everything but the footer of the pages that carry nothing of the request (all but 403).
+_A, _B, _C, _D = _SHELL.parts
+_FIXED = {
+    status: (_A + title + _B + top + _actions(status, None) + _C).encode()
+    for status in _TEXTS
+    if status != 403
+    for title, top in [_top(status)]
+}
+_END = _D.encode()
+
+
+def page(
+    status: int, *, detail: str = "", request_id: str = "", reasons: str = "", rd: str | None = None
+) -> bytes:
+    """The HTML page for ``status``.
+
+    ``reasons`` is a comma-joined list of policy reason codes; ``rd`` (403 only) the refused address,
+    already accepted by the redirect validator, for the "Sign in as someone else" link.
+    """
+    footer = f"Request id <code>{html.escape(request_id)}</code>".encode() if request_id else b""
+    fixed = _FIXED.get(status)
+    if fixed is not None and not detail and not reasons:
+        return fixed + footer + _END
+    title, body = _top(status)
     if detail:
-        body.append(f"<p>{html.escape(detail)}</p>")
-    for code in filter(None, reasons.split(",")):
-        rule, _, base = code.rpartition(":")
-        explained = _REASONS.get(base, base) + (f" for this address ({rule})" if rule else "")
-        body.append(f"<p>Reason: {html.escape(explained)} (<code>{html.escape(code)}</code>).</p>")
-    if request_id:
-        body.append(f'<p class="muted">Request id: <code>{html.escape(request_id)}</code></p>')
-    doc = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{status} {html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{''.join(body)}</main></body></html>"
-    )
-    return doc.encode()
+        body += f"<p>{html.escape(detail)}</p>"
+    body += _reasons(reasons) + _actions(status, rd)
+    return (_A + title + _B + body + _C).encode() + footer + _END

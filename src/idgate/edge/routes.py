@@ -21,8 +21,9 @@ from __future__ import annotations
 import enum
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from idgate.edge.hotpath import Gate
 from idgate.edge.limits import EdgeLimits
@@ -67,6 +68,18 @@ class HostRoutes:
 _HOST_CACHE_MAX = 1024
 
 
+class LocalEndpoint(Protocol):
+    """A provider endpoint the edge answers itself (:class:`idgate.provider.token_lane.TokenLane`)."""
+
+    def takes(
+        self, method: bytes, path: bytes, headers: Sequence[tuple[bytes, bytes]], length: int | None
+    ) -> bool: ...
+
+    async def answer(
+        self, authorization: bytes, body: bytes, request_id: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]: ...
+
+
 class RouteTable:
     """Host + path -> :class:`Kind` (and the deployment it concerns). Immutable after :meth:`build`."""
 
@@ -75,10 +88,12 @@ class RouteTable:
         hosts: dict[str, HostRoutes],
         provider: Target | None,
         signin: Target | None,
+        local: LocalEndpoint | None = None,
     ) -> None:
         self.hosts = hosts
         self.provider = provider
         self.signin = signin
+        self.local = local  # provider requests answered on the edge (the token endpoint)
         self._by_raw: dict[bytes, HostRoutes | None] = {}
 
     @classmethod
@@ -90,6 +105,7 @@ class RouteTable:
         signin_socket: str | None,
         limits: EdgeLimits | None = None,
         services: Mapping[str, ProxyServices] | None = None,
+        local: LocalEndpoint | None = None,
     ) -> RouteTable:
         """Compile the routes (policies, sealers, upstream targets) of ``settings``.
 
@@ -126,6 +142,7 @@ class RouteTable:
             hosts,
             unix_target(provider_socket) if provider_socket else None,
             unix_target(signin_socket) if signin_socket else None,
+            local if provider_socket else None,
         )
 
     def host(self, raw: bytes) -> HostRoutes | None:

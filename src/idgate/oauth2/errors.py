@@ -22,8 +22,9 @@
 
 An error raised before the client and its ``redirect_uri`` are verified has no :attr:`OAuthError.redirect`
 and is shown as a page; once they are verified the core attaches one with :meth:`OAuthError.redirecting`
-and the renderer sends the browser back to the client. The ``description`` is shown to people and sent
-to clients: it never contains a secret.
+and the renderer sends the browser back to the client. A page may still link back to the application
+(:attr:`OAuthError.back`) when the core knows a safe address for it: the origin of a registered URI.
+The ``description`` is shown to people and sent to clients: it never contains a secret.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ class RedirectTarget:
     fragment: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class BackLink:
+    """Where an error page may send a person back to: an application's ``name`` and a registered ``url``."""
+
+    name: str
+    url: str
+
+
 class OAuthError(Exception):
     """An error with its wire meaning: :attr:`code` and :attr:`status`."""
 
@@ -52,6 +61,12 @@ class OAuthError(Exception):
         super().__init__(description or self.code)
         self.description = description
         self.redirect = redirect
+        self.back: BackLink | None = None
+
+    def linking_back(self, name: str, url: str) -> Self:
+        """This error, shown as a page with a link back to ``url`` (a registered address of ``name``)."""
+        self.back = BackLink(name, url)
+        return self
 
     def redirecting(self, redirect_uri: str, state: str, *, fragment: bool = False) -> Self:
         """This error, to be sent back to a verified ``redirect_uri`` with ``state``."""

@@ -38,3 +38,17 @@ def redirect_uri_registered(uri: str, registered: tuple[str, ...], *, public: bo
         return False
     portless = _without_loopback_port(uri)
     return portless is not None and portless in registered
+
+
+def application_home(registered: tuple[str, ...]) -> str | None:
+    """The origin of the first registered http(s) redirect URI: a safe "back to the application" address
+    for a page (never a request's own, unverified ``redirect_uri``); ``None`` when there is none."""
+    for uri in registered:
+        try:
+            parts = urlsplit(uri)
+            ok = parts.scheme in ("https", "http") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a malformed port
+            continue
+        if ok and parts.username is None and parts.password is None:
+            return f"{parts.scheme}://{parts.netloc}/"
+    return None

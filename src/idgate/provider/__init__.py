@@ -8,6 +8,7 @@ Routes (full paths under the issuer path, e.g. ``/dex``; the edge forwards paths
     GET|POST {path}/auth/{connector}                   the same, with the connector chosen (Dex's path)
     GET      {path}/auth/{connector}/login?req=ID      bind the connector: its password form, or 303 upstream
     POST     {path}/auth/{connector}/login             the password form's submission
+    POST     {path}/auth/{connector}/totp              the second-factor code (local users who have one)
     GET|POST {path}/callback                           a callback connector's return (state = request id)
     POST     {path}/token                              every grant (code, refresh, device, password if on)
     POST     {path}/token/introspect                   RFC 7662, confidential clients
@@ -18,6 +19,7 @@ Routes (full paths under the issuer path, e.g. ``/dex``; the edge forwards paths
     GET|POST {path}/userinfo                           claims of a live Bearer access token
     GET|POST {path}/logout                             RP-initiated logout (end_session_endpoint)
     GET      {path}/healthz                            "ok"
+    GET      {path}/theme/{file}                       a file of the theme (logo, favicon, styles.css: .theme)
 
 The states of a login::
 
@@ -36,6 +38,9 @@ The states of a login::
     {path}/auth/{c}/login?req=ID
       │ password connector: the form ── wrong password ─▶ the form again, 200 (after 1 s)
       │   too many failures for the account or address (.throttle) ─▶ the form, 429, not checked
+      │   right password, local user with a TOTP second factor (.second_factor) ─▶ the code form
+      │     POST .../totp (same browser, ≤ 5 min) ── wrong or replayed code ─▶ the code form again,
+      │     counted like a wrong password (same counters, same delay, 429 when locked)
       │ callback connector: 303 upstream ─▶ {path}/callback?state=ID&... (another browser: error PAGE)
       ▼ authenticated
     AuthRequest deleted (claims it); LoginSession started (idgate_session cookie, auth_time = now)
@@ -52,6 +57,7 @@ The states of a login::
 
 Modules: :mod:`.app` builds the aiohttp app; :mod:`.routes` (back channel) and :mod:`.pages` (browser)
 parse and call :mod:`.service` (the core, no web imports), composed of :mod:`.login`, :mod:`.sso`,
-:mod:`.tokens`, :mod:`.logout`, :mod:`.throttle` and :mod:`.connectors`; :mod:`.render` answers every
-error in one place.
+:mod:`.tokens`, :mod:`.logout`, :mod:`.throttle`, :mod:`.second_factor` (codes: :mod:`.totp`) and
+:mod:`.connectors`; :mod:`.render` answers every error in one place; :mod:`.theme` is the pages' look
+(``dex.frontend``, ``dex.theme``) in idgate's one design (:mod:`idgate.web`).
 """

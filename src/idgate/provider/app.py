@@ -16,6 +16,7 @@ from idgate.net import client_session
 from idgate.provider.connectors import add_local_if_users, configured_connectors
 from idgate.provider.routes import PROVIDER, add_routes
 from idgate.provider.service import Provider
+from idgate.provider.theme import THEME, provider_look
 from idgate.settings import ProviderSettings
 from idgate.storage.base import Storage
 from idgate.storage.static import StaticStorage, client_from_settings, password_from_settings
@@ -76,6 +77,7 @@ def build_provider_app(
     provider = Provider(settings, layered, clock, connectors)
     app = web.Application(client_max_size=MAX_BODY)
     app[PROVIDER] = provider
+    app[THEME] = provider_look(settings)
     add_routes(app, settings.path)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:

@@ -12,6 +12,12 @@ How a login ends depends on the request:
   ``iss`` (RFC 9207).
 - implicit (``token``, ``id_token``, ``id_token token``; only when configured): tokens in the fragment.
 - a device login (RFC 8628): the device token is approved and the person sees "go back to your device".
+
+A ``local`` user with a second factor (:mod:`.second_factor`) passes the password form, then a code form:
+the right password only records who passed it in the pending login (``password_passed``, for
+:data:`~.second_factor.CODE_TTL`) and clears none of the account's failures. The code's POST, bound to
+the browser and the request like the password's, is throttled on the same counters; only a right code
+finishes the login (no SSO session and no code before it).
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ from idgate.oauth2.grants import Grant, GrantContext, device_code
 from idgate.oauth2.grants import authorization_code as code_grant
 from idgate.oauth2.requests import AuthorizationRequest
 from idgate.oidc import prompt as prompts
-from idgate.provider.connectors import claims_of
+from idgate.provider import second_factor as factors
+from idgate.provider.connectors import claims_of, identity_of
 from idgate.provider.outcomes import (
     ChooseConnector,
     DeviceApproved,
@@ -48,6 +55,7 @@ from idgate.provider.outcomes import (
     LoginDone,
     LoginForm,
     LoginStarted,
+    SecondFactorForm,
 )
 from idgate.provider.sso import Sessions
 from idgate.provider.throttle import Throttle, Throttled
@@ -60,6 +68,7 @@ from idgate.storage.base import (
     DeviceRequest,
     DeviceToken,
     LoginSession,
+    PasswordPassed,
     Storage,
     secret_id,
 )
@@ -77,6 +86,11 @@ class LoginExpired(InvalidRequest):
             "This login request has expired or was already used. "
             "Go back to the application and sign in again."
         )
+
+
+def _locked_message(exc: Throttled) -> str:
+    minutes = max(1, int(exc.retry_after + 59) // 60)
+    return f"Too many failed sign-in attempts. Try again in {minutes} minute(s)."
 
 
 def add_query(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
@@ -113,7 +127,7 @@ class Logins:
         self.tokens = tokens
         self.lookup = lookup
         self.context = context
-        self.throttle = throttle or Throttle(storage, clock)
+        self.throttle = throttle or Throttle(storage, clock, settings.login_limits)
 
     @property
     def callback_url(self) -> str:
@@ -248,8 +262,9 @@ class Logins:
         password: str,
         session_cookie: str,
         address: str = "",
-    ) -> LoginForm | LoginDone | DeviceApproved:
-        """Check the credentials (throttled, :mod:`.throttle`); the form again on failure, else finish."""
+    ) -> LoginForm | SecondFactorForm | LoginDone | DeviceApproved:
+        """Check the credentials (throttled, :mod:`.throttle`); the form again on failure, the code form
+        for a user with a second factor (:mod:`.second_factor`), else finish."""
         pending = await self.pending(request_id, browser)
         connector = self.connectors.get(connector_id)
         if pending.connector_id != connector_id or not isinstance(connector, PasswordConnector):
@@ -263,13 +278,12 @@ class Logins:
                 extra={"connector_id": connector_id, "event": "login", "result": "throttled"},
             )
             await self.throttle.fail_slowly(started)
-            minutes = max(1, int(exc.retry_after + 59) // 60)
             return LoginForm(
                 pending.id,
                 connector,
                 await self._client_name(pending),
                 username=username,
-                error=f"Too many failed sign-in attempts. Try again in {minutes} minute(s).",
+                error=_locked_message(exc),
                 status=429,
             )
         identity = await connector.login(pending.scopes, username, password)
@@ -287,8 +301,91 @@ class Logins:
                 username=username,
                 error="Invalid email or password.",
             )
+        factor = await factors.enrolled(self.storage, connector, identity)
+        if factor is not None:  # not signed in yet, and the account's failures stay counted
+            return await self._ask_code(pending, connector, username, factor, identity)
         await self.throttle.succeeded(username)
         return await self._fresh(pending, identity, session_cookie)
+
+    # -- second factor (.second_factor) ------------------------------------------------------
+
+    async def _ask_code(
+        self,
+        pending: AuthRequest,
+        connector: PasswordConnector,
+        username: str,
+        factor: str,
+        identity: Identity,
+    ) -> SecondFactorForm:
+        """Remember who passed the password step (in the pending login, for a few minutes); ask for the
+        code."""
+        passed = PasswordPassed(
+            login=username,
+            factor_id=factor,
+            claims=claims_of(identity),
+            connector_data=identity.connector_data,
+            until=self.clock.now() + factors.CODE_TTL,
+        )
+        try:
+            await self.storage.update(
+                AuthRequest, pending.id, lambda r: dataclasses.replace(r, password_passed=passed)
+            )
+        except NotFound:
+            raise LoginExpired() from None
+        log.info(
+            "password accepted, second factor required",
+            extra={"connector_id": connector.id, "event": "login", "result": "second_factor_required"},
+        )
+        return SecondFactorForm(pending.id, connector, await self._client_name(pending))
+
+    async def second_factor(  # noqa: PLR0917 - the form's fields, in the form's order
+        self,
+        request_id: str,
+        connector_id: str,
+        browser: str,
+        code: str,
+        session_cookie: str,
+        address: str = "",
+    ) -> SecondFactorForm | LoginDone | DeviceApproved:
+        """Check the code of a login whose password step passed (throttled like the password, on the
+        same counters); the form again on failure, else finish."""
+        pending = await self.pending(request_id, browser)
+        connector = self.connectors.get(connector_id)
+        passed = pending.password_passed
+        if (
+            passed is None
+            or pending.connector_id != connector_id
+            or not isinstance(connector, PasswordConnector)
+            or self.clock.now() >= passed.until
+        ):
+            raise LoginExpired()
+        extra = {"connector_id": connector_id, "event": "login"}
+        started = self.throttle.started()
+        try:
+            await self.throttle.check(passed.login, address)
+        except Throttled as exc:
+            log.warning("second factor throttled", extra={**extra, "result": "second_factor_throttled"})
+            await self.throttle.fail_slowly(started)
+            return SecondFactorForm(
+                pending.id, connector, await self._client_name(pending), _locked_message(exc), 429
+            )
+        try:
+            used = await factors.verify(self.storage, passed.factor_id, code, self.clock.now())
+        except NotFound:  # the second factor was removed meanwhile: start again
+            raise LoginExpired() from None
+        if used is None:
+            log.info("second factor failed", extra={**extra, "result": "second_factor_failed"})
+            await self.throttle.failed(passed.login, address)
+            await self.throttle.fail_slowly(started)
+            return SecondFactorForm(
+                pending.id,
+                connector,
+                await self._client_name(pending),
+                "That code is not valid. Enter the current code from your authenticator app.",
+            )
+        log.info("second factor passed", extra={**extra, "result": "second_factor_passed", "method": used})
+        await self.throttle.succeeded(passed.login)
+        return await self._fresh(pending, identity_of(passed.claims, passed.connector_data), session_cookie)
 
     # -- {path}/callback ---------------------------------------------------------------------
 

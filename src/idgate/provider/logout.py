@@ -18,7 +18,8 @@ from typing import Any
 
 from idgate.clock import Clock
 from idgate.oauth2 import client_auth
-from idgate.oauth2.errors import InvalidRequest
+from idgate.oauth2.errors import BackLink, InvalidRequest
+from idgate.oauth2.redirect_uris import application_home
 from idgate.oauth2.requests import LogoutRequest
 from idgate.oidc import id_token
 from idgate.oidc.keys import KeyRing
@@ -75,6 +76,9 @@ class Logouts:
                 if params
                 else request.post_logout_redirect_uri
             )
+        back = None
+        if client is not None and redirect_to is None and (home := application_home(client.redirect_uris)):
+            back = BackLink(client.name or client.id, home)
         session = await self.sessions.current(session_cookie, self.clock.now())
         matches = hint is not None and (
             session is None or hint.get("sub") == encode_subject(session.claims.user_id, session.connector_id)
@@ -82,7 +86,7 @@ class Logouts:
         csrf = logout_csrf(browser) if browser else ""
         if not matches and not (csrf and confirmed and client_auth.secrets_equal(confirmed, csrf)):
             if session is None:  # nothing to end: no need to ask
-                return LoggedOut(redirect_to)
+                return LoggedOut(redirect_to, back=back)
             return ConfirmLogout(
                 csrf=csrf,
                 post_logout_redirect_uri=request.post_logout_redirect_uri,
@@ -91,4 +95,4 @@ class Logouts:
             )
         if session is not None:
             await self.sessions.end(session)
-        return LoggedOut(redirect_to)
+        return LoggedOut(redirect_to, back=back)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idgate.connectors.base import Connector, PasswordConnector
+from idgate.oauth2.errors import BackLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,17 @@ class LoginForm:
     connector: PasswordConnector
     client_name: str
     username: str = ""
+    error: str = ""
+    status: int = 200  # 429 while the account or the address is locked
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactorForm:
+    """The password was right and the user has a second factor: the page that asks for the code."""
+
+    request_id: str
+    connector: PasswordConnector
+    client_name: str
     error: str = ""
     status: int = 200  # 429 while the account or the address is locked
 
@@ -63,10 +75,12 @@ class DeviceApproved:
 
 @dataclass(frozen=True, slots=True)
 class LoggedOut:
-    """RP-initiated logout finished: redirect (when a registered URI was given) or a page."""
+    """RP-initiated logout finished: redirect (when a registered URI was given) or a page, which links
+    ``back`` to the application when the client is known (its registered origin, never the request's)."""
 
     redirect_to: str | None
     clear_cookie: bool = True
+    back: BackLink | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""The provider's browser routes: ``/auth``, the chooser and login form, ``/callback``, ``/device``,
-``/logout``. Each parses, calls :class:`~.service.Provider`, and renders an outcome (:mod:`.outcomes`).
+"""The provider's browser routes: ``/auth``, the chooser and login form, the second-factor form,
+``/callback``, ``/device``, ``/logout``. Each parses, calls :class:`~.service.Provider`, and renders an
+outcome (:mod:`.outcomes`).
 
 Cookies (``Path`` = the issuer path, ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https):
 
@@ -24,10 +25,12 @@ from idgate.provider.outcomes import (
     LoginDone,
     LoginForm,
     LoginStarted,
+    SecondFactorForm,
 )
 from idgate.provider.render import Surface, page, redirect
 from idgate.provider.routes import PROVIDER, endpoint, params_of, request_params
 from idgate.provider.sso import COOKIE as SESSION_COOKIE
+from idgate.provider.theme import look_of
 from idgate.provider.throttle import client_address
 
 #: Binds a pending login to the browser that started it (its SHA-256 is in the AuthRequest).
@@ -80,7 +83,13 @@ def _login_url(request: web.Request, connector_id: str, request_id: str) -> str:
 
 def _render(
     request: web.Request,
-    result: LoginDone | LoginStarted | ChooseConnector | LoginForm | GoUpstream | DeviceApproved,
+    result: LoginDone
+    | LoginStarted
+    | ChooseConnector
+    | LoginForm
+    | SecondFactorForm
+    | GoUpstream
+    | DeviceApproved,
 ) -> web.StreamResponse:
     """One rendering per outcome of a login step."""
     provider = request.app[PROVIDER]
@@ -88,7 +97,7 @@ def _render(
     response: web.StreamResponse
     if isinstance(result, ChooseConnector):
         links = [(c.name, _login_url(request, c.id, result.request_id)) for c in result.connectors]
-        return page("connectors.html", links=links, display_name=settings.display_name)
+        return page("connectors.html", links=links, look=look_of(request.app))
     if isinstance(result, LoginStarted):
         return redirect(_login_url(request, result.connector_id, result.request_id), status=303)
     if isinstance(result, LoginForm):
@@ -101,15 +110,23 @@ def _render(
             client_name=result.client_name,
             username=result.username,
             error=result.error,
-            display_name=settings.display_name,
+            look=look_of(request.app),
+            status=result.status,
+        )
+    if isinstance(result, SecondFactorForm):
+        return page(
+            "totp.html",
+            action=f"{settings.path}/auth/{result.connector.id}/totp",
+            request_id=result.request_id,
+            client_name=result.client_name,
+            error=result.error,
+            look=look_of(request.app),
             status=result.status,
         )
     if isinstance(result, GoUpstream):
         return redirect(result.location, status=303)
     if isinstance(result, DeviceApproved):
-        response = page(
-            "device_done.html", client_name=result.client_name, display_name=settings.display_name
-        )
+        response = page("device_done.html", client_name=result.client_name, look=look_of(request.app))
     else:  # after a POST (credentials, a form) 303, so no browser repeats the POST (RFC 9110 §15.4.4)
         response = redirect(result.redirect_to, status=303 if request.method == "POST" else 302)
     if result.session_cookie is not None:
@@ -157,6 +174,22 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 @endpoint(Surface.BROWSER)
+async def second_factor(request: web.Request) -> web.StreamResponse:
+    """``POST /auth/{connector}/totp``: the code of a login whose password step passed (:mod:`.login`)."""
+    provider = request.app[PROVIDER]
+    fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    result = await provider.second_factor(
+        fields.get("req", ""),
+        request.match_info["connector"],
+        request.cookies.get(BROWSER_COOKIE, ""),
+        fields.get("code", ""),
+        request.cookies.get(SESSION_COOKIE, ""),
+        client_address(request.headers.get("X-Forwarded-For", ""), request.remote or ""),
+    )
+    return _render(request, result)
+
+
+@endpoint(Surface.BROWSER)
 async def callback(request: web.Request) -> web.StreamResponse:
     """``{path}/callback``: an upstream returns (GET query, or a POSTed form) with ``state``."""
     values = params_of(await request.post()) if request.method == "POST" else params_of(request.query)
@@ -181,7 +214,7 @@ async def device(request: web.Request) -> web.StreamResponse:
             action=f"{settings.path}/device",
             user_code=request.query.get("user_code", "")[:32],
             error="",
-            display_name=settings.display_name,
+            look=look_of(request.app),
         )
         return _with_browser(request, response, browser, new)
     fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
@@ -197,7 +230,7 @@ async def device(request: web.Request) -> web.StreamResponse:
             action=f"{settings.path}/device",
             user_code=typed,
             error=exc.description,
-            display_name=settings.display_name,
+            look=look_of(request.app),
         )
         return _with_browser(request, response, browser, new)
     return _with_browser(request, _render(request, result), browser, new)
@@ -224,12 +257,12 @@ async def logout(request: web.Request) -> web.StreamResponse:
             post_logout_redirect_uri=result.post_logout_redirect_uri,
             client_id=result.client_id,
             state=result.state,
-            display_name=settings.display_name,
+            look=look_of(request.app),
         )
         return _with_browser(request, response, browser, new)
     if result.redirect_to is not None:
         done: web.StreamResponse = redirect(result.redirect_to, status=302)
     else:
-        done = page("logged_out.html", display_name=settings.display_name)
+        done = page("logged_out.html", look=look_of(request.app), back=result.back)
     done.del_cookie(SESSION_COOKIE, path=settings.path or "/")
     return done

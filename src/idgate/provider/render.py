@@ -32,21 +32,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from idgate.errors import Conflict
 from idgate.oauth2.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
-from idgate.page_headers import PAGE_HEADERS
 from idgate.provider.login import add_query
+from idgate.web import Look, environment
 
 log = logging.getLogger("idgate.provider")
 
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
+#: The provider's templates; each extends ``base.html``, which extends idgate's ``layout.html``.
+TEMPLATES = environment(Path(__file__).parent / "templates")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -59,11 +55,15 @@ class Surface(Enum):
     BEARER = "bearer"
 
 
-def page(template: str, status: int = 200, **context: Any) -> web.Response:
-    """An HTML page from ``templates/`` with the page security headers."""
-    body = TEMPLATES.get_template(template).render(**context)
+def page(template: str, status: int = 200, *, look: Look | None = None, **context: Any) -> web.Response:
+    """An HTML page from ``templates/`` in the provider's ``look`` (its theme: :mod:`.theme`), with the
+    page security headers that look needs. Without a look: idgate's, named ``display_name`` if given."""
+    if look is None:
+        look = Look(name=str(context.get("display_name", "")))
+    context.setdefault("display_name", look.name)
+    body = TEMPLATES.get_template(template).render(ui=look, **context)
     return web.Response(
-        text=body, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+        text=body, status=status, content_type="text/html", charset="utf-8", headers=dict(look.headers)
     )
 
 
@@ -86,15 +86,19 @@ def _quoted(value: str) -> str:
 
 
 def render_error(
-    err: BaseException, surface: Surface, *, issuer: str, display_name: str = "idgate"
+    err: BaseException,
+    surface: Surface,
+    *,
+    issuer: str,
+    display_name: str = "",
+    look: Look | None = None,
+    request_id: str = "",
 ) -> web.Response:
-    """The response for ``err`` raised by an endpoint of ``surface`` (see the module table)."""
-    if isinstance(err, Conflict):
-        err = TemporarilyUnavailable("too many concurrent requests; try again")
-    if not isinstance(err, OAuthError):
-        request_id = secrets.token_hex(8)
-        log.error("unexpected error", exc_info=err, extra={"request_id": request_id})
-        err = ServerError(f"Something went wrong (request id {request_id}).")
+    """The response for ``err`` raised by an endpoint of ``surface`` (see the module table).
+
+    ``request_id`` is the edge's (``X-Request-Id``), shown on error pages; one is made up when empty.
+    """
+    err = as_oauth_error(err, request_id)
     if surface is Surface.BROWSER:
         if err.redirect is not None:
             params = {"error": err.code}
@@ -108,19 +112,43 @@ def render_error(
         return page(
             "error.html",
             status=status,
+            look=look or Look(name=display_name),
             title="Sign-in failed" if status < 500 else "Server error",
             code=err.code,
             message=err.description or err.code,
-            display_name=display_name,
+            back=err.back,
+            request_id=request_id,
         )
+    status, headers, doc = json_error(err, surface)
+    response = json_response(doc, status=status, no_store=True)
+    response.headers.update(headers)
+    return response
+
+
+def as_oauth_error(err: BaseException, request_id: str = "") -> OAuthError:
+    """``err`` as the OAuth error it is answered with: a lost storage race is ``temporarily_unavailable``;
+    anything unexpected is logged with its traceback under ``request_id`` (made up when empty) and is a
+    ``server_error`` that says nothing more."""
+    if isinstance(err, Conflict):
+        return TemporarilyUnavailable("too many concurrent requests; try again")
+    if isinstance(err, OAuthError):
+        return err
+    request_id = request_id or secrets.token_hex(8)
+    log.error("unexpected error", exc_info=err, extra={"request_id": request_id})
+    return ServerError(f"Something went wrong (request id {request_id}).")
+
+
+def json_error(err: OAuthError, surface: Surface) -> tuple[int, dict[str, str], dict[str, str]]:
+    """The JSON answer of ``err`` at a back-channel endpoint: status, extra headers (besides
+    ``no-store``), and the ``{"error", "error_description"}`` document."""
     doc = {"error": err.code}
     if err.description:
         doc["error_description"] = err.description
-    response = json_response(doc, status=err.status, no_store=True)
+    headers: dict[str, str] = {}
     if surface is Surface.TOKEN and isinstance(err, InvalidClient):
-        response.headers["WWW-Authenticate"] = 'Basic realm="idgate"'
+        headers["WWW-Authenticate"] = 'Basic realm="idgate"'
     elif surface is Surface.BEARER and err.status == 401:
-        response.headers["WWW-Authenticate"] = (
+        headers["WWW-Authenticate"] = (
             f'Bearer error="{err.code}", error_description="{_quoted(err.description)}"'
         )
-    return response
+    return err.status, headers, doc

@@ -19,6 +19,7 @@ from idgate.oauth2.requests import Params, parse_bearer
 from idgate.oidc.discovery import discovery_document
 from idgate.provider.render import NO_STORE, Surface, json_response, render_error
 from idgate.provider.service import Provider
+from idgate.provider.theme import look_of, theme_file
 
 PROVIDER = web.AppKey("provider", Provider)
 
@@ -37,7 +38,13 @@ def endpoint(surface: Surface) -> Callable[[Handler], Handler]:
                 raise
             except Exception as err:
                 settings = request.app[PROVIDER].settings
-                return render_error(err, surface, issuer=settings.issuer, display_name=settings.display_name)
+                return render_error(
+                    err,
+                    surface,
+                    issuer=settings.issuer,
+                    look=look_of(request.app),
+                    request_id=request.headers.get("X-Request-Id", ""),
+                )
 
         return wrapped
 
@@ -143,9 +150,11 @@ def add_routes(app: web.Application, prefix: str) -> None:
         router.add_route(method, f"{prefix}/device", pages.device)
         router.add_route(method, f"{prefix}/logout", pages.logout)
         router.add_route(method, f"{prefix}/userinfo", userinfo)
+    router.add_post(f"{prefix}/auth/{{connector}}/totp", pages.second_factor)
     router.add_post(f"{prefix}/token", token)
     router.add_post(f"{prefix}/token/introspect", introspect)
     router.add_post(f"{prefix}/token/revoke", revoke)
     router.add_post(f"{prefix}/device/code", device_code)
     router.add_post(f"{prefix}/device/token", token)
     router.add_get(f"{prefix}/healthz", healthz)
+    router.add_get(f"{prefix}/theme/{{name}}", theme_file)

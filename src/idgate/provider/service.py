@@ -17,11 +17,12 @@ into a page, a redirect or JSON).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from idgate.clock import Clock
-from idgate.connectors.base import Connector, PasswordConnector, RefreshConnector
+from idgate.connectors.base import Connector, PasswordConnector, refreshes
 from idgate.errors import NotFound
 from idgate.oauth2.grants import GrantContext, RefreshPolicy, grant_types
 from idgate.oauth2.grants import device_code as device_grant
@@ -33,6 +34,7 @@ from idgate.oauth2.requests import (
 )
 from idgate.oidc.keys import KeyRing
 from idgate.provider import connectors as connector_hooks
+from idgate.provider import second_factor
 from idgate.provider.login import LoginExpired, Logins, add_query
 from idgate.provider.logout import Logouts
 from idgate.provider.outcomes import (
@@ -44,6 +46,7 @@ from idgate.provider.outcomes import (
     LoginDone,
     LoginForm,
     LoginStarted,
+    SecondFactorForm,
 )
 from idgate.provider.sso import Sessions
 from idgate.provider.throttle import Throttle, Throttled
@@ -62,8 +65,11 @@ __all__ = [
     "LoginForm",
     "LoginStarted",
     "Provider",
+    "SecondFactorForm",
     "add_query",
 ]
+
+log = logging.getLogger("idgate.provider")
 
 
 class Provider:
@@ -128,7 +134,8 @@ class Provider:
             return None
 
     def can_refresh(self, connector_id: str) -> bool:
-        return isinstance(self.connectors.get(connector_id), RefreshConnector)
+        connector = self.connectors.get(connector_id)
+        return connector is not None and refreshes(connector)
 
     async def _refresh_identity(
         self, connector_id: str, scopes: tuple[str, ...], claims: Claims, data: str
@@ -150,6 +157,14 @@ class Provider:
         identity = await connector.login(scopes, username, password)
         if identity is None:
             await self.throttle.failed(username, "")
+            await self.throttle.fail_slowly(started)
+            return None
+        if await second_factor.enrolled(self.storage, connector, identity) is not None:
+            # the password grant has no step for a code: a user with a second factor signs in in a browser
+            log.info(
+                "password grant refused: the user has a second factor",
+                extra={"connector_id": connector.id, "event": "login", "result": "second_factor_required"},
+            )
             await self.throttle.fail_slowly(started)
             return None
         await self.throttle.succeeded(username)
@@ -183,10 +198,21 @@ class Provider:
         password: str,
         session: str = "",
         address: str = "",
-    ) -> LoginForm | LoginDone | DeviceApproved:
+    ) -> LoginForm | SecondFactorForm | LoginDone | DeviceApproved:
         return await self.logins.login(
             request_id, connector_id, browser, username, password, session, address
         )
+
+    async def second_factor(  # noqa: PLR0917 - the form's fields, in the form's order
+        self,
+        request_id: str,
+        connector_id: str,
+        browser: str,
+        code: str,
+        session: str = "",
+        address: str = "",
+    ) -> SecondFactorForm | LoginDone | DeviceApproved:
+        return await self.logins.second_factor(request_id, connector_id, browser, code, session, address)
 
     async def callback(
         self, query: Mapping[str, str], browser: str, session: str = ""

@@ -9,8 +9,13 @@ when a counter reaches its limit inside the window, its key is locked until the 
 ``idgate user unlock`` clears it). A success deletes the account's counter. Successes are never
 counted, so many people (or replicas) signing in to one shared account at once are not refused.
 
+A wrong second-factor code (:mod:`.second_factor`) is a failure on the same two counters, and for a user
+with a second factor only the right code is a success: the right password alone clears nothing.
+
 The check comes before the count, so guesses sent in one parallel burst before the first of them
 failed are all checked; the limit bounds every later burst (THREAT_MODEL.md, residual risks).
+
+The limits (:class:`Limits`) come from ``idgate.login_throttle`` in the values file.
 
 Every failure and every refusal is answered after the same delay, measured from the start of the
 attempt, so the answer time tells nothing about whether the user exists and each guess costs the
@@ -30,25 +35,18 @@ import hashlib
 import ipaddress
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from idgate.clock import Clock
 from idgate.errors import AlreadyExists, NotFound
+from idgate.settings import LoginLimits
 from idgate.storage.base import LoginFailures, Storage
 
 ACCOUNT = "account:"
 ADDRESS = "ip:"
 
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How many failures a key may have in ``window`` seconds before it is locked for ``lockout``."""
-
-    account_failures: int = 5
-    address_failures: int = 30  # many people may share one address (NAT, a company proxy)
-    window: float = 900.0
-    lockout: float = 900.0
-    failure_delay: float = 1.0
+#: How many failures a key may have in ``window`` seconds before it is locked for ``lockout`` (the
+#: settings' record, from ``idgate.login_throttle``; the defaults are 5, 30, 15 min, 15 min and 1 s).
+Limits = LoginLimits
 
 
 class Throttled(Exception):

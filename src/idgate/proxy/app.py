@@ -37,6 +37,7 @@ from idgate.sessions.base import SessionStore
 from idgate.sessions.cookie import join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
+from idgate.web import LOGO, Look, environment
 
 __all__ = ["DEPLOYMENT_HEADER", "build_signin_app"]
 
@@ -96,6 +97,12 @@ class PageError(Exception):
 DEPLOYMENTS = web.AppKey("deployments", Mapping[str, Deployment])
 CLOCK = web.AppKey("clock", Clock)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+
+#: The look of the proxy's pages (:mod:`idgate.web`): idgate's, with the sign-in page's logo and the
+#: headers that allow it.
+ERROR_LOOK = Look(headers=PAGE_HEADERS)
+#: OAuth2-Proxy shows its own footer unless ``footer: "-"``; idgate says what it is.
+DEFAULT_FOOTER = "Secured by idgate"
 
 _EXPIRED = "Your login session expired or was started in another browser. Please start again."
 
@@ -162,26 +169,31 @@ async def sign_in(request: web.Request) -> web.Response:
     if p.skip_provider_button:
         return await start(request)
     rd = dep.target(request.query.get("rd") or request.headers.get("X-Auth-Request-Redirect"))
+    look = Look(logo=_logo(p.custom_sign_in_logo) or "", headers=SIGN_IN_HEADERS)
     html = (
         request.app[TEMPLATES]
         .get_template("sign_in.html")
         .render(
+            ui=look,
             start_url="/oauth/start?" + urlencode({"rd": rd}),
-            logo=_logo(p.custom_sign_in_logo),
             # Text, escaped like everything on the page: the page is on the protected origin, so no
             # configured string may become markup there (OAuth2-Proxy renders them as HTML).
             banner=p.banner if p.banner and p.banner != "-" else None,
-            footer=p.footer if p.footer and p.footer != "-" else None,
+            footer=DEFAULT_FOOTER if not p.footer else p.footer if p.footer != "-" else None,
+            host=p.host,
             provider=urlsplit(p.issuer_url).netloc or "the identity provider",
         )
     )
-    return web.Response(text=html, content_type="text/html", headers=SIGN_IN_HEADERS)
+    return web.Response(text=html, content_type="text/html", headers=look.headers)
 
 
 def _logo(value: str) -> str | None:
-    """``custom_sign_in_logo``: an https URL as is, a file as a data: URL, ``-`` or unset for none."""
-    if not value or value == "-":
+    """``custom_sign_in_logo``: an https URL as is, a file as a data: URL, ``-`` for none; unset:
+    idgate's logo (as OAuth2-Proxy shows its own)."""
+    if value == "-":
         return None
+    if not value:
+        return LOGO
     if value.startswith("https://"):
         return value
     kind = "image/svg+xml" if value.endswith(".svg") else "image/png"
@@ -340,6 +352,8 @@ def _error_page(request: web.Request, err: PageError) -> web.Response:
         request.app[TEMPLATES]
         .get_template("error.html")
         .render(
+            ui=ERROR_LOOK,
+            request_id=request.headers.get("X-Request-Id", ""),
             title=err.title,
             message=err.message,
             retry=err.retry,
@@ -390,11 +404,7 @@ def build_signin_app(
     app = web.Application(middlewares=[_errors])
     app[DEPLOYMENTS] = deployments
     app[CLOCK] = clock
-    app[TEMPLATES] = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        auto_reload=False,
-    )
+    app[TEMPLATES] = environment(Path(__file__).parent / "templates")
     app.router.add_get("/oauth/start", start)
     app.router.add_get("/oauth/sign_in", sign_in)
     app.router.add_get("/oauth/callback", callback)

@@ -137,6 +137,6 @@ def build_services(
         if provider is not None:
             services.bearer = build_verifier(p, providers)
         if provider is not None and p.cookie_refresh > 0:
-            services.refresher = Refresher(services.store, services.renew, p.cookie_refresh)
+            services.refresher = Refresher(services.store, services.renew, p.cookie_refresh, p.name)
         out[p.name] = services
     return out

@@ -10,17 +10,24 @@
 :class:`~idgate.sessions.base.SessionStoreUnavailable`; redis-py opens a fresh connection on the next
 command (and retries once at once on a connection that went stale), so the store recovers by itself
 when Redis is back.
+
+Each round trip (``GET``, ``SET``, ``DEL``, the lock's ``SET NX`` and ``EVAL``) is timed into
+``idgate_session_store_duration_seconds{store="redis",operation=load|save|delete|lock|unlock}``
+(:mod:`idgate.durations`), failures included: a Redis that times out shows as observations near 1 s.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable
+from time import perf_counter
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from idgate.durations import SESSION_STORE, Timer
 from idgate.sessions.base import PENDING, Pending, Session, SessionStoreUnavailable
 from idgate.sessions.store import deployment_keys
 from idgate.sessions.ticket import Ticket, TicketSealer
@@ -48,6 +55,9 @@ class RedisSessions:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[redis_errors.ConnectionError],
         )
+        self._timers = {
+            op: SESSION_STORE.timer("redis", op) for op in ("load", "save", "delete", "lock", "unlock")
+        }
 
     def _key(self, ticket: Ticket) -> str:
         return self._prefix + "s:" + ticket.slot
@@ -60,10 +70,7 @@ class RedisSessions:
         if ticket is None:
             return None
         key = self._key(ticket)
-        try:
-            record = await self._redis.get(key)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
-            raise SessionStoreUnavailable(f"redis: {type(exc).__name__}") from exc
+        record = await self._call(self._redis.get(key), self._timers["load"])
         if not isinstance(record, bytes):
             return None
         raw = ticket.open_record(record, key.encode())
@@ -84,13 +91,13 @@ class RedisSessions:
         key = self._key(ticket)
         ttl_ms = max(1, int((session.expires_at - now) * 1000))
         record = ticket.seal_record(session.to_bytes(), key.encode())
-        await self._call(self._redis.set(key, record, px=ttl_ms))
+        await self._call(self._redis.set(key, record, px=ttl_ms), self._timers["save"])
         return value
 
     async def drop(self, value: str) -> None:
         ticket = self._tickets.open(value)
         if ticket is not None:
-            await self._call(self._redis.delete(self._key(ticket)))
+            await self._call(self._redis.delete(self._key(ticket)), self._timers["delete"])
 
     async def lock(self, value: str, ttl: float) -> str | None:
         ticket = self._tickets.open(value)
@@ -98,21 +105,28 @@ class RedisSessions:
             return None
         token = os.urandom(8).hex()
         got = await self._call(
-            self._redis.set(self._prefix + "l:" + ticket.slot, token, nx=True, px=max(1, int(ttl * 1000)))
+            self._redis.set(self._prefix + "l:" + ticket.slot, token, nx=True, px=max(1, int(ttl * 1000))),
+            self._timers["lock"],
         )
         return token if got else None
 
     async def unlock(self, value: str, token: str) -> None:
         ticket = self._tickets.open(value)
         if ticket is not None:
-            await self._call(self._redis.eval(_UNLOCK, 1, self._prefix + "l:" + ticket.slot, token))
+            await self._call(
+                self._redis.eval(_UNLOCK, 1, self._prefix + "l:" + ticket.slot, token), self._timers["unlock"]
+            )
 
     async def close(self) -> None:
         await self._redis.aclose()
 
     @staticmethod
-    async def _call(awaitable: object) -> object:
+    async def _call(awaitable: Awaitable[object], timer: Timer) -> object:
+        """One round trip, timed; a Redis failure becomes :class:`SessionStoreUnavailable`."""
+        started = perf_counter()
         try:
-            return await awaitable  # type: ignore[misc]
+            return await awaitable
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
             raise SessionStoreUnavailable(f"redis: {type(exc).__name__}") from exc
+        finally:
+            timer.observe(perf_counter() - started)

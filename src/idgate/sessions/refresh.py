@@ -13,12 +13,19 @@
 ``renew`` is the provider call (refresh-token grant; groups re-read from the new ID token, so a person
 removed from a team loses access at the next refresh). The cookie store has no shared lock: its single
 flight holds per process. Time is an input.
+
+Each refresh that ran (the lock was taken) writes one record on ``idgate.sessions`` with
+``event: refresh``, ``deployment``, ``result`` (``success``; ``refused``: the provider refused, the session
+ended; ``error``: provider or store unreachable, or an odd answer) and ``duration_ms``: the metrics
+``idgate_refreshes_total{role="proxy",result}`` and ``idgate_refresh_duration_seconds{result}`` count them
+(:mod:`idgate.observability`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -48,10 +55,11 @@ class Refreshed:
 class Refresher:
     """Refreshes one deployment's sessions through ``renew``, ``refresh_after`` seconds after sign-in."""
 
-    def __init__(self, store: SessionStore, renew: Renew, refresh_after: float) -> None:
+    def __init__(self, store: SessionStore, renew: Renew, refresh_after: float, deployment: str = "") -> None:
         self.store = store
         self.renew = renew
         self.refresh_after = refresh_after
+        self.deployment = deployment
         self._inflight: dict[str, asyncio.Future[Refreshed]] = {}
         self._recent: dict[str, tuple[float, Refreshed]] = {}
 
@@ -88,22 +96,44 @@ class Refresher:
         token = await self.store.lock(value, LOCK_TTL)
         if token is None:
             return Refreshed(session)  # another process refreshes it; this one is still valid
+        started = time.perf_counter()
+        result, problem = "error", "interrupted"
         try:
             try:
                 fresh = await self.renew(session, now)
             except RefusedRefresh:
-                log.info("session of %s ended: the provider refused the refresh", session.email)
+                result = "refused"
                 await self.store.drop(value)
                 return Refreshed(None)
             except SessionStoreUnavailable:
                 raise
             except Exception as exc:  # provider down or odd answer: keep the session, retry later
-                log.warning("refresh of %s failed, keeping the session: %s", session.email, exc)
+                problem = f"keeping the session: {str(exc) or type(exc).__name__}"
                 return Refreshed(session)
             new_value = await self.store.put(fresh, now, value)
+            result = "success"
             return Refreshed(fresh, None if new_value == value else new_value)
+        except SessionStoreUnavailable as exc:
+            problem = str(exc)
+            raise
         finally:
+            self._record(session, result, problem, time.perf_counter() - started)
             await self.store.unlock(value, token)
+
+    def _record(self, session: Session, result: str, problem: str, seconds: float) -> None:
+        """The refresh's one log record (and so its metrics)."""
+        extra = {
+            "event": "refresh",
+            "deployment": self.deployment,
+            "result": result,
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        if result == "success":
+            log.info("session of %s refreshed", session.email, extra=extra)
+        elif result == "refused":
+            log.info("session of %s ended: the provider refused the refresh", session.email, extra=extra)
+        else:
+            log.warning("refresh of %s failed, %s", session.email, problem, extra=extra)
 
     def _remember(self, value: str, result: Refreshed, now: float) -> None:
         if len(self._recent) > 10_000:

@@ -5,14 +5,19 @@ and the sign-in web app both use it. Keys rotate: the deployment's ``encryption_
 ``previous_encryption_keys`` entry open (see ``docs/sessions.md``).
 
 The async methods make it a :class:`~idgate.sessions.base.SessionStore`; they never wait for anything.
+Opening and sealing are timed into ``idgate_session_store_duration_seconds{store="cookie"}``
+(:mod:`idgate.durations`: two ``perf_counter`` calls and a bucket increment, ~0.2 µs of a 12-18 µs open;
+the edge's memo of verified cookies skips both).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from time import perf_counter
 
 from idgate.clock import Clock
+from idgate.durations import SESSION_STORE
 from idgate.sessions.base import Pending, Session
 from idgate.sessions.cookie import Sealer, chunk_names, join_chunks, split_chunks
 from idgate.settings import ProxySettings
@@ -32,17 +37,23 @@ class CookieSessions:
         self.name = proxy.session_cookie
         self._sealer = Sealer(deployment_keys(proxy), SESSION_PURPOSE)
         self._clock = clock
+        self._load = SESSION_STORE.timer("cookie", "load")
+        self._save = SESSION_STORE.timer("cookie", "save")
 
     def open(self, sealed: str, now: float) -> Session | None:
         """The session in one (reassembled) cookie value; ``None`` if altered, malformed or expired."""
-        raw = self._sealer.open(sealed, self.name)
-        if raw is None:
-            return None
+        started = perf_counter()
         try:
-            session = Session.from_bytes(raw)
-        except ValueError:
-            return None
-        return None if session.expired(now) else session
+            raw = self._sealer.open(sealed, self.name)
+            if raw is None:
+                return None
+            try:
+                session = Session.from_bytes(raw)
+            except ValueError:
+                return None
+            return None if session.expired(now) else session
+        finally:
+            self._load.observe(perf_counter() - started)
 
     def load(self, cookies: Mapping[str, str]) -> Session | None:
         """The session carried by a request's cookies, or ``None``."""
@@ -55,7 +66,11 @@ class CookieSessions:
 
     def seal(self, session: Session) -> str:
         """The cookie value for ``session`` (before chunking)."""
-        return self._sealer.seal(session.to_bytes(), self.name)
+        started = perf_counter()
+        try:
+            return self._sealer.seal(session.to_bytes(), self.name)
+        finally:
+            self._save.observe(perf_counter() - started)
 
     def names_to_clear(self, cookies: Mapping[str, str]) -> list[str]:
         """Every cookie of this store the browser holds (for sign-out, or before saving anew)."""

@@ -31,6 +31,7 @@ Records::
     DeviceToken    the device code's side of it: pending, approved, denied or delivered
     SigningKeys    the key set: the signer, the next key, and retired keys still published
     LoginFailures  failed password logins of one account or one client address (login throttling)
+    SecondFactor   a local user's TOTP secret, its last accepted step and the unused recovery codes
 """
 
 from __future__ import annotations
@@ -112,6 +113,18 @@ class Password:
 
 
 @dataclass(frozen=True, slots=True)
+class PasswordPassed:
+    """The password step of a pending login passed, for a user with a :class:`SecondFactor`: who it
+    was, waiting (until ``until``) for their code. The login is not finished, nothing was issued."""
+
+    login: str  # the login name as typed (the throttle's account key)
+    factor_id: str  # the SecondFactor's id
+    claims: Claims
+    connector_data: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class AuthRequest:
     """A pending login: the validated ``/auth`` parameters, waiting for the person to authenticate.
 
@@ -137,6 +150,8 @@ class AuthRequest:
     max_age: int | None = None
     # A login for a device authorization (RFC 8628): the user code it approves, instead of a code.
     device_user_code: str = ""
+    # Set when the password was right and the user has a second factor (the code comes next).
+    password_passed: PasswordPassed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +331,27 @@ class LoginFailures:
     locked_until: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SecondFactor:
+    """A ``local`` user's TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 s; :mod:`idgate.provider.totp`).
+
+    ``id`` is the user's :class:`Password` id (the lower-cased email). ``secret`` (base32) must be read
+    to check a code, so it is stored as it is, like the signing keys: protect the database
+    (THREAT_MODEL.md). ``last_step`` is the time step of the last code accepted: a code of that step or
+    an earlier one is refused (a replay). ``recovery_hashes`` are the SHA-256 of the recovery codes not
+    used yet; a use removes its hash.
+    """
+
+    KIND: ClassVar[str] = "second_factor"
+
+    id: str
+    secret: str
+    enrolled_at: float
+    last_step: int = -1
+    recovery_hashes: tuple[str, ...] = ()
+    expires_at: float | None = None
+
+
 @runtime_checkable
 class Record(Protocol):
     """What every stored record has: an id and, when it is temporary, an expiry (epoch seconds)."""
@@ -344,6 +380,7 @@ RECORD_KINDS: tuple[type[Record], ...] = (
     DeviceToken,
     SigningKeys,
     LoginFailures,
+    SecondFactor,
 )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,10 @@ from click.testing import CliRunner, Result
 
 from idgate.cli import main
 from idgate.connectors.local import LocalConnector
+from idgate.errors import NotFound
+from idgate.provider import second_factor, totp
 from idgate.storage import open_storage
+from idgate.storage.base import SecondFactor
 
 ADMIN_URL = os.environ.get("IDGATE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 EXAMPLE = Path(__file__).parents[2] / "fixtures" / "kkp-values.yaml"
@@ -126,7 +131,7 @@ def test_short_passwords_and_bad_emails_are_refused(url: str) -> None:
 def test_keys_list_and_rotate(url: str) -> None:
     listed = run("keys", "list", "--storage", url)
     assert listed.exit_code == 0, listed.output
-    lines = listed.output.splitlines()
+    lines = listed.stdout.splitlines()  # stderr: "Creating the storage schema ..." (idgate.progress)
     assert lines[0].startswith("next rotation: ")
     signer = next(line.split("\t")[0] for line in lines if "\tsigning\t" in line)
     upcoming = next(line.split("\t")[0] for line in lines if "\tnext\t" in line)
@@ -154,3 +159,164 @@ def test_config_file_finds_the_storage_and_its_static_records_are_read_only(tmp_
 def test_without_config_or_storage_the_command_says_what_is_missing() -> None:
     result = run("client", "list")
     assert result.exit_code == 2 and "--config FILE" in result.output
+
+
+# -- idgate user totp ---------------------------------------------------------------------------
+
+RECOVERY_LINE = re.compile(r"  ([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})")
+
+
+def stored_factor(url: str, email: str) -> SecondFactor | None:
+    async def get() -> SecondFactor | None:
+        storage = await open_storage(url)
+        try:
+            return await storage.get(SecondFactor, email.lower())
+        except NotFound:
+            return None
+        finally:
+            await storage.close()
+
+    return asyncio.run(get())
+
+
+def check_code(url: str, email: str, typed: str) -> str | None:
+    async def check() -> str | None:
+        storage = await open_storage(url)
+        try:
+            return await second_factor.verify(storage, email.lower(), typed, time.time())
+        finally:
+            await storage.close()
+
+    return asyncio.run(check())
+
+
+def now_code(secret: str) -> str:
+    return totp.totp(totp.secret_bytes(secret), time.time())
+
+
+def add_jane(url: str) -> None:
+    added = run("user", "add", "--storage", url, "--email", "Jane@Example.com", "--password", "correct horse")
+    assert added.exit_code == 0, added.output
+
+
+def test_user_totp_enroll_prints_the_secret_once_and_saves_only_a_confirmed_code(url: str) -> None:
+    add_jane(url)
+    secret = totp.new_secret()
+    wrong = "000000" if now_code(secret) != "000000" else "111111"
+    refused = run(
+        "user", "totp", "enroll", "--storage", url, "JANE@example.com", "--secret", secret, "--code", wrong
+    )
+    assert refused.exit_code == 1 and "nothing was saved" in refused.output
+    assert stored_factor(url, "jane@example.com") is None
+    assert "Jane@Example.com\tJane\t" in run("user", "list", "--storage", url).output
+    assert "\ttotp" not in run("user", "list", "--storage", url).output
+
+    args = ["--secret", secret.lower(), "--code", now_code(secret), "--issuer", "Example Corp"]
+    enrolled = run("user", "totp", "enroll", "--storage", url, "JANE@example.com", *args)
+    assert enrolled.exit_code == 0, enrolled.output
+    out = enrolled.stdout
+    assert (
+        f"otpauth URI: otpauth://totp/Example%20Corp:Jane@Example.com?secret={secret}&issuer=Example%20Corp"
+        in out
+    )
+    assert f"secret: {secret}\n" in out and "TOTP second factor on for Jane@Example.com" in out
+    codes = RECOVERY_LINE.findall(out)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    factor = stored_factor(url, "jane@example.com")
+    assert factor is not None and factor.secret == secret
+    assert factor.recovery_hashes == tuple(totp.recovery_hash(c) for c in codes)
+    assert factor.last_step >= totp.step_of(time.time()) - 1  # the confirming code cannot sign in
+    listed = run("user", "list", "--storage", url).output
+    assert "\ttotp" in listed and secret not in listed and codes[0] not in listed
+    again = run("user", "totp", "enroll", "--storage", url, "jane@example.com", "--code", "123456")
+    assert again.exit_code == 1 and "has a second factor already" in again.output
+
+
+def test_user_totp_enroll_asks_for_the_code_after_showing_the_secret(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_jane(url)
+    secret = totp.new_secret()
+    monkeypatch.setattr(totp, "new_secret", lambda: secret)
+    enrolled = run(
+        "user", "totp", "enroll", "--storage", url, "jane@example.com", input=now_code(secret) + "\n"
+    )
+    assert enrolled.exit_code == 0, enrolled.output
+    assert f"secret: {secret}" in enrolled.output and "the code the app shows now" in enrolled.output
+    assert stored_factor(url, "jane@example.com") is not None
+
+
+def test_user_totp_recovery_codes_replace_the_old_ones_and_disable_turns_it_off(url: str) -> None:
+    add_jane(url)
+    secret = totp.new_secret()
+    enrolled = run(
+        "user",
+        "totp",
+        "enroll",
+        "--storage",
+        url,
+        "jane@example.com",
+        "--secret",
+        secret,
+        "--code",
+        now_code(secret),
+    )
+    old = RECOVERY_LINE.findall(enrolled.stdout)
+    renewed = run("user", "totp", "recovery-codes", "--storage", url, "jane@example.com")
+    assert renewed.exit_code == 0, renewed.output
+    new = RECOVERY_LINE.findall(renewed.stdout)
+    assert len(new) == 10 and not set(new) & set(old)
+    assert check_code(url, "jane@example.com", old[0]) is None
+    assert check_code(url, "jane@example.com", new[0]) == "recovery_code"
+    assert check_code(url, "jane@example.com", new[0]) is None  # once
+
+    assert run("user", "totp", "disable", "--storage", url, "jane@example.com").exit_code == 0
+    assert stored_factor(url, "jane@example.com") is None
+    assert "\ttotp" not in run("user", "list", "--storage", url).output
+    for command in ("disable", "recovery-codes"):
+        missing = run("user", "totp", command, "--storage", url, "jane@example.com")
+        assert missing.exit_code == 1 and "'jane@example.com' has no TOTP second factor" in missing.output
+
+
+def test_user_totp_for_unknown_users_says_so_and_user_delete_removes_the_factor(url: str) -> None:
+    unknown = run("user", "totp", "enroll", "--storage", url, "ghost@example.com", "--code", "123456")
+    assert unknown.exit_code == 1
+    assert "no user 'ghost@example.com' (a user of dex.staticPasswords needs --config FILE)" in unknown.output
+    assert "secret:" not in unknown.output
+    add_jane(url)
+    secret = totp.new_secret()
+    run(
+        "user",
+        "totp",
+        "enroll",
+        "--storage",
+        url,
+        "jane@example.com",
+        "--secret",
+        secret,
+        "--code",
+        now_code(secret),
+    )
+    assert stored_factor(url, "jane@example.com") is not None
+    assert run("user", "delete", "--storage", url, "jane@example.com").exit_code == 0
+    assert stored_factor(url, "jane@example.com") is None
+
+
+def test_user_totp_enroll_a_static_password_user_through_the_config(tmp_path: Path) -> None:
+    values = yaml.safe_load(EXAMPLE.read_text())
+    values.setdefault("idgate", {})["storage"] = f"sqlite:///{tmp_path}/totp.db"
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    email = values["dex"]["staticPasswords"][0]["email"]
+    secret = totp.new_secret()
+    without = run(
+        "user", "totp", "enroll", "--storage", f"sqlite:///{tmp_path}/totp.db", email, "--code", "1"
+    )
+    assert without.exit_code == 1 and "needs --config FILE" in without.output
+    enrolled = run(
+        "user", "totp", "enroll", "--config", str(path), email, "--secret", secret, "--code", now_code(secret)
+    )
+    assert enrolled.exit_code == 0, enrolled.output
+    assert f":{email}?secret={secret}" in enrolled.stdout
+    assert f"{email}\t" in run("user", "list", "--config", str(path)).output
+    assert "\ttotp (config file)" in run("user", "list", "--config", str(path)).output

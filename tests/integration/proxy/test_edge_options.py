@@ -1,6 +1,6 @@
-"""OAuth2-Proxy options at the edge over real sockets: refresh (a new cookie on the proxied response, a
-refused refresh ends the session, one refresh for many requests), identity header options, skip-auth
-routes and preflights, ``authenticated_emails_file``, and TLS to the upstream."""
+"""OAuth2-Proxy options at the edge over real sockets: refresh (a new cookie on the proxied response and
+on ``/oauth/auth``'s, a refused refresh ends the session, one refresh for many requests), identity header
+options, skip-auth routes and preflights, ``authenticated_emails_file``, and TLS to the upstream."""
 
 from __future__ import annotations
 
@@ -80,6 +80,35 @@ async def test_many_concurrent_requests_refresh_once(tmp_path: Path) -> None:
                 await c.close()
         assert [a.status for a in answers] == [200] * 20
         assert w.idp.refreshes == 1
+
+
+async def test_auth_endpoint_refreshes_and_numbers_the_cookies_for_nginx(tmp_path: Path) -> None:
+    """``/oauth/auth`` refreshes a due session as the hot path does and repeats each ``Set-Cookie`` as
+    ``X-Idgate-Set-Cookie-<n>``: what the rendered nginx config copies to the browser, one by one."""
+    async with edge_world(tmp_path, cookie_refresh=60.0) as w:
+        w.idp.refresh_tokens = True
+        r = await get(w, "/oauth/auth", await w.cookie(stale()))
+        assert r.status == 202 and w.idp.refreshes == 1
+        assert r.header("X-Auth-Request-Email") == "alice@example.com"
+        header = set_cookies(r)[SESSION]
+        assert r.header("X-Idgate-Set-Cookie-0") == header and r.header("X-Idgate-Set-Cookie-1") is None
+        # a session that now needs two cookies (many groups): both chunks, in order
+        w.idp.claims["groups"] = [f"org:team-{i:04d}" for i in range(400)]
+        r = await get(w, "/oauth/auth", await w.cookie(stale()))
+        assert r.status == 202 and w.idp.refreshes == 2
+        values = [v for k, v in r.headers if k.lower() == "set-cookie"]
+        assert [v.split("=", 1)[0] for v in values] == [f"{SESSION}_{i}" for i in range(len(values))]
+        copies = [r.header(f"X-Idgate-Set-Cookie-{i}") for i in range(len(values) + 1)]
+        assert len(values) > 1 and copies == [*values, None]
+
+
+async def test_auth_endpoint_clears_a_session_whose_refresh_is_refused(tmp_path: Path) -> None:
+    async with edge_world(tmp_path, cookie_refresh=60.0) as w:
+        w.idp.refuse_refresh = True
+        r = await get(w, "/oauth/auth", await w.cookie(stale()))
+        assert r.status == 401 and w.idp.refreshes == 1
+        assert "Max-Age=0" in set_cookies(r)[SESSION]
+        assert r.header("X-Idgate-Set-Cookie-0") == set_cookies(r)[SESSION]
 
 
 # -- identity headers -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from tests.integration.proxy.edge_world import cookie_pairs, edge_world, set_coo
 from tests.shared_data import shared_testdata
 
 from idgate.sessions.store import CookieSessions
+from idgate.web import CSS, LOGO
 
 CORPUS = shared_testdata("open-redirects.txt").read_text(encoding="utf-8").splitlines()
 SESSION, CSRF = "app_oauth2_proxy", "app_oauth2_proxy_csrf"
@@ -60,6 +61,39 @@ async def test_sign_in_page_logo_from_a_file_and_none(tmp_path: Path) -> None:
     async with edge_world(tmp_path, skip_provider_button=False, custom_sign_in_logo="-") as w:
         c = await w.client()
         assert b"<img" not in (await c.get("/oauth/sign_in")).body
+        await c.close()
+
+
+async def test_sign_in_page_defaults_to_idgates_logo_and_footer_and_dash_hides_both(tmp_path: Path) -> None:
+    async with edge_world(tmp_path, skip_provider_button=False) as w:
+        c = await w.client()
+        page = (await c.get("/oauth/sign_in")).body.decode()
+        assert f'src="{LOGO}"' in page and '<footer class="foot">Secured by idgate</footer>' in page
+        assert f"<style>{CSS}</style>" in page and "<title>Sign in</title>" in page
+        assert "to continue to <strong>app.test:8080</strong>" in page
+        await c.close()
+    async with edge_world(tmp_path, skip_provider_button=False, custom_sign_in_logo="-", footer="-") as w:
+        c = await w.client()
+        page = (await c.get("/oauth/sign_in")).body.decode()
+        assert "<img" not in page and '<footer class="foot"></footer>' in page
+        await c.close()
+    async with edge_world(tmp_path, skip_provider_button=False, banner="Staff only", footer="ACME IT") as w:
+        c = await w.client()
+        page = (await c.get("/oauth/sign_in")).body.decode()
+        assert '<h1>Sign in</h1>\n<p class="banner">Staff only</p>' in page
+        assert '<footer class="foot">ACME IT</footer>' in page
+        await c.close()
+
+
+async def test_proxy_error_page_shows_the_request_id_and_a_way_forward(tmp_path: Path) -> None:
+    async with edge_world(tmp_path, skip_provider_button=False) as w:
+        c = await w.client()
+        r = await c.get("/oauth/callback?state=forged&code=x", headers="X-Request-Id: trace-42\r\n")
+        page = r.body.decode()
+        assert r.status == 403 and "<h1>Login session expired</h1>" in page
+        assert "Request id <code>trace-42</code>" in page  # the edge's id for this request
+        assert '<a class="button" href="/oauth/start">Sign in again</a>' in page
+        assert '<a class="button secondary" href="/">Home</a>' in page
         await c.close()
 
 

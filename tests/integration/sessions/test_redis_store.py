@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from tests.conformance.sessions import NOW, SessionStoreConformance, alice, proxy
+from tests.conformance.sessions import NOW, SessionStoreConformance, alice, proxy, store_counts
 
 from idgate.clock import FrozenClock
 from idgate.sessions.base import PENDING, SessionStore, SessionStoreUnavailable
@@ -104,6 +104,28 @@ async def test_second_lock_is_refused_until_released() -> None:
         await store.close()
 
 
+async def test_every_round_trip_is_timed_by_operation() -> None:
+    """``idgate_session_store_duration_seconds{store="redis"}``: one observation per command."""
+    store = RedisSessions(_unique(proxy()), REDIS_URL)
+    try:
+        before = store_counts()
+        value = await store.put(alice(), NOW)
+        await store.fetch(value, NOW)
+        token = await store.lock(value, 5)
+        assert token is not None
+        await store.unlock(value, token)
+        await store.drop(value)
+        store.peek(value, NOW)  # opens the ticket only: no round trip, not timed
+        after = store_counts()
+    finally:
+        await store.close()
+    moved = {
+        op: after[("redis", op)] - before.get(("redis", op), 0)
+        for op in ("load", "save", "lock", "unlock", "delete")
+    }
+    assert moved == {"load": 1, "save": 1, "lock": 1, "unlock": 1, "delete": 1}
+
+
 class Relay:
     """A TCP relay to the real Redis that the test can cut and restore."""
 
@@ -153,8 +175,10 @@ async def test_redis_down_is_unavailable_then_recovers_without_restart(relay: Re
         value = await store.put(alice(), NOW)
         assert await store.fetch(value, NOW) is not None
         await relay.cut()
+        loads = store_counts()[("redis", "load")]
         with pytest.raises(SessionStoreUnavailable):
             await store.fetch(value, NOW)
+        assert store_counts()[("redis", "load")] == loads + 1  # a failed round trip is timed too
         with pytest.raises(SessionStoreUnavailable):
             await store.put(alice(), NOW)
         await relay.start()  # Redis is back on the same address

@@ -78,7 +78,7 @@ async def test_garbage_collection_runs_in_one_replica_at_a_time(database_url: st
 
 
 async def test_the_pool_size_comes_from_the_config(database_url: str) -> None:
-    from idgate.storage.sql import SqlStorage
+    from idgate.storage.sql.backend import SqlStorage
 
     storage = await open_storage(database_url, pool_size=3)
     assert isinstance(storage, SqlStorage)

@@ -118,3 +118,69 @@ async def test_a_database_of_the_first_schema_upgrades_with_its_data(tmp_path: P
     assert await storage.get(AccessToken, token.id) == token
     assert await storage.find(AccessToken, grant_id="") == [token]
     await storage.close()
+
+
+_COUNT_SCRIPT = """
+import asyncio, dataclasses, sys
+from idgate.storage import open_storage
+from idgate.storage.base import LoginFailures
+
+async def main() -> None:
+    storage = await open_storage(sys.argv[1])
+    for _ in range(int(sys.argv[2])):
+        await storage.update(LoginFailures, "k", lambda r: dataclasses.replace(r, failures=r.failures + 1))
+    await storage.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_processes_updating_one_record_at_once_lose_no_update(tmp_path: Path) -> None:
+    """Workers share the file: each one's loop connection backs off to its worker thread when the other
+    holds the write lock, and every increment lands exactly once."""
+    import asyncio
+    import sys
+
+    from idgate.storage.base import LoginFailures
+
+    url = f"sqlite:///{tmp_path}/shared.db"
+    storage = await open_storage(url)
+    await storage.create(LoginFailures(id="k", failures=0, first_at=0.0, expires_at=None))
+    procs = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", _COUNT_SCRIPT, url, "300")
+        for _ in range(3)
+    ]
+    assert [await p.wait() for p in procs] == [0, 0, 0]
+    assert (await storage.get(LoginFailures, "k")).failures == 900
+    await storage.close()
+
+
+async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: Path) -> None:
+    """Another process holding SQLite's write lock: the write waits in the worker thread, the loop keeps
+    running, and the write lands once the lock is released."""
+    import asyncio
+    import sqlite3
+    import threading
+
+    url = f"sqlite:///{tmp_path}/held.db"
+    storage = await open_storage(url)
+    other = sqlite3.connect(f"{tmp_path}/held.db", check_same_thread=False, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, other.execute, ("COMMIT",))
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick = asyncio.create_task(ticker())
+    release.start()
+    await storage.create(Client(id="c", secret="s"))
+    tick.cancel()
+    release.join()
+    other.close()
+    assert ticks >= 20  # ~50 while the write waited: the loop was never blocked
+    assert (await storage.get(Client, "c")).secret == "s"
+    await storage.close()

@@ -355,9 +355,10 @@ class TestCommand:
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
         assert result.stdout == ""
         lines = result.stderr.splitlines()
-        assert lines[0] == f"wrote {out}; check it with: idgate check {out}"
-        password = lines[1].removeprefix("log in as admin@example.com with password ")
-        assert password != lines[1] and password not in out.read_text()
+        assert lines[0].startswith("Generating fresh secrets for 2 services ... done in ")  # progress
+        assert lines[1] == f"wrote {out}; check it with: idgate check {out}"
+        password = lines[2].removeprefix("log in as admin@example.com with password ")
+        assert password != lines[2] and password not in out.read_text()
         checked = CliRunner().invoke(main, ["check", str(out)])
         assert (checked.exit_code, checked.output) == (0, "no problems found\n")
 
@@ -368,7 +369,9 @@ class TestCommand:
             yaml.safe_load(result.stdout)["iap"]["deployments"]["alertmanager"]["config"]["github_team"]
             == "t"
         )
-        assert result.stderr == ""  # no password: GitHub logs people in
+        assert "password" not in result.stderr  # no password: GitHub logs people in
+        quiet = CliRunner().invoke(main, ["--quiet", *self.ARGS, "--github-org", "o"])
+        assert (quiet.exit_code, quiet.stderr) == (0, "")
 
     def test_github_file_passes_check_once_the_credentials_are_exported(self, tmp_path: Path) -> None:
         out = tmp_path / "values.yaml"

@@ -48,7 +48,7 @@ def test_example_loads_clean_and_builds_the_expected_settings() -> None:
         "08a8684b-db88-4b73-90a9-3cd1661f5466",
     )
     assert (provider.signing_key_ttl, provider.id_token_ttl) == (6 * 3600, 24 * 3600)
-    assert provider.display_name == "dex"
+    assert provider.display_name == ""  # dex.frontend.issuer unset: the pages show no name
 
     assert [p.name for p in settings.proxies] == ["alertmanager", "grafana", "prometheus"]
     prometheus = settings.proxy("prometheus")

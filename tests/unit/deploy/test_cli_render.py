@@ -82,6 +82,18 @@ def test_render_nginx_standalone(tmp_path: Path) -> None:
     assert out.count("server_name ") == 4
 
 
+def test_render_nginx_cache_options(tmp_path: Path) -> None:
+    code, out, _ = run(
+        "render", "nginx", "--config", str(KKP_EXAMPLE), "--cache-seconds", "3", "--cache-dir", str(tmp_path)
+    )
+    assert code == 0
+    assert f"proxy_cache_path {tmp_path} " in out and out.count("proxy_cache_valid 202 3s;") == 3
+    code, out, _ = run("render", "nginx", "--config", str(KKP_EXAMPLE), "--cache-seconds", "0")
+    assert code == 0 and "proxy_cache" not in out
+    code, _, err = run("render", "nginx", "--config", str(KKP_EXAMPLE), "--cache-seconds", "-1")
+    assert code == 2 and "--cache-seconds" in err
+
+
 def test_render_needs_a_valid_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("iap:\n  deployments:\n    x: {name: x}\n")

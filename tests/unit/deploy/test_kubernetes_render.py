@@ -253,7 +253,14 @@ def test_namespaces_and_ingress_class_non_existent() -> None:
 def test_the_rendered_values_file_is_plain_yaml_with_references() -> None:
     objs = by_kind(render_kubernetes(load("maximal")).objects)
     values = yaml.safe_load(objs[("ConfigMap", "oauth", "dex")]["data"]["values.yaml"])
-    assert values["dex"]["frontend"]["issuer"] == "ACME $$SSO"
+    assert values["dex"]["frontend"] == {"issuer": "ACME $$SSO", "theme": "dark"}
+    assert values["dex"]["theme"] == {"logo.svg": "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="}
     assert values["dex"]["connectors"][0]["config"]["bindPW"] == "${IDGATE_DEX_CONNECTORS_0_CONFIG_BINDPW}"
     assert values["idgate"]["storage"] == "${IDGATE_STORAGE}"
     assert "image" not in values["dex"] and "resources" not in values["dex"]
+
+
+def test_a_dex_theme_is_used_so_the_render_does_not_warn_about_it() -> None:
+    config = load("maximal")
+    assert config.dex is not None and config.dex.theme
+    assert not [w for w in render_kubernetes(config).warnings if "theme" in w.path]

@@ -97,3 +97,18 @@ def test_a_storage_conflict_is_temporarily_unavailable_not_a_500() -> None:
     resp = render_error(Conflict("too many"), Surface.TOKEN, issuer="https://i")
     assert resp.status == 503 and resp.headers["Cache-Control"] == "no-store"
     assert b"temporarily_unavailable" in (resp.body or b"")  # type: ignore[operator]
+
+
+def test_an_error_page_carries_the_edges_request_id_and_a_known_way_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    err = InvalidRequest("redirect_uri is not registered").linking_back(
+        "Grafana <x>", "https://grafana.example/"
+    )
+    resp = render_error(err, Surface.BROWSER, issuer=ISSUER, request_id="edge-rid")
+    assert resp.status == 400 and resp.text is not None
+    assert 'href="https://grafana.example/">Back to Grafana &lt;x&gt;</a>' in resp.text
+    assert "Error <code>invalid_request</code> · Request id <code>edge-rid</code>" in resp.text
+    with caplog.at_level(logging.ERROR, logger="idgate.provider"):
+        crash = render_error(RuntimeError("boom"), Surface.BROWSER, issuer=ISSUER, request_id="edge-rid")
+    assert crash.status == 500 and getattr(caplog.records[0], "request_id", "") == "edge-rid"

@@ -36,7 +36,7 @@ from idgate.oauth2.errors import (
     UnsupportedResponseType,
 )
 from idgate.oauth2.grants.base import Grant, GrantContext
-from idgate.oauth2.redirect_uris import redirect_uri_registered
+from idgate.oauth2.redirect_uris import application_home, redirect_uri_registered
 from idgate.oauth2.requests import AuthorizationRequest, TokenRequest
 from idgate.oauth2.revocation import revoke_grant
 from idgate.oidc import prompt as prompts
@@ -82,7 +82,9 @@ def check_client_and_redirect(req: AuthorizationRequest, client: Client | None) 
     if not req.redirect_uri:
         raise InvalidRequest("redirect_uri is required")
     if not redirect_uri_registered(req.redirect_uri, client.redirect_uris, public=client.public):
-        raise InvalidRequest("redirect_uri is not registered for this client")
+        err = InvalidRequest("redirect_uri is not registered for this client")
+        home = application_home(client.redirect_uris)
+        raise err.linking_back(client.name or client.id, home) if home else err
     return client
 
 

@@ -11,21 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
-from idgate.storage.base import (
-    AccessToken,
-    AuthCode,
-    AuthRequest,
-    Client,
-    DeviceRequest,
-    DeviceToken,
-    LoginFailures,
-    LoginSession,
-    Password,
-    Record,
-    RefreshToken,
-    SigningKeys,
-    indexes,
-)
+from idgate.storage.base import Record, indexes
+from idgate.storage.sql.names import NAMES
 
 metadata = MetaData()
 
@@ -40,22 +27,6 @@ def _record_table(name: str, kind: type[Record]) -> Table:
         Column("data", Text, nullable=False),
         *(Column(field, String(512), nullable=False, index=True) for field in indexes(kind)),
     )
-
-
-#: record kind -> table name.
-NAMES: dict[type[Record], str] = {
-    Client: "clients",
-    Password: "passwords",
-    AuthRequest: "auth_requests",
-    AuthCode: "auth_codes",
-    AccessToken: "access_tokens",
-    SigningKeys: "signing_keys",
-    RefreshToken: "refresh_tokens",
-    LoginSession: "login_sessions",
-    DeviceRequest: "device_requests",
-    DeviceToken: "device_tokens",
-    LoginFailures: "login_failures",
-}
 
 
 #: record kind -> its table (one explicit registry; no import-time magic).

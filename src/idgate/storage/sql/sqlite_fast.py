@@ -1,19 +1,26 @@
-"""SQLite without a thread hop per statement: each storage operation is one function run in the
-connection's worker thread (aiosqlite's), with its SQL written once per table.
+"""The SQLite backend's operations: each one a single function on a ``sqlite3`` connection, with its SQL
+written once per table (:mod:`.sqlite` decides which connection runs it).
 
-Through SQLAlchemy + aiosqlite a single ``update`` costs about ten hops between the event loop and the
-worker thread (cursor, execute, fetch, commit, the pool's reset ...), each a wake-up of both threads, plus
-statement construction and cache-key generation in Python. Here the whole transaction -- ``BEGIN
-IMMEDIATE``, the reads, the caller's update function, the writes, ``COMMIT`` -- runs in one call, so an
-operation is one hop. ``BEGIN IMMEDIATE`` takes SQLite's write lock up front: another process that holds
-it is waited for in the worker thread (the connection's busy timeout), never on the event loop, and a
-compare-and-swap can no longer lose to another writer between its read and its write.
+Each function is a whole transaction -- ``BEGIN IMMEDIATE``, the reads, the caller's update function,
+the writes, ``COMMIT`` -- so it runs in one call wherever it runs. ``BEGIN IMMEDIATE`` takes SQLite's
+write lock up front, so a compare-and-swap cannot lose to another writer between its read and its write.
 
-The functions here only touch ``sqlite3``; :mod:`.backend` translates their exceptions. The SQL is
-built from the schema's own table and column names (quoted), never from input; values are always bound.
+Why functions and not SQLAlchemy: through SQLAlchemy + aiosqlite one ``update`` cost about ten hops
+between the event loop and a worker thread (cursor, execute, fetch, commit, the pool's reset ...), each a
+wake-up of both threads, plus statement construction in Python. Even one hop (~150-250 µs of CPU here)
+costs more than the work: reading or writing one small row with WAL and ``synchronous = NORMAL`` (no sync
+at commit) is ~20-50 µs. So an operation first runs on a connection owned by the event loop
+(:func:`open_direct`), which never waits: when another process holds the write lock it fails at once
+with SQLITE_BUSY, nothing was written, and the operation goes to the worker's connection
+(:func:`open_worker`), which waits there. The loop's connection never checkpoints the WAL; the worker
+does (:func:`checkpoint`), so the loop never syncs a file.
+
+The functions only touch ``sqlite3``; :mod:`.sqlite` translates their exceptions. The SQL is built from
+the tables' own names (:mod:`.names`) and the kinds' indexed fields (quoted), never from input; values
+are always bound.
 """
 
-# ruff: noqa: S608 - identifiers come from schema.TABLES and the kinds' INDEXES, values are bound
+# ruff: noqa: S608 - identifiers come from names.NAMES and the kinds' INDEXES, values are bound
 
 from __future__ import annotations
 
@@ -22,10 +29,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 from idgate.storage.base import Record, indexes
 from idgate.storage.codec import decode, encode
-from idgate.storage.sql.schema import TABLES
+from idgate.storage.sql.names import NAMES
 
 
 def _quote(name: str) -> str:
@@ -47,7 +55,7 @@ class Statements:
 
 @cache
 def statements(kind: type[Record]) -> Statements:
-    table = _quote(TABLES[kind].name)
+    table = _quote(NAMES[kind])
     lookups = indexes(kind)
     cols = ", ".join(_quote(c) for c in lookups)
     extra_cols = f", {cols}" if lookups else ""
@@ -72,7 +80,7 @@ def statements(kind: type[Record]) -> Statements:
 def where_sql(kind: type[Record], verb: str, names: tuple[str, ...]) -> str:
     """``SELECT data ... WHERE a = ? AND b = ? ORDER BY id`` or ``DELETE ... WHERE ...`` (names are
     checked against the kind's indexes by the caller)."""
-    table = _quote(TABLES[kind].name)
+    table = _quote(NAMES[kind])
     where = " AND ".join(f"{_quote(n)} = ?" for n in names)
     if verb == "select":
         return f"SELECT data FROM {table} WHERE {where} ORDER BY id"
@@ -142,3 +150,70 @@ def execute_count(conn: sqlite3.Connection, sql: str, params: Sequence[str]) -> 
 
 def delete(conn: sqlite3.Connection, kind: type[Record], id: str) -> int:
     return execute_count(conn, statements(kind).delete, (id,))
+
+
+# -- the event loop's own connection -------------------------------------------------------------------
+
+
+def open_direct(path: str) -> sqlite3.Connection:
+    """A second connection to the file, for the event loop's thread: it never waits for a lock (a busy
+    database raises at once and the caller takes the worker thread instead) and never checkpoints the WAL
+    by itself (a checkpoint writes and syncs megabytes; :func:`checkpoint` runs it in the worker)."""
+    conn = sqlite3.connect(path, timeout=0)
+    conn.execute("PRAGMA busy_timeout = 0")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    return conn
+
+
+def busy(exc: sqlite3.Error) -> bool:
+    """Another connection holds the lock this operation needs (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc)
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL back into the database where no reader needs it (``PASSIVE``: waits for no one)."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def open_worker(path: str) -> sqlite3.Connection:
+    """The worker thread's connection: it waits up to 10 s for another process's write lock."""
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def collect(conn: sqlite3.Connection, now: float) -> dict[str, int]:
+    """Delete every record that expired before ``now``, in one transaction; ``{kind: count}``."""
+
+    def body() -> dict[str, int]:
+        removed: dict[str, int] = {}
+        for kind, name in NAMES.items():
+            sql = f"DELETE FROM {_quote(name)} WHERE expires_at IS NOT NULL AND expires_at < ?"
+            count = conn.execute(sql, (now,)).rowcount
+            if count:
+                removed[kind.KIND] = count
+        return removed
+
+    result: dict[str, int] = _transaction(conn, body, write=True)
+    return result
+
+
+def schema_revision(path: str) -> str | None:
+    """The Alembic revision a SQLite file is at (``None``: no file, or no schema yet)."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])

@@ -1,0 +1,253 @@
+"""The SQLite backend, on :mod:`sqlite3` alone: no SQLAlchemy or Alembic in a running process.
+
+Each operation is one function of :mod:`.sqlite_fast`. It runs on the event loop's own connection when
+the database is free (tens of µs, no thread hop), and otherwise -- another process of this host holds
+the write lock, or this process's worker is busy -- in one worker thread whose connection waits for the
+lock (its busy timeout), never the loop. The worker also checkpoints the WAL every
+:data:`CHECKPOINT_EVERY` operations, which the loop's connection never does.
+
+``:memory:`` is one connection on the loop (nothing else can hold its lock), for tests and the demo.
+
+Opening a file checks its schema revision with ``sqlite3``; only a file that is behind loads Alembic
+(:func:`open_sqlite`), under an ``flock`` so processes starting together migrate one at a time. Garbage
+collection runs in one process at a time (an ``flock`` next to the file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import fcntl
+import os
+import random
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from idgate.errors import AlreadyExists, Conflict, NotFound, StorageError
+from idgate.storage.base import GarbageCollected, R, Record, check_indexed
+from idgate.storage.codec import decode
+from idgate.storage.sql import sqlite_fast
+from idgate.storage.sql.names import SCHEMA_HEAD
+from idgate.storage.sql.timing import timed
+
+UPDATE_ATTEMPTS = 30
+CHECKPOINT_EVERY = 256  # operations on the loop's connection between WAL checkpoints
+MEMORY = ":memory:"
+
+
+@contextlib.contextmanager
+def _errors(kind: str) -> Iterator[None]:
+    """sqlite3's exceptions as :mod:`idgate.errors`."""
+    try:
+        yield
+    except sqlite_fast.Missing:
+        raise NotFound(f"{kind} not found") from None
+    except sqlite3.IntegrityError as exc:
+        raise AlreadyExists(str(exc)) from None
+    except sqlite3.OperationalError as exc:
+        if sqlite_fast.busy(exc):
+            raise Conflict("concurrent transaction") from exc
+        raise StorageError(f"storage failed: {type(exc).__name__}") from exc
+    except sqlite3.Error as exc:
+        raise StorageError(f"storage failed: {type(exc).__name__}") from exc
+    except OSError as exc:
+        raise StorageError(f"storage unreachable: {exc.strerror or exc}") from exc
+
+
+class SqliteStorage:
+    """:class:`~idgate.storage.base.Storage` on one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._memory = path == MEMORY
+        self._direct: sqlite3.Connection | None = None
+        self._thread: int | None = None  # the loop's thread, which alone uses ``_direct``
+        self._worker: ThreadPoolExecutor | None = None
+        self._worker_conn: sqlite3.Connection | None = None
+        self._queued = 0  # operations sent to the worker and not back yet
+        self._ops = 0
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._gc_lock_file = None if self._memory else Path(path + ".gc.lock")
+
+    # -- where an operation runs ------------------------------------------------------------------
+
+    def _loop_connection(self) -> sqlite3.Connection | None:
+        if self._direct is None:
+            if self._memory:
+                self._direct = sqlite3.connect(MEMORY, check_same_thread=False)
+            else:
+                self._direct = sqlite_fast.open_direct(self._path)
+            self._thread = threading.get_ident()
+        if not self._memory and self._thread != threading.get_ident():
+            return None  # used from another thread (a CLI helper, a test): take the worker
+        return self._direct
+
+    async def _run(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(connection, *args)`` on the loop's connection, else in the worker thread."""
+        direct = self._loop_connection()
+        if direct is not None and (self._memory or self._queued == 0):
+            with _errors(kind):
+                try:
+                    result = fn(direct, *args)
+                except sqlite3.OperationalError as exc:
+                    if self._memory or not sqlite_fast.busy(exc):
+                        raise
+                else:
+                    self._count()
+                    return result
+        with _errors(kind):
+            return await self._in_worker(fn, *args)
+
+    async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="idgate-sqlite")
+        self._queued += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._worker, self._call, fn, args)
+        finally:
+            self._queued -= 1
+
+    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """In the worker thread: its connection, opened there on first use."""
+        if self._worker_conn is None:
+            self._worker_conn = sqlite_fast.open_worker(self._path)
+        return fn(self._worker_conn, *args)
+
+    def _count(self) -> None:
+        self._ops += 1
+        if not self._memory and self._ops % CHECKPOINT_EVERY == 0 and self._checkpoint is None:
+            self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            await self._in_worker(sqlite_fast.checkpoint)
+        except sqlite3.Error:
+            pass  # the next one tries again; the WAL only grows meanwhile
+        finally:
+            self._checkpoint = None
+
+    # -- the Storage protocol ---------------------------------------------------------------------
+
+    @timed("create")
+    async def create(self, record: Record) -> None:
+        await self._run(record.KIND, sqlite_fast.create, record)
+
+    @timed("get")
+    async def get(self, kind: type[R], id: str) -> R:
+        data = await self._run(kind.KIND, sqlite_fast.get, kind, id)
+        if data is None:
+            raise NotFound(f"{kind.KIND} not found")
+        return decode(kind, data)
+
+    @timed("list")
+    async def list(self, kind: type[R]) -> builtins.list[R]:
+        texts = await self._run(kind.KIND, sqlite_fast.select_all, sqlite_fast.statements(kind).list, ())
+        return [decode(kind, t) for t in texts]
+
+    @timed("update")
+    async def update(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R:
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                new: R = await self._run(kind.KIND, sqlite_fast.update, kind, id, fn)
+                return new
+            except Conflict:
+                jitter = random.uniform(0.001, 0.004)  # noqa: S311 - a pause, not a secret
+                await asyncio.sleep(jitter * min(attempt + 1, 10))
+        raise Conflict(f"{kind.KIND}: too many concurrent updates")
+
+    @timed("delete")
+    async def delete(self, kind: type[R], id: str) -> None:
+        if await self._run(kind.KIND, sqlite_fast.delete, kind, id) != 1:
+            raise NotFound(f"{kind.KIND} not found")
+
+    @timed("find")
+    async def find(self, kind: type[R], **equals: str) -> builtins.list[R]:
+        check_indexed(kind, equals)
+        sql = sqlite_fast.where_sql(kind, "select", tuple(equals))
+        texts = await self._run(kind.KIND, sqlite_fast.select_all, sql, tuple(equals.values()))
+        return [decode(kind, t) for t in texts]
+
+    @timed("delete_where")
+    async def delete_where(self, kind: type[R], **equals: str) -> int:
+        check_indexed(kind, equals)
+        sql = sqlite_fast.where_sql(kind, "delete", tuple(equals))
+        count: int = await self._run(kind.KIND, sqlite_fast.execute_count, sql, tuple(equals.values()))
+        return count
+
+    @timed("garbage_collect")
+    async def garbage_collect(self, now: float) -> GarbageCollected:
+        if self._gc_lock_file is None:
+            return GarbageCollected(await self._run("gc", sqlite_fast.collect, now))
+        fd = os.open(self._gc_lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return GarbageCollected(skipped=True)
+            # a whole sweep may hold the write lock for a while: in the worker, never on the loop
+            with _errors("gc"):
+                removed: dict[str, int] = await self._in_worker(sqlite_fast.collect, now)
+            return GarbageCollected(removed)
+        finally:
+            os.close(fd)  # releases the lock
+
+    async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
+        if self._worker is not None:
+            if self._worker_conn is not None:
+                await asyncio.get_running_loop().run_in_executor(self._worker, self._worker_conn.close)
+                self._worker_conn = None
+            self._worker.shutdown(wait=True)
+            self._worker = None
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
+
+
+async def open_sqlite(path: str) -> SqliteStorage:
+    """Open (creating its directory and schema, or migrating it, when needed) a SQLite storage."""
+    if path == MEMORY:
+        storage = SqliteStorage(MEMORY)
+        connection = storage._loop_connection()
+        assert connection is not None
+        _migrate(connection)
+        return storage
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if sqlite_fast.schema_revision(path) != SCHEMA_HEAD:
+        await asyncio.to_thread(_migrate_file, path)
+    return SqliteStorage(path)
+
+
+def _migrate_file(path: str) -> None:
+    """Bring the file to :data:`SCHEMA_HEAD`, one process at a time (an ``flock`` next to it)."""
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        conn = sqlite_fast.open_worker(path)
+        try:
+            _migrate(conn)
+        finally:
+            conn.close()
+    finally:
+        os.close(fd)
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Run Alembic on ``connection`` (loaded only here: a current file never needs it)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    from idgate.storage.sql.migrate import upgrade_connection
+
+    engine = create_engine("sqlite://", creator=lambda: connection, poolclass=StaticPool)
+    try:
+        with engine.begin() as conn:
+            upgrade_connection(conn)
+    finally:
+        engine.dispose(close=False)  # the connection is the caller's
