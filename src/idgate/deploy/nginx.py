@@ -118,24 +118,33 @@ def _to_idgate(indent: str) -> list[str]:
     ]
 
 
-def _auth_location(cache_seconds: int, indent: str) -> list[str]:
-    """``location = /oauth/auth``: the subrequest to idgate, without the body, its 202s cached."""
+def _auth_location(cache_seconds: int, indent: str, *, per_path: bool = False) -> list[str]:
+    """``location = /oauth/auth``: the subrequest to idgate, without the body, its 202s cached.
+
+    idgate decides about ``X-Forwarded-Method`` ``X-Forwarded-Uri`` (its route rules and skip routes);
+    ``per_path``: the deployment has such rules, so the cache is keyed on them too."""
     lines = [
         f"{indent}internal;",
         *_to_idgate(indent),
         f"{indent}proxy_pass_request_body off;",
         f'{indent}proxy_set_header Content-Length "";',
         f"{indent}proxy_set_header X-Forwarded-Uri $request_uri;",
+        f"{indent}proxy_set_header X-Forwarded-Method $request_method;",
     ]
     if cache_seconds <= 0:
         return lines
+    key = "$http_host $http_authorization $http_cookie"
+    if per_path:
+        key = "$request_method $request_uri " + key
     return [
         *lines,
-        f"{indent}# 202s kept {cache_seconds} s per Host + Authorization + every cookie; 401/403 never kept.",
+        f"{indent}# 202s kept {cache_seconds} s per Host + Authorization + every cookie"
+        + (" + method and URI (route rules)" if per_path else "")
+        + "; 401/403 never kept.",
         f"{indent}# nginx does not store an answer with Set-Cookie (a refresh): keep Set-Cookie out of",
         f"{indent}# proxy_ignore_headers. idgate's Cache-Control: no-store is for browsers, hence ignored.",
         f"{indent}proxy_cache {CACHE_ZONE};",
-        f'{indent}proxy_cache_key "$http_host $http_authorization $http_cookie";',
+        f'{indent}proxy_cache_key "{key}";',
         f"{indent}proxy_cache_valid 202 {cache_seconds}s;",
         f"{indent}proxy_cache_methods GET HEAD;",
         f"{indent}proxy_ignore_headers Cache-Control Expires X-Accel-Expires;",
@@ -259,7 +268,8 @@ def render_http(config: Config, options: NginxOptions) -> str:
             target = f"{dep.upstream_service}:{dep.upstream_port}" if options.resolver else _pool_name(key)
             upstream = f"{scheme}://{target}"
             tokens = bool(opts.set_authorization_header or (opts.set_xauthrequest and opts.pass_access_token))
-            auth = _auth_location(0 if tokens else options.cache_seconds, "        ")
+            per_path = bool(dep.routes or opts.skip_auth_routes or opts.skip_auth_preflight)
+            auth = _auth_location(0 if tokens else options.cache_seconds, "        ", per_path=per_path)
             if cache and tokens:
                 auth.append("        # not cached: this deployment's answers carry tokens")
             out += [

@@ -309,7 +309,7 @@ def auth_endpoint(conn: EdgeConnection, req: Request, dep: Deployment, close: bo
         if isinstance(found, Pending):
             conn.defer(req, _resolve_bearer_then_auth(conn, req, dep, close=close, token=token))
             return
-        _auth_reply(conn, req, gate, found, close)
+        _auth_reply(conn, req, dep, found, close)
         return
     sealed, _ = gate.split(req.cookies)
     now = conn.state.clock.now()
@@ -318,7 +318,7 @@ def auth_endpoint(conn: EdgeConnection, req: Request, dep: Deployment, close: bo
         assert sealed is not None
         conn.defer(req, _resolve_then_auth(conn, req, dep, close=close, sealed=sealed, now=now))
         return
-    _auth_reply(conn, req, gate, verified, close)
+    _auth_reply(conn, req, dep, verified, close)
 
 
 async def _resolve_bearer_then_auth(
@@ -326,7 +326,7 @@ async def _resolve_bearer_then_auth(
 ) -> None:
     verified = await dep.gate.resolve_bearer(token, conn.state.clock.now())
     if conn.still_serving(req):
-        _auth_reply(conn, req, dep.gate, verified, close)
+        _auth_reply(conn, req, dep, verified, close)
 
 
 async def _resolve_then_auth(
@@ -334,19 +334,21 @@ async def _resolve_then_auth(
 ) -> None:
     verified, set_cookies = await dep.gate.resolve(sealed, now, _proto(req, dep.trust.trusts(conn.peer)))
     if conn.still_serving(req):
-        _auth_reply(conn, req, dep.gate, verified, close, set_cookies=set_cookies)
+        _auth_reply(conn, req, dep, verified, close, set_cookies=set_cookies)
 
 
 def _auth_reply(
     conn: EdgeConnection,
     req: Request,
-    gate: Gate,
+    dep: Deployment,
     verified: Verified | None,
     close: bool,
     *,
     set_cookies: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    data, decision = auth_response(req, gate, verified, close, set_cookies)
+    gate = dep.gate
+    trusted = dep.trust.trusts(conn.peer)
+    data, decision = auth_response(req, gate, verified, close, set_cookies, trusted=trusted)
     conn.reason = reason_of(decision)
     _audit(conn, gate, req, verified, decision)
     status = 202 if decision.allowed else 401 if decision.unauthenticated else 403

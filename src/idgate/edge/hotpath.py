@@ -19,7 +19,7 @@ from idgate.edge.http import Request, simple_response
 from idgate.edge.pages import page
 from idgate.policy.criteria import Criterion
 from idgate.policy.criteria.query import query_constraints
-from idgate.policy.decision import Decision
+from idgate.policy.decision import SKIP_AUTH, Decision
 from idgate.policy.path import normalise_path
 from idgate.policy.policy import Policy, compile_policy
 from idgate.proxy.assertion import ASSERTION_HEADER
@@ -462,21 +462,47 @@ def _with_copies(set_cookies: list[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     return [*set_cookies, *copies]
 
 
+def auth_decision(req: Request, gate: Gate, verified: Verified | None, trusted: bool) -> Decision:
+    """What ``/oauth/auth`` decides: about the request the proxy in front is asking for.
+
+    A trusted proxy names it in ``X-Forwarded-Uri`` (and ``X-Forwarded-Method``, default ``GET``), as
+    OAuth2-Proxy reads them: the whole policy applies to that path -- ``skip_auth_*`` and the per-route
+    rules. Without one (or from a peer not trusted), a policy with route rules applies all of them
+    (``path=None``: fail closed), and one without any decides on the session alone.
+    """
+    session = verified.session if verified else None
+    policy = gate.policy
+    if not policy.uses_path:
+        return policy.decide_session(session)
+    if trusted and req.xfu:
+        q = req.xfu.find(b"?")
+        path = normalise_path((req.xfu if q < 0 else req.xfu[:q]).decode("latin-1"))
+        method = (req.xfm or b"GET").decode("ascii", "replace").upper()
+        return policy.decide(session, method, path)
+    return policy.decide(session, "GET", None)
+
+
 def auth_response(
     req: Request,
     gate: Gate,
     verified: Verified | None,
     close: bool,
     set_cookies: list[tuple[bytes, bytes]] | None = None,
+    *,
+    trusted: bool = False,
 ) -> tuple[bytes, Decision]:
     """``/oauth/auth`` for nginx ``auth_request``: 202 + ``X-Auth-Request-*``, 401 or 403.
 
-    Paths are not considered (``skip_auth_regex`` does not apply to this endpoint); the query's
-    ``allowed_groups`` / ``allowed_emails`` / ``allowed_email_domains`` are (see
-    :mod:`idgate.policy.criteria.query`). ``set_cookies`` (a refreshed session, or cleared cookies) go
-    out with any status, each also as ``X-Idgate-Set-Cookie-<n>`` for nginx to copy to the browser.
+    The decision is :func:`auth_decision`'s; the query's ``allowed_groups`` / ``allowed_emails`` /
+    ``allowed_email_domains`` narrow it (see :mod:`idgate.policy.criteria.query`). A skipped path is a
+    202 without identity. ``set_cookies`` (a refreshed session, or cleared cookies) go out with any
+    status, each also as ``X-Idgate-Set-Cookie-<n>`` for nginx to copy to the browser.
     """
-    decision = gate.policy.decide_session(verified.session if verified else None)
+    decision = auth_decision(req, gate, verified, trusted)
+    if SKIP_AUTH in decision.reasons:  # no identity for a skipped path, as on the hot path
+        keep = req.version == "1.0" and not close
+        copies = _with_copies(set_cookies) if set_cookies else None
+        return simple_response(202, b"", headers=copies, close=close, keep_alive_10=keep), decision
     if decision.allowed and verified is not None:
         extra = _constraints(req.url)
         failed = extra(verified.session) if extra is not None else ()

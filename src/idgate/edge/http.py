@@ -50,7 +50,9 @@ HOP_BY_HOP: frozenset[bytes] = frozenset(
     }
 )
 #: Headers the edge sets towards upstreams from its own knowledge.
-_FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+_FORWARDED = frozenset(
+    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-uri", b"x-forwarded-method"}
+)
 _CONTROLLED = _FORWARDED | HOP_BY_HOP | {b"host", b"cookie", b"expect", b"x-request-id"}
 _CONNECTION_STANDARD = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 IDEMPOTENT: frozenset[bytes] = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
@@ -130,7 +132,9 @@ class Request:
         "url",
         "version",
         "xff",
+        "xfm",
         "xfp",
+        "xfu",
         "xrw",
     )
 
@@ -155,6 +159,8 @@ class Request:
         self.cookies: list[bytes] = []
         self.xff = b""
         self.xfp = b""
+        self.xfu = b""  # X-Forwarded-Uri / -Method: what a proxy in front asks /oauth/auth about
+        self.xfm = b""
         self.accept = b""
         self.xrw = b""
         self.origin = b""
@@ -190,6 +196,10 @@ class Request:
                 self.xff = value if not self.xff else self.xff + b", " + value
             elif key == b"x-forwarded-proto":
                 self.xfp = value
+            elif key == b"x-forwarded-uri":
+                self.xfu = value
+            elif key == b"x-forwarded-method":
+                self.xfm = value
         elif key == b"expect":
             self.expect = value
         elif key == b"x-request-id":

@@ -254,3 +254,42 @@ async def test_https_upstream_with_an_unverifiable_certificate_is_502(tmp_path: 
     ):
         r = await get(w, "/x", BROWSER + await w.cookie())
         assert r.status == 502
+
+
+# -- /oauth/auth asks about the request nginx is guarding ---------------------------------------------
+async def test_oauth_auth_applies_route_rules_and_skip_routes_to_the_forwarded_uri(tmp_path: Path) -> None:
+    """Behind nginx (``idgate render nginx``), ``X-Forwarded-Method``/``-Uri`` name the request: the
+    per-route rules and skip routes apply to it, and without them every route rule applies."""
+    from idgate.settings import RouteRule
+
+    admins = RouteRule(path="^/admin/", allowed_groups=("org:admins",))
+    async with edge_world(tmp_path, routes=(admins,), skip_auth_routes=(("GET", "^/public/"),)) as w:
+        alice_cookie = await w.cookie()  # in org and org:team, not org:admins
+
+        def asking(uri: str, method: str = "GET") -> str:
+            return f"X-Forwarded-Uri: {uri}\r\nX-Forwarded-Method: {method}\r\n"
+
+        assert (await get(w, "/oauth/auth", asking("/graph?x=1") + alice_cookie)).status == 202
+        refused = await get(w, "/oauth/auth", asking("/admin/users") + alice_cookie)
+        assert refused.status == 403
+        # dot segments and encodings are normalised before the rules see the path
+        assert (await get(w, "/oauth/auth", asking("/x/../admin/users") + alice_cookie)).status == 403
+        assert (await get(w, "/oauth/auth", asking("/%61dmin/users") + alice_cookie)).status == 403
+        # nothing says which request: every route rule applies (fail closed)
+        assert (await get(w, "/oauth/auth", alice_cookie)).status == 403
+        admin = await w.cookie(alice(user="root-id", groups=("org", "org:admins")))
+        assert (await get(w, "/oauth/auth", asking("/admin/users") + admin)).status == 202
+        # a skip route passes without a session, and without identity
+        open_ = await get(w, "/oauth/auth", asking("/public/logo.png"))
+        assert open_.status == 202 and open_.header("X-Auth-Request-Email") is None
+        assert (await get(w, "/oauth/auth", asking("/public/logo.png", "POST"))).status == 401
+
+
+async def test_oauth_auth_ignores_the_forwarded_uri_of_a_peer_it_does_not_trust(tmp_path: Path) -> None:
+    from idgate.settings import RouteRule
+
+    admins = RouteRule(path="^/admin/", allowed_groups=("org:admins",))
+    async with edge_world(tmp_path, routes=(admins,), reverse_proxy=False) as w:
+        cookie = await w.cookie()
+        r = await get(w, "/oauth/auth", "X-Forwarded-Uri: /graph\r\n" + cookie)
+        assert r.status == 403  # the rules apply as if the path were unknown

@@ -111,6 +111,19 @@ def test_answers_that_carry_tokens_are_not_cached() -> None:
     assert conf.count("proxy_cache idgate_auth;") == 2
 
 
+def test_with_route_rules_the_cache_is_keyed_on_the_request_too() -> None:
+    """idgate decides about ``X-Forwarded-Method``/``-Uri`` when a deployment has route rules or skip
+    routes: one cached 202 must not answer for another path."""
+    path, sets = INPUTS["kkp-example"]
+    sets = (*sets, 'iap.deployments.grafana.config.skip_auth_routes=["GET=^/public/"]')
+    conf = render_nginx(load_config(path, sets=sets, env={}))
+    grafana = conf[conf.index("# iap deployment grafana") : conf.index("# iap deployment prometheus")]
+    key = 'proxy_cache_key "$request_method $request_uri $http_host $http_authorization $http_cookie";'
+    assert key in grafana
+    assert "proxy_set_header X-Forwarded-Method $request_method;" in grafana
+    assert conf.count('proxy_cache_key "$http_host $http_authorization $http_cookie";') == 2
+
+
 def test_default_configuration_applies_to_the_render() -> None:
     path, sets = INPUTS["minimal"]
     sets = (*sets, 'iap.default_configuration.skip_auth_regex=["^/ping$"]')
