@@ -21,8 +21,11 @@ BENCH_REDIRECT = "http://rp.localhost/cb"  # the token benches' client: codes ar
 EMAIL = "bench@example.com"
 BODY_BYTES = 1024
 APACHE_MODULES = "/usr/lib/apache2/modules"
-#: Users the token benches mint codes for: idgate keeps at most 10 refresh families per user and client.
-TOKEN_USERS = 400
+#: Users the token benches mint codes for: idgate keeps at most 10 refresh families per user and client, so
+#: enough users that a run's exchanges start families without evicting older ones (a person logs in now
+#: and then, not hundreds of times a minute), and its refresh tokens never run out (a token used twice is a
+#: replay, which revokes its family).
+TOKEN_USERS = 2000
 FAMILIES_PER_USER = 10
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import secrets
 import time
 import urllib.request
@@ -53,8 +54,17 @@ def write_bodies(path: Path, bodies: list[str]) -> Path:
     return path
 
 
-async def mint_idgate_codes(storage_url: str, n: int) -> list[str]:
-    """``n`` codes for client ``rp``, written to idgate's storage as its ``/auth`` would after a login."""
+_first_logins = itertools.count()
+
+
+async def mint_idgate_codes(storage_url: str, n: int, *, known_users: bool = True) -> list[str]:
+    """``n`` codes for client ``rp``, written to idgate's storage as its ``/auth`` would after a login.
+
+    ``known_users``: spread over the ``TOKEN_USERS`` users of the values file (a refresh asks the
+    connector whether its user still exists). Otherwise each code is a different person's first login:
+    a code exchange bench then measures exchanges, not the eviction of a user's oldest refresh families
+    (at most 10 per user and client) that thousands of logins a minute by the same people would cause.
+    """
     from idgate.oauth2.grants.authorization_code import issue_code
     from idgate.storage import open_storage
     from idgate.storage.base import AuthRequest, Claims
@@ -79,8 +89,12 @@ async def mint_idgate_codes(storage_url: str, n: int) -> list[str]:
         for i in range(n):
             # spread over TOKEN_USERS real users: idgate keeps at most 10 refresh families per user and
             # client, and a refresh asks the connector whether the user still exists
-            uid, email = token_user(i % TOKEN_USERS)
-            name = f"bench{i % TOKEN_USERS}"  # the claims the local connector reports, as after a real login
+            if known_users:
+                uid, email = token_user(i % TOKEN_USERS)
+                name = f"bench{i % TOKEN_USERS}"  # the claims the local connector reports after a login
+            else:
+                first = next(_first_logins)
+                uid, email, name = f"first-login-{first}", f"first{first}@example.com", f"first{first}"
             claims = Claims(
                 user_id=uid, username=name, email=email, email_verified=True, preferred_username=name
             )

@@ -145,6 +145,11 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
                 from idgate.provider.app import build_provider_app
                 from idgate.storage import open_storage
 
+                if settings.storage.split("://", 1)[0].split("+", 1)[0].lower() == "sqlite":
+                    from idgate.storage.sql import sqlite_path
+                    from idgate.storage.sql.sqlite import migrate_apart
+
+                    await migrate_apart(sqlite_path(settings.storage))  # SQLAlchemy stays out of here
                 storage = await open_storage(settings.storage, pool_size=settings.storage_pool_size)
                 stack.push_async_callback(storage.close)
                 checks["storage"] = storage_check(storage)

@@ -34,6 +34,10 @@ async def test_demo_login_shows_identity_at_the_demo_upstream(tmp_path: Path) ->
         assert page.status == 200, [(h.url, h.status) for h in hops]
         assert page.url == running.url("demo", "/hello?x=1")
         assert "X-Forwarded-Email" in page.body and "admin@example.com" in page.body
+        # its storage was created, by a child process: SQLAlchemy and Alembic never entered this one
+        loaded = Path(f"/proc/{running.process.pid}/maps").read_text()
+        assert "Creating the storage schema" in running.output()
+        assert "/sqlalchemy/" not in loaded and "/greenlet/" not in loaded
     finally:
         assert stop_idgate(running) == 0, running.output()
 

@@ -3,8 +3,9 @@
 It is also a refresh connector: at refresh time the user must still exist (an account deleted with
 ``idgate user delete`` loses access at its next refresh).
 
-The email is matched case-insensitively. bcrypt runs in a worker thread (it takes tens of milliseconds
-by design) and runs even for an unknown email, against a dummy hash of the same cost, so the answer time
+The email is matched case-insensitively. bcrypt runs on a pool of one thread per core (it takes tens of
+milliseconds by design and releases the GIL; :func:`hashing`), never on the event loop, and runs even for
+an unknown email, against a dummy hash of the same cost, so the answer time
 does not tell whether an account exists. Dex's hashes come from Go (``$2a$``) or PHP/htpasswd
 (``$2y$``); ``$2y$`` is the same algorithm as ``$2b$`` and is checked as such.
 """
@@ -13,6 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import bcrypt
 
@@ -23,6 +28,20 @@ from idgate.storage.base import Password, Storage
 
 CONNECTOR_ID = "local"
 _DEFAULT_COST = 10
+T = TypeVar("T")
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+
+
+async def hashing(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` on the password-hashing pool: one thread per core, so a burst of logins queues there
+    (each bcrypt keeps a core busy) instead of taking the threads other blocking work needs. A forked
+    worker makes its own pool."""
+    global _pool  # noqa: PLW0603 - one pool per process, made on first use
+    if _pool is None or _pool[0] != os.getpid():
+        workers = os.cpu_count() or 1
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="idgate-bcrypt"))
+    return await asyncio.get_running_loop().run_in_executor(_pool[1], fn, *args)
 
 
 def normalise_hash(hashed: str | bytes) -> bytes:
@@ -78,7 +97,7 @@ class LocalConnector:
             stored = await self._storage.list(Password)
             cost = _cost(stored[0].hash) if stored else _DEFAULT_COST
             salt = bcrypt.gensalt(rounds=max(4, min(cost, 31)))
-            self._dummy = await asyncio.to_thread(bcrypt.hashpw, b"idgate-dummy", salt)
+            self._dummy = await hashing(bcrypt.hashpw, b"idgate-dummy", salt)
         return self._dummy
 
     async def refresh(self, scopes: tuple[str, ...], identity: Identity) -> Identity:
@@ -114,7 +133,7 @@ class LocalConnector:
         except NotFound:
             record = None
         hashed = record.hash.encode("ascii") if record is not None else await self._dummy_hash()
-        ok = await asyncio.to_thread(check_password, password, hashed)
+        ok = await hashing(check_password, password, hashed)
         if record is None or not ok:
             return None
         return self._identity(record)

@@ -108,3 +108,35 @@ async def test_logins_do_not_block_the_event_loop(storage: Storage) -> None:
     await connector.login((), "kubermatic@example.com", "password")
     task.cancel()
     assert ticks > 5
+
+
+async def test_bcrypt_runs_on_one_thread_per_core_never_on_the_loop(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of logins: every check runs on the hashing pool, at most one per core at a time."""
+    import os
+
+    from idgate.connectors import local
+
+    running, most, names = 0, 0, set()
+    lock = threading.Lock()
+
+    def slow_check(password: str, hashed: bytes) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        names.add(threading.current_thread().name)
+        threading.Event().wait(0.05)  # a bcrypt's worth of a core
+        with lock:
+            running -= 1
+        return password == "password"
+
+    monkeypatch.setattr(local, "check_password", slow_check)
+    connector = LocalConnector(storage)
+    logins = [connector.login((), "kubermatic@example.com", "password") for _ in range(12)]
+    found = await asyncio.gather(*logins)
+    assert all(f is not None for f in found)
+    assert most <= (os.cpu_count() or 1)
+    assert names and all(n.startswith("idgate-bcrypt") for n in names)
+    assert threading.main_thread().name not in names

@@ -22,6 +22,7 @@ import fcntl
 import os
 import random
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from idgate.errors import AlreadyExists, Conflict, NotFound, StorageError
+from idgate.progress import step
 from idgate.storage.base import GarbageCollected, R, Record, check_indexed
 from idgate.storage.codec import decode
 from idgate.storage.sql import sqlite_fast
@@ -224,6 +226,38 @@ async def open_sqlite(path: str) -> SqliteStorage:
     return SqliteStorage(path)
 
 
+async def migrate_apart(path: str) -> None:
+    """Bring a SQLite file to :data:`SCHEMA_HEAD` in a short-lived child process, so that a serving
+    process never loads SQLAlchemy and Alembic (~30 MB it would keep for its whole life). Nothing to do
+    (and no child) when the file is current; :class:`StorageError` with the child's last words when it
+    fails."""
+    if path == MEMORY:
+        return
+    current = sqlite_fast.schema_revision(path)
+    if current == SCHEMA_HEAD:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    what = (
+        f"Migrating storage from {current} to {SCHEMA_HEAD}"
+        if current
+        else f"Creating the storage schema ({SCHEMA_HEAD})"
+    )
+    with step(what):
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "idgate.storage.sql.sqlite",
+            path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await child.communicate()
+        if child.returncode != 0:
+            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            raise StorageError(f"cannot migrate storage: {last[0]}")
+
+
 def _migrate_file(path: str) -> None:
     """Bring the file to :data:`SCHEMA_HEAD`, one process at a time (an ``flock`` next to it)."""
     fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -251,3 +285,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
             upgrade_connection(conn)
     finally:
         engine.dispose(close=False)  # the connection is the caller's
+
+
+if __name__ == "__main__":  # migrate_apart's child: python -m idgate.storage.sql.sqlite PATH
+    _migrate_file(sys.argv[1])
