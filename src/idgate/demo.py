@@ -129,6 +129,7 @@ def demo_settings(
         encryption_key=values["encryption_key"].encode(),
         scopes=("openid", "email", "profile", "groups"),
         email_domains=("*",),
+        approval_prompt="none",  # as the chart's default_configuration: "force" would ask for consent
     )
     upstream = f"127.0.0.1:{_free_port()}"
     from dataclasses import replace

@@ -103,6 +103,7 @@ class ProviderSettings:
     connectors: tuple[ConnectorSettings, ...] = ()  # dex.connectors, in file order
     password_connector: str | None = None  # dex.oauth2.passwordConnector: enables grant_type=password
     always_show_login_screen: bool = False  # dex.oauth2.alwaysShowLoginScreen
+    skip_approval_screen: bool = True  # dex.oauth2.skipApprovalScreen (false: ask the person; prompt=consent)
     logo_url: str = ""  # dex.frontend.logoURL; empty: the theme's logo.svg
     theme_name: str = ""  # dex.frontend.theme: "light"/"dark" force a colour scheme; names the dir's theme
     web_dir: str = ""  # dex.frontend.dir: its themes/<theme_name or light>/ files are theme files

@@ -118,6 +118,7 @@ def _provider_options(dex: DexSection, section: IdgateSection) -> dict[str, Any]
         "response_types": tuple(dict.fromkeys(dex.oauth2.responseTypes)),
         "password_connector": dex.oauth2.passwordConnector,
         "always_show_login_screen": dex.oauth2.alwaysShowLoginScreen,
+        "skip_approval_screen": dex.oauth2.skipApprovalScreen,
         "login_limits": LoginLimits(**section.login_throttle.model_dump()),
     }
     if dex.expiry.deviceRequests is not None:

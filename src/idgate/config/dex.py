@@ -204,7 +204,10 @@ class OAuth2(Strict):
     turns on ``grant_type=password`` through that connector. Both are off by default."""
 
     responseTypes: list[ResponseType] = Field(default_factory=_code_only)
-    skipApprovalScreen: bool = False  # idgate never shows an approval screen
+    # ``false``: after the login the person grants or denies what the client asks (its scopes, in words);
+    # ``prompt=consent`` shows that screen anyway. Dex's default is ``false``; idgate's is ``true`` (no
+    # screen, as before the screen existed), so write ``false`` to get Dex's screen.
+    skipApprovalScreen: bool = True
     alwaysShowLoginScreen: bool = False
     passwordConnector: str | None = None
 

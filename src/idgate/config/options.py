@@ -174,7 +174,8 @@ class ProxyOptions(Strict):
     # -- the sign-in flow
     whitelist_domains: list[str] = Field(default_factory=list)
     redirect_url: str | None = None
-    approval_prompt: str | None = None  # 'force' -> prompt=consent; the chart's default_configuration: none
+    # 'force' -> prompt=consent (the provider's approval screen); the chart's default_configuration: none
+    approval_prompt: str | None = None
     prompt: str | None = None  # OIDC prompt, wins over approval_prompt
     code_challenge_method: Literal["S256", "plain"] | None = None  # idgate: PKCE S256 by default
     oidc_groups_claim: str | None = None  # default groups

@@ -17,6 +17,7 @@
     ├── SlowDown                    slow_down                  400  (RFC 8628 §3.5)
     ├── ExpiredToken                expired_token              400  (RFC 8628 §3.5)
     ├── LoginRequired               login_required             400  (OIDC Core §3.1.2.6, prompt=none)
+    ├── ConsentRequired             consent_required           400  (OIDC Core §3.1.2.6, prompt=none)
     ├── ServerError                 server_error               500
     └── TemporarilyUnavailable      temporarily_unavailable    503
 
@@ -134,6 +135,10 @@ class ExpiredToken(OAuthError):
 
 class LoginRequired(OAuthError):
     code = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    code = "consent_required"
 
 
 class ServerError(OAuthError):

@@ -3,7 +3,9 @@
 - ``prompt=none``: never show a page; without a usable session the answer is ``login_required``.
 - ``prompt=login`` (and ``select_account``): authenticate again even when a session exists.
 - ``max_age=N``: a session older than N seconds does not count (``max_age=0`` is ``prompt=login``).
-- ``prompt=consent``: idgate shows no consent screen, so there is nothing more to do.
+- ``prompt=consent``: the approval screen is shown even with ``skipApprovalScreen: true``
+  (:mod:`idgate.provider.approval`); with ``prompt=none`` and a screen needed the answer is
+  ``consent_required``.
 """
 
 from __future__ import annotations

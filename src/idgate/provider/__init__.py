@@ -9,6 +9,7 @@ Routes (full paths under the issuer path, e.g. ``/dex``; the edge forwards paths
     GET      {path}/auth/{connector}/login?req=ID      bind the connector: its password form, or 303 upstream
     POST     {path}/auth/{connector}/login             the password form's submission
     POST     {path}/auth/{connector}/totp              the second-factor code (local users who have one)
+    GET|POST {path}/approval?req=ID                    the approval screen (skipApprovalScreen: false)
     GET|POST {path}/callback                           a callback connector's return (state = request id)
     POST     {path}/token                              every grant (code, refresh, device, password if on)
     POST     {path}/token/introspect                   RFC 7662, confidential clients
@@ -44,6 +45,10 @@ The states of a login::
       │ callback connector: 303 upstream ─▶ {path}/callback?state=ID&... (another browser: error PAGE)
       ▼ authenticated
     AuthRequest deleted (claims it); LoginSession started (idgate_session cookie, auth_time = now)
+      │ skipApprovalScreen: false, or prompt=consent (not for device logins; .approval):
+      │   AuthRequest stored again (approval_pending) ─▶ 303 {path}/approval?req=ID, the page
+      │   POST approval=deny ─▶ 303 redirect_uri?error=access_denied&state&iss; approve ─▼
+      │   (prompt=none instead ─▶ 302 redirect_uri?error=consent_required&state&iss)
       │ code flow: AuthCode stored (hashed, ≤ 60 s, single use) ─▶ 302 redirect_uri?code&state&iss
       │ implicit (if on): tokens ─────────────────────────────────▶ 302 redirect_uri#id_token&...&iss
       │ device login: DeviceToken approved ───────────────────────▶ "go back to your device" page
@@ -57,7 +62,7 @@ The states of a login::
 
 Modules: :mod:`.app` builds the aiohttp app; :mod:`.routes` (back channel) and :mod:`.pages` (browser)
 parse and call :mod:`.service` (the core, no web imports), composed of :mod:`.login`, :mod:`.sso`,
-:mod:`.tokens`, :mod:`.logout`, :mod:`.throttle`, :mod:`.second_factor` (codes: :mod:`.totp`) and
-:mod:`.connectors`; :mod:`.render` answers every error in one place; :mod:`.theme` is the pages' look
-(``dex.frontend``, ``dex.theme``) in idgate's one design (:mod:`idgate.web`).
+:mod:`.tokens`, :mod:`.logout`, :mod:`.throttle`, :mod:`.second_factor` (codes: :mod:`.totp`),
+:mod:`.approval` and :mod:`.connectors`; :mod:`.render` answers every error in one place; :mod:`.theme`
+is the pages' look (``dex.frontend``, ``dex.theme``) in idgate's one design (:mod:`idgate.web`).
 """

@@ -18,11 +18,14 @@ the right password only records who passed it in the pending login (``password_p
 :data:`~.second_factor.CODE_TTL`) and clears none of the account's failures. The code's POST, bound to
 the browser and the request like the password's, is throttled on the same counters; only a right code
 finishes the login (no SSO session and no code before it).
+
+With ``skipApprovalScreen: false`` or ``prompt=consent`` a browser login ends at the approval screen
+(:mod:`.approval`) instead: the request is stored again with ``approval_pending``, and only its
+``approve`` answer finishes the login.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import secrets
@@ -36,19 +39,24 @@ from idgate.errors import NotFound
 from idgate.oauth2 import client_auth, response_types
 from idgate.oauth2.errors import (
     AccessDenied,
+    ConsentRequired,
     InvalidRequest,
     LoginRequired,
     OAuthError,
     ServerError,
     TemporarilyUnavailable,
 )
-from idgate.oauth2.grants import Grant, GrantContext, device_code
+from idgate.oauth2.grants import Grant, GrantContext
 from idgate.oauth2.grants import authorization_code as code_grant
 from idgate.oauth2.requests import AuthorizationRequest
 from idgate.oidc import prompt as prompts
+from idgate.provider import approval
 from idgate.provider import second_factor as factors
 from idgate.provider.connectors import claims_of, identity_of
+from idgate.provider.device_login import DeviceLogins
 from idgate.provider.outcomes import (
+    ApprovalForm,
+    ApprovalNeeded,
     ChooseConnector,
     DeviceApproved,
     GoUpstream,
@@ -62,11 +70,10 @@ from idgate.provider.throttle import Throttle, Throttled
 from idgate.provider.tokens import Tokens, check_peers
 from idgate.settings import ProviderSettings
 from idgate.storage.base import (
+    ApprovalPending,
     AuthRequest,
     Claims,
     Client,
-    DeviceRequest,
-    DeviceToken,
     LoginSession,
     PasswordPassed,
     Storage,
@@ -76,6 +83,7 @@ from idgate.storage.base import (
 log = logging.getLogger("idgate.provider")
 
 ClientLookup = Callable[[str], Awaitable[Client | None]]
+Finished = LoginDone | DeviceApproved | ApprovalNeeded
 
 
 class LoginExpired(InvalidRequest):
@@ -103,7 +111,7 @@ def add_query(uri: str, params: dict[str, str], *, fragment: bool = False) -> st
     return urlunsplit(parts._replace(query=query))
 
 
-class Logins:
+class Logins(DeviceLogins):
     """Every browser step of a login."""
 
     def __init__(
@@ -143,7 +151,7 @@ class Logins:
 
     async def authorize(
         self, request: AuthorizationRequest, path_connector: str | None, browser: str, session_cookie: str
-    ) -> LoginDone | LoginStarted | ChooseConnector:
+    ) -> LoginDone | ApprovalNeeded | LoginStarted | ChooseConnector:
         """Validate, then answer from the SSO session, or store a pending login."""
         client = await self.lookup(request.client_id)
         valid = code_grant.validate(
@@ -187,7 +195,7 @@ class Logins:
             done = await self._finish(
                 pending, session.claims, session.connector_id, session.connector_data, session
             )
-            assert isinstance(done, LoginDone)
+            assert not isinstance(done, DeviceApproved)
             return done
         if prompts.NONE in valid.prompt:
             raise LoginRequired("the person must log in").redirecting(
@@ -262,7 +270,7 @@ class Logins:
         password: str,
         session_cookie: str,
         address: str = "",
-    ) -> LoginForm | SecondFactorForm | LoginDone | DeviceApproved:
+    ) -> LoginForm | SecondFactorForm | Finished:
         """Check the credentials (throttled, :mod:`.throttle`); the form again on failure, the code form
         for a user with a second factor (:mod:`.second_factor`), else finish."""
         pending = await self.pending(request_id, browser)
@@ -346,7 +354,7 @@ class Logins:
         code: str,
         session_cookie: str,
         address: str = "",
-    ) -> SecondFactorForm | LoginDone | DeviceApproved:
+    ) -> SecondFactorForm | Finished:
         """Check the code of a login whose password step passed (throttled like the password, on the
         same counters); the form again on failure, else finish."""
         pending = await self.pending(request_id, browser)
@@ -389,9 +397,7 @@ class Logins:
 
     # -- {path}/callback ---------------------------------------------------------------------
 
-    async def callback(
-        self, query: Mapping[str, str], browser: str, session_cookie: str
-    ) -> LoginDone | DeviceApproved:
+    async def callback(self, query: Mapping[str, str], browser: str, session_cookie: str) -> Finished:
         """An upstream's answer (``state`` is the pending login's id) -> finish the login."""
         pending = await self.pending(query.get("state", ""), browser)
         connector = self.connectors.get(pending.connector_id)
@@ -426,9 +432,7 @@ class Logins:
 
     # -- the end of a login ------------------------------------------------------------------
 
-    async def _fresh(
-        self, pending: AuthRequest, identity: Identity, session_cookie: str
-    ) -> LoginDone | DeviceApproved:
+    async def _fresh(self, pending: AuthRequest, identity: Identity, session_cookie: str) -> Finished:
         """A person just authenticated: claim the request, start an SSO session, finish."""
         await self._claim(pending)
         cookie, session = await self.sessions.start(
@@ -460,9 +464,14 @@ class Logins:
         connector_data: str,
         session: LoginSession,
         cookie: str | None = None,
-    ) -> LoginDone | DeviceApproved:
+        *,
+        approved: bool = False,
+    ) -> Finished:
         now = self.clock.now()
         pending = dataclasses.replace(pending, connector_id=connector_id)
+        skip = self.settings.skip_approval_screen
+        if not approved and approval.needed(pending.prompt, skip=skip, device=bool(pending.device_user_code)):
+            return await self._ask_approval(pending, claims, connector_data, session, cookie)
         if pending.device_user_code:
             await self._approve_device(pending, claims, connector_data, session, now)
             return DeviceApproved(await self._client_name(pending), cookie)
@@ -481,11 +490,64 @@ class Logins:
             params = {"code": code}
         else:
             params = await self._implicit(pending, claims, connector_data, session)
-        if pending.state:
-            params["state"] = pending.state
-        params["iss"] = self.settings.issuer
+        return self._back(pending, params, cookie)
+
+    def _back(self, pending: AuthRequest, params: dict[str, str], cookie: str | None = None) -> LoginDone:
+        """Back to the client with ``params``, ``state`` and ``iss`` (RFC 9207)."""
+        params.update({"state": pending.state} if pending.state else {}, iss=self.settings.issuer)
         fragment = response_types.is_implicit(pending.response_type)
         return LoginDone(add_query(pending.redirect_uri, params, fragment=fragment), cookie)
+
+    # -- the approval screen (.approval) -----------------------------------------------------
+
+    async def _ask_approval(
+        self, pending: AuthRequest, claims: Claims, data: str, session: LoginSession, cookie: str | None
+    ) -> ApprovalNeeded:
+        """Store the request again, waiting for the person's answer; ``consent_required`` for
+        ``prompt=none`` (OIDC Core §3.1.2.6)."""
+        if prompts.NONE in pending.prompt:
+            raise ConsentRequired("the person must approve this request").redirecting(
+                pending.redirect_uri,
+                pending.state,
+                fragment=response_types.is_implicit(pending.response_type),
+            )
+        until = self.clock.now() + approval.APPROVAL_TTL
+        waiting = ApprovalPending(claims, data, session.id, until)
+        await self.storage.create(
+            dataclasses.replace(pending, approval_pending=waiting, password_passed=None)
+        )
+        return ApprovalNeeded(pending.id, cookie)
+
+    async def _waiting(self, request_id: str, browser: str) -> tuple[AuthRequest, ApprovalPending]:
+        pending = await self.pending(request_id, browser)
+        waiting = pending.approval_pending
+        if waiting is None or self.clock.now() >= waiting.until:
+            raise LoginExpired()
+        return pending, waiting
+
+    async def approval_form(self, request_id: str, browser: str) -> ApprovalForm:
+        """``GET {issuer}/approval?req=ID``: what the client asks, in words."""
+        pending, _ = await self._waiting(request_id, browser)
+        asks = approval.asks(pending.scopes, await approval.peer_names(pending.scopes, self.lookup))
+        return ApprovalForm(pending.id, await self._client_name(pending), asks)
+
+    async def approve(self, request_id: str, browser: str, answer: str) -> Finished:
+        """``POST {issuer}/approval``: grant (finish the login) or deny (``access_denied`` to the client)."""
+        if answer not in (approval.APPROVE, approval.DENY):
+            raise InvalidRequest("approval must be approve or deny")
+        pending, waiting = await self._waiting(request_id, browser)
+        await self._claim(pending)
+        extra = {"client_id": pending.client_id, "connector_id": pending.connector_id, "event": "approval"}
+        if answer == approval.DENY:  # an answer to the form, so a 303 like any other (not an error page)
+            log.info("approval denied", extra={**extra, "result": "denied"})
+            return self._back(pending, {"error": AccessDenied.code, "error_description": "access denied"})
+        try:
+            session = await self.storage.get(LoginSession, waiting.session_id)
+        except NotFound:  # logged out meanwhile
+            raise LoginExpired() from None
+        log.info("approval granted", extra={**extra, "result": "granted"})
+        claims, data = waiting.claims, waiting.connector_data
+        return await self._finish(pending, claims, pending.connector_id, data, session, approved=True)
 
     async def _implicit(
         self, pending: AuthRequest, claims: Claims, connector_data: str, session: LoginSession
@@ -513,59 +575,3 @@ class Logins:
         if response_types.ID_TOKEN in parts:
             params["id_token"] = doc["id_token"]
         return params
-
-    # -- device logins (RFC 8628 §3.3) -------------------------------------------------------
-
-    async def start_device_login(self, typed_code: str, browser: str) -> LoginStarted | ChooseConnector:
-        """The person typed a user code at ``/device``: a pending login that approves it."""
-        user_code = device_code.normalise_user_code(typed_code)
-        now = self.clock.now()
-        try:
-            request = await self.storage.get(DeviceRequest, user_code) if user_code else None
-        except NotFound:
-            request = None
-        if request is None or now >= request.expires_at:
-            raise InvalidRequest("That code is not valid or has expired. Check the code on your device.")
-        client = await self.lookup(request.client_id)
-        allowed = self.allowed(client)
-        if not allowed:
-            raise ServerError("no login method is configured for this client")
-        pending = AuthRequest(
-            id=secrets.token_urlsafe(16),
-            client_id=request.client_id,
-            redirect_uri="",
-            scopes=request.scopes,
-            state="",
-            nonce="",
-            code_challenge="",
-            code_challenge_method="",
-            connector_id=next(iter(allowed)) if len(allowed) == 1 else "",
-            browser=secret_id(browser),
-            expires_at=min(request.expires_at, now + self.settings.auth_request_ttl),
-            device_user_code=user_code,
-        )
-        await self.storage.create(pending)
-        if pending.connector_id:
-            return LoginStarted(pending.id, pending.connector_id)
-        return ChooseConnector(pending.id, tuple(allowed.values()))
-
-    async def _approve_device(
-        self, pending: AuthRequest, claims: Claims, connector_data: str, session: LoginSession, now: float
-    ) -> None:
-        try:
-            request = await self.storage.get(DeviceRequest, pending.device_user_code)
-            approve = device_code.approval(
-                now,
-                claims=claims,
-                connector_id=pending.connector_id,
-                connector_data=connector_data,
-                auth_time=session.auth_time,
-                session_id=session.id,
-            )
-            await self.storage.update(DeviceToken, request.device_id, approve)
-        except (NotFound, OAuthError):
-            raise InvalidRequest(
-                "That code is not valid or has expired. Start again on your device."
-            ) from None
-        with contextlib.suppress(NotFound):  # a user code approves once
-            await self.storage.delete(DeviceRequest, request.id)

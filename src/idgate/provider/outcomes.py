@@ -66,6 +66,24 @@ class LoginDone:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalNeeded:
+    """The person is authenticated and must grant the request (:mod:`.approval`): the browser goes to
+    ``{issuer}/approval?req=ID``. ``session_cookie`` as in :class:`LoginDone`."""
+
+    request_id: str
+    session_cookie: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalForm:
+    """The approval page: ``client_name`` would like to do each of ``asks`` (in words)."""
+
+    request_id: str
+    client_name: str
+    asks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceApproved:
     """A device login finished: the page tells the person to go back to their device."""
 

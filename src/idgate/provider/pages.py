@@ -1,6 +1,6 @@
 """The provider's browser routes: ``/auth``, the chooser and login form, the second-factor form,
-``/callback``, ``/device``, ``/logout``. Each parses, calls :class:`~.service.Provider`, and renders an
-outcome (:mod:`.outcomes`).
+``/callback``, the approval screen, ``/device``, ``/logout``. Each parses, calls
+:class:`~.service.Provider`, and renders an outcome (:mod:`.outcomes`).
 
 Cookies (``Path`` = the issuer path, ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https):
 
@@ -18,6 +18,8 @@ from aiohttp import web
 
 from idgate.oauth2.requests import parse_authorization_request, parse_logout_request
 from idgate.provider.outcomes import (
+    ApprovalForm,
+    ApprovalNeeded,
     ChooseConnector,
     ConfirmLogout,
     DeviceApproved,
@@ -89,7 +91,9 @@ def _render(
     | LoginForm
     | SecondFactorForm
     | GoUpstream
-    | DeviceApproved,
+    | DeviceApproved
+    | ApprovalNeeded
+    | ApprovalForm,
 ) -> web.StreamResponse:
     """One rendering per outcome of a login step."""
     provider = request.app[PROVIDER]
@@ -125,8 +129,20 @@ def _render(
         )
     if isinstance(result, GoUpstream):
         return redirect(result.location, status=303)
+    if isinstance(result, ApprovalForm):
+        return page(
+            "approval.html",
+            action=f"{settings.path}/approval",
+            request_id=result.request_id,
+            client_name=result.client_name,
+            asks=result.asks,
+            look=look_of(request.app),
+        )
     if isinstance(result, DeviceApproved):
         response = page("device_done.html", client_name=result.client_name, look=look_of(request.app))
+    elif isinstance(result, ApprovalNeeded):
+        location = f"{settings.path}/approval?" + urlencode({"req": result.request_id})
+        response = redirect(location, status=303)
     else:  # after a POST (credentials, a form) 303, so no browser repeats the POST (RFC 9110 §15.4.4)
         response = redirect(result.redirect_to, status=303 if request.method == "POST" else 302)
     if result.session_cookie is not None:
@@ -199,6 +215,20 @@ async def callback(request: web.Request) -> web.StreamResponse:
         query, request.cookies.get(BROWSER_COOKIE, ""), request.cookies.get(SESSION_COOKIE, "")
     )
     return _render(request, result)
+
+
+@endpoint(Surface.BROWSER)
+async def approval(request: web.Request) -> web.StreamResponse:
+    """``{path}/approval``: GET ``?req=ID`` shows the approval screen, POST ``req`` + ``approval``
+    (``approve`` or ``deny``) answers it (:mod:`.approval`)."""
+    provider = request.app[PROVIDER]
+    browser = request.cookies.get(BROWSER_COOKIE, "")
+    if request.method == "GET":
+        return _render(request, await provider.approval_form(request.query.get("req", ""), browser))
+    fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    return _render(
+        request, await provider.approve(fields.get("req", ""), browser, fields.get("approval", ""))
+    )
 
 
 @endpoint(Surface.BROWSER)

@@ -147,6 +147,7 @@ def add_routes(app: web.Application, prefix: str) -> None:
         router.add_route(method, f"{prefix}/auth/{{connector}}", pages.auth)
         router.add_route(method, f"{prefix}/auth/{{connector}}/login", pages.login)
         router.add_route(method, f"{prefix}/callback", pages.callback)
+        router.add_route(method, f"{prefix}/approval", pages.approval)
         router.add_route(method, f"{prefix}/device", pages.device)
         router.add_route(method, f"{prefix}/logout", pages.logout)
         router.add_route(method, f"{prefix}/userinfo", userinfo)

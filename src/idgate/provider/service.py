@@ -35,9 +35,11 @@ from idgate.oauth2.requests import (
 from idgate.oidc.keys import KeyRing
 from idgate.provider import connectors as connector_hooks
 from idgate.provider import second_factor
-from idgate.provider.login import LoginExpired, Logins, add_query
+from idgate.provider.login import Finished, LoginExpired, Logins, add_query
 from idgate.provider.logout import Logouts
 from idgate.provider.outcomes import (
+    ApprovalForm,
+    ApprovalNeeded,
     ChooseConnector,
     ConfirmLogout,
     DeviceApproved,
@@ -55,6 +57,8 @@ from idgate.settings import ProviderSettings
 from idgate.storage.base import Claims, Client, Storage
 
 __all__ = [
+    "ApprovalForm",
+    "ApprovalNeeded",
     "ChooseConnector",
     "ConfirmLogout",
     "DeviceApproved",
@@ -183,7 +187,7 @@ class Provider:
 
     async def authorize(
         self, request: AuthorizationRequest, connector_id: str | None, browser: str, session: str = ""
-    ) -> LoginDone | LoginStarted | ChooseConnector:
+    ) -> LoginDone | ApprovalNeeded | LoginStarted | ChooseConnector:
         return await self.logins.authorize(request, connector_id, browser, session)
 
     async def login_form(self, request_id: str, connector_id: str, browser: str) -> LoginForm | GoUpstream:
@@ -198,7 +202,7 @@ class Provider:
         password: str,
         session: str = "",
         address: str = "",
-    ) -> LoginForm | SecondFactorForm | LoginDone | DeviceApproved:
+    ) -> LoginForm | SecondFactorForm | Finished:
         return await self.logins.login(
             request_id, connector_id, browser, username, password, session, address
         )
@@ -211,13 +215,17 @@ class Provider:
         code: str,
         session: str = "",
         address: str = "",
-    ) -> SecondFactorForm | LoginDone | DeviceApproved:
+    ) -> SecondFactorForm | Finished:
         return await self.logins.second_factor(request_id, connector_id, browser, code, session, address)
 
-    async def callback(
-        self, query: Mapping[str, str], browser: str, session: str = ""
-    ) -> LoginDone | DeviceApproved:
+    async def callback(self, query: Mapping[str, str], browser: str, session: str = "") -> Finished:
         return await self.logins.callback(query, browser, session)
+
+    async def approval_form(self, request_id: str, browser: str) -> ApprovalForm:
+        return await self.logins.approval_form(request_id, browser)
+
+    async def approve(self, request_id: str, browser: str, answer: str) -> Finished:
+        return await self.logins.approve(request_id, browser, answer)
 
     async def device_login(self, user_code: str, browser: str) -> LoginStarted | ChooseConnector:
         return await self.logins.start_device_login(user_code, browser)

@@ -125,6 +125,18 @@ class PasswordPassed:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalPending:
+    """The person authenticated; the approval screen (``dex.oauth2.skipApprovalScreen: false``, or
+    ``prompt=consent``) waits, until ``until``, for them to grant or deny what the client asks. Nothing
+    was issued yet; ``session_id`` is the SSO session the login started or reused."""
+
+    claims: Claims
+    connector_data: str
+    session_id: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class AuthRequest:
     """A pending login: the validated ``/auth`` parameters, waiting for the person to authenticate.
 
@@ -152,6 +164,8 @@ class AuthRequest:
     device_user_code: str = ""
     # Set when the password was right and the user has a second factor (the code comes next).
     password_passed: PasswordPassed | None = None
+    # Set when the person authenticated and the approval screen waits for their answer.
+    approval_pending: ApprovalPending | None = None
 
 
 @dataclass(frozen=True, slots=True)

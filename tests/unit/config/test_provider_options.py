@@ -33,6 +33,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert provider.refresh_rotation
     assert provider.refresh_idle_ttl is None and provider.refresh_absolute_ttl is None
     assert all(c.require_pkce for c in provider.clients)
+    assert provider.skip_approval_screen  # unset: no approval screen, as idgate always did (Dex: false)
 
 
 def test_every_key_reaches_the_settings(tmp_path: Path) -> None:
@@ -44,7 +45,7 @@ def test_every_key_reaches_the_settings(tmp_path: Path) -> None:
             "responseTypes": ["code", "id_token"],
             "passwordConnector": "local",
             "alwaysShowLoginScreen": True,
-            "skipApprovalScreen": True,
+            "skipApprovalScreen": False,
         }
         d["dex"]["expiry"] = {
             "deviceRequests": "10m",
@@ -68,6 +69,7 @@ def test_every_key_reaches_the_settings(tmp_path: Path) -> None:
     assert (provider.signing_algorithm, provider.login_session_ttl) == ("ES256", 8 * 3600.0)
     assert provider.response_types == ("code", "id_token") and provider.password_connector == "local"
     assert provider.always_show_login_screen and provider.device_request_ttl == 600.0
+    assert not provider.skip_approval_screen
     assert (provider.refresh_idle_ttl, provider.refresh_absolute_ttl, provider.refresh_reuse_interval) == (
         86400.0,
         720 * 3600.0,
