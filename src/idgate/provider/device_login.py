@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from idgate.clock import Clock
 from idgate.connectors.base import Connector
@@ -31,15 +31,22 @@ from idgate.storage.base import (
 
 
 class DeviceLogins:
-    """Device logins; the attributes and :meth:`allowed` are :class:`~idgate.provider.login.Logins`'."""
+    """Device logins, and which connectors a client may use (both halves of a login ask that).
+
+    The attributes are set by :class:`~idgate.provider.login.Logins`.
+    """
 
     settings: ProviderSettings
     storage: Storage
     clock: Clock
+    connectors: Mapping[str, Connector]
     lookup: Callable[[str], Awaitable[Client | None]]
 
     def allowed(self, client: Client | None) -> dict[str, Connector]:
-        raise NotImplementedError  # Logins.allowed
+        """The connectors ``client`` may use (its ``allowedConnectors``, or all)."""
+        if client is None or not client.allowed_connectors:
+            return dict(self.connectors)
+        return {k: c for k, c in self.connectors.items() if k in client.allowed_connectors}
 
     async def start_device_login(self, typed_code: str, browser: str) -> LoginStarted | ChooseConnector:
         """The person typed a user code at ``/device``: a pending login that approves it."""

@@ -141,12 +141,6 @@ class Logins(DeviceLogins):
     def callback_url(self) -> str:
         return f"{self.settings.issuer}/callback"
 
-    def allowed(self, client: Client | None) -> dict[str, Connector]:
-        """The connectors ``client`` may use (its ``allowedConnectors``, or all)."""
-        if client is None or not client.allowed_connectors:
-            return dict(self.connectors)
-        return {k: c for k, c in self.connectors.items() if k in client.allowed_connectors}
-
     # -- /auth -------------------------------------------------------------------------------
 
     async def authorize(
