@@ -73,6 +73,18 @@ class Session:
             raise ValueError("not a session") from exc
         return session
 
+    @classmethod
+    def opened(cls, raw: bytes | None, now: float) -> Session | None:
+        """The session in a store's decrypted ``raw`` bytes: ``None`` when there are none, they are not a
+        session, or it expired (the one decision every store makes after opening its secret)."""
+        if raw is None:
+            return None
+        try:
+            session = cls.from_bytes(raw)
+        except ValueError:
+            return None
+        return None if session.expired(now) else session
+
 
 class Pending:
     """The answer of :meth:`SessionStore.peek` when only an awaited :meth:`SessionStore.fetch` can tell."""

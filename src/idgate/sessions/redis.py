@@ -73,14 +73,7 @@ class RedisSessions:
         record = await self._call(self._redis.get(key), self._timers["load"])
         if not isinstance(record, bytes):
             return None
-        raw = ticket.open_record(record, key.encode())
-        if raw is None:
-            return None
-        try:
-            session = Session.from_bytes(raw)
-        except ValueError:
-            return None
-        return None if session.expired(now) else session
+        return Session.opened(ticket.open_record(record, key.encode()), now)
 
     async def put(self, session: Session, now: float, value: str | None = None) -> str:
         ticket = self._tickets.open(value) if value else None
