@@ -174,6 +174,19 @@ class StorageConformance:
         with pytest.raises(AlreadyExists):
             await storage.create(auth_request())
 
+    async def test_create_of_several_records_stores_all_of_them(self, storage: Storage) -> None:
+        await storage.create(auth_request(id="one"), auth_code("c1"), Client(id="one", secret="s"))
+        assert (await storage.get(AuthRequest, "one")).id == "one"
+        assert (await storage.get(AuthCode, secret_id("c1"))).client_id == "prometheus"
+        assert (await storage.get(Client, "one")).secret == "s"
+
+    async def test_create_of_several_records_is_all_or_none(self, storage: Storage) -> None:
+        await storage.create(auth_request(id="taken"))
+        with pytest.raises(AlreadyExists):
+            await storage.create(auth_code("c2"), auth_request(id="taken"))
+        with pytest.raises(NotFound):  # the first record of the refused batch was not left behind
+            await storage.get(AuthCode, secret_id("c2"))
+
     async def test_same_id_in_different_kinds_does_not_collide(self, storage: Storage) -> None:
         await storage.create(auth_request(id="x"))
         await storage.create(Client(id="x", secret="s"))

@@ -38,7 +38,7 @@ from idgate.oidc import id_token
 from idgate.oidc.keys import KeyRing
 from idgate.oidc.subject import encode_subject
 from idgate.settings import ProviderSettings
-from idgate.storage.base import AccessToken, Client, RefreshToken, Storage, secret_id
+from idgate.storage.base import AccessToken, Client, Record, RefreshToken, Storage, secret_id
 
 log = logging.getLogger("idgate.provider")
 
@@ -121,7 +121,7 @@ class Tokens:
             claims = id_token.id_token_claims(issuer=self.settings.issuer, grant=grant, now=now, ttl=ttl)
             return {"id_token": id_token.sign(claims, await self.keys.current()), "expires_in": int(ttl)}
         access = secrets.token_urlsafe(TOKEN_BYTES)
-        await self.storage.create(
+        records: list[Record] = [
             AccessToken(
                 id=secret_id(access),
                 client_id=grant.client_id,
@@ -133,7 +133,18 @@ class Tokens:
                 grant_id=grant.grant_id,
                 session_id=grant.session_id,
             )
-        )
+        ]
+        refresh_token = grant.refresh_token
+        if (
+            refresh
+            and not refresh_token
+            and scope_names.OFFLINE_ACCESS in grant.scopes
+            and grant.grant_id
+            and self.can_refresh(grant.connector_id)
+        ):
+            refresh_token, family = await start_family(ctx, grant)
+            records.append(family)
+        await self.storage.create(*records)  # one transaction: the access token and a new family
         claims = id_token.id_token_claims(
             issuer=self.settings.issuer, grant=grant, now=now, ttl=ttl, access_token=access
         )
@@ -144,15 +155,6 @@ class Tokens:
             "id_token": id_token.sign(claims, await self.keys.current()),
             "scope": " ".join(grant.scopes),
         }
-        refresh_token = grant.refresh_token
-        if (
-            refresh
-            and not refresh_token
-            and scope_names.OFFLINE_ACCESS in grant.scopes
-            and grant.grant_id
-            and self.can_refresh(grant.connector_id)
-        ):
-            refresh_token = await start_family(ctx, grant)
         if refresh_token:
             doc["refresh_token"] = refresh_token
         return doc

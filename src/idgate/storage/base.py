@@ -420,8 +420,9 @@ class Storage(Protocol):
     and nothing is written.
     """
 
-    async def create(self, record: Record) -> None:
-        """Store a new record; :class:`~idgate.errors.AlreadyExists` if its id is taken."""
+    async def create(self, *records: Record) -> None:
+        """Store new records, all in one transaction (all or none); :class:`~idgate.errors.AlreadyExists`
+        if an id is taken."""
         ...
 
     async def get(self, kind: type[R], id: str) -> R:

@@ -60,10 +60,11 @@ class StaticStorage:
     def _static_record(self, kind: type[Record], id: str) -> Record | None:
         return self._static.get(kind, {}).get(id)
 
-    async def create(self, record: Record) -> None:
-        if self._static_record(type(record), record.id) is not None:
-            raise ReadOnly(f"{record.KIND} {record.id!r} is defined in the config file")
-        await self.backend.create(record)
+    async def create(self, *records: Record) -> None:
+        for record in records:
+            if self._static_record(type(record), record.id) is not None:
+                raise ReadOnly(f"{record.KIND} {record.id!r} is defined in the config file")
+        await self.backend.create(*records)
 
     async def get(self, kind: type[R], id: str) -> R:
         found = self._static_record(kind, id)

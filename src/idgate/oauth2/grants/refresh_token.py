@@ -79,8 +79,9 @@ class RefreshReplayed(InvalidGrant):
         super().__init__("refresh token was already used; its grant is revoked")
 
 
-async def start_family(ctx: GrantContext, grant: Grant) -> str:
-    """Start a refresh token family for ``grant`` (id ``grant.grant_id``); the token to hand out.
+async def start_family(ctx: GrantContext, grant: Grant) -> tuple[str, RefreshToken]:
+    """A new refresh token family for ``grant`` (id ``grant.grant_id``): the token to hand out, and the
+    record for the caller to store (with the grant's other records, in one transaction).
 
     The user's oldest families for this client beyond the bound are revoked first.
     """
@@ -90,25 +91,23 @@ async def start_family(ctx: GrantContext, grant: Grant) -> str:
     for old in existing[: max(0, len(existing) - ctx.refresh.per_client + 1)]:
         await revoke_grant(ctx.storage, old.id)
     secret = secrets.token_urlsafe(SECRET_BYTES)
-    await ctx.storage.create(
-        RefreshToken(
-            id=grant.grant_id,
-            client_id=grant.client_id,
-            owner=key,
-            scopes=grant.scopes,
-            nonce=grant.nonce,
-            connector_id=grant.connector_id,
-            claims=grant.claims,
-            connector_data=grant.connector_data,
-            secret_hash=secret_hash(secret),
-            created_at=now,
-            last_used_at=now,
-            expires_at=expiry(ctx.refresh, now, now),
-            session_id=grant.session_id,
-            auth_time=grant.auth_time,
-        )
+    family = RefreshToken(
+        id=grant.grant_id,
+        client_id=grant.client_id,
+        owner=key,
+        scopes=grant.scopes,
+        nonce=grant.nonce,
+        connector_id=grant.connector_id,
+        claims=grant.claims,
+        connector_data=grant.connector_data,
+        secret_hash=secret_hash(secret),
+        created_at=now,
+        last_used_at=now,
+        expires_at=expiry(ctx.refresh, now, now),
+        session_id=grant.session_id,
+        auth_time=grant.auth_time,
     )
-    return f"{grant.grant_id}.{secret}"
+    return f"{grant.grant_id}.{secret}", family
 
 
 def rotation(client: Client, secret: str, new_secret: str, policy: RefreshPolicy, now: float) -> Rotate:

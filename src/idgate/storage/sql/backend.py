@@ -70,18 +70,18 @@ class SqlStorage:
             raise StorageError(f"storage unreachable: {exc.strerror or exc}") from exc
 
     @timed("create")
-    async def create(self, record: Record) -> None:
-        table = TABLES[type(record)]
+    async def create(self, *records: Record) -> None:
         async with self._tx() as conn:
-            await conn.execute(
-                insert(table).values(
-                    id=record.id,
-                    version=1,
-                    expires_at=record.expires_at,
-                    data=encode(record),
-                    **_lookups(record),
+            for record in records:
+                await conn.execute(
+                    insert(TABLES[type(record)]).values(
+                        id=record.id,
+                        version=1,
+                        expires_at=record.expires_at,
+                        data=encode(record),
+                        **_lookups(record),
+                    )
                 )
-            )
 
     @timed("get")
     async def get(self, kind: type[R], id: str) -> R:

@@ -1,10 +1,12 @@
 """The SQLite backend, on :mod:`sqlite3` alone: no SQLAlchemy or Alembic in a running process.
 
 Each operation is one function of :mod:`.sqlite_fast`. It runs on the event loop's own connection when
-the database is free (tens of µs, no thread hop), and otherwise -- another process of this host holds
-the write lock, or this process's worker is busy -- in one worker thread whose connection waits for the
-lock (its busy timeout), never the loop. The worker also checkpoints the WAL every
-:data:`CHECKPOINT_EVERY` operations, which the loop's connection never does.
+the database is free (tens of µs, no thread hop), and otherwise -- another connection holds the write
+lock: another process of this host, or this process's worker -- in one worker thread whose connection
+waits for the lock (its busy timeout), never the loop. Every operation tries the loop's connection first
+(a refusal costs a few µs), and tries again after short pauses before it takes the worker: operations
+waiting in the worker never hold back the ones that need not wait. The worker also checkpoints the WAL
+every :data:`CHECKPOINT_EVERY` operations, which the loop's connection never does.
 
 ``:memory:`` is one connection on the loop (nothing else can hold its lock), for tests and the demo.
 
@@ -40,6 +42,9 @@ from idgate.storage.sql.timing import timed
 UPDATE_ATTEMPTS = 30
 CHECKPOINT_EVERY = 256  # operations on the loop's connection between WAL checkpoints
 MEMORY = ":memory:"
+#: A busy file is tried again on the loop after these pauses (s) before the worker waits for it: another
+#: process's transaction holds the lock for tens of µs, and a thread hop costs more than a short timer.
+BUSY_PAUSES = (0.0, 0.0002, 0.0005, 0.001, 0.002)
 
 
 @contextlib.contextmanager
@@ -71,7 +76,6 @@ class SqliteStorage:
         self._thread: int | None = None  # the loop's thread, which alone uses ``_direct``
         self._worker: ThreadPoolExecutor | None = None
         self._worker_conn: sqlite3.Connection | None = None
-        self._queued = 0  # operations sent to the worker and not back yet
         self._ops = 0
         self._checkpoint: asyncio.Task[None] | None = None
         self._gc_lock_file = None if self._memory else Path(path + ".gc.lock")
@@ -92,27 +96,26 @@ class SqliteStorage:
     async def _run(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` on the loop's connection, else in the worker thread."""
         direct = self._loop_connection()
-        if direct is not None and (self._memory or self._queued == 0):
-            with _errors(kind):
-                try:
-                    result = fn(direct, *args)
-                except sqlite3.OperationalError as exc:
-                    if self._memory or not sqlite_fast.busy(exc):
-                        raise
-                else:
-                    self._count()
-                    return result
+        if direct is not None:
+            for pause in BUSY_PAUSES:
+                if pause:
+                    await asyncio.sleep(pause)
+                with _errors(kind):
+                    try:
+                        result = fn(direct, *args)
+                    except sqlite3.OperationalError as exc:
+                        if self._memory or not sqlite_fast.busy(exc):
+                            raise
+                    else:
+                        self._count()
+                        return result
         with _errors(kind):
             return await self._in_worker(fn, *args)
 
     async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="idgate-sqlite")
-        self._queued += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._worker, self._call, fn, args)
-        finally:
-            self._queued -= 1
+        return await asyncio.get_running_loop().run_in_executor(self._worker, self._call, fn, args)
 
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """In the worker thread: its connection, opened there on first use."""
@@ -136,8 +139,9 @@ class SqliteStorage:
     # -- the Storage protocol ---------------------------------------------------------------------
 
     @timed("create")
-    async def create(self, record: Record) -> None:
-        await self._run(record.KIND, sqlite_fast.create, record)
+    async def create(self, *records: Record) -> None:
+        if records:
+            await self._run(records[0].KIND, sqlite_fast.create, records)
 
     @timed("get")
     async def get(self, kind: type[R], id: str) -> R:

@@ -102,10 +102,20 @@ def _transaction(conn: sqlite3.Connection, body: Callable[[], Any], *, write: bo
     return result
 
 
-def create(conn: sqlite3.Connection, record: Record) -> None:
-    stmts = statements(type(record))
-    params = [record.id, record.expires_at, encode(record), *_lookup_values(stmts, record)]
-    _transaction(conn, lambda: conn.execute(stmts.insert, params), write=True)
+def create(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
+    """Insert ``records`` in one transaction."""
+    rows = []
+    for record in records:
+        stmts = statements(type(record))
+        rows.append(
+            (stmts.insert, [record.id, record.expires_at, encode(record), *_lookup_values(stmts, record)])
+        )
+
+    def body() -> None:
+        for sql, params in rows:
+            conn.execute(sql, params)
+
+    _transaction(conn, body, write=True)
 
 
 def get(conn: sqlite3.Connection, kind: type[Record], id: str) -> str | None:
