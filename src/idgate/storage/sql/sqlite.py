@@ -54,6 +54,8 @@ def _errors(kind: str) -> Iterator[None]:
         yield
     except sqlite_fast.Missing:
         raise NotFound(f"{kind} not found") from None
+    except sqlite_fast.Changed:
+        raise Conflict("concurrent update") from None
     except sqlite3.IntegrityError as exc:
         raise AlreadyExists(str(exc)) from None
     except sqlite3.OperationalError as exc:

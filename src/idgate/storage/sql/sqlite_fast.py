@@ -1,9 +1,10 @@
 """The SQLite backend's operations: each one a single function on a ``sqlite3`` connection, with its SQL
 written once per table (:mod:`.sqlite` decides which connection runs it).
 
-Each function is a whole transaction -- ``BEGIN IMMEDIATE``, the reads, the caller's update function,
-the writes, ``COMMIT`` -- so it runs in one call wherever it runs. ``BEGIN IMMEDIATE`` takes SQLite's
-write lock up front, so a compare-and-swap cannot lose to another writer between its read and its write.
+Each function is a whole operation -- a write is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` -- so it runs in
+one call wherever it runs. ``BEGIN IMMEDIATE`` takes SQLite's write lock up front. :func:`update` reads
+and runs the caller's function before it takes the lock, then writes only if the record's version is
+still the one it read (a compare-and-swap): the lock is held for the write alone.
 
 Why functions and not SQLAlchemy: through SQLAlchemy + aiosqlite one ``update`` cost about ten hops
 between the event loop and a worker thread (cursor, execute, fetch, commit, the pool's reset ...), each a
@@ -132,25 +133,29 @@ class Missing(Exception):
     """No record with that id (raised in the worker thread; the backend turns it into ``NotFound``)."""
 
 
+class Changed(Exception):
+    """The record changed between the read and the write of :func:`update` (read it again)."""
+
+
 def update(conn: sqlite3.Connection, kind: type[Record], id: str, fn: Callable[[Any], Any]) -> Any:
-    """Read, apply ``fn``, write back -- one transaction holding the write lock; the new record."""
+    """Read, apply ``fn``, write back if the record is still the one read; the new record.
+
+    The read, the decoding, ``fn`` and the encoding run before the write lock is taken; the write is a
+    compare-and-swap on the record's version, so the lock is held only for it (other processes of the host
+    wait less). :class:`Changed` when another writer came first: the caller reads again.
+    """
     stmts = statements(kind)
-
-    def body() -> Any:
-        row = conn.execute(stmts.get_versioned, (id,)).fetchone()
-        if row is None:
-            raise Missing(id)
-        version, data = int(row[0]), str(row[1])
-        new = fn(decode(kind, data))
-        if new.id != id or type(new) is not kind:
-            raise ValueError("an update function must return a record of the same kind and id")
-        params = [version + 1, new.expires_at, encode(new), *_lookup_values(stmts, new), id, version]
-        cursor = conn.execute(stmts.update, params)
-        if cursor.rowcount != 1:  # cannot happen under the write lock; kept as the CAS it stands for
-            raise sqlite3.OperationalError("database is locked")
-        return new
-
-    return _transaction(conn, body, write=True)
+    rows = conn.execute(stmts.get_versioned, (id,)).fetchall()  # fetchall: no statement left open
+    if not rows:
+        raise Missing(id)
+    version, data = int(rows[0][0]), str(rows[0][1])
+    new = fn(decode(kind, data))
+    if new.id != id or type(new) is not kind:
+        raise ValueError("an update function must return a record of the same kind and id")
+    params = [version + 1, new.expires_at, encode(new), *_lookup_values(stmts, new), id, version]
+    if _transaction(conn, lambda: conn.execute(stmts.update, params).rowcount, write=True) != 1:
+        raise Changed(id)
+    return new
 
 
 def execute_count(conn: sqlite3.Connection, sql: str, params: Sequence[str]) -> int:
