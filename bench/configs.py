@@ -34,6 +34,25 @@ def token_user(i: int) -> tuple[str, str]:
     return f"bench-user-{i}", f"bench{i}@example.com"
 
 
+async def add_token_users(storage_url: str, password_hash: str) -> None:
+    """The token benches' users in idgate's storage, as ``idgate user add`` keeps local users: thousands of
+    people are not written into a Helm values file (whose parsing would also weigh on idle RSS)."""
+    from idgate.storage import open_storage
+    from idgate.storage.base import Password
+
+    storage = await open_storage(storage_url)
+    try:
+        users = [token_user(i) for i in range(TOKEN_USERS)]
+        await storage.create(
+            *(
+                Password(id=email, email=email, hash=password_hash, username=f"bench{i}", user_id=uid)
+                for i, (uid, email) in enumerate(users)
+            )
+        )
+    finally:
+        await storage.close()
+
+
 @dataclass
 class Secrets:
     """Random per run: nothing the bench writes is reused elsewhere."""
@@ -217,16 +236,7 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
         "dex": {
             "ingress": {"host": f"{PROVIDER_HOST}:{issuer_port}", "path": "/dex", "scheme": "http"},
             "staticPasswords": [
-                {"email": EMAIL, "hash": password_hash, "username": "bench", "userID": sec.user_id},
-                *(
-                    {
-                        "email": token_user(i)[1],
-                        "hash": password_hash,
-                        "username": f"bench{i}",
-                        "userID": token_user(i)[0],
-                    }
-                    for i in range(TOKEN_USERS)
-                ),
+                {"email": EMAIL, "hash": password_hash, "username": "bench", "userID": sec.user_id}
             ],
             "clients": [
                 {
@@ -262,9 +272,13 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
         "idgate": {
             "listen": f"127.0.0.1:{issuer_port}",
             "data_dir": str(tmp / "idgate-data"),
-            "storage": f"sqlite:///{tmp}/idgate-data/idgate.db",
+            "storage": storage_url(tmp),
         },
     }
+
+
+def storage_url(tmp: Path) -> str:
+    return f"sqlite:///{tmp}/idgate-data/idgate.db"
 
 
 def write_values(path: Path, values: dict[str, Any]) -> None:

@@ -60,7 +60,7 @@ _first_logins = itertools.count()
 async def mint_idgate_codes(storage_url: str, n: int, *, known_users: bool = True) -> list[str]:
     """``n`` codes for client ``rp``, written to idgate's storage as its ``/auth`` would after a login.
 
-    ``known_users``: spread over the ``TOKEN_USERS`` users of the values file (a refresh asks the
+    ``known_users``: spread over the ``TOKEN_USERS`` users in idgate's storage (a refresh asks the
     connector whether its user still exists). Otherwise each code is a different person's first login:
     a code exchange bench then measures exchanges, not the eviction of a user's oldest refresh families
     (at most 10 per user and client) that thousands of logins a minute by the same people would cause.

@@ -152,8 +152,10 @@ def start_stack(
 
     log("hashing the bench user's password (bcrypt cost 10)")
     values = tmp / "values.yaml"
-    configs.write_values(values, configs.idgate_values(tmp, ports, sec, sec.password_hash(10)))
+    password_hash = sec.password_hash(10)
+    configs.write_values(values, configs.idgate_values(tmp, ports, sec, password_hash))
     (tmp / "idgate-data").mkdir()
+    asyncio.run(configs.add_token_users(configs.storage_url(tmp), password_hash))
     for variant in variants:
         workers, memo = IDGATE_VARIANTS[variant]
         env = {"IDGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
