@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from tests.e2e.browser import Browser
-from tests.e2e.harness import EMAIL, Running, Upstream, stop_idgate
+from tests.e2e.harness import EMAIL, PASSWORD, Running, Upstream, stop_idgate
 from tests.security.conftest import Values, run_idgate
-from tests.security.flows import cookie_header, sign_in
+from tests.security.flows import cookie_header, login_page, sign_in
 from tests.security.rawhttp import exchange, header, status
 
 pytestmark = pytest.mark.e2e
@@ -128,3 +128,24 @@ def test_forwarded_proto_from_an_untrusted_peer_does_not_change_urls(strict_idga
     to_provider = header(start, "Location") or ""
     redirect_uri = parse_qs(urlsplit(to_provider).query).get("redirect_uri", [""])[0]
     assert redirect_uri == strict_idgate.url("grafana", "/oauth/callback"), to_provider
+
+
+PAGE = "/d/abc?orgId=1&from=now-6h&refresh=5s"
+
+
+async def _start_with_forwarded_uri(idgate: Running) -> str:
+    """Sign in from ``/oauth/start`` (nginx's 401 hands over so) with ``X-Forwarded-Uri``; where it ends."""
+    async with Browser() as b:
+        hops = await b.get(idgate.url("grafana", "/oauth/start"), headers={"X-Forwarded-Uri": PAGE})
+        hops = await b.submit(login_page(hops), {"login": EMAIL, "password": PASSWORD})
+        assert hops[-1].status == 200, [(h.url, h.status) for h in hops]
+        return hops[-1].url
+
+
+async def test_a_trusted_proxy_names_the_page_to_come_back_to(idgate: Running) -> None:
+    """nginx's 401 -> /oauth/start carries the page in X-Forwarded-Uri, whole query included."""
+    assert await _start_with_forwarded_uri(idgate) == idgate.url("grafana", PAGE)
+
+
+async def test_an_untrusted_peer_cannot_name_the_page_to_come_back_to(strict_idgate: Running) -> None:
+    assert await _start_with_forwarded_uri(strict_idgate) == strict_idgate.url("grafana", "/")

@@ -3,8 +3,9 @@
 For people who keep nginx as the front door: nginx proxies each protected service itself and asks idgate,
 with a subrequest to ``/oauth/auth`` on the same host, whether the request may pass. idgate answers 202 with
 ``X-Auth-Request-User``/``-Email``/``-Groups``/``-Preferred-Username`` (passed on to the upstream), 401 (no
-session: nginx sends the browser to ``/oauth/start?rd=<uri>``) or 403. ``/oauth/*`` (sign-in, callback,
-sign-out) is proxied to idgate, and so is the provider's host. Per deployment::
+session: nginx hands the request to ``/oauth/start``, the page's address in ``X-Forwarded-Uri``)
+or 403. ``/oauth/*`` (sign-in, callback, sign-out) is proxied to idgate, and so is the provider's host. Per
+deployment::
 
     server {
         server_name <ingress.host>;
@@ -16,7 +17,7 @@ sign-out) is proxied to idgate, and so is the provider's host. Per deployment::
             auth_request_set $idgate_user $upstream_http_x_auth_request_user;   (and email, groups, username)
             auth_request_set $idgate_cookie_0 $upstream_http_x_idgate_set_cookie_0;  (0..7)
             add_header Set-Cookie $idgate_cookie_0 always;                           (0..7)
-            error_page 401 = /oauth/start?rd=$request_uri;
+            error_page 401 = /oauth/nginx-sign-in;  (internal: /oauth/start, X-Forwarded-Uri)
             proxy_set_header X-Forwarded-User $idgate_user; ...
             proxy_pass http://deployment_<key>;   (upstream_service:upstream_port, a keep-alive pool)
         }
@@ -118,6 +119,24 @@ def _to_idgate(indent: str) -> list[str]:
     ]
 
 
+#: Where nginx sends a 401 (``error_page``): idgate's ``/oauth/start``, told the page asked for in
+#: ``X-Forwarded-Uri`` (read from a trusted proxy, validated like ``rd``). Not
+#: ``/oauth/start?rd=$request_uri``: nginx cannot URL-encode, so a query with ``&`` would lose everything
+#: after its first ``&`` (the rest read as parameters of ``/oauth/start``).
+SIGN_IN = "/oauth/nginx-sign-in"
+
+
+def _sign_in(indent: str) -> list[str]:
+    """``location = /oauth/nginx-sign-in``: internal only; ``/oauth/start`` without the page's own query
+    (which could carry an ``rd`` of its own), the whole page address in a header idgate validates."""
+    return [
+        f"{indent}internal;",
+        f"{indent}rewrite ^ /oauth/start? break;",
+        *_to_idgate(indent),
+        f"{indent}proxy_set_header X-Forwarded-Uri $request_uri;",
+    ]
+
+
 def _auth_location(cache_seconds: int, indent: str, *, per_path: bool = False) -> list[str]:
     """``location = /oauth/auth``: the subrequest to idgate, without the body, its 202s cached.
 
@@ -164,7 +183,7 @@ def _protected(upstream: str, resolver: bool, indent: str) -> list[str]:
         lines.append(f"{indent}auth_request_set $idgate_cookie_{i} {_variable(f'{SET_COOKIE_COPY}{i}')};")
     for i in range(MAX_CHUNKS):
         lines.append(f"{indent}add_header Set-Cookie $idgate_cookie_{i} always;")
-    lines.append(f"{indent}error_page 401 = /oauth/start?rd=$request_uri;")
+    lines.append(f"{indent}error_page 401 = {SIGN_IN};")
     for var, header, forwarded in AUTH_HEADERS:
         lines.append(f"{indent}proxy_set_header {header} ${var};")
         lines.append(f"{indent}proxy_set_header {forwarded} ${var};")
@@ -284,6 +303,9 @@ def render_http(config: Config, options: NginxOptions) -> str:
                 "    }",
                 "    location /oauth/ {",
                 *_to_idgate("        "),
+                "    }",
+                f"    location = {SIGN_IN} {{",
+                *_sign_in("        "),
                 "    }",
             ]
             for regex in opts.skip_auth_regex:

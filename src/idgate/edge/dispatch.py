@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 audit_log = logging.getLogger("idgate.audit")
 
 _DEPLOYMENT_B = DEPLOYMENT_HEADER.encode()
+#: What the sign-in app reads as the page to come back to when ``rd`` is absent (as OAuth2-Proxy does). A
+#: client's own is removed with every ``X-Auth-Request-*``; the edge sets it from a trusted proxy's
+#: ``X-Forwarded-Uri``, and the app validates it like any ``rd``.
+_REDIRECT_B = b"X-Auth-Request-Redirect"
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
 
@@ -76,7 +80,10 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
     elif kind is Kind.SIGNIN:
         assert dep is not None
         trusted = dep.trust.trusts(conn.peer)
-        to_webapp(conn, req, table.signin, [(_DEPLOYMENT_B, dep.gate.name_b)], dep.name, trusted=trusted)
+        extra = [(_DEPLOYMENT_B, dep.gate.name_b)]
+        if trusted and req.xfu:  # the page a proxy in front was asked for (nginx's 401 -> sign-in)
+            extra.append((_REDIRECT_B, req.xfu))
+        to_webapp(conn, req, table.signin, extra, dep.name, trusted=trusted)
     elif kind is Kind.AUTH:
         assert dep is not None
         auth_endpoint(conn, req, dep, close)

@@ -40,7 +40,12 @@ def test_each_deployment_asks_idgate_and_passes_the_identity() -> None:
     assert "auth_request_set $idgate_user $upstream_http_x_auth_request_user;" in conf
     assert "auth_request_set $idgate_email $upstream_http_x_auth_request_email;" in conf
     assert "proxy_set_header X-Forwarded-Email $idgate_email;" in conf
-    assert "error_page 401 = /oauth/start?rd=$request_uri;" in conf
+    # no session: /oauth/start, told the page (with its whole query) in a header, not in an unencoded ?rd=
+    assert conf.count("error_page 401 = /oauth/nginx-sign-in;") == 3
+    sign_in = conf.split("location = /oauth/nginx-sign-in {", 1)[1].split("}", 1)[0]
+    assert "internal;" in sign_in and "rewrite ^ /oauth/start? break;" in sign_in
+    assert "proxy_set_header X-Forwarded-Uri $request_uri;" in sign_in
+    assert "rd=$request_uri" not in conf
     assert conf.count("location /oauth/ {") == 3
     assert "server_name grafana.kkp.example.com;" in conf
     # each upstream a keep-alive pool, resolved at start
