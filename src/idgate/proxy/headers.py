@@ -83,6 +83,8 @@ def safe_value(value: str) -> str | None:
     Control characters (including CR, LF, NUL, DEL) are refused; leading or trailing blanks are
     refused too, since a receiver would strip them and see another value.
     """
+    if value.isprintable():  # the common case, told fastest: no control character (so no tab either)
+        return value if value == value.strip(" ") else None
     if value != value.strip(" \t") or _CONTROL.search(value) is not None:
         return None
     return value
@@ -90,36 +92,56 @@ def safe_value(value: str) -> str | None:
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
+#: A header as the edge sends it: the name in ASCII, the value in UTF-8.
+Header = tuple[bytes, bytes]
+
+
+def _wire(value: str) -> bytes | None:
+    """:func:`safe_value`, encoded (``None``: drop it)."""
+    safe = safe_value(value)
+    return None if safe is None else safe.encode()
+
 
 def _groups_value(groups: tuple[str, ...]) -> str | None:
     kept = [g for g in groups if safe_value(g) is not None and "," not in g and g]
     return ",".join(kept) if kept else None
 
 
-def _identity(session: Session, names: tuple[str, str, str, str]) -> list[tuple[str, str]]:
-    values = (
-        safe_value(session.user),
-        safe_value(session.email),
-        _groups_value(session.groups),
-        safe_value(session.preferred_username),
-    )
-    return [(name, value) for name, value in zip(names, values, strict=True) if value]
+_FORWARDED = tuple(
+    n.encode() for n in (FORWARDED_USER, FORWARDED_EMAIL, FORWARDED_GROUPS, FORWARDED_PREFERRED_USERNAME)
+)
+_AUTH_REQUEST = tuple(
+    n.encode()
+    for n in (AUTH_REQUEST_USER, AUTH_REQUEST_EMAIL, AUTH_REQUEST_GROUPS, AUTH_REQUEST_PREFERRED_USERNAME)
+)
+
+
+def _identity(session: Session, names: tuple[bytes, ...]) -> list[Header]:
+    """User, email, groups and preferred username under ``names``; empty or unsafe values left out."""
+    out = []
+    if value := _wire(session.user):
+        out.append((names[0], value))
+    if value := _wire(session.email):
+        out.append((names[1], value))
+    if session.groups and (groups := _groups_value(session.groups)):
+        out.append((names[2], groups.encode()))
+    if session.preferred_username and (value := _wire(session.preferred_username)):
+        out.append((names[3], value))
+    return out
+
+
+def _text(headers: list[Header]) -> list[tuple[str, str]]:
+    return [(name.decode("ascii"), value.decode()) for name, value in headers]
 
 
 def upstream_identity_headers(session: Session) -> list[tuple[str, str]]:
     """What the upstream receives about the signed-in person (``pass_user_headers``)."""
-    return _identity(
-        session,
-        (FORWARDED_USER, FORWARDED_EMAIL, FORWARDED_GROUPS, FORWARDED_PREFERRED_USERNAME),
-    )
+    return _text(_identity(session, _FORWARDED))
 
 
 def auth_response_headers(session: Session) -> list[tuple[str, str]]:
     """What ``/oauth/auth`` answers on 202, for nginx ``auth_request_set``."""
-    return _identity(
-        session,
-        (AUTH_REQUEST_USER, AUTH_REQUEST_EMAIL, AUTH_REQUEST_GROUPS, AUTH_REQUEST_PREFERRED_USERNAME),
-    )
+    return _text(_identity(session, _AUTH_REQUEST))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,47 +167,52 @@ class HeaderOptions:
         )
 
 
-def _user_first(pairs: list[tuple[str, str]], session: Session, user_header: str, prefer_email: bool) -> None:
-    if prefer_email:
-        email = safe_value(session.email)
-        pairs[:] = [(n, v) for n, v in pairs if n != user_header]
-        if email:
-            pairs.insert(0, (user_header, email))
+def _user_first(headers: list[Header], session: Session, user_header: bytes) -> None:
+    """``prefer_email_to_user``: the email as the user header, first."""
+    email = _wire(session.email)
+    headers[:] = [(n, v) for n, v in headers if n != user_header]
+    if email:
+        headers.insert(0, (user_header, email))
 
 
-def _bearer(token: str | None) -> str | None:
-    value = safe_value(token) if token else None
-    return f"Bearer {value}" if value else None
+def _bearer(token: str | None) -> bytes | None:
+    value = _wire(token) if token else None
+    return b"Bearer " + value if value else None
 
 
-def upstream_headers(session: Session, o: HeaderOptions) -> list[tuple[str, str]]:
+_FORWARDED_ACCESS_TOKEN = FORWARDED_ACCESS_TOKEN.encode()
+_AUTH_REQUEST_ACCESS_TOKEN = AUTH_REQUEST_ACCESS_TOKEN.encode()
+
+
+def upstream_headers(session: Session, o: HeaderOptions) -> list[Header]:
     """Every identity header the upstream receives, per the options (values already safe)."""
-    out: list[tuple[str, str]] = []
-    if o.pass_user_headers:
-        out += upstream_identity_headers(session)
-        _user_first(out, session, FORWARDED_USER, o.prefer_email_to_user)
+    out = _identity(session, _FORWARDED) if o.pass_user_headers else []
+    if o.pass_user_headers and o.prefer_email_to_user:
+        _user_first(out, session, _FORWARDED[0])
     if o.set_xauthrequest:
-        out += auth_response_headers(session)
-        _user_first(out, session, AUTH_REQUEST_USER, o.prefer_email_to_user)
+        out += _identity(session, _AUTH_REQUEST)
+        if o.prefer_email_to_user:
+            _user_first(out, session, _AUTH_REQUEST[0])
     # The tokens (a kilobyte or more) are checked only when an option sends them.
-    token = safe_value(session.access_token) if o.pass_access_token and session.access_token else None
+    token = _wire(session.access_token) if o.pass_access_token and session.access_token else None
     if token:
-        out.append((FORWARDED_ACCESS_TOKEN, token))
+        out.append((_FORWARDED_ACCESS_TOKEN, token))
     bearer = _bearer(session.id_token) if o.pass_authorization_header else None
     if bearer:
-        out.append(("Authorization", bearer))
+        out.append((b"Authorization", bearer))
     return out
 
 
-def auth_headers(session: Session, o: HeaderOptions) -> list[tuple[str, str]]:
+def auth_headers(session: Session, o: HeaderOptions) -> list[Header]:
     """What ``/oauth/auth`` answers on 202: ``X-Auth-Request-*``, and the tokens the options ask for."""
-    out = auth_response_headers(session)
-    _user_first(out, session, AUTH_REQUEST_USER, o.prefer_email_to_user)
+    out = _identity(session, _AUTH_REQUEST)
+    if o.prefer_email_to_user:
+        _user_first(out, session, _AUTH_REQUEST[0])
     wants_token = o.set_xauthrequest and o.pass_access_token
-    token = safe_value(session.access_token) if wants_token and session.access_token else None
+    token = _wire(session.access_token) if wants_token and session.access_token else None
     if token:
-        out.append((AUTH_REQUEST_ACCESS_TOKEN, token))
+        out.append((_AUTH_REQUEST_ACCESS_TOKEN, token))
     bearer = _bearer(session.id_token) if o.set_authorization_header else None
     if bearer:
-        out.append(("Authorization", bearer))
+        out.append((b"Authorization", bearer))
     return out

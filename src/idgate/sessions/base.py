@@ -8,6 +8,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from idgate.errors import IdgateError
 
+_JSON = json.JSONDecoder()
+
 
 @dataclass(frozen=True, slots=True)
 class Session:
@@ -53,21 +55,24 @@ class Session:
     def from_bytes(cls, raw: bytes) -> Session:
         """Parse :meth:`to_bytes` output; raises ``ValueError`` on anything else."""
         try:
-            doc = json.loads(raw)
+            text = raw.decode()
+            doc, end = _JSON.raw_decode(text)
+            if end != len(text):
+                raise ValueError("trailing data")
             groups = doc.get("g", [])
             if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                 raise ValueError("groups")
-            session = cls(
-                user=str(doc["u"]),
-                email=str(doc["e"]),
-                email_verified=doc["v"] is True,
-                created_at=float(doc["c"]),
-                expires_at=float(doc["x"]),
-                preferred_username=str(doc.get("p", "")),
-                groups=tuple(groups),
-                id_token=doc.get("i"),
-                access_token=doc.get("a"),
-                refresh_token=doc.get("r"),
+            session = cls(  # positional: the fields' order (the hot path opens a cookie per request)
+                str(doc["u"]),
+                str(doc["e"]),
+                doc["v"] is True,
+                float(doc["c"]),
+                float(doc["x"]),
+                str(doc.get("p", "")),
+                tuple(groups),
+                doc.get("i"),
+                doc.get("a"),
+                doc.get("r"),
             )
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError("not a session") from exc

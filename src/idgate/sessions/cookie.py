@@ -2,6 +2,8 @@
 
 A sealed value is ``base64url(nonce(12) || ciphertext+tag)`` without padding. The cookie's name is the
 associated data, so a value sealed for one cookie (or one deployment) never opens under another name.
+Opening reads base64url strictly: any other character (``+``, ``/``, ``=``, blanks, ``.``...) or a length
+no encoding gives is refused before any decryption.
 
 Keys: each configured secret (the deployment's ``encryption_key``; newest first) is stretched with
 HKDF-SHA256 into one key per *purpose* (``session``, ``csrf``...), so a CSRF cookie can never be
@@ -38,7 +40,15 @@ def _b64e(data: bytes) -> str:
 
 
 def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """base64url without padding, strictly: ``binascii.Error`` or ``ValueError`` for anything else.
+
+    ``binascii.a2b_base64`` on the text with ``-_`` mapped to ``+/`` (two ``str.replace``, faster than
+    ``base64.urlsafe_b64decode``'s translate and its lenient decode, which skips foreign characters).
+    """
+    if "+" in text or "/" in text or "=" in text:
+        raise binascii.Error("not base64url")
+    standard = text.replace("-", "+").replace("_", "/")
+    return binascii.a2b_base64(standard + "=" * (-len(text) % 4), strict_mode=True)
 
 
 class Sealer:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from idgate.proxy.headers import (
+    HeaderOptions,
+    auth_headers,
     auth_response_headers,
     is_reserved,
     is_reserved_bytes,
     safe_value,
+    upstream_headers,
     upstream_identity_headers,
 )
 from idgate.sessions.base import Session
@@ -43,6 +46,41 @@ def test_other_names_are_not_reserved(name: str) -> None:
 @pytest.mark.parametrize("value", ["a\r\nb", "a\nb", "a\x00", "a\x7f", " lead", "trail\t"])
 def test_unsafe_values_are_dropped(value: str) -> None:
     assert safe_value(value) is None
+
+
+@pytest.mark.parametrize("value", ["alice", "a b", "é", "\u00a0nbsp", "zero\u200bwidth", "g:team/1"])
+def test_safe_values_are_kept_unchanged(value: str) -> None:
+    assert safe_value(value) == value
+
+
+def test_headers_for_the_edge_are_wire_ready() -> None:
+    s = Session("sub", "é@example.com", True, 0, 1, "", ("g1", "bad\ng"), access_token="at", id_token="it")
+    assert upstream_headers(s, HeaderOptions()) == [
+        (b"X-Forwarded-User", b"sub"),
+        (b"X-Forwarded-Email", "é@example.com".encode()),
+        (b"X-Forwarded-Groups", b"g1"),
+    ]
+    options = HeaderOptions(
+        prefer_email_to_user=True,
+        pass_access_token=True,
+        pass_authorization_header=True,
+        set_xauthrequest=True,
+        set_authorization_header=True,
+    )
+    assert [n for n, _ in upstream_headers(s, options)] == [
+        b"X-Auth-Request-User",
+        b"X-Forwarded-User",
+        b"X-Forwarded-Email",
+        b"X-Forwarded-Groups",
+        b"X-Auth-Request-Email",
+        b"X-Auth-Request-Groups",
+        b"X-Forwarded-Access-Token",
+        b"Authorization",
+    ]
+    assert auth_headers(s, options)[-2:] == [
+        (b"X-Auth-Request-Access-Token", b"at"),
+        (b"Authorization", b"Bearer it"),
+    ]
 
 
 def test_identity_headers() -> None:

@@ -86,6 +86,26 @@ def test_garbage_never_opens(value: str) -> None:
     assert Sealer([KEY], "session").open(value, "c") is None
 
 
+def test_only_base64url_without_padding_opens() -> None:
+    """Characters outside base64url are refused, not skipped: a value with junk in it never opens."""
+    sealer = Sealer([KEY], "session", random=lambda n: b"\xfb" * n)  # a nonce that encodes to "-_v7..."
+    sealed = sealer.seal(b"payload", "c")
+    assert sealed.startswith("-_v7") and len(sealed) % 4 == 3
+    assert sealer.open(sealed, "c") == b"payload"
+    for bad in (
+        sealed[:9] + "!" + sealed[9:],
+        sealed[:9] + " " + sealed[9:],
+        sealed[:9] + "\n" + sealed[9:],
+        sealed[:9] + "." + sealed[9:],
+        sealed + "\n",
+        sealed + "=",  # padded
+        sealed.replace("-", "+").replace("_", "/"),  # the standard alphabet
+        sealed[:-1],
+        sealed + "é",
+    ):
+        assert sealer.open(bad, "c") is None, bad
+
+
 @given(st.binary(min_size=1, max_size=200), st.integers(min_value=0, max_value=200))
 def test_any_flipped_byte_is_refused(payload: bytes, position: int) -> None:
     sealer = Sealer([KEY], "session")
