@@ -25,7 +25,7 @@ APACHE_MODULES = "/usr/lib/apache2/modules"
 #: enough users that a run's exchanges start families without evicting older ones (a person logs in now
 #: and then, not hundreds of times a minute), and its refresh tokens never run out (a token used twice is a
 #: replay, which revokes its family).
-TOKEN_USERS = 2000
+TOKEN_USERS = 4000
 FAMILIES_PER_USER = 10
 
 
