@@ -155,7 +155,9 @@ async def test_sign_in_through_nginx_brings_the_identity_and_only_it(front: Fron
     front.upstream.clear()
     forged = {"X-Forwarded-Email": "ceo@example.com", "X-Auth-Request-Email": "ceo@example.com"}
     async with Browser() as b:
-        first = await b.get(front.url("grafana", "/d/abc?orgId=1&from=now-6h&refresh=5s"), headers=forged)
+        first = await b.get(
+            front.url("grafana", "/d/abc?orgId=1&from=now-6h&refresh=5s&rd=/admin"), headers=forged
+        )
         # no session: nginx turned idgate's 401 into /oauth/start, which sends the browser to the provider
         assert first[0].status == 302 and urlsplit(first[0].location or "").path == "/dex/auth"
         assert front.upstream.seen == []
@@ -164,7 +166,7 @@ async def test_sign_in_through_nginx_brings_the_identity_and_only_it(front: Fron
         hops = await b.submit(page, {"login": EMAIL, "password": PASSWORD})
         assert hops[-1].status == 200, [(h.url, h.status, h.body[:200]) for h in hops]
         # back to the page with its whole query (nginx cannot URL-encode it into ?rd=)
-        assert hops[-1].url == front.url("grafana", "/d/abc?orgId=1&from=now-6h&refresh=5s")
+        assert hops[-1].url == front.url("grafana", "/d/abc?orgId=1&from=now-6h&refresh=5s&rd=/admin")
         hops = await b.get(front.url("grafana", "/api/dashboards"), headers=forged)
         assert hops[-1].status == 200
     seen = front.upstream.seen[-1]
