@@ -184,3 +184,28 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_
     assert ticks >= 20  # ~50 while the write waited: the loop was never blocked
     assert (await storage.get(Client, "c")).secret == "s"
     await storage.close()
+
+
+async def test_an_operation_waiting_in_the_worker_does_not_hold_back_the_next_ones(tmp_path: Path) -> None:
+    """The worker thread is busy (a WAL checkpoint, or a write waiting for another process): operations
+    that find the file free still run on the loop's connection at once, not queued behind it."""
+    import asyncio
+    import threading
+
+    from idgate.storage.sql.sqlite import SqliteStorage
+
+    storage = await open_storage(f"sqlite:///{tmp_path}/busy.db")
+    assert isinstance(storage, SqliteStorage)
+    await storage.create(Client(id="warm", secret="s"))
+    release = threading.Event()
+    blocked = asyncio.create_task(storage._in_worker(lambda _conn: release.wait(10)))
+    await asyncio.sleep(0.05)  # the worker now waits on the event
+    try:
+        for i in range(20):  # while the worker is taken: each would hang if it were queued there
+            await asyncio.wait_for(storage.create(Client(id=f"c{i}", secret="s")), timeout=5)
+        assert len(await storage.list(Client)) == 21
+        assert not blocked.done()
+    finally:
+        release.set()
+        await blocked
+        await storage.close()
