@@ -125,10 +125,15 @@ def test_a_person_logs_in_with_the_keyboard_alone_and_sees_where_the_focus_is(
 ) -> None:
     target = idgate.url("grafana", "/")
     page.goto(target)
-    page.keyboard.type(EMAIL)  # the first field has the focus
+    # The first field takes the focus by itself (autofocus). Chromium applies it after the page has
+    # loaded, so wait for it as a person would look for the caret: keys typed before it are lost.
+    playwright_api.expect(page.locator("input[name=login]")).to_be_focused()
+    page.keyboard.type(EMAIL)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Tab")
+    assert page.input_value("input[name=login]") == EMAIL
+    assert page.input_value("input[name=password]") == PASSWORD
     focused = page.evaluate(
         "() => [document.activeElement.type, getComputedStyle(document.activeElement).outlineStyle]"
     )
