@@ -228,6 +228,63 @@ class StorageConformance:
             await storage.update(AuthCode, secret_id("the-code"), refuse)
         assert (await storage.get(AuthCode, secret_id("the-code"))).redeemed_at is None
 
+    async def test_update_with_create_writes_the_update_and_the_new_records_together(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_code())
+        redeem = lambda c: dataclasses.replace(c, redeemed_at=950.0)  # noqa: E731
+        await storage.update(
+            AuthCode, secret_id("the-code"), redeem, create=[auth_request(id="a"), auth_code("b")]
+        )
+        assert (await storage.get(AuthCode, secret_id("the-code"))).redeemed_at == 950.0
+        assert (await storage.get(AuthRequest, "a")).id == "a"
+        assert (await storage.get(AuthCode, secret_id("b"))).client_id == "prometheus"
+
+    async def test_update_with_create_is_all_or_none(self, storage: Storage) -> None:
+        await storage.create(auth_code(), auth_request(id="taken"))
+
+        def refuse(code: AuthCode) -> AuthCode:
+            raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError, match="refused"):  # the function refuses: nothing is created
+            await storage.update(AuthCode, secret_id("the-code"), refuse, create=[auth_request(id="new")])
+        with pytest.raises(NotFound):
+            await storage.get(AuthRequest, "new")
+        redeem = lambda c: dataclasses.replace(c, redeemed_at=950.0)  # noqa: E731
+        with pytest.raises(AlreadyExists):  # a taken id: neither the update nor the other records
+            await storage.update(
+                AuthCode,
+                secret_id("the-code"),
+                redeem,
+                create=[auth_request(id="new"), auth_request(id="taken")],
+            )
+        assert (await storage.get(AuthCode, secret_id("the-code"))).redeemed_at is None
+        with pytest.raises(NotFound):
+            await storage.get(AuthRequest, "new")
+
+    async def test_concurrent_updates_with_create_write_only_the_winners_records(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_code())
+
+        def redeem(code: AuthCode) -> AuthCode:
+            if code.redeemed_at is not None:
+                raise LookupError("already redeemed")
+            return dataclasses.replace(code, redeemed_at=950.0)
+
+        async def attempt(n: int) -> int | None:
+            try:
+                await storage.update(
+                    AuthCode, secret_id("the-code"), redeem, create=[auth_request(id=f"r{n}")]
+                )
+            except LookupError:
+                return None
+            return n
+
+        winners = [n for n in await asyncio.gather(*(attempt(n) for n in range(10))) if n is not None]
+        assert len(winners) == 1
+        assert [r.id for r in await storage.list(AuthRequest)] == [f"r{winners[0]}"]
+
     async def test_update_may_not_change_the_id(self, storage: Storage) -> None:
         await storage.create(auth_request())
         with pytest.raises(ValueError):

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -433,8 +433,14 @@ class Storage(Protocol):
         """Every record of ``kind``, ordered by id."""
         ...
 
-    async def update(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R:
-        """Replace the record with ``fn(current)`` in one transaction and return what was written."""
+    async def update(
+        self, kind: type[R], id: str, fn: Callable[[R], R], *, create: Sequence[Record] = ()
+    ) -> R:
+        """Replace the record with ``fn(current)`` in one transaction and return what was written.
+
+        ``create``: new records stored in the same transaction (all or none: when ``fn`` raises or an
+        id is taken, neither the update nor any of them is written). ``fn`` may run more than once
+        (after a concurrent update); ``create`` is written once, with the update that succeeds."""
         ...
 
     async def delete(self, kind: type[R], id: str) -> None:

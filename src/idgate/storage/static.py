@@ -7,7 +7,7 @@ config file is where it lives. Every other kind passes straight through.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from idgate.errors import StorageError
 from idgate.settings import ClientSettings, StaticPassword
@@ -60,10 +60,13 @@ class StaticStorage:
     def _static_record(self, kind: type[Record], id: str) -> Record | None:
         return self._static.get(kind, {}).get(id)
 
-    async def create(self, *records: Record) -> None:
+    def _check_writable(self, records: Iterable[Record]) -> None:
         for record in records:
             if self._static_record(type(record), record.id) is not None:
                 raise ReadOnly(f"{record.KIND} {record.id!r} is defined in the config file")
+
+    async def create(self, *records: Record) -> None:
+        self._check_writable(records)
         await self.backend.create(*records)
 
     async def get(self, kind: type[R], id: str) -> R:
@@ -79,10 +82,13 @@ class StaticStorage:
         merged: list[R] = [r for r in static.values() if isinstance(r, kind)] + stored
         return sorted(merged, key=lambda r: r.id)
 
-    async def update(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R:
+    async def update(
+        self, kind: type[R], id: str, fn: Callable[[R], R], *, create: Sequence[Record] = ()
+    ) -> R:
         if self._static_record(kind, id) is not None:
             raise ReadOnly(f"{kind.KIND} {id!r} is defined in the config file")
-        return await self.backend.update(kind, id, fn)
+        self._check_writable(create)
+        return await self.backend.update(kind, id, fn, create=create)
 
     async def delete(self, kind: type[R], id: str) -> None:
         if self._static_record(kind, id) is not None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -84,3 +85,15 @@ async def test_static_records_are_read_only(storage: Storage) -> None:
         await storage.update(Client, "static", lambda c: c)
     with pytest.raises(ReadOnly):
         await storage.delete(Client, "static")
+
+
+async def test_an_update_may_not_create_a_record_the_config_file_defines(storage: Storage) -> None:
+    await storage.create(Client(id="dynamic", secret="d"))
+    with pytest.raises(ReadOnly):
+        await storage.update(
+            Client,
+            "dynamic",
+            lambda c: dataclasses.replace(c, secret="x"),
+            create=[Client(id="static", secret="o")],
+        )
+    assert (await storage.get(Client, "dynamic")).secret == "d"

@@ -20,7 +20,7 @@ import asyncio
 import builtins
 import contextlib
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
@@ -72,16 +72,7 @@ class SqlStorage:
     @timed("create")
     async def create(self, *records: Record) -> None:
         async with self._tx() as conn:
-            for record in records:
-                await conn.execute(
-                    insert(TABLES[type(record)]).values(
-                        id=record.id,
-                        version=1,
-                        expires_at=record.expires_at,
-                        data=encode(record),
-                        **_lookups(record),
-                    )
-                )
+            await _insert(conn, records)
 
     @timed("get")
     async def get(self, kind: type[R], id: str) -> R:
@@ -100,10 +91,12 @@ class SqlStorage:
         return [decode(kind, row.data) for row in rows]
 
     @timed("update")
-    async def update(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R:
+    async def update(
+        self, kind: type[R], id: str, fn: Callable[[R], R], *, create: Sequence[Record] = ()
+    ) -> R:
         for attempt in range(UPDATE_ATTEMPTS):
             try:
-                written = await self._update_once(kind, id, fn)
+                written = await self._update_once(kind, id, fn, create)
             except Conflict:
                 written = None
             if written is not None:
@@ -112,7 +105,9 @@ class SqlStorage:
             await asyncio.sleep(jitter * min(attempt + 1, 10))
         raise Conflict(f"{kind.KIND}: too many concurrent updates")
 
-    async def _update_once(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R | None:
+    async def _update_once(
+        self, kind: type[R], id: str, fn: Callable[[R], R], create: Sequence[Record]
+    ) -> R | None:
         table = TABLES[kind]
         async with self._tx() as conn:
             row = (await conn.execute(select(table.c.version, table.c.data).where(table.c.id == id))).first()
@@ -132,7 +127,10 @@ class SqlStorage:
                 )
             )
             rowcount: Any = getattr(result, "rowcount", 0)
-            return new if rowcount == 1 else None
+            if rowcount != 1:
+                return None  # another writer came first; nothing of this round is written
+            await _insert(conn, create)
+            return new
 
     @timed("delete")
     async def delete(self, kind: type[R], id: str) -> None:
@@ -178,6 +176,15 @@ class SqlStorage:
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+
+async def _insert(conn: AsyncConnection, records: Sequence[Record]) -> None:
+    for record in records:
+        await conn.execute(
+            insert(TABLES[type(record)]).values(
+                id=record.id, version=1, expires_at=record.expires_at, data=encode(record), **_lookups(record)
+            )
+        )
 
 
 def _lookups(record: Record) -> dict[str, str]:

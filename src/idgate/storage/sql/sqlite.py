@@ -26,7 +26,7 @@ import random
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -158,10 +158,12 @@ class SqliteStorage:
         return [decode(kind, t) for t in texts]
 
     @timed("update")
-    async def update(self, kind: type[R], id: str, fn: Callable[[R], R]) -> R:
+    async def update(
+        self, kind: type[R], id: str, fn: Callable[[R], R], *, create: Sequence[Record] = ()
+    ) -> R:
         for attempt in range(UPDATE_ATTEMPTS):
             try:
-                new: R = await self._run(kind.KIND, sqlite_fast.update, kind, id, fn)
+                new: R = await self._run(kind.KIND, sqlite_fast.update, kind, id, fn, create)
                 return new
             except Conflict:
                 jitter = random.uniform(0.001, 0.004)  # noqa: S311 - a pause, not a secret

@@ -103,20 +103,25 @@ def _transaction(conn: sqlite3.Connection, body: Callable[[], Any], *, write: bo
     return result
 
 
-def create(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
-    """Insert ``records`` in one transaction."""
+def _insert_rows(records: Sequence[Record]) -> list[tuple[str, list[Any]]]:
     rows = []
     for record in records:
         stmts = statements(type(record))
         rows.append(
             (stmts.insert, [record.id, record.expires_at, encode(record), *_lookup_values(stmts, record)])
         )
+    return rows
 
-    def body() -> None:
-        for sql, params in rows:
-            conn.execute(sql, params)
 
-    _transaction(conn, body, write=True)
+def _insert(conn: sqlite3.Connection, rows: list[tuple[str, list[Any]]]) -> None:
+    for sql, params in rows:
+        conn.execute(sql, params)
+
+
+def create(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
+    """Insert ``records`` in one transaction."""
+    rows = _insert_rows(records)
+    _transaction(conn, lambda: _insert(conn, rows), write=True)
 
 
 def get(conn: sqlite3.Connection, kind: type[Record], id: str) -> str | None:
@@ -137,12 +142,19 @@ class Changed(Exception):
     """The record changed between the read and the write of :func:`update` (read it again)."""
 
 
-def update(conn: sqlite3.Connection, kind: type[Record], id: str, fn: Callable[[Any], Any]) -> Any:
-    """Read, apply ``fn``, write back if the record is still the one read; the new record.
+def update(
+    conn: sqlite3.Connection,
+    kind: type[Record],
+    id: str,
+    fn: Callable[[Any], Any],
+    created: Sequence[Record] = (),
+) -> Any:
+    """Read, apply ``fn``, write back if the record is still the one read, and insert ``created`` in the
+    same transaction; the new record.
 
     The read, the decoding, ``fn`` and the encoding run before the write lock is taken; the write is a
     compare-and-swap on the record's version, so the lock is held only for it (other processes of the host
-    wait less). :class:`Changed` when another writer came first: the caller reads again.
+    wait less). :class:`Changed` when another writer came first (nothing written): the caller reads again.
     """
     stmts = statements(kind)
     rows = conn.execute(stmts.get_versioned, (id,)).fetchall()  # fetchall: no statement left open
@@ -153,8 +165,14 @@ def update(conn: sqlite3.Connection, kind: type[Record], id: str, fn: Callable[[
     if new.id != id or type(new) is not kind:
         raise ValueError("an update function must return a record of the same kind and id")
     params = [version + 1, new.expires_at, encode(new), *_lookup_values(stmts, new), id, version]
-    if _transaction(conn, lambda: conn.execute(stmts.update, params).rowcount, write=True) != 1:
-        raise Changed(id)
+    inserts = _insert_rows(created)
+
+    def body() -> None:
+        if conn.execute(stmts.update, params).rowcount != 1:
+            raise Changed(id)  # rolled back by _transaction: the inserts are not made either
+        _insert(conn, inserts)
+
+    _transaction(conn, body, write=True)
     return new
 
 
