@@ -96,6 +96,9 @@ class Tokens:
         refreshing = request.grant_type == "refresh_token"
         try:
             grant = await grant_type.exchange(ctx, client, request)
+            if request.grant_type == "password":
+                await check_peers(self.lookup, client, grant.scopes)
+            answer = await self.issue(ctx, grant, refresh=True)  # the grant's own write goes with it
         except Exception:
             if refreshing:  # metrics: idgate_refreshes_total (idgate.observability)
                 log.info(
@@ -106,9 +109,7 @@ class Tokens:
             log.info(
                 "refresh granted", extra={"client_id": client.id, "event": "refresh", "result": "success"}
             )
-        if request.grant_type == "password":
-            await check_peers(self.lookup, client, grant.scopes)
-        return await self.issue(ctx, grant, refresh=True)
+        return answer
 
     async def issue(
         self, ctx: GrantContext, grant: Grant, *, refresh: bool, with_access: bool = True
@@ -144,7 +145,10 @@ class Tokens:
         ):
             refresh_token, family = await start_family(ctx, grant)
             records.append(family)
-        await self.storage.create(*records)  # one transaction: the access token and a new family
+        if grant.complete is None:
+            await self.storage.create(*records)  # one transaction: the access token and a new family
+        else:
+            await grant.complete(records)  # ... and the grant's own write (code redeemed, token rotated)
         claims = id_token.id_token_claims(
             issuer=self.settings.issuer, grant=grant, now=now, ttl=ttl, access_token=access
         )

@@ -7,7 +7,7 @@ from tests.integration.provider.conftest import Make
 from tests.integration.provider.helpers import GRAFANA, offline, refresh, settings, userinfo_status
 from tests.unit.provider.support import Provider
 
-from idgate.storage.base import Password, RefreshToken
+from idgate.storage.base import AccessToken, Password, RefreshToken, secret_id
 
 
 async def test_no_refresh_token_without_offline_access(provider: Provider) -> None:
@@ -134,3 +134,40 @@ async def test_a_user_removed_from_the_connector_loses_access_at_refresh(make: M
     resp = await refresh(provider, token)
     assert (await resp.json())["error"] == "invalid_grant"
     assert await provider.storage.list(RefreshToken) == []  # the family was revoked
+
+
+async def test_two_uses_of_one_token_at_once_give_tokens_once_and_end_the_family(provider: Provider) -> None:
+    """However the two requests interleave (both checked before either wrote, or one after the other),
+    the second use of the token is a replay: one answer has tokens, and the family is revoked."""
+    import asyncio
+
+    token = (await offline(provider))["refresh_token"]
+    answers = await asyncio.gather(refresh(provider, token), refresh(provider, token))
+    assert sorted(r.status for r in answers) == [200, 400]
+    won = next(r for r in answers if r.status == 200)
+    assert (await refresh(provider, (await won.json())["refresh_token"])).status == 400
+    assert await provider.storage.list(RefreshToken) == []
+
+
+async def test_what_the_connector_says_at_refresh_is_kept_with_the_rotation(make: Make) -> None:
+    import dataclasses
+
+    import bcrypt
+
+    from idgate.settings import ProviderSettings
+
+    provider = await make(ProviderSettings(issuer=settings().issuer, clients=settings().clients))
+    hashed = bcrypt.hashpw(b"password", bcrypt.gensalt(rounds=4)).decode()
+    from tests.unit.provider.support import EMAIL, USER_ID
+
+    await provider.storage.create(
+        Password(id=EMAIL, email=EMAIL, hash=hashed, username="admin", user_id=USER_ID)
+    )
+    first = await offline(provider)
+    await provider.storage.update(Password, EMAIL, lambda p: dataclasses.replace(p, username="renamed"))
+    answer = await (await refresh(provider, first["refresh_token"])).json()
+    access = await provider.storage.get(AccessToken, secret_id(answer["access_token"]))
+    assert access.claims.username == "renamed"
+    (family,) = await provider.storage.list(RefreshToken)
+    assert family.claims.username == "renamed"  # stored in the transaction that rotated the token
+    assert family.id == answer["refresh_token"].split(".")[0]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
@@ -19,7 +19,7 @@ from idgate.oauth2.grants import Grant, GrantContext, RefreshPolicy
 from idgate.oauth2.grants.authorization_code import AuthorizationCodeGrant, issue_code, validate
 from idgate.oauth2.requests import AuthorizationRequest, TokenRequest
 from idgate.storage import Storage, open_storage
-from idgate.storage.base import AccessToken, AuthRequest, Claims, Client
+from idgate.storage.base import AccessToken, AuthCode, AuthRequest, Claims, Client, Record, secret_id
 
 CB = "https://prometheus.kkp.example.com/oauth/callback"
 CLIENT = Client(id="prometheus", secret="s", redirect_uris=(CB,))
@@ -211,7 +211,18 @@ async def _no_refresh(
     return claims, data
 
 
-async def exchange(storage: Storage, client: Client, req: TokenRequest, now: float) -> Grant:
+async def exchange(
+    storage: Storage, client: Client, req: TokenRequest, now: float, issued: Sequence[Record] = ()
+) -> Grant:
+    """The grant, completed as the token endpoint completes it: the code redeemed with ``issued``."""
+    grant = await check(storage, client, req, now)
+    assert grant.complete is not None
+    await grant.complete(issued)
+    return grant
+
+
+async def check(storage: Storage, client: Client, req: TokenRequest, now: float) -> Grant:
+    """The grant before its completion: the code checked, not yet redeemed."""
     ctx = GrantContext(storage=storage, now=now, refresh=RefreshPolicy(), refresh_identity=_no_refresh)
     return await GRANT.exchange(ctx, client, req)
 
@@ -238,24 +249,53 @@ async def test_a_code_redeems_once_with_the_grant_it_was_issued_for(storage: Sto
         await exchange(storage, CLIENT, token(code), clock.now())
 
 
-async def test_a_second_redemption_revokes_what_the_first_issued(storage: Storage) -> None:
-    clock = FrozenClock()
-    code = await issued(storage, clock)
-    grant = await exchange(storage, CLIENT, token(code), clock.now())
-    access = AccessToken(
-        id="a",
+def access_token(id: str, grant: Grant, now: float) -> AccessToken:
+    return AccessToken(
+        id=id,
         client_id=CLIENT.id,
         scopes=("openid",),
         connector_id="local",
         claims=CLAIMS,
-        issued_at=clock.now(),
-        expires_at=clock.now() + 60,
+        issued_at=now,
+        expires_at=now + 60,
         grant_id=grant.grant_id,
     )
-    await storage.create(access)
+
+
+async def test_a_second_redemption_revokes_what_the_first_issued(storage: Storage) -> None:
+    clock = FrozenClock()
+    code = await issued(storage, clock)
+    grant = await exchange(storage, CLIENT, token(code), clock.now())
+    await storage.create(access_token("a", grant, clock.now()))
     with pytest.raises(InvalidGrant, match="already used"):
         await exchange(storage, CLIENT, token(code), clock.now())
     assert await storage.find(AccessToken, grant_id=grant.grant_id) == []
+
+
+async def test_the_code_is_spent_only_with_the_tokens_issued_for_it(storage: Storage) -> None:
+    clock = FrozenClock()
+    code = await issued(storage, clock)
+    grant = await check(storage, CLIENT, token(code), clock.now())
+    stored = await storage.get(AuthCode, secret_id(code))
+    assert stored.redeemed_at is None  # checked, not spent: nothing was issued yet
+    assert grant.complete is not None
+    await grant.complete([access_token("a", grant, clock.now())])
+    stored = await storage.get(AuthCode, secret_id(code))
+    assert (stored.redeemed_at, stored.grant_id) == (clock.now(), grant.grant_id)
+    assert [t.id for t in await storage.find(AccessToken, grant_id=grant.grant_id)] == ["a"]
+
+
+async def test_of_two_exchanges_racing_with_one_code_the_later_is_a_replay(storage: Storage) -> None:
+    clock = FrozenClock()
+    code = await issued(storage, clock)
+    first = await check(storage, CLIENT, token(code), clock.now())
+    second = await check(storage, CLIENT, token(code), clock.now())  # both checked before either wrote
+    assert first.complete is not None and second.complete is not None
+    await first.complete([access_token("first", first, clock.now())])
+    with pytest.raises(InvalidGrant, match="already used"):
+        await second.complete([access_token("second", second, clock.now())])
+    assert await storage.find(AccessToken, grant_id=first.grant_id) == []  # the first's are revoked
+    assert await storage.find(AccessToken, grant_id=second.grant_id) == []  # the second's never written
 
 
 async def test_an_expired_code_is_refused(storage: Storage) -> None:

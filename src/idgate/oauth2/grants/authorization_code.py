@@ -10,7 +10,9 @@ Two halves:
 - at ``/token``: :class:`AuthorizationCodeGrant` redeems a code exactly once, for the client and
   ``redirect_uri`` it was issued to, before it expires (at most 60 s), with the matching
   ``code_verifier``. A second redemption is a replay (RFC 6749 §4.1.2, RFC 9700 §4.2.4): it is refused
-  and what the first redemption issued is revoked.
+  and what the first redemption issued is revoked. The code is checked when the request comes and marked
+  redeemed in the transaction that stores the tokens issued for it (:attr:`.Grant.complete`): one
+  transaction per exchange, and a code is never spent without its tokens.
 
 PKCE (RFC 7636, S256 only): required for every client unless the client is marked ``requirePKCE:
 false`` (never for a public client); when a challenge was sent the verifier is mandatory, and a
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -40,7 +42,7 @@ from idgate.oauth2.redirect_uris import application_home, redirect_uri_registere
 from idgate.oauth2.requests import AuthorizationRequest, TokenRequest
 from idgate.oauth2.revocation import revoke_grant
 from idgate.oidc import prompt as prompts
-from idgate.storage.base import AuthCode, AuthRequest, Claims, Client, secret_id
+from idgate.storage.base import AuthCode, AuthRequest, Claims, Client, Record, Storage, secret_id
 
 RESPONSE_TYPES = (response_types.CODE,)
 CODE_BYTES = 32
@@ -199,14 +201,17 @@ class AuthorizationCodeGrant:
         if client.public and not request.code_verifier:
             raise UnauthorizedClient("public clients must use PKCE")
         grant_id = secrets.token_urlsafe(GRANT_ID_BYTES)
+        code_id = secret_id(request.code)
         redeem = redemption(client, request, ctx.now, grant_id)
-        try:
-            code = await ctx.storage.update(AuthCode, secret_id(request.code), redeem)
-        except NotFound:
-            raise InvalidGrant("authorization code is invalid") from None
-        except CodeReplayed as replay:
-            await revoke_grant(ctx.storage, replay.grant_id)
-            raise
+        storage = ctx.storage
+
+        async def checked() -> AuthCode:  # the code as it is now: refused here, before any token is made
+            return redeem(await storage.get(AuthCode, code_id))
+
+        async def complete(records: Sequence[Record]) -> None:  # redeemed with the tokens, or refused
+            await _refusing(storage, storage.update(AuthCode, code_id, redeem, create=records))
+
+        code = await _refusing(storage, checked())
         return Grant(
             client_id=code.client_id,
             scopes=code.scopes,
@@ -217,4 +222,17 @@ class AuthorizationCodeGrant:
             session_id=code.session_id,
             connector_data=code.connector_data,
             grant_id=grant_id,
+            complete=complete,
         )
+
+
+async def _refusing(storage: Storage, redemption: Awaitable[AuthCode]) -> AuthCode:
+    """The code a redemption read or wrote; an unknown code is ``invalid_grant``, and a code redeemed
+    before revokes what its first redemption issued (RFC 6749 §4.1.2)."""
+    try:
+        return await redemption
+    except NotFound:
+        raise InvalidGrant("authorization code is invalid") from None
+    except CodeReplayed as replay:
+        await revoke_grant(storage, replay.grant_id)
+        raise

@@ -7,12 +7,15 @@ for whom (RFC 6749 §4-§6, RFC 8628 §3.4).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from idgate.oauth2.requests import TokenRequest
-from idgate.storage.base import Claims, Client, Storage
+from idgate.storage.base import Claims, Client, Record, Storage
+
+#: Stores the records of the tokens issued for a grant (see :attr:`Grant.complete`).
+Complete = Callable[[Sequence[Record]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,11 @@ class Grant:
     ``grant_id`` ties together everything issued for it (access tokens and a refresh token family), so
     one revocation ends all of it. ``refresh_token`` is set when the grant itself rotated one
     (``grant_type=refresh_token``); otherwise the token endpoint may start a new family.
+
+    ``complete``: when the grant has a write of its own left (redeeming the code, rotating the refresh
+    token), it is made here, in one transaction with the records of the tokens issued for the grant
+    (``complete(records)``): both happen or neither, and a concurrent redemption or rotation that came
+    first refuses this one. ``None``: the records are simply stored.
     """
 
     client_id: str
@@ -34,6 +42,7 @@ class Grant:
     connector_data: str = ""
     grant_id: str = ""
     refresh_token: str = ""
+    complete: Complete | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

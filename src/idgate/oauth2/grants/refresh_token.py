@@ -14,19 +14,23 @@ record (Dex's offline session, but one per login or device rather than one per u
   use (``dex.expiry.refreshTokens``); unset means unlimited, as in Dex.
 - **Bound.** A user keeps at most :attr:`RefreshPolicy.per_client` families per client; a new login
   evicts the oldest (:func:`start_family`).
-- **Upstream.** The connector is asked again (``RefreshConnector.refresh``) after the rotation; when it
-  refuses (the person was removed upstream), the family is revoked and the answer is ``invalid_grant``.
+- **Upstream.** The connector is asked again (``RefreshConnector.refresh``) once the token is checked;
+  when it refuses (the person was removed upstream), the family is revoked and the answer is
+  ``invalid_grant``.
+- **One write.** The rotation, the identity the connector returned and the new access token are written
+  in one transaction (:attr:`.Grant.complete`); a concurrent use of the same token that came first makes
+  this one a replay.
 
 Scopes may be narrowed (``scope`` a subset of the original), never widened.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Sequence
 from typing import ClassVar
 
 from idgate.errors import NotFound
@@ -35,7 +39,7 @@ from idgate.oauth2.errors import InvalidGrant, InvalidRequest, InvalidScope
 from idgate.oauth2.grants.base import Grant, GrantContext, RefreshPolicy
 from idgate.oauth2.requests import TokenRequest
 from idgate.oauth2.revocation import revoke_grant
-from idgate.storage.base import Claims, Client, RefreshToken, Storage
+from idgate.storage.base import Client, Record, RefreshToken, Storage
 
 SECRET_BYTES = 32
 
@@ -154,12 +158,16 @@ class Rotate:
         )
 
 
-async def _update_identity(storage: Storage, family_id: str, claims: Claims, data: str) -> None:
-    def replace(family: RefreshToken) -> RefreshToken:
-        return dataclasses.replace(family, claims=claims, connector_data=data)
-
-    with contextlib.suppress(NotFound):  # revoked meanwhile: the tokens just issued die with it
-        await storage.update(RefreshToken, family_id, replace)
+async def _refusing(storage: Storage, family_id: str, use: Awaitable[RefreshToken]) -> RefreshToken:
+    """The family a use of its token read or wrote; an unknown (or revoked) family is ``invalid_grant``,
+    and a replay revokes the family."""
+    try:
+        return await use
+    except NotFound:
+        raise InvalidGrant("refresh token is invalid") from None
+    except RefreshReplayed:
+        await revoke_grant(storage, family_id)
+        raise
 
 
 class RefreshTokenGrant:
@@ -175,13 +183,12 @@ class RefreshTokenGrant:
             raise InvalidGrant("refresh token is invalid")
         new_secret = secrets.token_urlsafe(SECRET_BYTES) if ctx.refresh.rotate else secret
         rotate = rotation(client, secret, new_secret, ctx.refresh, ctx.now)
-        try:
-            family = await ctx.storage.update(RefreshToken, family_id, rotate)
-        except NotFound:
-            raise InvalidGrant("refresh token is invalid") from None
-        except RefreshReplayed:
-            await revoke_grant(ctx.storage, family_id)
-            raise
+        storage = ctx.storage
+
+        async def checked() -> RefreshToken:  # refused here, before the connector is asked
+            return rotate(await storage.get(RefreshToken, family_id))
+
+        family = await _refusing(storage, family_id, checked())
         scopes = family.scopes
         if request.scope:
             asked = request.scopes
@@ -196,8 +203,13 @@ class RefreshTokenGrant:
         except InvalidGrant:
             await revoke_grant(ctx.storage, family_id)
             raise
-        if claims != family.claims or data != family.connector_data:
-            await _update_identity(ctx.storage, family_id, claims, data)
+
+        def use(current: RefreshToken) -> RefreshToken:  # rotated, with what the connector says now
+            return dataclasses.replace(rotate(current), claims=claims, connector_data=data)
+
+        async def complete(records: Sequence[Record]) -> None:
+            await _refusing(storage, family_id, storage.update(RefreshToken, family_id, use, create=records))
+
         return Grant(
             client_id=family.client_id,
             scopes=scopes,
@@ -209,4 +221,5 @@ class RefreshTokenGrant:
             connector_data=data,
             grant_id=family_id,
             refresh_token=f"{family_id}.{new_secret}",
+            complete=complete,
         )
