@@ -137,29 +137,34 @@ def signing_keys() -> SigningKeys:
     return SigningKeys(id=SigningKeys.SINGLETON, keys=(key,), next_rotation=100.0)
 
 
+def every_kind() -> list[Record]:
+    """One record of every kind, with nested records, tuples and optionals filled in."""
+    return [
+        Client(id="c", secret="s", name="C", redirect_uris=("https://a/cb",), public=False),
+        Password(id="a@b.c", email="A@b.c", hash="$2a$10$x", username="a", user_id="1"),
+        auth_request(),
+        auth_code(),
+        access_token(),
+        signing_keys(),
+        refresh_token(),
+        login_session(),
+        *device(),
+        dataclasses.replace(access_token("t2"), grant_id="g", session_id="s"),
+        second_factor(),
+        dataclasses.replace(
+            auth_request("req-2"),
+            password_passed=PasswordPassed(
+                login="A@b.c", factor_id="a@b.c", claims=CLAIMS, connector_data="", until=950.0
+            ),
+        ),
+    ]
+
+
 class StorageConformance:
     """Behaviour every :class:`~idgate.storage.base.Storage` backend must have."""
 
     async def test_create_then_get_returns_an_equal_record_for_every_kind(self, storage: Storage) -> None:
-        records: list[Record] = [
-            Client(id="c", secret="s", name="C", redirect_uris=("https://a/cb",), public=False),
-            Password(id="a@b.c", email="A@b.c", hash="$2a$10$x", username="a", user_id="1"),
-            auth_request(),
-            auth_code(),
-            access_token(),
-            signing_keys(),
-            refresh_token(),
-            login_session(),
-            *device(),
-            dataclasses.replace(access_token("t2"), grant_id="g", session_id="s"),
-            second_factor(),
-            dataclasses.replace(
-                auth_request("req-2"),
-                password_passed=PasswordPassed(
-                    login="A@b.c", factor_id="a@b.c", claims=CLAIMS, connector_data="", until=950.0
-                ),
-            ),
-        ]
+        records = every_kind()
         for record in records:
             await storage.create(record)
         for record in records:

@@ -19,8 +19,8 @@ T = TypeVar("T")
 
 
 def encode(record: object) -> str:
-    """A record as compact JSON text."""
-    return json.dumps(_plain(record), separators=(",", ":"), sort_keys=True)
+    """A record as compact JSON text (keys sorted)."""
+    return _ENCODER.encode(_flattener(typing.cast(Any, type(record)))(record))
 
 
 def decode(kind: type[T], text: str) -> T:
@@ -29,33 +29,41 @@ def decode(kind: type[T], text: str) -> T:
     return value
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-#: type -> its dataclass field names (``None``: not a dataclass instance), filled on first sight.
-_FIELD_NAMES: dict[type[Any], tuple[str, ...] | None] = {}
+#: One encoder for every record: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
 
-def _field_names(value: Any) -> tuple[str, ...] | None:
-    kind = type(value)
-    try:
-        return _FIELD_NAMES[kind]
-    except KeyError:
-        pass
-    names: tuple[str, ...] | None = None
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = tuple(f.name for f in dataclasses.fields(value))
-    _FIELD_NAMES[kind] = names
-    return names
+@cache
+def _flattener(tp: Any) -> Callable[[Any], Any]:
+    """What JSON encodes for a value of type ``tp``: nested dataclasses become dicts (scalars, tuples of
+    scalars and ``None`` are encoded as they are), worked out once per type from its type hints, like
+    :func:`_builder` reads them back."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        flatten_inner = _flattener(inner)
+        if flatten_inner is _same:
+            return _same
+        return lambda value: None if value is None else flatten_inner(value)
+    if origin is tuple:
+        (inner, _) = typing.get_args(tp)
+        flatten_item = _flattener(inner)
+        if flatten_item is _same:
+            return _same  # JSON writes a tuple as an array
+        return lambda value: [flatten_item(v) for v in value]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        names = tuple(f.name for f in dataclasses.fields(tp))
+        converting = tuple((name, f) for name in names if (f := _flattener(hints[name])) is not _same)
 
+        def flatten_record(record: Any) -> dict[str, Any]:
+            plain = {name: getattr(record, name) for name in names}
+            for name, flatten in converting:
+                plain[name] = flatten(plain[name])
+            return plain
 
-def _plain(value: Any) -> Any:
-    if type(value) in _SCALARS:
-        return value
-    names = _field_names(value)
-    if names is not None:
-        return {name: _plain(getattr(value, name)) for name in names}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
+        return flatten_record
+    return _same
 
 
 @cache
@@ -73,8 +81,7 @@ def _to_float(value: Any) -> Any:
 
 @cache
 def _builder(tp: Any) -> Callable[[Any], Any]:
-    """:func:`_build` for ``tp``, worked out once per type (the same results, without re-reading the
-    type hints and fields of every record)."""
+    """How a value of type ``tp`` is read back from what JSON decoded, worked out once per type."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -107,22 +114,3 @@ def _builder(tp: Any) -> Callable[[Any], Any]:
     if tp is float:
         return _to_float
     return _same
-
-
-def _build(tp: Any, value: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _build(inner, value)
-    if origin is tuple:
-        (inner, _) = typing.get_args(tp)
-        return tuple(_build(inner, v) for v in value)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        names = {f.name for f in dataclasses.fields(tp) if f.init}
-        return tp(**{k: _build(hints[k], v) for k, v in value.items() if k in names})
-    if tp is float and isinstance(value, int):
-        return float(value)
-    return value

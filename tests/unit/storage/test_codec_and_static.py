@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.conformance.storage import every_kind
 
 from idgate.errors import NotFound
 from idgate.settings import ClientSettings, StaticPassword
 from idgate.storage import Storage, open_storage
-from idgate.storage.base import AuthCode, Claims, Client, Password, SigningKey, SigningKeys
+from idgate.storage.base import AuthCode, Claims, Client, Password, Record, SigningKey, SigningKeys
 from idgate.storage.codec import decode, encode
 from idgate.storage.sql import async_url
 from idgate.storage.static import (
@@ -97,3 +99,11 @@ async def test_an_update_may_not_create_a_record_the_config_file_defines(storage
             create=[Client(id="static", secret="o")],
         )
     assert (await storage.get(Client, "dynamic")).secret == "d"
+
+
+@pytest.mark.parametrize("record", every_kind(), ids=lambda r: type(r).__name__)
+def test_every_kind_is_stored_as_its_fields_in_plain_json_and_read_back_equal(record: Record) -> None:
+    """The stored text is the stdlib's rendering of the record's fields (the wire format records keep)."""
+    text = encode(record)
+    assert text == json.dumps(dataclasses.asdict(record), separators=(",", ":"), sort_keys=True)
+    assert decode(type(record), text) == record
