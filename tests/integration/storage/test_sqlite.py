@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -208,4 +209,40 @@ async def test_an_operation_waiting_in_the_worker_does_not_hold_back_the_next_on
     finally:
         release.set()
         await blocked
+        await storage.close()
+
+
+async def test_the_wal_is_copied_back_after_a_number_of_writes_not_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints follow the writes (what grows the WAL); reads, however many, do not cause one."""
+    import sqlite3
+
+    from idgate.storage.sql import sqlite as backend
+
+    monkeypatch.setattr(backend, "CHECKPOINT_EVERY", 4)
+    path = tmp_path / "idgate.db"
+    storage = await open_storage(f"sqlite:///{path}")
+
+    def in_database_file() -> int:  # the rows the main file holds, the WAL ignored
+        conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return int(conn.execute('SELECT count(*) FROM "clients"').fetchone()[0])
+        finally:
+            conn.close()
+
+    try:
+        for n in range(3):
+            await storage.create(Client(id=f"c{n}", secret="s"))
+        for _ in range(20):
+            await storage.get(Client, "c0")
+        await asyncio.sleep(0.2)
+        assert in_database_file() == 0  # three writes: still only in the WAL
+        await storage.create(Client(id="c3", secret="s"))  # the fourth write
+        for _ in range(50):
+            if in_database_file() == 4:
+                break
+            await asyncio.sleep(0.05)
+        assert in_database_file() == 4
+    finally:
         await storage.close()
