@@ -24,9 +24,20 @@ def encode(record: object) -> str:
 
 
 def decode(kind: type[T], text: str) -> T:
-    """The record of ``kind`` stored as ``text`` by :func:`encode`."""
-    value: T = _builder(typing.cast(Any, kind))(json.loads(text))
+    """The record of ``kind`` stored as ``text`` by :func:`encode`.
+
+    The last record decoded of each kind is kept with its text: an update reads back the text that the
+    check before it has just decoded (a code exchange, a refresh), and records are immutable."""
+    last = _LAST.get(kind)
+    if last is not None and last[0] == text:
+        value: T = last[1]
+        return value
+    value = _builder(typing.cast(Any, kind))(json.loads(text))
+    _LAST[kind] = (text, value)
     return value
+
+
+_LAST: dict[Any, tuple[str, Any]] = {}
 
 
 #: One encoder for every record: ``json.dumps`` with options builds a new one per call.
