@@ -144,23 +144,19 @@ def serve(
         run(only(settings), workers=workers or 1, log_format=log_format)
         return
 
-    from idgate.config import build_settings, load_config
-    from idgate.config import check as cross_check
+    from idgate.config.apart import read_apart
 
     overrides = [*sets]
     overrides += [f"idgate.data_dir={json.dumps(data_dir)}"] if data_dir else []
     overrides += [f"idgate.listen={json.dumps(listen)}"] if listen else []
     try:
-        config = load_config(config_file, sets=overrides)
-        problems = cross_check(config)
-        if any(p.severity == "error" for p in problems):
-            raise ConfigError(problems)
+        read = read_apart(config_file, overrides)  # the server itself never loads the config models
     except ConfigError as exc:
         click.echo(format_report(exc.problems), err=True)
         sys.exit(2)
-    if problems:
-        click.echo(format_report(problems), err=True)
-    run(only(build_settings(config)), workers=workers or config.idgate.workers, log_format=log_format)
+    if read.warnings:
+        click.echo(format_report(list(read.warnings)), err=True)
+    run(only(read.settings), workers=workers or read.workers, log_format=log_format)
 
 
 @main.command()

@@ -16,6 +16,7 @@ status and are rendered in one place per role.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,24 @@ Severity = Literal["error", "warning"]
 
 class IdgateError(Exception):
     """Base of every error idgate raises on purpose."""
+
+
+#: A place in the values file: map keys and list indexes, ``("dex", "clients", 2, "secret")``.
+Loc = tuple[str | int, ...]
+_INDEX_KEY = re.compile(r"\[\d+\]")
+
+
+def format_path(loc: Loc) -> str:
+    """``("dex", "clients", 2, "secret")`` -> ``dex.clients[2].secret``, as a :class:`Problem` names it."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _INDEX_KEY.fullmatch(part):
+            out += part
+        else:
+            out += f".{part}" if out else part
+    return out
 
 
 @dataclass(frozen=True, slots=True)

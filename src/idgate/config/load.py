@@ -14,7 +14,7 @@ The steps, in order (each collects problems and the next still runs, so one repo
 7. Keys required only in some situations (:func:`idgate.config.kkp.required`).
 
 Every problem found here is an error. The cross-section checks (warnings among them) are
-:func:`idgate.config.check.check`, run on the loaded config.
+:func:`idgate.config.checks.check`, run on the loaded config.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ indexes as ``[i]`` (``dex.clients[2].secret``); a deployments list is keyed ``[i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from pydantic import Field, PrivateAttr
@@ -17,24 +16,9 @@ from idgate.config.dex import DexSection
 from idgate.config.iap import HttpRoute, IapSection
 from idgate.config.server import IdgateSection
 from idgate.config.types import Strict
+from idgate.errors import Loc, format_path
 
 __all__ = ["Config", "Loc", "format_path"]
-
-Loc = tuple[str | int, ...]
-_INDEX_KEY = re.compile(r"\[\d+\]")
-
-
-def format_path(loc: Loc) -> str:
-    """``("dex", "clients", 2, "secret")`` -> ``dex.clients[2].secret``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _INDEX_KEY.fullmatch(part):
-            out += part
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 class Config(Strict):

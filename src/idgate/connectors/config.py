@@ -18,10 +18,9 @@ from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origi
 
 from pydantic import ValidationError
 
-from idgate.config.model import Loc
 from idgate.config.translate import problems_from
 from idgate.config.types import Strict, did_you_mean
-from idgate.errors import ConfigError, Problem
+from idgate.errors import ConfigError, Loc, Problem
 
 __all__ = ["ConnectorConfig", "fold_keys", "parse_config", "validate_config"]
 
@@ -39,6 +38,10 @@ class ConnectorConfig(Strict):
         known = [k for k in cls.known_keys() if k not in cls.legacy_keys]
         hint = did_you_mean(key, known) or f" (expected one of: {', '.join(known)})"
         return f"unknown key '{key}'{hint}"
+
+
+class LocalConfig(ConnectorConfig):
+    """``local`` takes no config keys (its users are ``staticPasswords`` and ``idgate user add``)."""
 
 
 def _model_of(annotation: Any) -> type[Strict] | None:

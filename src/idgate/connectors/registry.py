@@ -1,8 +1,10 @@
 """The connector registry: ``dex.connectors[].type`` -> the connector class and its typed config model.
 
-One explicit dict, :data:`CONNECTOR_TYPES`; nothing registers itself on import. Each connector type has:
+Explicit lists (:func:`connector_classes`, :func:`config_models`, the openers); nothing registers itself
+on import, and a connector's module is imported only when a connector of its type is configured. Each
+connector type has:
 
-- a config model (:data:`CONFIG_MODELS`) with Dex's keys, checked at config-load time by
+- a config model (:func:`config_models`) with Dex's keys, checked at config-load time by
   :func:`connector_problems` (so ``idgate check`` reports ``dex.connectors[0].config.orgz: unknown key
   'orgz'; did you mean 'orgs'?``);
 - an opener that builds it from :class:`~idgate.settings.ConnectorSettings` and the shared services
@@ -16,61 +18,73 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from idgate.clock import Clock
-from idgate.config.model import Loc, format_path
 from idgate.connectors.base import ClosableConnector, Connector, PreparedConnector
-from idgate.connectors.config import ConnectorConfig, parse_config, validate_config
-from idgate.connectors.github import GitHubConfig, GitHubConnector
-from idgate.connectors.gitlab import GitLabConfig, GitLabConnector
-from idgate.connectors.google import GoogleConfig, GoogleConnector, ServiceAccount
-from idgate.connectors.http import CAError
-from idgate.connectors.ldap import ClientCertError, LDAPConfig, LDAPConnector
-from idgate.connectors.local import LocalConnector
-from idgate.connectors.oidc import OIDCConfig, OIDCConnector
-from idgate.errors import ConfigError, Problem
+from idgate.errors import ConfigError, Loc, Problem, format_path
 from idgate.settings import ConnectorSettings
 from idgate.storage.base import Storage
 
+if TYPE_CHECKING:
+    from idgate.connectors.config import ConnectorConfig
+
 __all__ = [
-    "CONFIG_MODELS",
-    "CONNECTOR_TYPES",
     "build_connectors",
     "close_connectors",
+    "config_models",
+    "connector_classes",
     "connector_problems",
     "prepare_connectors",
 ]
 
 
-class LocalConfig(ConnectorConfig):
-    """``local`` takes no config keys (its users are ``staticPasswords`` and ``idgate user add``)."""
+def connector_classes() -> dict[str, type]:
+    """``type`` -> the connector class (each module is imported on first use: a server whose connectors
+    are all ``local`` never loads the others, nor pydantic)."""
+    from idgate.connectors.github import GitHubConnector
+    from idgate.connectors.gitlab import GitLabConnector
+    from idgate.connectors.google import GoogleConnector
+    from idgate.connectors.ldap import LDAPConnector
+    from idgate.connectors.local import LocalConnector
+    from idgate.connectors.oidc import OIDCConnector
+
+    return {
+        "local": LocalConnector,
+        "ldap": LDAPConnector,
+        "github": GitHubConnector,
+        "gitlab": GitLabConnector,
+        "google": GoogleConnector,
+        "oidc": OIDCConnector,
+    }
 
 
-CONNECTOR_TYPES: dict[str, type] = {
-    "local": LocalConnector,
-    "ldap": LDAPConnector,
-    "github": GitHubConnector,
-    "gitlab": GitLabConnector,
-    "google": GoogleConnector,
-    "oidc": OIDCConnector,
-}
+def config_models() -> dict[str, type[ConnectorConfig]]:
+    """``type`` -> the typed model of its ``config`` block (pydantic; loaded when a config is checked)."""
+    from idgate.connectors.config import LocalConfig
+    from idgate.connectors.github import GitHubConfig
+    from idgate.connectors.gitlab import GitLabConfig
+    from idgate.connectors.google import GoogleConfig
+    from idgate.connectors.ldap import LDAPConfig
+    from idgate.connectors.oidc import OIDCConfig
 
-CONFIG_MODELS: dict[str, type[ConnectorConfig]] = {
-    "local": LocalConfig,
-    "ldap": LDAPConfig,
-    "github": GitHubConfig,
-    "gitlab": GitLabConfig,
-    "google": GoogleConfig,
-    "oidc": OIDCConfig,
-}
+    return {
+        "local": LocalConfig,
+        "ldap": LDAPConfig,
+        "github": GitHubConfig,
+        "gitlab": GitLabConfig,
+        "google": GoogleConfig,
+        "oidc": OIDCConfig,
+    }
 
 
 def connector_problems(type: str, config: Any, at: Loc) -> list[Problem]:
     """Every problem of one ``config`` block of a connector of ``type``, located under ``at``."""
-    model = CONFIG_MODELS.get(type)
+    from idgate.connectors.config import validate_config
+
+    model = config_models().get(type)
     if model is None:
         return []  # the type itself is reported by the dex model
     return validate_config(model, config, at)[1]
@@ -85,11 +99,25 @@ def _problem(at: Loc, key: str, message: str) -> ConfigError:
     return ConfigError([Problem(format_path((*at, key)), message)])
 
 
-def _open_local(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
+def _config(entry: ConnectorSettings, at: Loc) -> Any:
+    """The entry's ``config`` block through its typed model (:class:`ConfigError` with every problem)."""
+    from idgate.connectors.config import parse_config
+
+    return parse_config(config_models()[entry.type], entry.config, at)
+
+
+def _open_local(entry: ConnectorSettings, s: _Services, at: Loc) -> Connector:
+    from idgate.connectors.local import LocalConnector
+
+    if entry.config:  # local takes no keys: refused with the model's words (the load-time check's)
+        _config(entry, at)
     return LocalConnector(s.storage, id=entry.id, name=entry.name or "Email")
 
 
-def _open_ldap(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
+def _open_ldap(entry: ConnectorSettings, s: _Services, at: Loc) -> Connector:
+    from idgate.connectors.ldap import ClientCertError, LDAPConnector
+
+    config = _config(entry, at)
     try:
         return LDAPConnector(entry.id, entry.name, config)
     except ClientCertError as exc:
@@ -98,18 +126,26 @@ def _open_ldap(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> 
         raise _problem(at, "rootCA", f"cannot use the CA certificate: {exc}") from exc
 
 
-def _open_github(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
+def _open_github(entry: ConnectorSettings, s: _Services, at: Loc) -> Connector:
+    from idgate.connectors.github import GitHubConnector
+
+    config = _config(entry, at)
     try:
         return GitHubConnector(entry.id, entry.name, config, s.http)
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise _problem(at, "rootCA", f"cannot use the CA certificate: {exc}") from exc
 
 
-def _open_gitlab(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
-    return GitLabConnector(entry.id, entry.name, config, s.http)
+def _open_gitlab(entry: ConnectorSettings, s: _Services, at: Loc) -> Connector:
+    from idgate.connectors.gitlab import GitLabConnector
+
+    return GitLabConnector(entry.id, entry.name, _config(entry, at), s.http)
 
 
-def _open_google(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
+def _open_google(entry: ConnectorSettings, s: _Services, at: Loc) -> Connector:
+    from idgate.connectors.google import GoogleConnector, ServiceAccount
+
+    config = _config(entry, at)
     account = None
     if config.serviceAccountFilePath:
         try:
@@ -126,14 +162,18 @@ def _open_google(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -
     return GoogleConnector(entry.id, entry.name, config, s.http, s.clock, service_account=account)
 
 
-def _open_oidc(entry: ConnectorSettings, config: Any, s: _Services, at: Loc) -> Connector:
+def _open_oidc(entry: ConnectorSettings, s: _Services, at: Loc) -> Connector:
+    from idgate.connectors.http import CAError
+    from idgate.connectors.oidc import OIDCConnector
+
+    config = _config(entry, at)
     try:
         return OIDCConnector(entry.id, entry.name, config, s.http, s.clock)
     except CAError as exc:
         raise ConfigError([Problem(format_path((*at, "rootCAs", exc.index)), exc.message)]) from exc
 
 
-_OPENERS: dict[str, Callable[[ConnectorSettings, Any, _Services, Loc], Connector]] = {
+_OPENERS: dict[str, Callable[[ConnectorSettings, _Services, Loc], Connector]] = {
     "local": _open_local,
     "ldap": _open_ldap,
     "github": _open_github,
@@ -168,8 +208,7 @@ def build_connectors(
             continue
         seen.add(entry.id)
         try:
-            config = parse_config(CONFIG_MODELS[entry.type], entry.config, (*at, "config"))
-            connectors[entry.id] = _OPENERS[entry.type](entry, config, services, (*at, "config"))
+            connectors[entry.id] = _OPENERS[entry.type](entry, services, (*at, "config"))
         except ConfigError as exc:
             problems += exc.problems
     if problems:

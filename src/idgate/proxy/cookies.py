@@ -12,7 +12,7 @@ the deployment (the session, its chunks ``__Host-..._0``, the sign-in state ``__
 ``Path=/`` and without ``Domain``, so a sibling subdomain cannot toss a cookie over it; ``__Secure-`` makes
 them ``Secure`` (over a ``cookie_secure: false``). The prefixes are matched case-insensitively, as browsers
 do. ``idgate check`` and ``serve`` refuse ``cookie_domains``, a ``cookie_path`` other than ``/`` and
-``cookie_secure: false`` with ``__Host-`` (:mod:`idgate.config.check`); the forcing here is the backstop.
+``cookie_secure: false`` with ``__Host-`` (:mod:`idgate.config.checks`); the forcing here is the backstop.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 import idgate
 from idgate.cli import main
+from idgate.errors import ConfigError
 from idgate.settings import Settings
 
 EXAMPLE = Path(__file__).parents[2] / "fixtures" / "kkp-values.yaml"
@@ -135,6 +137,21 @@ class TestServe:
         assert settings.data_dir == str(tmp_path)
         assert settings.storage == f"sqlite:///{tmp_path}/idgate.db"
         assert len(settings.proxies) == 3
+
+    def test_the_settings_read_in_a_child_are_those_read_in_process(self, tmp_path: Path) -> None:
+        """``serve`` reads the file in a child process (so that it never loads pydantic); what comes back is
+        what reading it here gives, overrides included, and a bad file gives the same problems."""
+        from idgate.config.apart import read, read_apart
+
+        sets = ["idgate.workers=2", f"idgate.data_dir={json.dumps(str(tmp_path))}"]
+        assert read_apart(str(EXAMPLE), sets) == read(str(EXAMPLE), sets)
+        bad = ['iap.deployments.prometheus.upstream_port="x"']
+        with pytest.raises(ConfigError) as apart:
+            read_apart(str(EXAMPLE), bad)
+        with pytest.raises(ConfigError) as here:
+            read(str(EXAMPLE), bad)
+        assert apart.value.problems == here.value.problems
+        assert [p.path for p in apart.value.problems] == ["iap.deployments.prometheus.upstream_port"]
 
     def test_workers_default_from_the_file(self, served: list[tuple[Settings, int]]) -> None:
         result = CliRunner().invoke(main, ["serve", "--config", str(EXAMPLE), "--set", "idgate.workers=2"])

@@ -12,7 +12,7 @@ from idgate.clock import FrozenClock
 from idgate.config import check, load_config_text
 from idgate.connectors.base import CallbackConnector, PasswordConnector, RefreshConnector
 from idgate.connectors.http import next_link
-from idgate.connectors.registry import CONFIG_MODELS, CONNECTOR_TYPES, build_connectors, connector_problems
+from idgate.connectors.registry import build_connectors, config_models, connector_classes, connector_problems
 from idgate.errors import ConfigError
 from idgate.settings import ConnectorSettings
 
@@ -25,7 +25,9 @@ def messages(type: str, config: object) -> list[str]:
 
 def test_registry_is_explicit_and_complete() -> None:
     assert (
-        set(CONNECTOR_TYPES) == set(CONFIG_MODELS) == {"local", "ldap", "github", "gitlab", "google", "oidc"}
+        set(connector_classes())
+        == set(config_models())
+        == {"local", "ldap", "github", "gitlab", "google", "oidc"}
     )
 
 
