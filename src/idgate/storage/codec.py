@@ -49,16 +49,11 @@ def _flattener(tp: Any) -> Callable[[Any], Any]:
     """What JSON encodes for a value of type ``tp``: nested dataclasses become dicts (scalars, tuples of
     scalars and ``None`` are encoded as they are), worked out once per type from its type hints, like
     :func:`_builder` reads them back."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        flatten_inner = _flattener(inner)
-        if flatten_inner is _same:
-            return _same
-        return lambda value: None if value is None else flatten_inner(value)
-    if origin is tuple:
-        (inner, _) = typing.get_args(tp)
-        flatten_item = _flattener(inner)
+    inner, item = _optional_of(tp), _items_of(tp)
+    if inner is not None:
+        return _nullable(_flattener(inner))
+    if item is not None:
+        flatten_item = _flattener(item)
         if flatten_item is _same:
             return _same  # JSON writes a tuple as an array
         return lambda value: [flatten_item(v) for v in value]
@@ -77,6 +72,26 @@ def _flattener(tp: Any) -> Callable[[Any], Any]:
     return _same
 
 
+def _optional_of(tp: Any) -> Any:
+    """``X`` for ``X | None``, else ``None``."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+    return inner
+
+
+def _items_of(tp: Any) -> Any:
+    """``X`` for ``tuple[X, ...]``, else ``None``."""
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is tuple else None
+
+
+def _nullable(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` for a value that may be ``None``."""
+    if convert is _same:
+        return _same
+    return lambda value: None if value is None else convert(value)
+
+
 @cache
 def _hints(kind: type[Any]) -> dict[str, Any]:
     return typing.get_type_hints(kind)
@@ -93,16 +108,11 @@ def _to_float(value: Any) -> Any:
 @cache
 def _builder(tp: Any) -> Callable[[Any], Any]:
     """How a value of type ``tp`` is read back from what JSON decoded, worked out once per type."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        build_inner = _builder(inner)
-        if build_inner is _same:
-            return _same
-        return lambda value: None if value is None else build_inner(value)
-    if origin is tuple:
-        (inner, _) = typing.get_args(tp)
-        build_item = _builder(inner)
+    inner, item = _optional_of(tp), _items_of(tp)
+    if inner is not None:
+        return _nullable(_builder(inner))
+    if item is not None:
+        build_item = _builder(item)
         if build_item is _same:
             return tuple
         return lambda value: tuple(build_item(v) for v in value)
