@@ -48,9 +48,10 @@ def read_apart(config_file: str, sets: Sequence[str]) -> Read:
         capture_output=True,
         check=False,
     )
-    if child.returncode != 0:
+    if child.returncode != 0:  # the child crashed: its last words, as a problem of the whole file
         said = child.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RuntimeError(f"reading {config_file} failed: {said[-1] if said else child.returncode}")
+        why = said[-1] if said else f"exit code {child.returncode}"
+        raise ConfigError([Problem("", f"reading {config_file} failed: {why}")])
     outcome = pickle.loads(child.stdout)  # noqa: S301 - written by this program's own child, above
     if isinstance(outcome, Read):
         return outcome
@@ -59,12 +60,14 @@ def read_apart(config_file: str, sets: Sequence[str]) -> Read:
 
 def _main(argv: Sequence[str]) -> None:
     config_file, *sets = argv
+    out, sys.stdout = sys.stdout.buffer, sys.stderr  # stdout carries the outcome and nothing else
     outcome: Read | tuple[Problem, ...]
     try:
         outcome = read(config_file, sets)
     except ConfigError as exc:
         outcome = tuple(exc.problems)
-    sys.stdout.buffer.write(pickle.dumps(outcome))
+    out.write(pickle.dumps(outcome))
+    out.flush()
 
 
 if __name__ == "__main__":  # run as the module itself, so that what is pickled names idgate.config.apart

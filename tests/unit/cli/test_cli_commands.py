@@ -187,3 +187,14 @@ class TestServe:
         # the demo serves metrics on the default address too (a taken port is only a warning)
         with_metrics = replace(demo, metrics_listen="127.0.0.1:9180", metrics_optional=True)
         assert served == [(with_metrics, 1)]
+
+
+def test_a_child_that_cannot_read_the_file_is_a_config_problem(tmp_path: Path) -> None:
+    """Whatever stops the child (here: a directory where the file should be) is reported as a problem of
+    the file, never a traceback of the server."""
+    from idgate.config.apart import read_apart
+
+    with pytest.raises(ConfigError) as exc:
+        read_apart(str(tmp_path), [])
+    [problem] = exc.value.problems
+    assert str(tmp_path) in problem.message
