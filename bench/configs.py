@@ -78,6 +78,7 @@ class Ports:
     oidc_provider: int
     nginx_auth: int = 0
     nginx_auth_nocache: int = 0
+    floor: dict[str, int] = field(default_factory=dict)  # bench/floor.py: name -> port
 
     @property
     def issuer_port(self) -> int:

@@ -186,6 +186,20 @@ def start_stack(
     first = variants[0]
     log(f"signing in through idgate's proxy ({first})")
     st.cookies["idgate"] = asyncio.run(login.browser_login(f"http://{st.app_host}/", sec.password))
+    if apache:  # the full proxy table: the floor of the design beside it (bench/floor.py)
+        for name, flag in (("floor", []), ("floor-nomemo", ["--no-memo"])):
+            ports.floor[name] = port = free_port()
+            command = [
+                sys.executable,
+                "-m",
+                "bench.floor",
+                str(values),
+                str(port),
+                str(ports.upstream),
+                *flag,
+            ]
+            st.procs[name] = sup.start(name, command, cwd=ROOT)
+            wait_port(port, st.procs[name])
 
     if apache:  # nginx in front running `idgate render nginx`: its cache of 202s on (the default) and off
         ports.nginx_auth, ports.nginx_auth_nocache = free_port(), free_port()
@@ -327,6 +341,17 @@ def proxy_configs(st: Stack) -> list[Config]:
                 "/",
                 [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
                 st.trees(variant),
+            )
+        )
+    for name, port in st.ports.floor.items():
+        cfgs.append(
+            Config(
+                f"floor: minimal Python proxy, same cookie check, memo {'off' if 'nomemo' in name else 'on'}",
+                port,
+                "/",
+                [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
+                st.trees(name),
+                note="bench/floor.py: what this design costs at least",
             )
         )
     for name, port, cache in (
@@ -690,7 +715,7 @@ def write_report(  # noqa: PLR0917
             "storage) and are used once each (both rotate). Bodies are prepared for "
             f"{RATE_GUESS:,.0f} grants per second, so no run runs out. "
             "idgate keeps everything in its SQLite file (WAL, `synchronous=NORMAL`); oidc-provider keeps it "
-            "in process memory. \"2 workers\" is `idgate serve --workers 2`, one per core; oidc-provider "
+            'in process memory. "2 workers" is `idgate serve --workers 2`, one per core; oidc-provider '
             "uses both cores too (its signatures run in libuv's thread pool). "
             "Target: idgate ≥ 1.0× oidc-provider."
         )

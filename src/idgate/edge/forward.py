@@ -17,22 +17,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from idgate.edge.http import (
-    HOP_BY_HOP,
-    IDEMPOTENT,
-    LAST_CHUNK,
-    Request,
-    chunk,
-    response_head,
-)
-from idgate.edge.pool import Target, UpstreamConnection
+from idgate.edge.http import CRLF, IDEMPOTENT, LAST_CHUNK, Request, chunk, relay_head
+from idgate.edge.pool import HeadTooLarge, Target, UpstreamConnection
 
 if TYPE_CHECKING:
     from idgate.edge.server import EdgeConnection
 
 PAUSE_UPSTREAM_FULL = 1
 PAUSE_CONNECTING = 2
-_CONNECTION_PLAIN = frozenset({b"close", b"keep-alive"})
 
 
 class Forward:
@@ -195,69 +187,56 @@ class Forward:
         return None
 
     # -- the response, from the upstream (Sink) ------------------------------------------------
-    def upstream_head(self, status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
+    def upstream_head(self, status: int, head: bytes, keep_alive: bool) -> None:
         if self.done:
             return
         self.last = self.edge.loop.time()
         req = self.req
         if status < 200:
             if status == 101 and self.upgrade:
-                self._send_head(101, headers, switching=True)
+                self._send_switching(head)
             return  # other 1xx: the edge already answered Expect itself
-        content_length: bytes | None = None
-        te: bytes | None = None
-        out: list[tuple[bytes, bytes]] = []
-        tokens: set[bytes] | None = None  # names listed in Connection (rare beyond close/keep-alive)
-        for name, value in headers:
-            key = name.lower()
-            if key in HOP_BY_HOP:
-                if key == b"content-length":
-                    content_length = value
-                elif key == b"transfer-encoding":
-                    te = value.strip().lower()
-                elif key == b"connection":
-                    if tokens is None:
-                        tokens = set()
-                    tokens.update(t.strip().lower() for t in value.split(b","))
-                continue
-            out.append((name, value))
-        if tokens is not None and tokens - _CONNECTION_PLAIN:
-            out = [(n, v) for n, v in out if n.lower() not in tokens]
+        relayed = relay_head(head)
+        te = relayed.transfer_encoding
         if te is not None and not te.endswith(b"chunked"):
             self._fail(502, "upstream_bad_transfer_encoding")
             return
+        content_length = relayed.content_length
+        out = self.out
+        out += relayed.parts
         http11 = req.version == "1.1"
         close = not req.keep_alive or not req.complete or self.edge.state.closing
         if req.method == b"HEAD" or status in (204, 304):
             if content_length is not None and status != 204:
-                out.append((b"Content-Length", content_length))
+                out += (b"Content-Length: ", content_length, CRLF)
         elif te is not None or content_length is None:
             self.read_to_close = te is None
             if http11:
                 self.out_chunked = True
-                out.append((b"Transfer-Encoding", b"chunked"))
+                out.append(b"Transfer-Encoding: chunked\r\n")
             else:
                 close = True
         else:
-            out.append((b"Content-Length", content_length))
+            out += (b"Content-Length: ", content_length, CRLF)
         if self.response_extra:
-            out += self.response_extra  # e.g. a refreshed session's Set-Cookie
+            for name, value in self.response_extra:  # e.g. a refreshed session's Set-Cookie
+                out += (name, b": ", value, CRLF)
         if close:
-            out.append((b"Connection", b"close"))
+            out.append(b"Connection: close\r\n")
         elif not http11:
-            out.append((b"Connection", b"keep-alive"))
+            out.append(b"Connection: keep-alive\r\n")
+        out.append(CRLF)
         self.close_client = close
         self.status = status
-        self.out.append(response_head(b"HTTP/1.1", status, out))
         self.head_sent = True
 
-    def _send_head(self, status: int, headers: list[tuple[bytes, bytes]], switching: bool) -> None:
-        out = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
-        if switching:
-            out += [(b"Connection", b"Upgrade"), (b"Upgrade", self.req.upgrade)]
-        self.status = status
+    def _send_switching(self, head: bytes) -> None:
+        """The upstream accepted the WebSocket upgrade: its 101, with our own Connection and Upgrade."""
+        parts = relay_head(head).parts
+        parts += (b"Connection: Upgrade\r\nUpgrade: ", self.req.upgrade, CRLF, CRLF)
+        self.status = 101
         self.upstream_flush()
-        self.edge.write(response_head(b"HTTP/1.1", status, out))
+        self.edge.writelines(parts)
         self.head_sent = True
 
     def upstream_body(self, data: bytes) -> None:
@@ -325,7 +304,7 @@ class Forward:
                 self._cancel_timer()
                 self._open()
                 return
-            self._fail(502, "upstream_closed")
+            self._fail(502, "upstream_head_too_large" if isinstance(exc, HeadTooLarge) else "upstream_closed")
             return
         if self.read_to_close and exc is None:
             if self.out_chunked:

@@ -347,6 +347,75 @@ def response_head(
     return b"".join(parts)
 
 
+#: A response header line that does not pass as it came: hop-by-hop, or framing the edge writes itself.
+#: Matched in the lower-cased head: from the CRLF before the line to its value's end (before its CRLF).
+_HOP_LINE = re.compile(
+    rb"\r\n(c(?:onnection|ontent-length)|keep-alive|proxy-connection|t(?:e|railer|ransfer-encoding)|upgrade)"
+    rb":[ \t]*([^\r]*)"
+)
+_CONNECTION_PLAIN = frozenset({b"close", b"keep-alive", b""})
+#: The most response head bytes the edge reads from an upstream before it gives up (502).
+MAX_RESPONSE_HEAD = 64 * 1024
+
+
+class UpstreamHead:
+    """A response head from an upstream, ready to relay: ``parts`` are its status line (as HTTP/1.1)
+    and its end-to-end header lines as they came, each ending in CRLF, for ``writelines``; the framing
+    headers are taken out and read (``content_length``; ``transfer_encoding`` lower-case, several
+    joined with ``, ``)."""
+
+    __slots__ = ("content_length", "parts", "transfer_encoding")
+
+    def __init__(
+        self, parts: list[bytes], content_length: bytes | None, transfer_encoding: bytes | None
+    ) -> None:
+        self.parts = parts
+        self.content_length = content_length
+        self.transfer_encoding = transfer_encoding
+
+
+def relay_head(head: bytes) -> UpstreamHead:
+    """Split a response head (status line and header lines, each ending in CRLF, as httptools accepted
+    them: strict CRLF, no obs-fold) into what passes and what the edge decides.
+
+    Hop-by-hop lines (RFC 9110 §7.6.1) and the headers named in ``Connection`` are cut; the lines around
+    them are passed as slices of ``head``, without parsing each header: a response of ten headers costs
+    one scan of a regular expression, not ten parser callbacks.
+    """
+    if not head.startswith(b"HTTP/1.1 "):
+        head = b"HTTP/1.1" + head[head.find(b" ") :]
+    parts: list[bytes] = []
+    last = 0
+    content_length = te = None
+    named: set[bytes] | None = None
+    for m in _HOP_LINE.finditer(head.lower()):
+        start, end = m.span()
+        if start > last:
+            parts.append(head[last : start + 2])
+        last = end + 2
+        name, value = m.groups()
+        if name == b"content-length":
+            content_length = value.rstrip(b" \t")
+        elif name == b"transfer-encoding":
+            value = value.rstrip(b" \t")
+            te = value if te is None else te + b", " + value
+        elif name == b"connection" and value not in _CONNECTION_PLAIN:
+            tokens = {t.strip(b" \t") for t in value.split(b",")} - _CONNECTION_PLAIN
+            named = tokens if named is None else named | tokens
+    if last < len(head):
+        parts.append(head[last:])
+    if named:
+        parts = _without(b"".join(parts), named)
+    return UpstreamHead(parts, content_length, te)
+
+
+def _without(head: bytes, names: set[bytes]) -> list[bytes]:
+    """``head`` without the header lines called ``names`` (lower-case): those a ``Connection`` lists."""
+    lines = head.split(CRLF)
+    kept = [lines[0]] + [line for line in lines[1:-1] if line.partition(b":")[0].lower() not in names]
+    return [CRLF.join(kept) + CRLF]
+
+
 def with_request_id(data: bytes, rid: bytes) -> bytes:
     """``data`` (a complete response the edge built) with ``X-Request-Id: rid`` after its status line."""
     return data.replace(CRLF, b"\r\nX-Request-Id: " + rid + CRLF, 1)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httptools
 from httptools import HttpParserError, HttpParserUpgrade
 
+from idgate.edge.http import MAX_RESPONSE_HEAD
 from idgate.edge.limits import EdgeLimits
 
 
@@ -87,8 +88,8 @@ def set_nodelay(transport: asyncio.BaseTransport) -> None:
 class Sink(Protocol):
     """What an upstream connection reports to while an exchange holds it."""
 
-    def upstream_head(self, status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
-        """A response head arrived (1xx included)."""
+    def upstream_head(self, status: int, head: bytes, keep_alive: bool) -> None:
+        """A response head arrived (1xx included): its status line and header lines, as they came."""
 
     def upstream_body(self, data: bytes) -> None:
         """Decoded body bytes arrived."""
@@ -116,6 +117,10 @@ class _HeadDone(Exception):
     """Raised from a parser callback to end a response that has no body (HEAD)."""
 
 
+class HeadTooLarge(Exception):
+    """The upstream sent more than :data:`~idgate.edge.http.MAX_RESPONSE_HEAD` bytes of an unfinished head."""
+
+
 class UpstreamConnection(asyncio.Protocol):
     """One connection to an upstream; its parser feeds the current :class:`Sink`."""
 
@@ -132,8 +137,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self._parser = httptools.HttpResponseParser(self)
         self._dirty = False
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._in_head = False
+        # The response head is relayed as the bytes that came (see :func:`~idgate.edge.http.relay_head`):
+        # while one is expected, what arrives is kept in ``_buf``; it starts at ``_head_at``.
+        self._buf = b""
+        self._head_at = 0
+        self._awaiting = False
         self.raw: Callable[[bytes], None] | None = None  # set once a 101 turned this into a tunnel
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -149,6 +157,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink = sink
         self.no_body = no_body
         self.received = False
+        self._buf = b""
+        self._head_at = 0
+        self._awaiting = True
 
     def detach(self) -> None:
         """Take the connection back from its exchange."""
@@ -191,8 +202,13 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
             return
         self.received = True
+        if self._awaiting:
+            self._buf = self._buf + data if self._buf else data
         try:
             self._parser.feed_data(data)
+            if self._awaiting and len(self._buf) - self._head_at > MAX_RESPONSE_HEAD:
+                self._head_too_large()
+                return
             if self.sink is not None:
                 self.sink.upstream_flush()
         except HttpParserUpgrade as exc:
@@ -207,6 +223,13 @@ class UpstreamConnection(asyncio.Protocol):
             if self.sink is not None:
                 self.sink.upstream_lost(exc)
             self.close()
+
+    def _head_too_large(self) -> None:
+        self._dirty = True
+        sink, self.sink = self.sink, None
+        if sink is not None:
+            sink.upstream_lost(HeadTooLarge())
+        self.close()
 
     def eof_received(self) -> bool | None:
         return False
@@ -229,20 +252,18 @@ class UpstreamConnection(asyncio.Protocol):
             self.sink.upstream_resume()
 
     # -- httptools callbacks ------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._headers = []
-        self._in_head = True
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._in_head:
-            self._headers.append((name, value))
-
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        buf, start = self._buf, self._head_at
+        end = buf.find(b"\r\n\r\n", start) + 2  # httptools accepts CRLF line ends only
         status = self._parser.get_status_code()
+        if status < 200:
+            self._head_at = end + 2  # an interim response: the final head follows
+        else:
+            self._awaiting = False
+            self._buf = b""
         keep_alive = self._parser.should_keep_alive()
         if self.sink is not None:
-            self.sink.upstream_head(status, self._headers, keep_alive)
+            self.sink.upstream_head(status, buf[start:end], keep_alive)
         if self.no_body and status >= 200 and self.sink is not None:
             self._dirty = True  # set first: completing may hand this connection to the next request
             self.sink.upstream_complete(keep_alive)
