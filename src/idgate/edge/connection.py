@@ -465,7 +465,7 @@ class EdgeConnection(asyncio.Protocol):
         self,
         req: Request,
         target: Target,
-        extra: list[tuple[bytes, bytes]],
+        extra: bytes,
         cookie: bytes | None,
         upgrade: bool,
         *,

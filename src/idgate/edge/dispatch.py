@@ -33,7 +33,7 @@ from idgate.edge.hotpath import (
     invalid_token_response,
     login_response,
 )
-from idgate.edge.http import HeadError, Request, simple_response
+from idgate.edge.http import HeadError, Request, header_lines, simple_response
 from idgate.edge.pages import page
 from idgate.edge.pool import Target
 from idgate.edge.routes import Deployment, Kind, LocalEndpoint
@@ -212,7 +212,7 @@ def serve(
         # skip_auth passes no identity, as OAuth2-Proxy does, even when a session exists.
         skipped = SKIP_AUTH in decision.reasons
         now = conn.state.clock.now()
-        extra = verified.headers(now) if verified is not None and not skipped else []
+        extra = verified.header_lines(now) if verified is not None and not skipped else b""
         _audit(conn, gate, req, verified, decision)
         conn.forward_to(
             req,
@@ -396,7 +396,7 @@ def to_webapp(
         conn.error(503, "webapp_unavailable", close=False)
         return
     cookie = b"; ".join(req.cookies) if req.cookies else None
-    conn.forward_to(req, target, extra, cookie, upgrade=False, trusted=trusted)
+    conn.forward_to(req, target, header_lines(extra), cookie, upgrade=False, trusted=trusted)
 
 
 def _simple(req: Request, status: int, body: bytes, close: bool, ctype: bytes) -> bytes:

@@ -15,7 +15,7 @@ import re
 from urllib.parse import quote
 
 from idgate.clock import SystemClock
-from idgate.edge.http import Request, simple_response
+from idgate.edge.http import Request, header_lines, simple_response
 from idgate.edge.pages import page
 from idgate.policy.criteria import Criterion
 from idgate.policy.criteria.query import query_constraints
@@ -91,7 +91,7 @@ class Verified:
     """A session opened from a cookie, with the headers derived from it (computed once, when first needed).
 
     ``until``: when the memo must look again (expiry, refresh due, or the Redis memo's end).
-    ``headers(now)`` adds the signed assertion, re-signed only after half its lifetime (the signer
+    ``header_lines(now)`` adds the signed assertion, re-signed only after half its lifetime (the signer
     keeps it too, so a session opened again from its cookie reuses it). ``auth_headers`` (what
     ``/oauth/auth`` answers) are derived on first use: a session that is only proxied never pays for them.
     """
@@ -101,7 +101,7 @@ class Verified:
         "_auth_headers",
         "assertion_renew",
         "expires_at",
-        "forward_headers",
+        "forward_lines",
         "gate",
         "session",
         "until",
@@ -116,7 +116,7 @@ class Verified:
         self.upstream_headers = upstream_headers(session, gate.header_options)
         self._auth_headers: list[tuple[bytes, bytes]] | None = None
         self._auth_202: bytes | None = None
-        self.forward_headers = self.upstream_headers
+        self.forward_lines = header_lines(self.upstream_headers)
         self.assertion_renew = -_NEVER if gate.signer is not None else _NEVER
 
     @property
@@ -138,14 +138,14 @@ class Verified:
             found = self._auth_202 = simple_response(202, b"", headers=self.auth_headers)
         return found
 
-    def headers(self, now: float) -> list[tuple[bytes, bytes]]:
-        """What the upstream receives about this person (and the assertion, when on)."""
+    def header_lines(self, now: float) -> bytes:
+        """What the upstream receives about this person (and the assertion, when on), wire-ready."""
         if now >= self.assertion_renew:
             signer = self.gate.signer
             assert signer is not None
             token, self.assertion_renew = signer.assertion(self.session, now)
-            self.forward_headers = [*self.upstream_headers, (_ASSERTION_B, token)]
-        return self.forward_headers
+            self.forward_lines = header_lines([*self.upstream_headers, (_ASSERTION_B, token)])
+        return self.forward_lines
 
 
 class Gate:

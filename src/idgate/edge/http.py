@@ -283,7 +283,7 @@ class Request:
 def upstream_head(
     req: Request,
     peer: bytes,
-    extra: list[tuple[bytes, bytes]],
+    extra: bytes,
     cookie: bytes | None,
     upgrade: bool,
     *,
@@ -294,8 +294,9 @@ def upstream_head(
     """The request head sent upstream: HTTP/1.1, keep-alive, client headers filtered, ours added.
 
     ``cookie`` replaces the client's Cookie header(s) (``None``: drop it); ``extra`` are the edge's
-    own headers (identity, ``X-Idgate-Deployment``). A header named in the client's ``Connection`` is
-    removed (RFC 9110 §7.6.1), but only among the client's headers: it cannot remove ours. ``trusted``:
+    own header lines, wire-ready (identity, ``X-Idgate-Deployment``: see :func:`header_lines`). A
+    header named in the client's ``Connection`` is removed (RFC 9110 §7.6.1), but only among the
+    client's headers: it cannot remove ours. ``trusted``:
     the peer is a trusted proxy, so its ``X-Forwarded-For``/``-Proto`` and ``X-Real-IP`` are kept;
     otherwise they are the edge's own view. ``host`` replaces ``Host`` (``pass_host_header: false``);
     ``drop`` names (lower-case) client headers the edge sets itself (``authorization``).
@@ -321,9 +322,7 @@ def upstream_head(
     parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", xfp, CRLF)
     if req.host:
         parts += (b"X-Forwarded-Host: ", req.host, CRLF)
-    parts += (b"X-Request-Id: ", req.request_id(), CRLF)
-    for name, value in extra:
-        parts += (name, b": ", value, CRLF)
+    parts += (b"X-Request-Id: ", req.request_id(), CRLF, extra)
     if req.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
     elif req.content_length is not None:
@@ -332,6 +331,11 @@ def upstream_head(
         parts += (b"Connection: Upgrade\r\nUpgrade: ", req.upgrade, CRLF)
     parts.append(CRLF)
     return b"".join(parts)
+
+
+def header_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """``Name: value`` lines, each ending in CRLF (values already checked: no CR, LF or NUL)."""
+    return b"".join([b"%s: %s\r\n" % pair for pair in headers])
 
 
 def response_head(

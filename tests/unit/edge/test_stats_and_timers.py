@@ -146,7 +146,7 @@ def test_memo_off_still_reuses_the_assertion() -> None:
     a = gate.open(sealed, NOW + 1)
     b = gate.open(sealed, NOW + 2)
     assert a is not None and b is not None and a is not b
-    assert a.headers(NOW + 1) == b.headers(NOW + 2)  # type: ignore[union-attr]
+    assert a.header_lines(NOW + 1) == b.header_lines(NOW + 2)  # type: ignore[union-attr]
 
 
 def test_cookie_split_memo_is_bounded_and_exact() -> None:
