@@ -186,22 +186,9 @@ def start_stack(
     first = variants[0]
     log(f"signing in through idgate's proxy ({first})")
     st.cookies["idgate"] = asyncio.run(login.browser_login(f"http://{st.app_host}/", sec.password))
-    if apache:  # the full proxy table: the floor of the design beside it (bench/floor.py)
-        for name, flag in (("floor", []), ("floor-nomemo", ["--no-memo"])):
-            ports.floor[name] = port = free_port()
-            command = [
-                sys.executable,
-                "-m",
-                "bench.floor",
-                str(values),
-                str(port),
-                str(ports.upstream),
-                *flag,
-            ]
-            st.procs[name] = sup.start(name, command, cwd=ROOT)
-            wait_port(port, st.procs[name])
-
-    if apache:  # nginx in front running `idgate render nginx`: its cache of 202s on (the default) and off
+    if apache:  # the full proxy table: the floor of the design, and nginx in front running `idgate render
+        # nginx` with its cache of 202s on (the default) and off
+        start_floors(st, values)
         ports.nginx_auth, ports.nginx_auth_nocache = free_port(), free_port()
         for name, port, cache_seconds in (
             ("nginx-auth", ports.nginx_auth, 5),
@@ -253,6 +240,15 @@ def start_stack(
     time.sleep(1.0)
     st.idle_rss = {name: cpu.tree_rss_kb(p.pid) for name, p in st.procs.items()}
     return st
+
+
+def start_floors(st: Stack, values: Path) -> None:
+    """bench/floor.py, memo on and off, for the deployment of ``values`` (idgate's session cookie opens)."""
+    for name, flag in (("floor", []), ("floor-nomemo", ["--no-memo"])):
+        st.ports.floor[name] = port = free_port()
+        argv = [sys.executable, "-m", "bench.floor", str(values), str(port), str(st.ports.upstream), *flag]
+        st.procs[name] = st.sup.start(name, argv, cwd=ROOT)
+        wait_port(port, st.procs[name])
 
 
 # -- measuring -----------------------------------------------------------------------------------------
@@ -635,6 +631,16 @@ def proxy_targets(sums: Sequence[Summary]) -> list[Target]:
                 2.0,
             ),
         ]
+    for memo_on, wanted in ((False, 0.5), (True, 0.75)):  # what the design reaches at all (bench/floor.py)
+        floor = get(f"floor: minimal Python proxy, same cookie check, memo {'on' if memo_on else 'off'}")
+        if floor:
+            out.append(
+                report.at_least(
+                    f"the floor ({'memo' if memo_on else 'no memo'}) vs nginx proxy (informative)",
+                    report.ratio(floor.rps, nginx.rps if nginx else None),
+                    wanted,
+                )
+            )
     if auth:
         out.append(
             report.at_least(
