@@ -71,6 +71,8 @@ class EdgeConnection(asyncio.Protocol):
 
     def __init__(self, state: EdgeState) -> None:
         self.state = state
+        self._max_header_bytes = state.limits.max_header_bytes
+        self._max_headers = state.limits.max_headers
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer = b"unknown"
@@ -315,9 +317,8 @@ class EdgeConnection(asyncio.Protocol):
         req = self._incoming
         if req is None or not self._in_head:
             return  # trailers are not forwarded
-        req.header_bytes += len(name) + len(value) + 4
-        limits = self.state.limits
-        if req.header_bytes > limits.max_header_bytes or len(req.headers) >= limits.max_headers:
+        size = req.header_bytes = req.header_bytes + len(name) + len(value) + 4
+        if size > self._max_header_bytes or len(req.headers) >= self._max_headers:
             raise _Reject(431)
         req.add_header(name, value)
 

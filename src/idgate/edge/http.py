@@ -8,9 +8,10 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Callable
 
 from idgate.page_headers import PAGE_HEADERS_B
-from idgate.proxy.headers import is_reserved_bytes
+from idgate.proxy.headers import RESERVED_NAMES_B, RESERVED_PREFIXES_B, UNDERSCORE, is_reserved_bytes
 
 REASONS: dict[int, bytes] = {
     100: b"Continue",
@@ -172,54 +173,84 @@ class Request:
         self.complete = False
 
     def add_header(self, name: bytes, value: bytes) -> None:
-        """Classify one header field (called from the parser callback)."""
+        """Classify one header field (called from the parser callback).
+
+        One dict lookup decides: most headers are in no table and pass as they came; the few the edge
+        reads, controls or refuses each have their method in ``_ROLES``.
+        """
         key = name.lower()
-        if key == b"host":
-            self.host = value
-            self.hosts += 1
-            self.headers.append((name, value))
-        elif key == b"cookie":
-            self.cookies.append(value)
-        elif key in HOP_BY_HOP:
-            if key == b"content-length":
-                self.lengths += 1
-                self.content_length = int(value) if value.isdigit() else -1
-            elif key == b"transfer-encoding":
-                self.tes += 1
-                self.te = value
-            elif key == b"connection":
-                self.connection = value if not self.connection else self.connection + b"," + value
-            elif key == b"upgrade":
-                self.upgrade = value
-        elif key in _FORWARDED:
-            if key == b"x-forwarded-for":
-                self.xff = value if not self.xff else self.xff + b", " + value
-            elif key == b"x-forwarded-proto":
-                self.xfp = value
-            elif key == b"x-forwarded-uri":
-                self.xfu = value
-            elif key == b"x-forwarded-method":
-                self.xfm = value
-        elif key == b"expect":
-            self.expect = value
-        elif key == b"x-request-id":
-            self.client_id = _UNSAFE if self.client_id else value  # the edge sends its own
-        elif is_reserved_bytes(key):
-            return
-        elif b"_" in key and key.replace(b"_", b"-") in _CONTROLLED:
-            return  # an underscore twin of a header the edge controls
+        role = _ROLES.get(key)
+        if role is not None:
+            role(self, name, value)
+        elif UNDERSCORE in key or key.startswith(RESERVED_PREFIXES_B):
+            if not is_reserved_bytes(key) and key.replace(b"_", b"-") not in _CONTROLLED:
+                self.headers.append((name, value))  # else: an identity header, or a twin of one we control
         else:
-            if key == b"accept":
-                self.accept = value
-            elif key == b"x-requested-with":
-                self.xrw = value
-            elif key == b"origin":
-                self.origin = value
-            elif key == b"authorization":
-                self.authorization = value
-            elif key == b"x-real-ip":
-                self.real_ip = value
             self.headers.append((name, value))
+
+    # -- what a header the edge reads does to the request (see ``_ROLES``) --------------------------
+    def _host(self, name: bytes, value: bytes) -> None:
+        self.host = value
+        self.hosts += 1
+        self.headers.append((name, value))
+
+    def _cookie(self, name: bytes, value: bytes) -> None:
+        self.cookies.append(value)
+
+    def _content_length(self, name: bytes, value: bytes) -> None:
+        self.lengths += 1
+        self.content_length = int(value) if value.isdigit() else -1
+
+    def _transfer_encoding(self, name: bytes, value: bytes) -> None:
+        self.tes += 1
+        self.te = value
+
+    def _connection(self, name: bytes, value: bytes) -> None:
+        self.connection = value if not self.connection else self.connection + b"," + value
+
+    def _upgrade(self, name: bytes, value: bytes) -> None:
+        self.upgrade = value
+
+    def _drop(self, name: bytes, value: bytes) -> None:
+        """Hop-by-hop, or an identity header only the edge may set: not forwarded."""
+
+    def _xff(self, name: bytes, value: bytes) -> None:
+        self.xff = value if not self.xff else self.xff + b", " + value
+
+    def _xfp(self, name: bytes, value: bytes) -> None:
+        self.xfp = value
+
+    def _xfu(self, name: bytes, value: bytes) -> None:
+        self.xfu = value
+
+    def _xfm(self, name: bytes, value: bytes) -> None:
+        self.xfm = value
+
+    def _expect(self, name: bytes, value: bytes) -> None:
+        self.expect = value
+
+    def _request_id(self, name: bytes, value: bytes) -> None:
+        self.client_id = _UNSAFE if self.client_id else value  # the edge sends its own
+
+    def _accept(self, name: bytes, value: bytes) -> None:
+        self.accept = value
+        self.headers.append((name, value))
+
+    def _xrw(self, name: bytes, value: bytes) -> None:
+        self.xrw = value
+        self.headers.append((name, value))
+
+    def _origin(self, name: bytes, value: bytes) -> None:
+        self.origin = value
+        self.headers.append((name, value))
+
+    def _authorization(self, name: bytes, value: bytes) -> None:
+        self.authorization = value
+        self.headers.append((name, value))
+
+    def _real_ip(self, name: bytes, value: bytes) -> None:
+        self.real_ip = value
+        self.headers.append((name, value))
 
     def check_framing(self, max_body: int | None) -> None:
         """Refuse ambiguous or unsupported framing (RFC 9112 §6.3); sets ``chunked``."""
@@ -278,6 +309,38 @@ class Request:
             return frozenset()
         tokens = {t.strip().lower() for t in self.connection.split(b",")}
         return frozenset(tokens - _CONNECTION_STANDARD)
+
+
+_Role = Callable[[Request, bytes, bytes], None]
+#: Request headers the edge reads, controls or refuses, by lower-case name; any other passes as it came
+#: (unless a reserved prefix or an underscore makes it one of these in disguise: see ``add_header``).
+_ROLES: dict[bytes, _Role] = {
+    b"host": Request._host,
+    b"cookie": Request._cookie,
+    b"content-length": Request._content_length,
+    b"transfer-encoding": Request._transfer_encoding,
+    b"connection": Request._connection,
+    b"upgrade": Request._upgrade,
+    **dict.fromkeys(
+        HOP_BY_HOP - {b"content-length", b"transfer-encoding", b"connection", b"upgrade"}, Request._drop
+    ),
+    b"x-forwarded-for": Request._xff,
+    b"x-forwarded-proto": Request._xfp,
+    b"x-forwarded-uri": Request._xfu,
+    b"x-forwarded-method": Request._xfm,
+    **dict.fromkeys(
+        _FORWARDED - {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-uri", b"x-forwarded-method"},
+        Request._drop,
+    ),
+    b"expect": Request._expect,
+    b"x-request-id": Request._request_id,
+    **dict.fromkeys(RESERVED_NAMES_B, Request._drop),
+    b"accept": Request._accept,
+    b"x-requested-with": Request._xrw,
+    b"origin": Request._origin,
+    b"authorization": Request._authorization,
+    b"x-real-ip": Request._real_ip,
+}
 
 
 def upstream_head(

@@ -138,9 +138,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._dirty = False
         # The response head is relayed as the bytes that came (see :func:`~idgate.edge.http.relay_head`):
-        # while one is expected, what arrives is kept in ``_buf``; it starts at ``_head_at``.
+        # while one is expected, what arrives is kept in ``_buf`` (from the start of that head).
         self._buf = b""
-        self._head_at = 0
         self._awaiting = False
         self.raw: Callable[[bytes], None] | None = None  # set once a 101 turned this into a tunnel
 
@@ -158,7 +157,6 @@ class UpstreamConnection(asyncio.Protocol):
         self.no_body = no_body
         self.received = False
         self._buf = b""
-        self._head_at = 0
         self._awaiting = True
 
     def detach(self) -> None:
@@ -206,7 +204,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._buf = self._buf + data if self._buf else data
         try:
             self._parser.feed_data(data)
-            if self._awaiting and len(self._buf) - self._head_at > MAX_RESPONSE_HEAD:
+            if self._awaiting and len(self._buf) > MAX_RESPONSE_HEAD:
                 self._head_too_large()
                 return
             if self.sink is not None:
@@ -253,17 +251,17 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools callbacks ------------------------------------------------------------------
     def on_headers_complete(self) -> None:
-        buf, start = self._buf, self._head_at
-        end = buf.find(b"\r\n\r\n", start) + 2  # httptools accepts CRLF line ends only
+        buf = self._buf
+        end = buf.find(b"\r\n\r\n") + 2  # httptools accepts CRLF line ends only
         status = self._parser.get_status_code()
-        if status < 200:
-            self._head_at = end + 2  # an interim response: the final head follows
+        if status < 200:  # an interim response: the final head follows in what is left
+            self._buf = buf[end + 2 :]
         else:
             self._awaiting = False
             self._buf = b""
         keep_alive = self._parser.should_keep_alive()
         if self.sink is not None:
-            self.sink.upstream_head(status, buf[start:end], keep_alive)
+            self.sink.upstream_head(status, buf[:end], keep_alive)
         if self.no_body and status >= 200 and self.sink is not None:
             self._dirty = True  # set first: completing may hand this connection to the next request
             self.sink.upstream_complete(keep_alive)

@@ -173,3 +173,12 @@ async def test_a_head_that_never_ends_is_a_502_not_a_growing_buffer(
     assert errors.get(("app", "upstream_head_too_large"), 0) == before + 1
     r = await client.get("/again", headers=AUTH)  # the client's connection is still served
     assert r.status == 502
+
+
+async def test_interim_responses_are_consumed_as_they_come(
+    env: Env, client: Client, scripted: Scripted
+) -> None:
+    interim = b"HTTP/1.1 102 Processing\r\n\r\n" * 2000  # 54 KB each write, 108 KB before the final head
+    scripted.writes = [interim, interim, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone"]
+    r = await client.get("/", headers=AUTH)
+    assert (r.status, r.body) == (200, b"done")
