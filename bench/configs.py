@@ -20,6 +20,26 @@ APACHE_HOST = "apache.localhost"
 BENCH_REDIRECT = "http://rp.localhost/cb"  # the token benches' client: codes are minted, never redirected
 EMAIL = "bench@example.com"
 BODY_BYTES = 1024
+#: What a browser sends besides Host and Cookie when it opens a page (Chromium 131, a navigation): the
+#: browser-like configurations add these to wrk's requests, where a proxy's per-header work shows.
+BROWSER_HEADERS = [
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+    "Safari/537.36",
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+    "Accept-Language: en-US,en;q=0.9",
+    "Accept-Encoding: gzip, deflate, br, zstd",
+    "Connection: keep-alive",
+    "Upgrade-Insecure-Requests: 1",
+    "Sec-Fetch-Dest: document",
+    "Sec-Fetch-Mode: navigate",
+    "Sec-Fetch-Site: none",
+    "Sec-Fetch-User: ?1",
+    "Priority: u=0, i",
+    "Cache-Control: max-age=0",
+    'sec-ch-ua: "Chromium";v="131", "Not_A Brand";v="24"',
+    "sec-ch-ua-mobile: ?0",
+    'sec-ch-ua-platform: "Linux"',
+]
 APACHE_MODULES = "/usr/lib/apache2/modules"
 #: Users the token benches mint codes for: idgate keeps at most 10 refresh families per user and client, so
 #: enough users that a run's exchanges start families without evicting older ones (a person logs in now

@@ -106,12 +106,14 @@ class Target:
         return {True: "met", False: "**missed**", None: "not measured"}[self.met]
 
 
-def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str) -> str:
+def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str, variant: str = "") -> str:
+    """The proxy table; a row named ``... + variant`` is compared with nginx's and Apache's of that variant."""
     by_name = {s.name: s for s in summaries}
-    ref_nginx = by_name.get(nginx)
-    ref_apache = by_name.get(apache)
     rows = []
     for s in summaries:
+        suffix = variant if variant and s.name.endswith(variant) else ""
+        ref_nginx = by_name.get(nginx + suffix)
+        ref_apache = by_name.get(apache + suffix)
         rows.append(
             [
                 s.name,

@@ -304,6 +304,19 @@ def alternate(configs_: Sequence[Config], opts: Options) -> list[Summary]:
     return [report.summarise(c.name, samples[c.name], c.note) for c in configs_]
 
 
+BROWSER = ", browser-like request (15 more headers)"
+
+
+def browser_like(cfgs: Sequence[Config]) -> list[Config]:
+    """nginx, Apache (server-cache) and idgate (1 worker, memo) again, with a browser's headers."""
+    wanted = (NGINX, APACHE_SC, "idgate proxy, cookie session, 1 worker, memo on")
+    return [
+        dataclasses.replace(c, name=c.name + BROWSER, headers=[*c.headers, *configs.BROWSER_HEADERS])
+        for c in cfgs
+        if c.name in wanted
+    ]
+
+
 def proxy_configs(st: Stack) -> list[Config]:
     cfgs = [
         Config(
@@ -339,6 +352,7 @@ def proxy_configs(st: Stack) -> list[Config]:
                 st.trees(variant),
             )
         )
+    cfgs += browser_like(cfgs)
     for name, port in st.ports.floor.items():
         cfgs.append(
             Config(
@@ -688,7 +702,9 @@ def write_report(  # noqa: PLR0917
         ),
     )
     if proxy:
-        r.add("Proxy: authenticated GET of a 1 KiB file", report.proxy_table(proxy, NGINX, APACHE_SC))
+        r.add(
+            "Proxy: authenticated GET of a 1 KiB file", report.proxy_table(proxy, NGINX, APACHE_SC, BROWSER)
+        )
         r.add("Targets (PERFORMANCE.md, issue 7)", report.targets_table(proxy_targets(proxy)))
     if prov:
         rows = []

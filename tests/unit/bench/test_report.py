@@ -61,6 +61,18 @@ def test_proxy_table_ratios_against_the_references() -> None:
     assert "| nginx | 40,000 | 1.00× | 4.00× |" in rows[2]
 
 
+def test_a_variants_rows_are_compared_with_the_references_of_that_variant() -> None:
+    sums = [
+        summarise("nginx", [sample(40_000, 0.7, 2.0, 22.0)]),
+        summarise("apache", [sample(10_000, 3.0, 9.0, 150.0)]),
+        summarise("nginx, browser", [sample(20_000, 0.7, 2.0, 22.0)]),
+        summarise("apache, browser", [sample(5_000, 3.0, 9.0, 150.0)]),
+        summarise("idgate, browser", [sample(10_000, 1.2, 3.5, 40.0)]),
+    ]
+    rows = proxy_table(sums, nginx="nginx", apache="apache", variant=", browser").splitlines()
+    assert rows[6].startswith("| idgate, browser | 10,000 | 0.50× | 2.00× |")
+
+
 def test_targets_verdicts() -> None:
     assert at_least("r", 2.5, 2.0).verdict == "met"
     assert at_least("r", 1.5, 2.0).verdict == "**missed**"
