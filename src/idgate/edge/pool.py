@@ -139,7 +139,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._dirty = False
         # The response head is relayed as the bytes that came (see :func:`~idgate.edge.http.relay_head`):
         # while one is expected, what arrives is kept in ``_buf`` (from the start of that head).
-        self._buf = b""
+        self._buf: bytes | bytearray = b""
         self._awaiting = False
         self.raw: Callable[[bytes], None] | None = None  # set once a 101 turned this into a tunnel
 
@@ -201,7 +201,13 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.received = True
         if self._awaiting:
-            self._buf = self._buf + data if self._buf else data
+            buf = self._buf
+            if not buf:
+                self._buf = data  # the common case: the whole head in one read, not copied
+            elif isinstance(buf, bytearray):
+                buf += data  # a head in many reads grows in place, not by copying what came before
+            else:
+                self._buf = bytearray(buf) + data
         try:
             self._parser.feed_data(data)
             if self._awaiting and len(self._buf) > MAX_RESPONSE_HEAD:
@@ -261,7 +267,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._buf = b""
         keep_alive = self._parser.should_keep_alive()
         if self.sink is not None:
-            self.sink.upstream_head(status, buf[:end], keep_alive)
+            self.sink.upstream_head(status, bytes(buf[:end]), keep_alive)
         if self.no_body and status >= 200 and self.sink is not None:
             self._dirty = True  # set first: completing may hand this connection to the next request
             self.sink.upstream_complete(keep_alive)
