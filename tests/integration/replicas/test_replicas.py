@@ -24,11 +24,16 @@ RETRYABLE = (502, 503, 504)
 
 
 async def _step(browser: Browser, coro_factory: object) -> list[Hop]:
-    """One browser step; repeated once when the hop failed at the balancer (as a browser reload would)."""
+    """One browser step; repeated once when the hop failed at the balancer (as a browser reload would).
+
+    A failed hop is an error status from nginx, a connection it closed, or an answer cut short: a replica
+    killed between writing a response's head and its body leaves nginx with a head it has already passed
+    on (the client reads fewer bytes than ``Content-Length`` says).
+    """
     for attempt in range(2):
         try:
             hops: list[Hop] = await coro_factory()  # type: ignore[operator]
-        except aiohttp.ClientConnectionError:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
             if attempt:
                 raise
             continue
