@@ -8,7 +8,7 @@ import contextlib
 import hashlib
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 
 from idgate.clock import FrozenClock
 from idgate.edge.limits import EdgeLimits
+from idgate.edge.pool import parse_upstream
 from idgate.edge.routes import RouteTable
 from idgate.edge.server import EdgeServer, start_edge
 from idgate.sessions.base import Session
@@ -186,6 +187,22 @@ async def env(tmp_path: Path, limits: EdgeLimits, proxy_overrides: dict[str, obj
         await edge.aclose(grace=0.5)
         for runner in runners:
             await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def raw_upstream(
+    env: Env, handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """An asyncio server running ``handle`` per connection, as the upstream of ``app.test``."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    dep = env.edge.state.table.hosts["app.test"].deployment
+    assert dep is not None
+    object.__setattr__(dep, "upstream", parse_upstream(f"http://127.0.0.1:{port}"))
+    try:
+        yield
+    finally:
+        server.close()
 
 
 # -- a raw HTTP/1.1 client, to see exactly what the edge sends ---------------------------------

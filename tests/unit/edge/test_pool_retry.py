@@ -6,9 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.unit.edge.conftest import Client, Env, alice, seal
-
-from idgate.edge.pool import parse_upstream
+from tests.unit.edge.conftest import Client, Env, alice, raw_upstream, seal
 
 AUTH = f"Cookie: app_oauth2_proxy={seal(alice())}\r\n"
 
@@ -45,13 +43,8 @@ class OneShotUpstream:
 @pytest.fixture
 async def oneshot(env: Env) -> AsyncIterator[OneShotUpstream]:
     up = OneShotUpstream()
-    server = await asyncio.start_server(up.handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    dep = env.edge.state.table.hosts["app.test"].deployment
-    assert dep is not None
-    object.__setattr__(dep, "upstream", parse_upstream(f"http://127.0.0.1:{port}"))
-    yield up
-    server.close()
+    async with raw_upstream(env, up.handle):
+        yield up
 
 
 async def test_idempotent_request_retried_on_fresh_connection(

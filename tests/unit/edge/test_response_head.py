@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.unit.edge.conftest import Client, Env, alice, seal
+from tests.unit.edge.conftest import Client, Env, alice, raw_upstream, seal
 
 from idgate.edge.http import MAX_RESPONSE_HEAD, relay_head
-from idgate.edge.pool import parse_upstream
 
 AUTH = f"Cookie: app_oauth2_proxy={seal(alice())}\r\n"
 HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
@@ -104,13 +103,8 @@ class Scripted:
 @pytest.fixture
 async def scripted(env: Env) -> AsyncIterator[Scripted]:
     up = Scripted()
-    server = await asyncio.start_server(up.handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    dep = env.edge.state.table.hosts["app.test"].deployment
-    assert dep is not None
-    object.__setattr__(dep, "upstream", parse_upstream(f"http://127.0.0.1:{port}"))
-    yield up
-    server.close()
+    async with raw_upstream(env, up.handle):
+        yield up
 
 
 def byte_by_byte(data: bytes) -> list[bytes]:
