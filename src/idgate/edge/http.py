@@ -55,6 +55,7 @@ _FORWARDED = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-uri", b"x-forwarded-method"}
 )
 _CONTROLLED = _FORWARDED | HOP_BY_HOP | {b"host", b"cookie", b"expect", b"x-request-id"}
+#: ``Connection`` tokens that name no header to remove (requests and responses alike).
 _CONNECTION_STANDARD = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 IDEMPOTENT: frozenset[bytes] = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -416,11 +417,7 @@ def response_head(
 
 #: A response header line that does not pass as it came: hop-by-hop, or framing the edge writes itself.
 #: Matched in the lower-cased head: from the CRLF before the line to its value's end (before its CRLF).
-_HOP_LINE = re.compile(
-    rb"\r\n(c(?:onnection|ontent-length)|keep-alive|proxy-connection|t(?:e|railer|ransfer-encoding)|upgrade)"
-    rb":[ \t]*([^\r]*)"
-)
-_CONNECTION_PLAIN = frozenset({b"close", b"keep-alive", b""})
+_HOP_LINE = re.compile(rb"\r\n(" + b"|".join(sorted(map(re.escape, HOP_BY_HOP))) + rb"):[ \t]*([^\r]*)")
 #: The most response head bytes the edge reads from an upstream before it gives up (502).
 MAX_RESPONSE_HEAD = 64 * 1024
 
@@ -466,8 +463,8 @@ def relay_head(head: bytes) -> UpstreamHead:
         elif name == b"transfer-encoding":
             value = value.rstrip(b" \t")
             te = value if te is None else te + b", " + value
-        elif name == b"connection" and value not in _CONNECTION_PLAIN:
-            tokens = {t.strip(b" \t") for t in value.split(b",")} - _CONNECTION_PLAIN
+        elif name == b"connection" and value not in _CONNECTION_STANDARD:
+            tokens = {t.strip(b" \t") for t in value.split(b",")} - _CONNECTION_STANDARD
             named = tokens if named is None else named | tokens
     if last < len(head):
         parts.append(head[last:])
