@@ -42,10 +42,22 @@ def replica_values(
 
 
 def start_replica(
-    config: Path, role: str, log: Path, *, deployment: str | None = None, env: dict[str, str] | None = None
+    config: Path,
+    role: str,
+    log: Path,
+    *,
+    deployment: str | None = None,
+    env: dict[str, str] | None = None,
+    taken: frozenset[int] = frozenset(),
 ) -> Running:
-    """``idgate serve --config FILE --role ROLE [--deployment N] --listen 127.0.0.1:<free port>``."""
+    """``idgate serve --config FILE --role ROLE [--deployment N] --listen 127.0.0.1:<free port>``.
+
+    ``taken``: ports chosen but not bound yet (nginx's front, started after the replicas), which the
+    kernel may offer again as free; a replica given one of them would answer in nginx's place.
+    """
     port = free_port()
+    while port in taken:
+        port = free_port()
     args = ["serve", "--config", str(config), "--role", role, "--listen", f"127.0.0.1:{port}"]
     args += ["--deployment", deployment] if deployment else []
     return start_idgate(args, port, log, env)
@@ -166,10 +178,14 @@ def start_cluster(config: Path, front: int, tmp: Path, replicas: int = 2) -> Clu
     cluster = Cluster(front, config)
     try:
         for i in range(replicas):
-            cluster.providers.append(start_replica(config, "provider", tmp / f"provider-{i}.log"))
+            cluster.providers.append(
+                start_replica(config, "provider", tmp / f"provider-{i}.log", taken=frozenset({front}))
+            )
         for i in range(replicas):
             cluster.proxies.append(
-                start_replica(config, "proxy", tmp / f"proxy-{i}.log", deployment="grafana")
+                start_replica(
+                    config, "proxy", tmp / f"proxy-{i}.log", deployment="grafana", taken=frozenset({front})
+                )
             )
         pools = {
             "kkp.localhost": [r.port for r in cluster.providers],
