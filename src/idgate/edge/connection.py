@@ -507,7 +507,33 @@ class EdgeConnection(asyncio.Protocol):
     # -- called by Forward --------------------------------------------------------------------
     def forward_finished(self, status: int, close: bool) -> None:
         self._status = status
-        self._response_finished(close)
+        req = self._active
+        if (
+            close
+            or req is None
+            or not req.complete
+            or not req.keep_alive
+            or self._close_after
+            or self._queue
+            or self._looping
+            or self._pending_error
+            or self._upgrade_pending
+            or self._collect_timer is not None
+            or self.state.closing
+            or self._closed
+        ):
+            self._response_finished(close)
+            return
+        # The common end of an exchange (keep-alive, nothing queued, nothing pending): what
+        # ``_response_finished`` and ``_exchange_done`` would do on this path, in one call.
+        self._response_done = True
+        self._log(req)
+        self._active = None
+        self._forward = None
+        self._collect = None
+        if self._paused & PAUSE_PIPELINE:
+            self.resume(PAUSE_PIPELINE)
+        self._arm(_HEADER if self._incoming is not None else _IDLE)
 
     def forward_failed(self, status: int, reason: str) -> None:
         self._forward = None
