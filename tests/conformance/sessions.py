@@ -174,6 +174,30 @@ class SessionStoreConformance:
         late = await refresher.refresh(value, session, clock.now() + 1)
         assert calls == 1 and late.session == results[0].session
 
+    async def test_a_refresh_outlives_the_request_that_started_it(
+        self, stores: Callable[..., SessionStore], clock: FrozenClock
+    ) -> None:
+        """The first request's client goes away mid-refresh: the others still get the refreshed session."""
+        store = stores()
+        value = await store.put(alice(), NOW)
+        started = asyncio.Event()
+
+        async def renew(session: Session, now: float) -> Session:
+            started.set()
+            await asyncio.sleep(0.05)
+            return dataclasses.replace(session, created_at=now, groups=("org",))
+
+        refresher = Refresher(store, renew, refresh_after=60)
+        clock.advance(61)
+        first = asyncio.create_task(refresher.refresh(value, alice(), clock.now()))
+        await started.wait()
+        others = [asyncio.create_task(refresher.refresh(value, alice(), clock.now())) for _ in range(3)]
+        await asyncio.sleep(0)
+        first.cancel()
+        results = await asyncio.gather(*others)
+        assert all(r.session is not None and r.session.groups == ("org",) for r in results)
+        assert first.cancelled()
+
     async def test_refused_refresh_ends_the_session(
         self, stores: Callable[..., SessionStore], clock: FrozenClock
     ) -> None:

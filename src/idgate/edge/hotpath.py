@@ -28,6 +28,7 @@ from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, build_services
 from idgate.sessions.base import PENDING, Pending, Session
 from idgate.sessions.cookie import MAX_CHUNKS, split_chunks
+from idgate.sessions.flight import SingleFlight
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
 
@@ -94,12 +95,15 @@ class Verified:
     ``header_lines(now)`` adds the signed assertion, re-signed only after half its lifetime (the signer
     keeps it too, so a session opened again from its cookie reuses it). ``auth_headers`` (what
     ``/oauth/auth`` answers) are derived on first use: a session that is only proxied never pays for them.
+    ``decision`` is the policy's, kept by :meth:`Gate.decide` when the policy does not look at the path
+    (its criteria are functions of the session alone).
     """
 
     __slots__ = (
         "_auth_202",
         "_auth_headers",
         "assertion_renew",
+        "decision",
         "expires_at",
         "forward_lines",
         "gate",
@@ -117,6 +121,7 @@ class Verified:
         self._auth_headers: list[tuple[bytes, bytes]] | None = None
         self._auth_202: bytes | None = None
         self.forward_lines = header_lines(self.upstream_headers)
+        self.decision: Decision | None = None  # the policy's, when it does not look at the path
         self.assertion_renew = -_NEVER if gate.signer is not None else _NEVER
 
     @property
@@ -153,6 +158,7 @@ class Gate:
 
     __slots__ = (
         "_bearer_memo",
+        "_flight",
         "_memo",
         "_memo_size",
         "_split_memo",
@@ -203,6 +209,7 @@ class Gate:
         self._bearer_memo: dict[str, Verified] = {}
         self._memo_size = memo_size
         self._split_memo: dict[bytes, tuple[str | None, bytes | None]] = {}
+        self._flight: SingleFlight[tuple[Verified | None, list[tuple[bytes, bytes]]]] = SingleFlight()
 
     def split(self, headers: list[bytes]) -> tuple[str | None, bytes | None]:
         """:func:`split_cookies` for this deployment's cookie names, remembered per Cookie header value.
@@ -278,7 +285,16 @@ class Gate:
         self, sealed: str, now: float, proto: str
     ) -> tuple[Verified | None, list[tuple[bytes, bytes]]]:
         """The awaited half of :meth:`open`: fetch, refresh when due. Returns the session and the
-        ``Set-Cookie`` headers to add to the response (a refreshed cookie, or cleared cookies)."""
+        ``Set-Cookie`` headers to add to the response (a refreshed cookie, or cleared cookies).
+
+        Requests that arrive with one cookie while its session is being read share that read (single
+        flight): a dashboard's fifty panels cost one Redis round trip when the memo entry ends, not fifty.
+        """
+        return await self._flight.run((sealed, proto), lambda: self._resolve(sealed, now, proto))
+
+    async def _resolve(
+        self, sealed: str, now: float, proto: str
+    ) -> tuple[Verified | None, list[tuple[bytes, bytes]]]:
         session = await self.store.fetch(sealed, now)
         if session is None:
             return None, self._clear(proto)
@@ -327,10 +343,15 @@ class Gate:
 
     def decide(self, req: Request, verified: Verified | None) -> Decision:
         """The policy's decision for ``req`` (path normalised only when the policy looks at it)."""
-        session = verified.session if verified is not None else None
         policy = self.policy
-        if not policy.uses_path:
-            return policy.decide_session(session)
+        if not policy.uses_path:  # a function of the session alone: kept with the verified session
+            if verified is None:
+                return policy.decide_session(None)
+            found = verified.decision
+            if found is None:
+                found = verified.decision = policy.decide_session(verified.session)
+            return found
+        session = verified.session if verified is not None else None
         path = normalise_path(req.path().decode("latin-1"))
         return policy.decide(session, req.method.decode("ascii", "replace"), path)
 

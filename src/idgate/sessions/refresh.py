@@ -3,7 +3,7 @@
 ::
 
     request with a session older than cookie_refresh ──> Refresher.refresh(value, session, now)
-        same value already refreshing in this process? ──> wait for that one (single flight)
+        same value already refreshing in this process? ──> wait for that one (single flight, .flight)
         refreshed in the last GRACE seconds?          ──> that result (requests sent with the old cookie)
         store.lock(value) refused (another process)   ──> keep the current, still valid session
         renew(session) ──> new session   ──> store.put (cookie: a new value to set; redis: same slot)
@@ -23,13 +23,13 @@ ended; ``error``: provider or store unreachable, or an odd answer) and ``duratio
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from idgate.sessions.base import Session, SessionStore, SessionStoreUnavailable
+from idgate.sessions.flight import SingleFlight
 
 log = logging.getLogger("idgate.sessions")
 
@@ -60,7 +60,7 @@ class Refresher:
         self.renew = renew
         self.refresh_after = refresh_after
         self.deployment = deployment
-        self._inflight: dict[str, asyncio.Future[Refreshed]] = {}
+        self._flight: SingleFlight[Refreshed] = SingleFlight()
         self._recent: dict[str, tuple[float, Refreshed]] = {}
 
     def due_at(self, session: Session) -> float:
@@ -74,23 +74,12 @@ class Refresher:
         recent = self._recent.get(value)
         if recent is not None and now < recent[0]:
             return recent[1]
-        running = self._inflight.get(value)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[Refreshed] = asyncio.get_running_loop().create_future()
-        self._inflight[value] = future
-        try:
-            result = await self._refresh(value, session, now)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it
-            raise
-        else:
-            future.set_result(result)
-            self._remember(value, result, now)
-            return result
-        finally:
-            del self._inflight[value]
+        return await self._flight.run(value, lambda: self._refresh_once(value, session, now))
+
+    async def _refresh_once(self, value: str, session: Session, now: float) -> Refreshed:
+        result = await self._refresh(value, session, now)
+        self._remember(value, result, now)
+        return result
 
     async def _refresh(self, value: str, session: Session, now: float) -> Refreshed:
         token = await self.store.lock(value, LOCK_TTL)

@@ -185,3 +185,34 @@ async def test_redis_down_is_unavailable_then_recovers_without_restart(relay: Re
         assert await store.fetch(value, NOW) is not None
     finally:
         await store.close()
+
+
+async def test_concurrent_requests_with_one_cookie_share_one_redis_read() -> None:
+    """A dashboard's panels arrive together when the memo entry has ended: one GET serves them all."""
+    import dataclasses
+
+    from idgate.edge.hotpath import Gate
+
+    gate = Gate(dataclasses.replace(_unique(proxy()), session_store=REDIS_URL))
+    store = gate.store
+    assert isinstance(store, RedisSessions)
+    try:
+        value = await store.put(alice(), NOW)
+        calls: list[object] = []
+        real = store._redis.execute_command
+
+        async def counting(*args: object, **kw: object) -> object:
+            calls.append(args[0])
+            await asyncio.sleep(0.05)  # a read in flight while the others arrive
+            return await real(*args, **kw)
+
+        store._redis.execute_command = counting  # type: ignore[method-assign]
+        results = await asyncio.gather(*(gate.resolve(value, NOW, "https") for _ in range(50)))
+        assert calls == ["GET"]
+        assert {id(verified) for verified, _ in results} == {id(results[0][0])}
+        assert results[0][0] is not None and results[0][0].session.email == alice().email
+        assert gate.open(value, NOW + 1) is results[0][0]  # and the memo has it
+        await asyncio.gather(*(gate.resolve(value, NOW, "https") for _ in range(3)))
+        assert calls == ["GET", "GET"]  # a later read is a read of its own
+    finally:
+        await store.close()
