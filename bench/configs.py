@@ -16,6 +16,7 @@ import yaml
 
 PROVIDER_HOST = "kkp.localhost"
 APP_HOST = "app.localhost"
+REDIS_APP_HOST = "redis-app.localhost"  # the same upstream, sessions in Redis (the full proxy table only)
 APACHE_HOST = "apache.localhost"
 BENCH_REDIRECT = "http://rp.localhost/cb"  # the token benches' client: codes are minted, never redirected
 EMAIL = "bench@example.com"
@@ -99,6 +100,7 @@ class Ports:
     nginx_auth: int = 0
     nginx_auth_nocache: int = 0
     floor: dict[str, int] = field(default_factory=dict)  # bench/floor.py: name -> port
+    redis: int = 0  # redis-server for the Redis-sessions deployment (0: none)
 
     @property
     def issuer_port(self) -> int:
@@ -273,6 +275,18 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
                     "secret": sec.rp_secret,
                     "RedirectURIs": [BENCH_REDIRECT],
                 },
+                *(
+                    [
+                        {
+                            "id": "redis-app",
+                            "name": "App (Redis sessions)",
+                            "secret": sec.app_secret,
+                            "RedirectURIs": [f"http://{REDIS_APP_HOST}:{issuer_port}/oauth/callback"],
+                        }
+                    ]
+                    if ports.redis
+                    else []
+                ),
             ],
         },
         "iap": {
@@ -287,13 +301,34 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
                     "upstream_port": ports.upstream,
                     "ingress": {"host": f"{APP_HOST}:{issuer_port}"},
                     "config": {"scope": "openid email", "email_domains": ["*"], "pass_user_headers": True},
-                }
+                },
+                **({"redis-app": redis_deployment(ports, sec)} if ports.redis else {}),
             },
         },
         "idgate": {
             "listen": f"127.0.0.1:{issuer_port}",
             "data_dir": str(tmp / "idgate-data"),
             "storage": storage_url(tmp),
+        },
+    }
+
+
+def redis_deployment(ports: Ports, sec: Secrets) -> dict[str, Any]:
+    """``app``'s twin (same upstream, same person) whose sessions live in the bench's redis-server."""
+    return {
+        "name": "redis-app",
+        "client_id": "redis-app",
+        "client_secret": sec.app_secret,
+        "encryption_key": sec.encryption_key,
+        "upstream_service": "127.0.0.1",
+        "upstream_port": ports.upstream,
+        "ingress": {"host": f"{REDIS_APP_HOST}:{ports.issuer_port}"},
+        "config": {
+            "scope": "openid email",
+            "email_domains": ["*"],
+            "pass_user_headers": True,
+            "session_store_type": "redis",
+            "redis_connection_url": f"redis://127.0.0.1:{ports.redis}/0",
         },
     }
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEBIAN = {"wrk": "wrk", "nginx": "nginx", "apache2": "apache2"}
+DEBIAN = {"wrk": "wrk", "nginx": "nginx", "apache2": "apache2", "redis-server": "redis-server"}
 MOD_OIDC = Path("/usr/lib/apache2/modules/mod_auth_openidc.so")
 
 
@@ -103,6 +103,7 @@ def machine() -> dict[str, str]:
         "Apache": _first_line(_run(["apache2", "-v"])).replace("Server version: ", ""),
         "mod_auth_openidc": _run(["dpkg-query", "-W", "-f=${Version}", "libapache2-mod-auth-openidc"]),
         "wrk": _first_line(_run(["wrk", "-v"])).split(" [")[0],
+        "Redis": _first_line(_run(["redis-server", "--version"])).split(" sha=")[0],
         "node": _run(["node", "--version"]),
         "oidc-provider": _npm_version("oidc-provider"),
     }

@@ -18,6 +18,7 @@ class Sample:
 
     result: WrkResult
     cpu_us: float | None  # CPU µs per request of the measured process tree(s)
+    redis_per_request: float | None = None  # commands the session store's Redis processed per request
 
 
 @dataclass(slots=True)
@@ -32,6 +33,7 @@ class Summary:
     errors: int
     rounds: int
     note: str = ""
+    redis_per_request: float | None = None
 
     @property
     def per_core(self) -> float | None:
@@ -56,6 +58,7 @@ def summarise(name: str, samples: Sequence[Sample], note: str = "") -> Summary:
         errors=sum(s.result.errors for s in samples),
         rounds=len(samples),
         note=note,
+        redis_per_request=_median(s.redis_per_request for s in samples),
     )
 
 
@@ -123,7 +126,7 @@ def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str, variant: 
                 fmt_ms(s.p50_ms, s.p99_ms),
                 fmt_num(s.cpu_us, 1),
                 str(s.errors),
-                s.note,
+                _notes(s),
             ]
         )
     return table(
@@ -139,6 +142,11 @@ def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str, variant: 
         ],
         rows,
     )
+
+
+def _notes(s: Summary) -> str:
+    redis = None if s.redis_per_request is None else f"Redis commands per request: {s.redis_per_request:.5f}"
+    return "; ".join(n for n in (s.note, redis) if n)
 
 
 def targets_table(targets: Sequence[Target]) -> str:

@@ -28,6 +28,7 @@ from bench import configs, cpu, environment, login, provider, report
 from bench.processes import Proc, Supervisor, free_port, wait_port
 from bench.report import Sample, Summary, Target
 from bench.wrk import WrkResult, run_wrk, wrk_command
+from idgate.edge.hotpath import STATEFUL_MEMO_SECONDS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -76,6 +77,7 @@ class Config:
     expect: int = 200
     expect_bytes: int | None = configs.BODY_BYTES
     note: str = ""
+    redis_port: int = 0  # count this redis-server's commands per request (0: none)
 
 
 @dataclass
@@ -134,6 +136,7 @@ def start_stack(
         idgate={v: free_port() for v in variants},
         apache={t: free_port() for t in (("server-cache", "client-cookie") if apache else ())},
         oidc_provider=free_port(),
+        redis=free_port() if apache else 0,  # the full proxy table has Redis-session rows
     )
     st = Stack(tmp, sup, sec, ports)
     os.chmod(tmp, 0o755)  # nginx and Apache children run as unprivileged users
@@ -149,6 +152,7 @@ def start_stack(
         st.procs[name] = sup.start(name, ["nginx", "-c", str(conf), "-p", str(tmp / name)])
         wait_port(port, st.procs[name])
 
+    start_redis(st)
     nginx("upstream", configs.upstream_nginx_conf(tmp, ports.upstream), ports.upstream)
     nginx("nginx-proxy", configs.proxy_nginx_conf(tmp, ports.nginx_proxy, ports.upstream), ports.nginx_proxy)
 
@@ -186,6 +190,10 @@ def start_stack(
     first = variants[0]
     log(f"signing in through idgate's proxy ({first})")
     st.cookies["idgate"] = asyncio.run(login.browser_login(f"http://{st.app_host}/", sec.password))
+    if ports.redis:
+        log(f"signing in through idgate's proxy, Redis sessions ({first})")
+        url = f"http://{configs.REDIS_APP_HOST}:{ports.issuer_port}/"
+        st.cookies["idgate-redis"] = asyncio.run(login.browser_login(url, sec.password))
     if apache:  # the full proxy table: the floor of the design, and nginx in front running `idgate render
         # nginx` with its cache of 202s on (the default) and off
         start_floors(st, values)
@@ -201,26 +209,7 @@ def start_stack(
             )
             nginx(name, conf_text, port)
 
-    for session_type, port in ports.apache.items():
-        name = f"apache-{session_type}"
-        conf = tmp / name / "apache.conf"
-        conf.write_text(
-            configs.apache_conf(
-                tmp,
-                session_type=session_type,
-                port=port,
-                upstream_port=ports.upstream,
-                issuer=st.issuer,
-                client_secret=sec.apache_secret,
-                passphrase=sec.crypto_passphrase,
-            )
-        )
-        st.procs[name] = sup.start(name, ["apache2", "-f", str(conf), "-DFOREGROUND"])
-        wait_port(port, st.procs[name])
-        log(f"signing in through Apache + mod_auth_openidc ({session_type})")
-        st.cookies[name] = asyncio.run(
-            login.browser_login(f"http://{configs.APACHE_HOST}:{port}/", sec.password)
-        )
+    start_apaches(st)
 
     if node:
         st.procs["oidc-provider"] = sup.start(
@@ -240,6 +229,49 @@ def start_stack(
     time.sleep(1.0)
     st.idle_rss = {name: cpu.tree_rss_kb(p.pid) for name, p in st.procs.items()}
     return st
+
+
+def start_apaches(st: Stack) -> None:
+    """Apache + mod_auth_openidc for each session type, each with a session from a scripted login."""
+    for session_type, port in st.ports.apache.items():
+        name = f"apache-{session_type}"
+        conf = st.tmp / name / "apache.conf"
+        conf.write_text(
+            configs.apache_conf(
+                st.tmp,
+                session_type=session_type,
+                port=port,
+                upstream_port=st.ports.upstream,
+                issuer=st.issuer,
+                client_secret=st.sec.apache_secret,
+                passphrase=st.sec.crypto_passphrase,
+            )
+        )
+        st.procs[name] = st.sup.start(name, ["apache2", "-f", str(conf), "-DFOREGROUND"])
+        wait_port(port, st.procs[name])
+        log(f"signing in through Apache + mod_auth_openidc ({session_type})")
+        st.cookies[name] = asyncio.run(
+            login.browser_login(f"http://{configs.APACHE_HOST}:{port}/", st.sec.password)
+        )
+
+
+def start_redis(st: Stack) -> None:
+    """A redis-server of its own (no persistence) for the Redis-sessions deployment, when there is one."""
+    port = st.ports.redis
+    if port:
+        argv = [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        st.procs["redis"] = st.sup.start("redis", [*argv, "--dir", str(st.tmp)])
+        wait_port(port, st.procs["redis"])
 
 
 def start_floors(st: Stack, values: Path) -> None:
@@ -279,17 +311,35 @@ def measure(c: Config, opts: Options) -> Sample:
             opts.warmup,
         )
     roots = c.roots()
+    commands = redis_commands(c.redis_port) if c.redis_port else 0
     before = cpu.cpu_ticks(roots)
     result = run_wrk(
         wrk_command(url, seconds=opts.seconds, connections=opts.connections, headers=c.headers), opts.seconds
     )
     ticks = cpu.cpu_ticks(roots) - before
-    sample = Sample(result, cpu.us_per_request(ticks, result.requests))
+    per_request = None
+    if c.redis_port and result.requests:
+        # INFO counts what came before it: the bench's own first INFO and second connection's HELLO are in
+        # the difference
+        per_request = (redis_commands(c.redis_port) - commands - 2) / result.requests
+    sample = Sample(result, cpu.us_per_request(ticks, result.requests), per_request)
     log(
         f"  {c.name}: {result.rps:,.0f} req/s p50/p99 {report.fmt_ms(result.p50_ms, result.p99_ms)} ms "
         f"cpu {sample.cpu_us and round(sample.cpu_us, 1)} µs/req errors {result.errors}"
+        + (f" Redis commands/req {per_request:.5f}" if per_request is not None else "")
     )
     return sample
+
+
+def redis_commands(port: int) -> int:
+    """The commands a redis-server has processed so far (``INFO stats``)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        return int(client.info("stats")["total_commands_processed"])
+    finally:
+        client.close()
 
 
 def alternate(configs_: Sequence[Config], opts: Options) -> list[Summary]:
@@ -353,6 +403,24 @@ def proxy_configs(st: Stack) -> list[Config]:
             )
         )
     cfgs += browser_like(cfgs)
+    if "idgate-redis" in st.cookies:
+        for variant in ("idgate-1w", "idgate-1w-nomemo"):
+            if variant in st.ports.idgate:
+                memo = IDGATE_VARIANTS[variant][1]
+                cfgs.append(
+                    Config(
+                        f"idgate proxy, Redis sessions, 1 worker, memo {'on' if memo else 'off'}",
+                        st.ports.idgate[variant],
+                        "/",
+                        [
+                            f"Host: {configs.REDIS_APP_HOST}:{st.ports.issuer_port}",
+                            f"Cookie: {st.cookies['idgate-redis']}",
+                        ],
+                        st.trees(variant, "redis"),
+                        note="CPU: idgate + redis-server",
+                        redis_port=st.ports.redis,
+                    )
+                )
     for name, port in st.ports.floor.items():
         cfgs.append(
             Config(
@@ -661,6 +729,13 @@ def proxy_targets(sums: Sequence[Summary]) -> list[Target]:
                 "/oauth/auth answers/s on one core-equivalent (1e6 / CPU µs)", auth.per_core, 25_000, "/s", 0
             )
         )
+    for memo_on, wanted, what in (
+        (False, 1.0, "Redis round trips per request (Redis sessions, no memo)"),
+        (True, 0.001, f"Redis round trips per request with the memo (one per {STATEFUL_MEMO_SECONDS:g} s)"),
+    ):
+        redis = get(f"idgate proxy, Redis sessions, 1 worker, memo {'on' if memo_on else 'off'}")
+        if redis:
+            out.append(report.at_most(what, redis.redis_per_request, wanted, "", 5 if memo_on else 3))
     return out
 
 

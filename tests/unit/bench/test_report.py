@@ -73,6 +73,19 @@ def test_a_variants_rows_are_compared_with_the_references_of_that_variant() -> N
     assert rows[6].startswith("| idgate, browser | 10,000 | 0.50× | 2.00× |")
 
 
+def test_redis_commands_per_request_are_the_median_of_rounds_and_shown_in_the_notes() -> None:
+    def with_redis(per_request: float | None) -> Sample:
+        return Sample(sample(10_000, 1.0, 2.0, 50.0).result, 50.0, per_request)
+
+    redis = summarise("idgate, Redis", [with_redis(1.0), with_redis(None), with_redis(1.02)], "CPU: both")
+    assert redis.redis_per_request == pytest.approx(1.01)
+    cookie = summarise("idgate", [sample(25_000, 1.2, 3.5, 40.0)])
+    assert cookie.redis_per_request is None
+    rows = proxy_table([cookie, redis], nginx="nginx", apache="apache").splitlines()
+    assert rows[2].endswith("| 0 |  |")
+    assert rows[3].endswith("| 0 | CPU: both; Redis commands per request: 1.01000 |")
+
+
 def test_targets_verdicts() -> None:
     assert at_least("r", 2.5, 2.0).verdict == "met"
     assert at_least("r", 1.5, 2.0).verdict == "**missed**"
