@@ -110,7 +110,7 @@ class Target:
 
 
 def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str, variant: str = "") -> str:
-    """The proxy table; a row named ``... + variant`` is compared with nginx's and Apache's of that variant."""
+    """The proxy table; a row named ``... + variant`` is compared with the references of that variant."""
     by_name = {s.name: s for s in summaries}
     rows = []
     for s in summaries:
