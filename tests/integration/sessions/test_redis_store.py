@@ -61,18 +61,26 @@ async def test_peek_is_pending_without_a_round_trip_and_cookie_holds_no_session(
         await store.close()
 
 
+def _count_commands(store: RedisSessions, delay: float = 0.0) -> list[object]:
+    """The commands ``store`` sends from now on (each delayed by ``delay`` seconds), as a list to read."""
+    calls: list[object] = []
+    real = store._redis.execute_command
+
+    async def counting(*args: object, **kw: object) -> object:
+        calls.append(args[0])
+        if delay:
+            await asyncio.sleep(delay)
+        return await real(*args, **kw)
+
+    store._redis.execute_command = counting  # type: ignore[method-assign]
+    return calls
+
+
 async def test_fetch_is_one_redis_command() -> None:
     store = RedisSessions(_unique(proxy()), REDIS_URL)
     try:
         value = await store.put(alice(), NOW)
-        calls: list[object] = []
-        real = store._redis.execute_command
-
-        async def counting(*args: object, **kw: object) -> object:
-            calls.append(args[0])
-            return await real(*args, **kw)
-
-        store._redis.execute_command = counting  # type: ignore[method-assign]
+        calls = _count_commands(store)
         assert await store.fetch(value, NOW) is not None
         assert calls == ["GET"]
     finally:
@@ -198,15 +206,7 @@ async def test_concurrent_requests_with_one_cookie_share_one_redis_read() -> Non
     assert isinstance(store, RedisSessions)
     try:
         value = await store.put(alice(), NOW)
-        calls: list[object] = []
-        real = store._redis.execute_command
-
-        async def counting(*args: object, **kw: object) -> object:
-            calls.append(args[0])
-            await asyncio.sleep(0.05)  # a read in flight while the others arrive
-            return await real(*args, **kw)
-
-        store._redis.execute_command = counting  # type: ignore[method-assign]
+        calls = _count_commands(store, delay=0.05)  # a read in flight while the others arrive
         results = await asyncio.gather(*(gate.resolve(value, NOW, "https") for _ in range(50)))
         assert calls == ["GET"]
         assert {id(verified) for verified, _ in results} == {id(results[0][0])}
