@@ -507,33 +507,7 @@ class EdgeConnection(asyncio.Protocol):
     # -- called by Forward --------------------------------------------------------------------
     def forward_finished(self, status: int, close: bool) -> None:
         self._status = status
-        req = self._active
-        if (
-            close
-            or req is None
-            or not req.complete
-            or not req.keep_alive
-            or self._close_after
-            or self._queue
-            or self._looping
-            or self._pending_error
-            or self._upgrade_pending
-            or self._collect_timer is not None
-            or self.state.closing
-            or self._closed
-        ):
-            self._response_finished(close)
-            return
-        # The common end of an exchange (keep-alive, nothing queued, nothing pending): what
-        # ``_response_finished`` and ``_exchange_done`` would do on this path, in one call.
-        self._response_done = True
-        self._log(req)
-        self._active = None
-        self._forward = None
-        self._collect = None
-        if self._paused & PAUSE_PIPELINE:
-            self.resume(PAUSE_PIPELINE)
-        self._arm(_HEADER if self._incoming is not None else _IDLE)
+        self._response_finished(close)
 
     def forward_failed(self, status: int, reason: str) -> None:
         self._forward = None
@@ -556,12 +530,22 @@ class EdgeConnection(asyncio.Protocol):
         self._log(req)
         self._active = None
         self._forward = None
-        self._stop_collecting()
+        if self._collect is not None or self._collect_timer is not None:
+            self._stop_collecting()
         if self._close_after or not req.keep_alive or self.state.closing:
             self.close()
             return
         if self._looping:
             return
+        if self._queue or self._pending_error or self._upgrade_pending:
+            self._next_exchange()
+        elif not self._closed:  # the common case: wait for the next request
+            self.resume(PAUSE_PIPELINE)
+            self._arm(_HEADER if self._incoming is not None else _IDLE)
+
+    def _next_exchange(self) -> None:
+        """Serve what waited for the exchange that ended: queued requests, a parse error, an upgrade
+        that was not taken."""
         self._looping = True
         try:
             while self._active is None and self._queue and not self._closed:
