@@ -24,6 +24,8 @@ def _use_idgate_src(argv: list[str]) -> None:
         )
         if value:
             src = str(Path(value).resolve())
+            if not (Path(src) / "idgate" / "__init__.py").is_file():  # else the checkout would be measured
+                sys.exit(f"bench: --idgate-src {value}: no idgate package there (give the src/ directory)")
             sys.path.insert(0, src)
             os.environ["PYTHONPATH"] = src + os.pathsep + os.environ.get("PYTHONPATH", "")
 

@@ -165,7 +165,10 @@ NOTES: dict[str, str] = {
     "IdgateSection.storage": "`sqlite:///PATH` or `postgresql://USER@HOST/DB`.",
     "IdgateSection.sessions": "Proxy session store: `cookie` or `redis://HOST:PORT/DB`.",
     "IdgateSection.data_dir": "Where local state lives (the default SQLite file).",
-    "IdgateSection.workers": "Processes sharing the port (`idgate serve --workers`).",
+    "IdgateSection.workers": (
+        "Processes sharing the port (`idgate serve --workers`). One process already signs ID tokens and "
+        "checks passwords on a thread per core; more workers spread the rest over the cores."
+    ),
     "IdgateSection.kubernetes": "Read only by `idgate render kubernetes`.",
 }
 

@@ -12,11 +12,8 @@ does not tell whether an account exists. Dex's hashes come from Go (``$2a$``) or
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import bcrypt
@@ -25,23 +22,19 @@ from idgate.connectors.base import Identity
 from idgate.connectors.errors import LoginRefused
 from idgate.errors import NotFound
 from idgate.storage.base import Password, Storage
+from idgate.threads import CorePool
 
 CONNECTOR_ID = "local"
 _DEFAULT_COST = 10
 T = TypeVar("T")
 
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+_HASHING = CorePool("idgate-bcrypt")
 
 
 async def hashing(fn: Callable[..., T], *args: object) -> T:
     """``fn(*args)`` on the password-hashing pool: one thread per core, so a burst of logins queues there
-    (each bcrypt keeps a core busy) instead of taking the threads other blocking work needs. A forked
-    worker makes its own pool."""
-    global _pool  # noqa: PLW0603 - one pool per process, made on first use
-    if _pool is None or _pool[0] != os.getpid():
-        workers = os.cpu_count() or 1
-        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="idgate-bcrypt"))
-    return await asyncio.get_running_loop().run_in_executor(_pool[1], fn, *args)
+    (each bcrypt keeps a core busy) instead of taking the threads other blocking work needs."""
+    return await _HASHING.run(fn, *args)
 
 
 def normalise_hash(hashed: str | bytes) -> bytes:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import threading
+import time
+from typing import Any
 
 import aiohttp
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from tests.unit.provider.support import (
@@ -20,6 +25,8 @@ from tests.unit.provider.support import (
     query_of,
 )
 
+from idgate.oidc import id_token
+from idgate.oidc.keys import LoadedKeys
 from idgate.oidc.subject import encode_subject
 
 
@@ -93,6 +100,38 @@ async def test_full_flow_from_auth_to_userinfo(provider: Provider) -> None:
     assert info.status == 200
     claims = await info.json()
     assert claims["sub"] == token.claims["sub"] and claims["email"] == EMAIL
+
+
+async def test_id_tokens_are_signed_off_the_event_loop(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An RS256 signature keeps a core busy for ~0.3 ms: it runs on the signing threads, and the loop goes
+    on serving (here: a slowed signature, and a ticker that must keep ticking meanwhile)."""
+    real, threads = id_token.sign, []
+
+    def slow_sign(claims: dict[str, Any], keys: LoadedKeys) -> str:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.1)
+        return real(claims, keys)
+
+    monkeypatch.setattr(id_token, "sign", slow_sign)
+    code = await provider.code()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(ticker())
+    tokens = await provider.client.post("/dex/token", data=token_form(code), headers=BASIC)
+    task.cancel()
+    assert tokens.status == 200, await tokens.text()
+    jwks = KeySet.import_key_set(await (await provider.client.get("/dex/keys")).json())
+    assert jwt.decode((await tokens.json())["id_token"], jwks, algorithms=["RS256"]).claims["email"] == EMAIL
+    assert threads and all(name.startswith("idgate-sign") for name in threads)
+    assert ticks >= 10  # the loop ran while the signature took 100 ms
 
 
 async def test_code_replay_is_invalid_grant(provider: Provider) -> None:
