@@ -34,6 +34,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 #: grants per second the token benches prepare bodies for (see provider_benches)
 RATE_GUESS = 2500.0
+#: seconds for requests still in flight when wrk stops to finish (before Redis commands are counted)
+SETTLE = 0.3
 IDGATE_VARIANTS = {  # name -> (workers, memo)
     "idgate-1w": (1, True),
     "idgate-1w-nomemo": (1, False),
@@ -327,17 +329,19 @@ def measure(c: Config, opts: Options) -> Sample:
     if opts.warmup > 0:
         run_wrk(wrk_for(c, opts.warmup, opts), opts.warmup)
     roots = c.roots()
+    if c.redis_port:
+        time.sleep(SETTLE)  # the warm-up's last requests read their sessions before the count starts
     commands = redis_commands(c.redis_port) if c.redis_port else 0
     before = cpu.cpu_ticks(roots)
     result = run_wrk(wrk_for(c, opts.seconds, opts), opts.seconds)
     ticks = cpu.cpu_ticks(roots) - before
     per_request = None
     if c.redis_port and result.requests:
-        # INFO counts what came before it: the bench's own first INFO and second connection's HELLO are in
-        # the difference. wrk stops with a request in flight on each connection, uncounted, that the server
-        # did read a session for: those are requests too.
+        # wrk stops with a request in flight on each connection, uncounted, that the server did read a
+        # session for: those are requests too.
+        time.sleep(SETTLE)
         served = result.requests + opts.connections
-        per_request = (redis_commands(c.redis_port) - commands - 2) / served
+        per_request = (redis_commands(c.redis_port) - commands) / served
     sample = Sample(result, cpu.us_per_request(ticks, result.requests), per_request)
     log(
         f"  {c.name}: {result.rps:,.0f} req/s p50/p99 {report.fmt_ms(result.p50_ms, result.p99_ms)} ms "
@@ -347,15 +351,24 @@ def measure(c: Config, opts: Options) -> Sample:
     return sample
 
 
+#: What a client says to set up or look at its connection, not session work (``INFO commandstats`` names).
+REDIS_SETUP = frozenset({"hello", "client", "info", "ping", "select", "auth", "command"})
+
+
 def redis_commands(port: int) -> int:
-    """The commands a redis-server has processed so far (``INFO stats``)."""
+    """The session commands a redis-server has run so far: ``INFO commandstats`` without
+    :data:`REDIS_SETUP` (a connection the client opens mid-run says HELLO and CLIENT SETINFO; the bench's
+    own INFO is not a session's either)."""
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port)
     try:
-        return int(client.info("stats")["total_commands_processed"])
+        stats = client.info("commandstats")
     finally:
         client.close()
+    return sum(
+        int(v["calls"]) for k, v in stats.items() if k.removeprefix("cmdstat_").split("|")[0] not in REDIS_SETUP
+    )
 
 
 def alternate(configs_: Sequence[Config], opts: Options) -> list[Summary]:
