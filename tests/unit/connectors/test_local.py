@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import bcrypt
 import pytest
+from tests.loop_ticks import LoopTicks
 
 from idgate.connectors.base import CallbackConnector, PasswordConnector, RefreshConnector
 from idgate.connectors.local import LocalConnector, check_password
@@ -96,18 +97,9 @@ async def test_local_is_a_password_and_refresh_connector(storage: Storage) -> No
 
 async def test_logins_do_not_block_the_event_loop(storage: Storage) -> None:
     connector = LocalConnector(storage)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.001)
-
-    task = asyncio.create_task(ticker())
-    await connector.login((), "kubermatic@example.com", "password")
-    task.cancel()
-    assert ticks > 5
+    async with LoopTicks(0.001) as loop:
+        await connector.login((), "kubermatic@example.com", "password")
+    assert loop.ticks > 5
 
 
 async def test_bcrypt_runs_on_one_thread_per_core_never_on_the_loop(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import threading
 import time
@@ -12,6 +11,7 @@ import aiohttp
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from tests.loop_ticks import LoopTicks
 from tests.unit.provider.support import (
     CB,
     EMAIL,
@@ -116,22 +116,13 @@ async def test_id_tokens_are_signed_off_the_event_loop(
 
     monkeypatch.setattr(id_token, "sign", slow_sign)
     code = await provider.code()
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    task = asyncio.create_task(ticker())
-    tokens = await provider.client.post("/dex/token", data=token_form(code), headers=BASIC)
-    task.cancel()
+    async with LoopTicks(0.005) as loop:
+        tokens = await provider.client.post("/dex/token", data=token_form(code), headers=BASIC)
     assert tokens.status == 200, await tokens.text()
     jwks = KeySet.import_key_set(await (await provider.client.get("/dex/keys")).json())
     assert jwt.decode((await tokens.json())["id_token"], jwks, algorithms=["RS256"]).claims["email"] == EMAIL
     assert threads and all(name.startswith("idgate-sign") for name in threads)
-    assert ticks >= 10  # the loop ran while the signature took 100 ms
+    assert loop.ticks >= 10  # the loop ran while the signature took 100 ms
 
 
 async def test_code_replay_is_invalid_grant(provider: Provider) -> None:
