@@ -26,7 +26,8 @@ async def test_work_runs_on_the_pools_threads_at_most_one_per_core() -> None:
             running -= 1
         return n * 2, threading.current_thread().name
 
-    done = await asyncio.gather(*(pool.run(work, n) for n in range(3 * (os.cpu_count() or 1))))
+    jobs = (pool.run(work, n) for n in range(3 * (os.cpu_count() or 1)))
+    done = await asyncio.wait_for(asyncio.gather(*jobs), 10)  # a lost result fails here, not hangs
     assert [value for value, _ in done] == [n * 2 for n in range(len(done))]
     assert all(name.startswith("idgate-test") for _, name in done)
     assert 1 <= most <= (os.cpu_count() or 1)
@@ -37,7 +38,7 @@ async def test_an_error_reaches_the_caller() -> None:
         raise ValueError("bad key")
 
     try:
-        await CorePool("idgate-test").run(fails)
+        await asyncio.wait_for(CorePool("idgate-test").run(fails), 5)  # a lost error times out
     except ValueError as err:
         assert str(err) == "bad key"
     else:
