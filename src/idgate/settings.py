@@ -232,6 +232,9 @@ class Settings:
     proxies: tuple[ProxySettings, ...] = field(default_factory=tuple)
     # Demo mode: serve the built-in upstream page (``idgate.demo``) on this address.
     demo_upstream: str | None = None
+    # idgate.identity_headers: client headers removed besides the defaults, and defaults let through
+    strip_headers: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
 
     def proxy(self, name: str) -> ProxySettings:
         for p in self.proxies:

@@ -1,4 +1,5 @@
-"""Header trust on the running product: identity headers sent by a client (any case, ``_`` for ``-``),
+"""Header trust on the running product: identity headers sent by a client (any case, ``_`` for ``-``;
+idgate's own and other proxies' in every lane: proxied, skip-auth, ``/oauth/auth``, WebSocket),
 ``Connection:`` naming the proxy's own headers, ``X-Forwarded-*`` from a peer that is not a trusted
 proxy, and ``Host`` / ``X-Forwarded-Host`` never used to build a URL."""
 
@@ -29,6 +30,36 @@ FORGED = [
     ("X_Auth_Request_User", "ceo"),
     ("X-Idgate-Deployment", "prometheus"),
 ]
+#: Other proxies' and gateways' identity headers, which upstreams (Grafana, Apache apps, Kubernetes) trust.
+FOREIGN = [
+    ("Remote-User", "ceo"),
+    ("remote_groups", "admins"),
+    ("X-Remote-User", "ceo"),
+    ("X-Remote-Group", "admins"),
+    ("X_REMOTE_GROUP", "admins"),
+    ("OIDC_CLAIM_email", "ceo@example.com"),
+    ("oidc-claim-groups", "admins"),
+    ("OIDC_access_token", "ceo-token"),
+    ("X-WEBAUTH-USER", "ceo"),
+    ("x_webauth_user", "ceo"),
+    ("Impersonate-User", "ceo"),
+    ("Impersonate-Group", "admins"),
+    ("X-User", "ceo"),
+    ("X-Email", "ceo@example.com"),
+    ("X-Auth-User", "ceo"),
+    ("X-Amzn-Oidc-Identity", "ceo"),
+    ("Cf-Access-Authenticated-User-Email", "ceo@example.com"),
+    ("X-Goog-Authenticated-User-Email", "ceo@example.com"),
+    ("X-MS-CLIENT-PRINCIPAL-NAME", "ceo"),
+    ("X-Pomerium-Jwt-Assertion", "ceo-token"),
+]
+
+
+def assert_no_forged(headers: dict[str, str]) -> None:
+    """Nothing a client forged reached the upstream, under any name."""
+    values = " ".join(f"{k}={v}" for k, v in headers.items())
+    assert "ceo" not in values and "admins" not in values, values
+    assert not any("_" in k for k in headers), headers
 
 
 def raw_get(idgate: Running, path: str, cookie: str, extra: list[tuple[str, str]]) -> bytes:
@@ -44,13 +75,55 @@ async def test_forged_identity_headers_in_any_spelling_never_reach_the_upstream(
         await sign_in(b, idgate)
         cookie = cookie_header(b, idgate.url("grafana"))
     upstream.clear()
-    got = exchange(idgate.port, raw_get(idgate, "/forged", cookie, FORGED))
+    got = exchange(idgate.port, raw_get(idgate, "/forged", cookie, FORGED + FOREIGN))
     assert status(got) == 200
     seen = upstream.seen[-1].headers
-    values = " ".join(f"{k}={v}" for k, v in seen.items())
-    assert "ceo" not in values and "admins" not in values, values
-    assert not any("_" in k for k in seen), seen
+    assert_no_forged(seen)
     assert {k.lower(): v for k, v in seen.items()}["x-forwarded-email"] == EMAIL
+
+
+def test_forged_identity_headers_never_reach_a_skip_auth_route(idgate: Running, upstream: Upstream) -> None:
+    upstream.clear()
+    got = exchange(idgate.port, raw_get(idgate, "/api/health", "", FORGED + FOREIGN))
+    assert status(got) == 200
+    assert [s.target for s in upstream.seen] == ["/api/health"]
+    assert_no_forged(upstream.seen[-1].headers)
+
+
+async def test_forged_identity_headers_never_reach_a_websocket_upstream(
+    idgate: Running, upstream: Upstream
+) -> None:
+    async with Browser() as b:
+        await sign_in(b, idgate)
+        cookie = cookie_header(b, idgate.url("grafana"))
+    upstream.clear()
+    extra = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+        ("Origin", f"http://grafana.localhost:{idgate.port}"),
+    ]
+    exchange(idgate.port, raw_get(idgate, "/ws", cookie, extra + FORGED + FOREIGN))
+    assert [s.target for s in upstream.seen] == ["/ws"]
+    assert_no_forged(upstream.seen[-1].headers)
+
+
+async def test_oauth_auth_answers_with_the_session_never_with_what_the_client_sent(idgate: Running) -> None:
+    async with Browser() as b:
+        await sign_in(b, idgate)
+        cookie = cookie_header(b, idgate.url("grafana"))
+    for with_cookie in (cookie, ""):
+        got = exchange(idgate.port, raw_get(idgate, "/oauth/auth", with_cookie, FORGED + FOREIGN))
+        assert status(got) == (202 if with_cookie else 401), got[:300]
+        head = got.partition(b"\r\n\r\n")[0].decode("latin-1")
+        assert "ceo" not in head and "admins" not in head, head
+        for name, _ in FOREIGN:
+            assert header(got, name) is None, name
+    assert (
+        header(exchange(idgate.port, raw_get(idgate, "/oauth/auth", cookie, [])), "X-Auth-Request-Email")
+        == EMAIL
+    )
 
 
 async def test_connection_cannot_remove_the_proxy_identity_headers(
@@ -149,3 +222,32 @@ async def test_a_trusted_proxy_names_the_page_to_come_back_to(idgate: Running) -
 
 async def test_an_untrusted_peer_cannot_name_the_page_to_come_back_to(strict_idgate: Running) -> None:
     assert await _start_with_forwarded_uri(strict_idgate) == strict_idgate.url("grafana", "/")
+
+
+# -- idgate.identity_headers: the list is the operator's to extend or narrow ---------------------------
+
+
+def portal_headers(values: Values) -> None:
+    values["idgate"]["identity_headers"] = {
+        "strip": ["X-Portal-User", "X-Portal-Team-*"],
+        "allow": ["X-WEBAUTH-*"],
+    }
+
+
+@pytest.fixture(scope="module")
+def portal_idgate(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = run_idgate(tmp_path_factory.mktemp("portal"), upstream, adjust=portal_headers)
+    yield running
+    assert stop_idgate(running) == 0, running.output()
+
+
+def test_configured_identity_headers_are_removed_and_allowed_ones_pass(
+    portal_idgate: Running, upstream: Upstream
+) -> None:
+    upstream.clear()
+    sent = [("X-Portal-User", "ceo"), ("x_portal_team_name", "admins"), ("X-WEBAUTH-USER", "grafana-admin")]
+    got = exchange(portal_idgate.port, raw_get(portal_idgate, "/api/health", "", sent + FOREIGN[:6]))
+    assert status(got) == 200
+    seen = upstream.seen[-1].headers
+    assert_no_forged({k: v for k, v in seen.items() if k != "X-WEBAUTH-USER"})
+    assert seen["X-WEBAUTH-USER"] == "grafana-admin"

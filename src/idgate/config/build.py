@@ -56,6 +56,8 @@ def build_settings(config: Config) -> Settings:
         data_dir=section.data_dir,
         provider=provider,
         proxies=proxies,
+        strip_headers=tuple(section.identity_headers.strip),
+        allow_headers=tuple(section.identity_headers.allow),
     )
 
 

@@ -6,14 +6,16 @@ Messages never echo a storage or session URL: it may carry a password.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from idgate.config.types import Duration, Strict
+from idgate.config.types import Duration, Strict, did_you_mean
+from idgate.proxy.headers import FOREIGN_IDENTITY_HEADERS, normalise_pattern
 
-__all__ = ["IdgateSection", "KubernetesSection", "LoginThrottle"]
+__all__ = ["IdentityHeaders", "IdgateSection", "KubernetesSection", "LoginThrottle"]
 
 STORAGE_SCHEMES = ("sqlite", "postgresql", "postgres")
 SESSION_SCHEMES = ("redis", "rediss")
@@ -84,6 +86,62 @@ class LoginThrottle(Strict):
     failure_delay: Annotated[Duration, AfterValidator(_failure_delay)] = 1.0
 
 
+_HEADER_PATTERN = re.compile(r"[A-Za-z0-9!#$%&'+.^_`|~-]+\*?")
+
+
+def _header_pattern(value: str) -> str:
+    if not _HEADER_PATTERN.fullmatch(value):
+        raise PydanticCustomError(
+            "header_name",
+            "expected a header name such as X-Portal-User, or a prefix such as X-Portal-*, got '{value}'",
+            {"value": value},
+        )
+    return value
+
+
+def _strip_entry(value: str) -> str:
+    from idgate.edge.http import reads_itself  # the edge's own table of the headers it reads
+
+    _header_pattern(value)
+    if not value.endswith("*") and reads_itself(normalise_pattern(value)):
+        raise PydanticCustomError(
+            "header_name",
+            "'{value}' is a header idgate reads or sets itself; it cannot be removed here",
+            {"value": value},
+        )
+    return value
+
+
+_DEFAULTS = {normalise_pattern(p): p for p in FOREIGN_IDENTITY_HEADERS}
+
+
+def _allow_entry(value: str) -> str:
+    _header_pattern(value)
+    if normalise_pattern(value) not in _DEFAULTS:
+        raise PydanticCustomError(
+            "header_name",
+            "'{value}' is not an entry of the default list in docs/proxy.md (idgate's own identity "
+            "headers, X-Forwarded-User ..., X-Auth-Request-* and X-Idgate-*, are always removed){hint}",
+            {"value": value, "hint": did_you_mean(value, _DEFAULTS.values())},
+        )
+    return value
+
+
+class IdentityHeaders(Strict):
+    """``idgate.identity_headers``: which headers a client may not send to any upstream. idgate always
+    removes its own identity headers (``X-Forwarded-User``, ``-Email``, ``-Groups``,
+    ``-Preferred-Username``, ``-Access-Token``, ``X-Auth-Request-*``, ``X-Idgate-*``) and, by default,
+    those of other proxies and gateways that upstreams trust (``Remote-*``, ``X-Remote-*``,
+    ``Impersonate-*``, ``X-WEBAUTH-*``, ``OIDC_*`` ...: the list is in docs/proxy.md), in any case and
+    with ``_`` for ``-``. A trailing ``*`` makes a prefix.
+    """
+
+    # More client headers to remove (e.g. the one your upstream trusts: X-Portal-User, X-Portal-*).
+    strip: list[Annotated[str, AfterValidator(_strip_entry)]] = Field(default_factory=list)
+    # Entries of the default list to let through, as written there (e.g. X-Amzn-Oidc-* behind an AWS ALB).
+    allow: list[Annotated[str, AfterValidator(_allow_entry)]] = Field(default_factory=list)
+
+
 class KubernetesSection(Strict):
     """``idgate.kubernetes``: read only by ``idgate render kubernetes`` (see :mod:`idgate.deploy`).
 
@@ -122,6 +180,8 @@ class IdgateSection(Strict):
     login_session_lifetime: Duration = 24 * 3600.0
     # Login limits: failures per account and per client address, the lockout, the failure delay.
     login_throttle: LoginThrottle = Field(default_factory=LoginThrottle)
+    # Client headers removed before any upstream sees them: idgate's own and other proxies' identity headers.
+    identity_headers: IdentityHeaders = Field(default_factory=IdentityHeaders)
     kubernetes: KubernetesSection = Field(default_factory=KubernetesSection)
 
     @property

@@ -24,7 +24,15 @@ from idgate.clock import Clock
 from idgate.edge.dispatch import dispatch, emit
 from idgate.edge.forward import Forward
 from idgate.edge.hotpath import HTML
-from idgate.edge.http import CONTINUE_100, Request, simple_response, upstream_head, with_request_id
+from idgate.edge.http import (
+    CONTINUE_100,
+    DEFAULT_RULES,
+    HeaderRules,
+    Request,
+    simple_response,
+    upstream_head,
+    with_request_id,
+)
 from idgate.edge.limits import EdgeLimits
 from idgate.edge.pages import page
 from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
@@ -55,11 +63,17 @@ class EdgeState:
     """What every connection of one edge shares."""
 
     def __init__(
-        self, table: RouteTable, clock: Clock, limits: EdgeLimits, stats: EdgeStats | None = None
+        self,
+        table: RouteTable,
+        clock: Clock,
+        limits: EdgeLimits,
+        stats: EdgeStats | None = None,
+        rules: HeaderRules = DEFAULT_RULES,
     ) -> None:
         self.table = table
         self.clock = clock
         self.limits = limits
+        self.rules = rules
         self.stats = STATS if stats is None else stats
         self.pool = Pool(limits)
         self.connections: set[EdgeConnection] = set()
@@ -297,7 +311,7 @@ class EdgeConnection(asyncio.Protocol):
 
     # -- httptools callbacks ------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self._incoming = Request(perf_counter())
+        self._incoming = Request(perf_counter(), self.state.rules)
         self._in_head = True
         if self._active is None:
             self._arm(_HEADER)

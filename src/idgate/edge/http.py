@@ -9,9 +9,10 @@ import itertools
 import os
 import re
 from collections.abc import Callable
+from typing import Final
 
 from idgate.page_headers import PAGE_HEADERS_B
-from idgate.proxy.headers import RESERVED_NAMES_B, RESERVED_PREFIXES_B, UNDERSCORE, is_reserved_bytes
+from idgate.proxy.headers import UNDERSCORE, stripped_names
 
 REASONS: dict[int, bytes] = {
     100: b"Continue",
@@ -54,7 +55,6 @@ HOP_BY_HOP: frozenset[bytes] = frozenset(
 _FORWARDED = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-uri", b"x-forwarded-method"}
 )
-_CONTROLLED = _FORWARDED | HOP_BY_HOP | {b"host", b"cookie", b"expect", b"x-request-id"}
 #: ``Connection`` tokens that name no header to remove (requests and responses alike).
 _CONNECTION_STANDARD = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 IDEMPOTENT: frozenset[bytes] = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
@@ -102,8 +102,9 @@ class Request:
     """One request as the edge keeps it: the head's few meaningful fields and the forwardable rest.
 
     ``headers`` holds the end-to-end headers in arrival order, without hop-by-hop ones, without
-    ``X-Forwarded-*`` (the edge sets those), without reserved identity headers, without ``Cookie``
-    (kept apart in ``cookies``) and without ``Expect`` (the edge answers ``100 Continue`` itself).
+    ``X-Forwarded-*`` (the edge sets those), without identity headers (:class:`HeaderRules`), without
+    ``Cookie`` (kept apart in ``cookies``) and without ``Expect`` (the edge answers ``100 Continue``
+    itself).
     """
 
     __slots__ = (
@@ -127,6 +128,7 @@ class Request:
         "origin",
         "real_ip",
         "rid",
+        "rules",
         "started",
         "te",
         "tes",
@@ -140,8 +142,9 @@ class Request:
         "xrw",
     )
 
-    def __init__(self, started: float) -> None:
+    def __init__(self, started: float, rules: HeaderRules | None = None) -> None:
         self.started = started
+        self.rules = DEFAULT_RULES if rules is None else rules
         self.url = b""
         self.method = b""
         self.version = "1.1"
@@ -176,18 +179,18 @@ class Request:
     def add_header(self, name: bytes, value: bytes) -> None:
         """Classify one header field (called from the parser callback).
 
-        One dict lookup decides: most headers are in no table and pass as they came; the few the edge
-        reads, controls or refuses each have their method in ``_ROLES``.
+        One dict lookup decides (:class:`HeaderRules`): most headers pass as they came; the few the edge
+        reads, controls or removes each have their method.
         """
         key = name.lower()
-        role = _ROLES.get(key)
-        if role is not None:
-            role(self, name, value)
-        elif UNDERSCORE in key or key.startswith(RESERVED_PREFIXES_B):
-            if not is_reserved_bytes(key) and key.replace(b"_", b"-") not in _CONTROLLED:
-                self.headers.append((name, value))  # else: an identity header, or a twin of one we control
-        else:
+        rules = self.rules
+        role = rules.roles.get(key)
+        if role is None:
+            role = rules.classify(key)
+        if role is _KEEP:
             self.headers.append((name, value))
+        else:
+            role(self, name, value)
 
     # -- what a header the edge reads does to the request (see ``_ROLES``) --------------------------
     def _host(self, name: bytes, value: bytes) -> None:
@@ -211,6 +214,10 @@ class Request:
 
     def _upgrade(self, name: bytes, value: bytes) -> None:
         self.upgrade = value
+
+    def _keep(self, name: bytes, value: bytes) -> None:
+        """Any other header: forwarded as it came."""
+        self.headers.append((name, value))
 
     def _drop(self, name: bytes, value: bytes) -> None:
         """Hop-by-hop, or an identity header only the edge may set: not forwarded."""
@@ -313,8 +320,8 @@ class Request:
 
 
 _Role = Callable[[Request, bytes, bytes], None]
-#: Request headers the edge reads, controls or refuses, by lower-case name; any other passes as it came
-#: (unless a reserved prefix or an underscore makes it one of these in disguise: see ``add_header``).
+_KEEP: Final[_Role] = Request._keep
+#: Request headers the edge reads or controls, by lower-case name.
 _ROLES: dict[bytes, _Role] = {
     b"host": Request._host,
     b"cookie": Request._cookie,
@@ -335,13 +342,78 @@ _ROLES: dict[bytes, _Role] = {
     ),
     b"expect": Request._expect,
     b"x-request-id": Request._request_id,
-    **dict.fromkeys(RESERVED_NAMES_B, Request._drop),
     b"accept": Request._accept,
     b"x-requested-with": Request._xrw,
     b"origin": Request._origin,
     b"authorization": Request._authorization,
     b"x-real-ip": Request._real_ip,
 }
+#: Names most requests carry, classified when the rules are built (so the first request does not pay).
+_COMMON = (
+    b"user-agent", b"accept-encoding", b"accept-language", b"referer", b"cache-control", b"pragma",
+    b"content-type", b"priority", b"dnt", b"upgrade-insecure-requests", b"if-none-match",
+    b"if-modified-since", b"sec-fetch-site", b"sec-fetch-mode", b"sec-fetch-user", b"sec-fetch-dest",
+    b"sec-ch-ua", b"sec-ch-ua-mobile", b"sec-ch-ua-platform", b"sec-websocket-key",
+    b"sec-websocket-version", b"sec-websocket-extensions", b"sec-websocket-protocol", b"x-csrf-token",
+)  # fmt: skip
+#: How many names a :class:`HeaderRules` remembers beyond those it starts with.
+MEMO_NAMES = 1024
+
+
+class HeaderRules:
+    """What each request header is to the edge, by lower-case name: read (``Host``, ``Cookie`` ...),
+    controlled (hop-by-hop, ``X-Forwarded-*``: set by the edge), removed (identity headers), or kept.
+
+    Identity headers are removed in any case and with ``_`` for ``-`` (a CGI-style upstream reads both
+    as ``HTTP_X_REMOTE_USER``); so are the ``_`` twins of every header the edge reads or controls. The
+    names and prefixes come from :func:`idgate.proxy.headers.stripped_names` (``idgate.identity_headers``).
+
+    ``roles`` answers with one dict lookup; a name it does not hold yet is classified by
+    :meth:`classify` (the prefix checks) and remembered, up to :data:`MEMO_NAMES` names, so a browser's
+    headers cost one lookup each and a client sending endless new names costs at most the prefix checks.
+    """
+
+    __slots__ = ("_room", "names", "prefixes", "roles")
+
+    def __init__(self, names: frozenset[str], prefixes: tuple[str, ...]) -> None:
+        self.names = frozenset(n.encode() for n in names)
+        self.prefixes = tuple(p.encode() for p in prefixes)
+        self.roles: dict[bytes, _Role] = dict(_ROLES)
+        for key in self.names:
+            self.roles.setdefault(key, Request._drop)  # never one the edge reads (the config refuses it)
+        self._room = len(self.roles) + len(_COMMON) + MEMO_NAMES
+        for key in _COMMON:
+            self.classify(key)
+
+    @classmethod
+    def of(cls, strip: tuple[str, ...] = (), allow: tuple[str, ...] = ()) -> HeaderRules:
+        """The rules of ``idgate.identity_headers``: ``strip`` added to the defaults, ``allow`` taken out."""
+        names, prefixes = stripped_names(strip, allow)
+        return cls(names, prefixes)
+
+    def classify(self, key: bytes) -> _Role:
+        """The role of lower-case ``key``, not in ``roles`` yet; remembered there while there is room."""
+        if UNDERSCORE in key:
+            norm = key.replace(b"_", b"-")
+            twin = norm in _ROLES  # X_Forwarded_For, Content_Length, X_Real_IP ...
+        else:
+            norm, twin = key, False
+        if twin or norm in self.names or norm.startswith(self.prefixes):
+            role: _Role = Request._drop
+        else:
+            role = _KEEP
+        roles = self.roles
+        if len(roles) < self._room:
+            roles[key] = role
+        return role
+
+
+DEFAULT_RULES = HeaderRules.of()
+
+
+def reads_itself(name: str) -> bool:
+    """Whether the edge reads or sets the request header ``name`` (lower-case) itself."""
+    return name.encode("latin-1") in _ROLES
 
 
 def upstream_head(

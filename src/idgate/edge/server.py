@@ -7,6 +7,7 @@ import socket
 
 from idgate.clock import Clock
 from idgate.edge.connection import EdgeConnection, EdgeState
+from idgate.edge.http import HeaderRules
 from idgate.edge.limits import EdgeLimits
 from idgate.edge.pool import Pool
 from idgate.edge.routes import RouteTable
@@ -68,11 +69,12 @@ async def start_edge(
 ) -> EdgeServer:
     """Serve the edge on ``sock`` (already bound and listening, e.g. with ``SO_REUSEPORT``).
 
-    ``settings`` is accepted for the routes' context and future options; ``table`` comes from
-    :meth:`RouteTable.build`. Returns an :class:`EdgeServer`; ``await server.aclose()`` stops it.
+    ``settings`` gives the identity headers a client may not send (``idgate.identity_headers``); routes
+    and policies are compiled into ``table``, which comes from :meth:`RouteTable.build`. Returns an
+    :class:`EdgeServer`; ``await server.aclose()`` stops it.
     """
-    del settings  # routes and policies are compiled into ``table``
     loop = asyncio.get_running_loop()
-    state = EdgeState(table, clock, limits or EdgeLimits())
+    rules = HeaderRules.of(settings.strip_headers, settings.allow_headers)
+    state = EdgeState(table, clock, limits or EdgeLimits(), rules=rules)
     server = await loop.create_server(lambda: EdgeConnection(state), sock=sock)
     return EdgeServer(server, state)

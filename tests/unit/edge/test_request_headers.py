@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idgate.edge.http import Request
-from idgate.proxy.headers import is_reserved_bytes
+from idgate.edge.http import MEMO_NAMES, HeaderRules, Request
+from idgate.proxy.headers import is_reserved
 
 HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
 FORWARDED = {
@@ -23,6 +23,8 @@ RECORDED = {
     b"origin": "origin",
     b"authorization": "authorization",
 }
+#: Every header the edge reads or controls itself.
+READ = CONTROLLED | set(RECORDED) | {b"x-real-ip"}
 
 
 def forwarded_by_the_rules(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -32,10 +34,10 @@ def forwarded_by_the_rules(headers: list[tuple[bytes, bytes]]) -> list[tuple[byt
         key = name.lower()
         if key in CONTROLLED - {b"host"}:
             continue  # hop-by-hop, framing, X-Forwarded-*, Cookie, Expect, X-Request-Id: the edge's own
-        if is_reserved_bytes(key):
-            continue  # identity headers, whatever their case or underscores
-        if b"_" in key and key.replace(b"_", b"-") in CONTROLLED:
-            continue  # an underscore twin of a header the edge controls
+        if is_reserved(name.decode()):
+            continue  # identity headers (idgate's and other proxies'), whatever their case or underscores
+        if b"_" in key and key.replace(b"_", b"-") in READ:
+            continue  # an underscore twin of a header the edge reads or controls
         out.append((name, value))
     return out
 
@@ -48,7 +50,9 @@ _NAMES = st.sampled_from(
      b"X_Auth_Request_Email", b"X-Idgate-Deployment", b"x_idgate_x", b"X_Forwarded_For", b"Content_Length",
      b"Accept", b"X-Requested-With", b"Origin", b"Authorization", b"X-Real-IP", b"x_real_ip", b"User-Agent",
      b"Accept-Language", b"Sec-Fetch-Mode", b"X-Custom", b"x_custom_thing", b"X-Forwarded-Prefix",
-     b"X-Forwarded-Access-Token", b"x-forwarded-preferred-username"]
+     b"X-Forwarded-Access-Token", b"x-forwarded-preferred-username", b"Remote-User", b"X_Remote_Group",
+     b"OIDC_CLAIM_email", b"oidc-claim-groups", b"X-WEBAUTH-USER", b"Impersonate-Group", b"X-User",
+     b"X-Users", b"X_Requested_With", b"Accept_Language"]
 )  # fmt: skip
 _VALUES = st.sampled_from([b"1", b"a", b"keep-alive", b"chunked", b"text/html", b"12"])
 
@@ -90,3 +94,35 @@ def test_a_browsers_request_keeps_its_headers_in_order() -> None:
         [b"a=1"],
         b"keep-alive",
     )
+
+
+def _kept(rules: HeaderRules, names: list[bytes]) -> list[bytes]:
+    req = Request(0.0, rules)
+    for name in names:
+        req.add_header(name, b"v")
+    return [n for n, _ in req.headers]
+
+
+def test_identity_headers_add_to_and_take_from_the_defaults() -> None:
+    names = [b"X-Portal-User", b"x_portal_team", b"X-Portal", b"X-Amzn-Oidc-Data", b"Remote-User", b"X-User"]
+    assert _kept(HeaderRules.of(), names) == [b"X-Portal-User", b"x_portal_team", b"X-Portal"]
+    rules = HeaderRules.of(strip=("X-Portal-User", "X-Portal-Team-*"), allow=("X-Amzn-Oidc-*", "X-User"))
+    assert _kept(rules, names) == [b"x_portal_team", b"X-Portal", b"X-Amzn-Oidc-Data", b"X-User"]
+    assert _kept(HeaderRules.of(strip=("X_Portal_*",)), names) == [b"X-Portal"]
+
+
+def test_idgates_own_names_cannot_be_let_through_nor_the_edges_own_removed() -> None:
+    rules = HeaderRules.of(strip=("Host", "Cookie"), allow=("X-Forwarded-User", "X-Auth-Request-*"))
+    req = Request(0.0, rules)
+    for name in (b"Host", b"Cookie", b"X-Forwarded-User", b"X-Auth-Request-Email"):
+        req.add_header(name, b"v")
+    assert (req.headers, req.cookies) == ([(b"Host", b"v")], [b"v"])
+
+
+def test_endless_new_names_are_classified_without_growing_the_memo() -> None:
+    rules = HeaderRules.of()
+    before = len(rules.roles)
+    names = [b"X-Junk-%d" % i for i in range(MEMO_NAMES + 500)] + [b"X-Remote-User-%d" % i for i in range(50)]
+    kept = _kept(rules, names)
+    assert kept == names[: MEMO_NAMES + 500]
+    assert len(rules.roles) == before + MEMO_NAMES
