@@ -4,6 +4,7 @@
 
     idgate client add --id ID [--secret S | --public] [--name N] --redirect-uri URI...
                       [--post-logout-redirect-uri URI]... [--trusted-peer ID]... [--no-pkce]
+                      [--allow-insecure-redirect]
     idgate client list | delete ID
     idgate user add --email E [--username U] [--user-id ID] [--password P]    (prompted when not given)
     idgate user list | delete EMAIL | passwd EMAIL [--password P] | unlock [LOGIN] [--ip ADDRESS]
@@ -134,6 +135,12 @@ def client() -> None:
     "--trusted-peer", "peers", multiple=True, help="A client that may put this one in its audience."
 )
 @click.option("--no-pkce", is_flag=True, help="Let this confidential client skip PKCE.")
+@click.option(
+    "--allow-insecure-redirect",
+    "insecure",
+    is_flag=True,
+    help="Register plain http to a host that is not loopback, or a private-use scheme without a dot.",
+)
 def client_add(  # noqa: PLR0917 - one parameter per option
     config_file: str | None,
     storage_url: str | None,
@@ -145,6 +152,7 @@ def client_add(  # noqa: PLR0917 - one parameter per option
     logout_uris: Sequence[str],
     peers: Sequence[str],
     no_pkce: bool,
+    insecure: bool,
 ) -> None:
     """Add a client."""
     from idgate.cli import new_secret
@@ -153,6 +161,7 @@ def client_add(  # noqa: PLR0917 - one parameter per option
         raise click.UsageError("a --public client has no --secret")
     if public and no_pkce:
         raise click.UsageError("a --public client always uses PKCE")
+    _check_redirects(redirect_uris, logout_uris, insecure=insecure)
     generated = None if public or secret else new_secret()
     record = Client(
         id=client_id,
@@ -175,6 +184,23 @@ def client_add(  # noqa: PLR0917 - one parameter per option
     click.echo(f"added client {client_id}")
     if generated is not None:
         click.echo(f"secret: {generated}")
+
+
+def _check_redirects(redirect_uris: Sequence[str], logout_uris: Sequence[str], *, insecure: bool) -> None:
+    """Refuse a redirect URI that must not be registered (:func:`registration_problem`); one that only
+    should not be (plain http to a host that is not loopback ...) needs ``--allow-insecure-redirect``."""
+    from idgate.oauth2.redirect_uris import registration_problem
+
+    for option, uris in (("--redirect-uri", redirect_uris), ("--post-logout-redirect-uri", logout_uris)):
+        for uri in uris:
+            found = registration_problem(uri)
+            if found is None:
+                continue
+            if found.severity == "warning" and insecure:
+                click.echo(f"warning: {option} {uri!r} {found.message}", err=True)
+                continue
+            hint = "" if found.severity == "error" else " (--allow-insecure-redirect registers it anyway)"
+            raise click.BadParameter(f"{uri!r} {found.message}{hint}", param_hint=f"'{option}'")
 
 
 @client.command("list")

@@ -14,7 +14,10 @@ Errors (the setup cannot work):
   ``/`` or ``cookie_secure: false`` (RFC 6265bis §4.1.3: browsers would refuse every such cookie); reported
   at the key that conflicts, in the deployment's ``config`` or in ``iap.default_configuration``;
 - a ``dex.connectors[i].config`` block that its connector type's model refuses (unknown key with a
-  "did you mean", wrong type, missing key: :func:`idgate.connectors.registry.connector_problems`).
+  "did you mean", wrong type, missing key: :func:`idgate.connectors.registry.connector_problems`);
+- a client's ``RedirectURIs`` or ``postLogoutRedirectURIs`` entry that must not be registered
+  (``javascript:``, ``data:``, a fragment, a relative URI, userinfo ...:
+  :func:`idgate.oauth2.redirect_uris.registration_problem`).
 
 Warnings (it works, but probably not as meant):
 
@@ -23,6 +26,8 @@ Warnings (it works, but probably not as meant):
 - two Dex clients share a secret, or two deployments an ``encryption_key``;
 - Dex has clients but no connectors or static passwords (nobody can log in);
 - ``dex.expiry.refreshTokens.disableRotation``: a stolen refresh token works until it expires, unseen;
+- a redirect URI over plain ``http://`` to a host that is not loopback, or with a private-use scheme that
+  is not a reversed domain name;
 - keys that are kept but have no effect (``discovery_url``, ``passthrough``, ``config.cookie_name``);
 - a deployment on the provider's own host; a file with neither section.
 """
@@ -39,6 +44,7 @@ from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
 from idgate.config.options import ProxyOptions
 from idgate.errors import Problem
+from idgate.oauth2.redirect_uris import registration_problem
 from idgate.proxy.cookies import HOST_PREFIX, has_prefix
 from idgate.settings import hostname
 
@@ -95,6 +101,7 @@ def _check_dex(config: Config, dex: DexSection) -> list[Problem]:
                     f"'{password_connector}' is not a connector id (known: {', '.join(known)})",
                 )
             )
+    problems += _check_redirect_uris(config, dex)
     from idgate.connectors.registry import connector_problems  # imported late: connectors import config
 
     for i, connector in enumerate(dex.connectors):
@@ -113,6 +120,22 @@ def _check_dex(config: Config, dex: DexSection) -> list[Problem]:
         problems.append(
             Problem("dex", "clients but no connectors or staticPasswords: nobody can log in", "warning")
         )
+    return problems
+
+
+def _check_redirect_uris(config: Config, dex: DexSection) -> list[Problem]:
+    """Every registered redirect URI (and post-logout one) that must not be, or should not be."""
+    problems: list[Problem] = []
+    for i, client in enumerate(dex.clients):
+        for key, uris in (
+            ("redirectURIs", client.redirect_uris),
+            ("postLogoutRedirectURIs", client.post_logout_redirect_uris),
+        ):
+            for j, uri in enumerate(uris):
+                found = registration_problem(uri)
+                if found is not None:
+                    at = config.path("dex", "clients", i, key, j)
+                    problems.append(Problem(at, f"{uri!r} {found.message}", found.severity))
     return problems
 
 

@@ -78,7 +78,7 @@ def test_client_add_list_delete(url: str) -> None:
     listed = run("client", "list", "--storage", url)
     assert "kubectl\tKubectl\tconfidential\thttp://localhost:8000" in listed.output
     assert generated not in listed.output
-    again = run("client", "add", "--storage", url, "--id", "kubectl", "--redirect-uri", "http://x")
+    again = run("client", "add", "--storage", url, "--id", "kubectl", "--redirect-uri", "http://localhost/x")
     assert again.exit_code == 1 and "exists already" in again.output
     assert run("client", "delete", "--storage", url, "kubectl").exit_code == 0
     missing = run("client", "delete", "--storage", url, "kubectl")
@@ -86,7 +86,9 @@ def test_client_add_list_delete(url: str) -> None:
 
 
 def test_public_client_has_no_secret(url: str) -> None:
-    result = run("client", "add", "--storage", url, "--id", "cli", "--public", "--redirect-uri", "http://l")
+    result = run(
+        "client", "add", "--storage", url, "--id", "cli", "--public", "--redirect-uri", "http://127.0.0.1/cb"
+    )
     assert result.exit_code == 0 and "secret:" not in result.output
     assert "cli\t-\tpublic" in run("client", "list", "--storage", url).output
     bad = run(

@@ -115,7 +115,38 @@ def test_plain_http_callback_allowed_when_the_provider_is_http(
     example["dex"]["ingress"]["scheme"] = "http"
     example["iap"]["oidc_issuer_url"] = "http://kkp.example.com/dex"
     example["dex"]["clients"][4]["RedirectURIs"] = ["http://grafana.kkp.example.com/oauth/callback"]
-    assert cross(example) == []
+    [(severity, message)] = cross(example)  # the callback matches; the registration is only warned about
+    assert severity == "warning" and message.startswith("dex.clients[4].RedirectURIs[0]: "), message
+
+
+def test_dangerous_redirect_uris_are_errors_at_their_path(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
+    example["dex"]["clients"][0]["RedirectURIs"] += ["javascript:alert(1)", "https://kkp.example.com/#x"]
+    example["dex"]["clients"][1]["postLogoutRedirectURIs"] = ["data:text/html,hi", "/signed-out"]
+    found = cross(example)
+    assert [(severity, message.split(":", 1)[0]) for severity, message in found] == [
+        ("error", "dex.clients[0].RedirectURIs[2]"),
+        ("error", "dex.clients[0].RedirectURIs[3]"),
+        ("error", "dex.clients[1].postLogoutRedirectURIs[0]"),
+        ("error", "dex.clients[1].postLogoutRedirectURIs[1]"),
+    ]
+    assert "'javascript:alert(1)' uses the javascript: scheme" in found[0][1]
+    assert "fragment" in found[1][1] and "not an absolute URI" in found[3][1]
+
+
+def test_plain_http_redirect_uri_elsewhere_is_a_warning(
+    cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
+    example["dex"]["clients"][0]["RedirectURIs"] = ["http://kkp.example.com/cb", "http://127.0.0.1:8000/cb"]
+    assert cross(example) == [
+        (
+            "warning",
+            "dex.clients[0].RedirectURIs[0]: 'http://kkp.example.com/cb' is plain http to a host that is not "
+            "loopback: the authorization code crosses the network unencrypted; use https (plain http is for "
+            "127.0.0.1, [::1], localhost and *.localhost)",
+        )
+    ]
 
 
 def test_issuer_url_must_match_the_dex_issuer(
