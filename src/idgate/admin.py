@@ -259,8 +259,13 @@ def user_add(  # noqa: PLR0917 - one parameter per option
     config_file: str | None, storage_url: str | None, email: str, username: str, user_id: str, password: str
 ) -> None:
     """Add a user who logs in with email and password."""
-    if "@" not in email:
-        raise click.UsageError("--email must be an email address")
+    from idgate.connectors.email import email_problem
+
+    problem = email_problem(email.strip())
+    if problem is not None:
+        raise click.BadParameter(
+            f"{email!r} is not one usable email address: {problem}", param_hint="'--email'"
+        )
     if len(password) < 8:
         raise click.UsageError("the password must have at least 8 characters")
     record = Password(

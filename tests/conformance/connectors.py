@@ -25,6 +25,16 @@ from idgate.connectors.base import CallbackConnector, Connector, Identity, Refre
 from idgate.connectors.errors import CallbackInvalid, ConnectorError, LoginRefused
 
 CALLBACK = "https://idgate.example.com/dex/callback"
+#: Addresses an upstream may send that idgate must not assert (:mod:`idgate.connectors.email`).
+UNUSABLE_EMAILS = [
+    "attacker@evil.com@example.com",
+    '"attacker@evil.com"@example.com',
+    "alice@example.com\r\nX-Forwarded-Email: ceo@example.com",
+    "alice@example.com ",
+    "alice@exa\u200bmple.com",
+    "alice@[192.0.2.1]",
+    "alice@evil.com,ceo@example.com",
+]
 SCOPES = ("openid", "email", "profile", "groups", "offline_access")
 
 
@@ -43,6 +53,9 @@ class Upstream(Protocol):
 
     def lose_access(self) -> None:
         """The allowed person loses what let them in (membership, or their token is revoked)."""
+
+    def send_email(self, email: str) -> None:
+        """From now on the upstream says the allowed person's email is ``email``, verified."""
 
 
 async def sign_in(
@@ -113,6 +126,19 @@ class CallbackConnectorConformance:
         with pytest.raises(CallbackInvalid):
             await connector.handle_callback(SCOPES, CALLBACK, {"state": "state-0123456789"})
 
+    @pytest.mark.parametrize("email", UNUSABLE_EMAILS)
+    async def test_an_unusable_email_refuses_the_login(
+        self, connector: Any, upstream: Upstream, email: str
+    ) -> None:
+        """``attacker@evil.com@example.com`` with ``email_verified: true`` must not become a verified
+        address of example.com (nor anything else) in idgate's ID token."""
+        upstream.allow()
+        upstream.send_email(email)
+        query = await sign_in(connector)
+        with pytest.raises(LoginRefused, match="sent an email address idgate cannot use") as err:
+            await connector.handle_callback(SCOPES, CALLBACK, query)
+        assert "evil" not in err.value.reason and "ceo" not in err.value.reason
+
     async def test_a_code_works_once(self, connector: Any, upstream: Upstream) -> None:
         upstream.allow()
         query = await sign_in(connector)
@@ -148,4 +174,10 @@ class Refreshes(CallbackConnectorConformance):
         identity = await self._login(connector, upstream)
         upstream.lose_access()
         with pytest.raises(LoginRefused):
+            await connector.refresh(SCOPES, identity)
+
+    async def test_refresh_refuses_an_email_turned_unusable(self, connector: Any, upstream: Upstream) -> None:
+        identity = await self._login(connector, upstream)
+        upstream.send_email("attacker@evil.com@example.com")
+        with pytest.raises(LoginRefused, match="sent an email address idgate cannot use"):
             await connector.refresh(SCOPES, identity)

@@ -183,10 +183,21 @@ def _is_bcrypt(value: str) -> str:
     return value
 
 
+def _is_email(value: str) -> str:
+    from idgate.connectors.email import email_problem
+
+    problem = email_problem(value)
+    if problem is not None:
+        raise PydanticCustomError(
+            "email", "expected one email address such as jane@example.com: {problem}", {"problem": problem}
+        )
+    return value
+
+
 class StaticPassword(Strict):
     """A local user of the password database."""
 
-    email: str
+    email: Annotated[str, AfterValidator(_is_email)]
     hash: Annotated[str, AfterValidator(_is_bcrypt)]
     username: str = ""
     userID: str

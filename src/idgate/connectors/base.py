@@ -53,6 +53,19 @@ class PasswordConnector(Connector, Protocol):
 
 
 @runtime_checkable
+class AccountConnector(PasswordConnector, Protocol):
+    """Can tell which account a typed name stands for without checking a password (an LDAP directory
+    whose ``userSearch.username`` lists several attributes: the ``uid`` and the ``mail`` of one entry are
+    two names of one account). The provider counts failed logins per account, so every name of an
+    account shares one limit (:mod:`idgate.provider.throttle`)."""
+
+    async def account(self, username: str) -> str | None:
+        """A stable key of the account ``username`` names (an LDAP entry's DN); ``None`` when none does.
+        Raises :class:`~idgate.connectors.errors.ConnectorError` when it cannot tell."""
+        ...
+
+
+@runtime_checkable
 class CallbackConnector(Connector, Protocol):
     """Sends the browser to an upstream (GitHub, OIDC ...) and finishes on its callback."""
 

@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from idgate.connectors.base import Identity
 from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.email import checked_email
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.http import callback_params, get_pages, request_json, ssl_context, token_request
 
@@ -234,6 +235,7 @@ class GitHubConnector:
         email = pick_email(await self._pages("/user/emails", token), self.config.preferredEmailDomain)
         if email is None:
             raise LoginRefused(f"the GitHub account {login} has no verified primary email address")
+        checked_email(email, "GitHub")
         groups: list[str] = []
         if self.config.required_orgs or self.config.loadAllGroups:
             orgs = [str(o["login"]) for o in await self._pages("/user/orgs", token) if isinstance(o, dict)]

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from idgate.connectors.base import Identity
 from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.email import checked_email
 from idgate.connectors.errors import CallbackInvalid, LoginRefused, UpstreamFailed
 from idgate.connectors.http import callback_params, request_json, token_request
 
@@ -148,6 +149,7 @@ class GitLabConnector:
         email = user.get("email")
         if not isinstance(email, str) or not email:
             raise LoginRefused(f"the GitLab account {username} has no email address")
+        checked_email(email, "GitLab")
         groups: list[str] = []
         if self._wants_groups(scopes):
             info = await self._get(

@@ -38,6 +38,7 @@ from pydantic_core import PydanticCustomError
 
 from idgate.connectors.base import Identity
 from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.email import checked_email
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.ldap_escape import escape_filter
 
@@ -186,7 +187,8 @@ class Entry:
 
 
 class LDAPConnector:
-    """An LDAP directory as a :class:`PasswordConnector` and :class:`RefreshConnector`."""
+    """An LDAP directory as a :class:`PasswordConnector`, :class:`AccountConnector` and
+    :class:`RefreshConnector`."""
 
     def __init__(self, id: str, name: str, config: LDAPConfig) -> None:
         import ldap3
@@ -356,6 +358,14 @@ class LDAPConnector:
             raise UpstreamFailed(f"LDAP user search found several entries for one name on {self.where}")
         return entries[0] if entries else None
 
+    async def account(self, username: str) -> str | None:
+        """The DN of the entry that ``username`` names (by any ``userSearch.username`` attribute), found
+        without a bind: failed logins are counted per entry, whichever of its names was typed."""
+        if not username.strip():
+            return None
+        entry = await self._find_user(username)
+        return entry.dn if entry is not None else None
+
     async def login(self, scopes: tuple[str, ...], username: str, password: str) -> Identity | None:
         from ldap3.core import exceptions as ldap_errors
 
@@ -395,6 +405,7 @@ class LDAPConnector:
             email = f"{username}@{s.emailSuffix}"
         if not email:
             raise UpstreamFailed(f"LDAP entry has no '{s.emailAttr}' attribute (userSearch.emailAttr)")
+        checked_email(email, f"the LDAP directory ('{s.emailAttr}' of the entry, or emailSuffix)")
         groups = await self._groups(entry) if "groups" in scopes and self.config.groupSearch else []
         return Identity(
             user_id=user_id,

@@ -19,6 +19,7 @@ from typing import TypeVar
 import bcrypt
 
 from idgate.connectors.base import Identity
+from idgate.connectors.email import checked_email
 from idgate.connectors.errors import LoginRefused
 from idgate.errors import NotFound
 from idgate.storage.base import Password, Storage
@@ -115,7 +116,7 @@ class LocalConnector:
         return Identity(
             user_id=record.user_id,
             username=record.username,
-            email=record.email,
+            email=checked_email(record.email, "the local account"),
             email_verified=True,
             preferred_username=record.username,
         )

@@ -40,6 +40,7 @@ from pydantic_core import PydanticCustomError
 from idgate.clock import Clock
 from idgate.connectors.base import Identity
 from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.email import checked_email
 from idgate.connectors.errors import CallbackInvalid, LoginRefused, UpstreamFailed
 from idgate.connectors.http import (
     callback_params,
@@ -456,6 +457,8 @@ class OIDCConnector:
         email = self._mapped(claims, "email", c.claimMapping.email)
         if "email" in self.upstream_scopes(scopes) and (not isinstance(email, str) or not email):
             raise UpstreamFailed(f"{self.upstream} sent no email claim")
+        if isinstance(email, str) and email:
+            checked_email(email, self.upstream)
         verified = claims.get("email_verified")
         if c.insecureSkipEmailVerified:
             verified = True

@@ -34,7 +34,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idgate.clock import Clock
 from idgate.connectors.base import CallbackConnector, Connector, Identity, PasswordConnector
-from idgate.connectors.errors import ConnectorError, UpstreamFailed
+from idgate.connectors.errors import ConnectorError, LoginRefused, UpstreamFailed
 from idgate.errors import NotFound
 from idgate.oauth2 import client_auth, response_types
 from idgate.oauth2.errors import (
@@ -272,8 +272,9 @@ class Logins(DeviceLogins):
         if pending.connector_id != connector_id or not isinstance(connector, PasswordConnector):
             raise LoginExpired()
         started = self.throttle.started()
+        counted = await self.throttle.counted_as(connector, username)  # the account, whichever name was typed
         try:
-            await self.throttle.check(username, address)
+            await self.throttle.check(counted, address)
         except Throttled as exc:
             log.warning(
                 "password login throttled",
@@ -288,13 +289,28 @@ class Logins(DeviceLogins):
                 error=_locked_message(exc),
                 status=429,
             )
-        identity = await connector.login(pending.scopes, username, password)
+        try:
+            identity = await connector.login(pending.scopes, username, password)
+        except LoginRefused as exc:  # the password was right, the account is not usable (its email ...)
+            log.warning(
+                "password login refused",
+                extra={
+                    "connector_id": connector_id,
+                    "event": "login",
+                    "result": "refused",
+                    "reason": exc.reason,
+                },
+            )
+            await self.throttle.fail_slowly(started)
+            return LoginForm(
+                pending.id, connector, await self._client_name(pending), username, exc.reason, status=403
+            )
         if identity is None:
             log.info(
                 "password login failed",
                 extra={"connector_id": connector_id, "event": "login", "result": "failure"},
             )
-            await self.throttle.failed(username, address)
+            await self.throttle.failed(counted, address)
             await self.throttle.fail_slowly(started)
             return LoginForm(
                 pending.id,
@@ -305,8 +321,8 @@ class Logins(DeviceLogins):
             )
         factor = await factors.enrolled(self.storage, connector, identity)
         if factor is not None:  # not signed in yet, and the account's failures stay counted
-            return await self._ask_code(pending, connector, username, factor, identity)
-        await self.throttle.succeeded(username)
+            return await self._ask_code(pending, connector, counted, factor, identity)
+        await self.throttle.succeeded(counted)
         return await self._fresh(pending, identity, session_cookie)
 
     # -- second factor (.second_factor) ------------------------------------------------------

@@ -23,7 +23,9 @@ from typing import Any
 
 from idgate.clock import Clock
 from idgate.connectors.base import Connector, PasswordConnector, refreshes
+from idgate.connectors.errors import LoginRefused
 from idgate.errors import NotFound
+from idgate.oauth2.errors import InvalidGrant
 from idgate.oauth2.grants import GrantContext, RefreshPolicy, grant_types
 from idgate.oauth2.grants import device_code as device_grant
 from idgate.oauth2.requests import (
@@ -153,14 +155,19 @@ class Provider:
         if not isinstance(connector, PasswordConnector):
             return None
         started = self.throttle.started()
+        counted = await self.throttle.counted_as(connector, username)
         try:
-            await self.throttle.check(username, "")
+            await self.throttle.check(counted, "")
         except Throttled:
             await self.throttle.fail_slowly(started)
             return None
-        identity = await connector.login(scopes, username, password)
+        try:
+            identity = await connector.login(scopes, username, password)
+        except LoginRefused as exc:  # the password was right, the account is not usable (its email ...)
+            await self.throttle.fail_slowly(started)
+            raise InvalidGrant(exc.reason) from None
         if identity is None:
-            await self.throttle.failed(username, "")
+            await self.throttle.failed(counted, "")
             await self.throttle.fail_slowly(started)
             return None
         if await second_factor.enrolled(self.storage, connector, identity) is not None:
@@ -171,7 +178,7 @@ class Provider:
             )
             await self.throttle.fail_slowly(started)
             return None
-        await self.throttle.succeeded(username)
+        await self.throttle.succeeded(counted)
         return connector.id, connector_hooks.claims_of(identity), identity.connector_data
 
     def grant_context(self) -> GrantContext:

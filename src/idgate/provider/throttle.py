@@ -1,8 +1,12 @@
 """Password login throttling: per-account and per-address limits, lockout, a constant failure delay.
 
 Two counters of *failed* password attempts are kept in storage, so every replica sees them: one for the
-account (keyed on the canonical user name, whether or not such a user exists, so a lockout tells nothing
-about existence) and one for the client address. Before a password is checked (the login form and the
+account and one for the client address. The account is the one the connector resolves the typed name to
+when it can (:class:`~idgate.connectors.base.AccountConnector`: an LDAP entry's DN, found by a search
+before any bind), so the ``uid`` and the ``mail`` of one entry share one counter
+(:meth:`Throttle.counted_as`; ``idgate user unlock`` takes the DN then). Otherwise, and for a name no
+account has, it is the canonical typed name, so unknown names are limited alike and a lockout tells
+nothing about existence. Before a password is checked (the login form and the
 ``password`` grant), both are looked at: while either is locked the attempt is refused without checking
 the password at all. A failure is counted with an atomic :meth:`~idgate.storage.base.Storage.update`;
 when a counter reaches its limit inside the window, its key is locked until the lockout ends (or
@@ -37,6 +41,8 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 
 from idgate.clock import Clock
+from idgate.connectors.base import AccountConnector, Connector
+from idgate.connectors.errors import ConnectorError
 from idgate.errors import AlreadyExists, NotFound
 from idgate.settings import LoginLimits
 from idgate.storage.base import LoginFailures, Storage
@@ -149,6 +155,18 @@ class Throttle:
         remaining = self.limits.failure_delay - (self.started() - started)
         if remaining > 0:
             await self.sleep(remaining)
+
+    async def counted_as(self, connector: Connector, username: str) -> str:
+        """The name that ``username``'s failures are counted under: the account the connector resolves it
+        to, else ``username`` itself (also when the connector cannot tell now: the login will say why)."""
+        if isinstance(connector, AccountConnector):
+            try:
+                account = await connector.account(username)
+            except ConnectorError:
+                account = None
+            if account:
+                return account
+        return username
 
     def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
         keys = [(account_key(username), self.limits.account_failures)]

@@ -86,6 +86,7 @@ ou: Groups
     + _person("twin", "Twin One", "twin1@example.org", "twin-pw", number=1003)
     + _person("twin", "Twin Two", "twin2@example.org", "twin-pw", ou="Contractors", number=1004)
     + _person("paren(s)", "Paren Thesis", "parens@example.org", "parens-pw", number=1005)
+    + _person("mallory", "Mallory Forger", "attacker@evil.com@example.org", "mallory-pw", number=1006)
     + f"""
 dn: cn=admins,ou=Groups,{SUFFIX}
 objectClass: groupOfNames

@@ -67,6 +67,9 @@ class Driver:
     def lose_access(self) -> None:
         self.fake.users["alice"].orgs = ["other"]
 
+    def send_email(self, email: str) -> None:
+        self.fake.users["alice"].emails = [{"email": email, "verified": True, "primary": True}]
+
 
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory: pytest.TempPathFactory) -> CertAuthority:

@@ -43,6 +43,9 @@ class Driver:
     def lose_access(self) -> None:
         self.fake.users["alice"].groups = ["hobby"]
 
+    def send_email(self, email: str) -> None:
+        self.fake.users["alice"].email = email
+
 
 @pytest.fixture
 def fake() -> FakeGitLab:

@@ -55,6 +55,9 @@ class Driver:
     def lose_access(self) -> None:
         self.fake.memberships["alice@example.com"] = ["random@example.com"]
 
+    def send_email(self, email: str) -> None:
+        self.fake.users["alice"]["email"] = email
+
 
 @pytest.fixture
 def fake() -> FakeGoogle:

@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.tls import make_ca
 from tests.integration.connectors.slapd import ADMIN_DN, ADMIN_PW, SUFFIX, Slapd, free_port
 
-from idgate.connectors.base import PasswordConnector, RefreshConnector
+from idgate.connectors.base import AccountConnector, PasswordConnector, RefreshConnector
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.ldap import LDAPConfig, LDAPConnector
 
@@ -263,3 +263,30 @@ def test_unusable_client_certificate_is_a_config_error(slapd: Slapd, tmp_path: P
         [problem] = info.value.problems
         assert str(problem).startswith("dex.connectors[0].config.clientCert: cannot use ")
         assert reason in str(problem)
+
+
+async def test_account_is_the_entry_whichever_of_its_names_is_typed(make: Any) -> None:
+    conn = make(userSearch={**config_user(), "username": "uid,mail"})
+    assert isinstance(conn, AccountConnector)
+    dn = f"uid=bob,ou=People,{SUFFIX}"
+    assert await conn.account("bob") == dn
+    assert await conn.account("bob@example.org") == dn
+    assert await conn.account("nobody") is None
+    assert await conn.account("*") is None and await conn.account(" ") is None
+
+
+async def test_an_unusable_mail_attribute_refuses_the_login(make: Any) -> None:
+    with pytest.raises(LoginRefused, match=r"cannot use \(more than one @\)"):
+        await make().login(GROUPS, "mallory", "mallory-pw")
+
+
+async def test_email_suffix_after_a_typed_address_refuses_the_login(make: Any) -> None:
+    search = {
+        **config_user(),
+        "username": "uid,mail",
+        "emailAttr": "nonexistent",
+        "emailSuffix": "corp.example",
+    }
+    conn = make(userSearch=search)
+    with pytest.raises(LoginRefused, match="more than one @"):  # bob@example.org@corp.example
+        await conn.login(GROUPS, "bob@example.org", "bob-pw")

@@ -54,6 +54,9 @@ class Driver:
     def lose_access(self) -> None:
         self.fake.revoke("alice")
 
+    def send_email(self, email: str) -> None:
+        self.fake.users["alice"]["email"] = email
+
 
 @pytest.fixture
 def fake() -> FakeOIDC:

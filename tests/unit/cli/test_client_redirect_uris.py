@@ -101,3 +101,20 @@ def test_check_reports_a_dangerous_redirect_uri_with_its_path(tmp_path: Path) ->
 
 def test_the_readme_example_and_the_kkp_fixture_are_clean(tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["check", str(EXAMPLE)]).output == "no problems found\n"
+
+
+def test_user_add_refuses_an_email_idgate_could_not_assert(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/idgate.db"
+    args = [
+        "user",
+        "add",
+        "--storage",
+        storage,
+        "--email",
+        "jane@evil.com@example.com",
+        "--password",
+        "x" * 12,
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "'jane@evil.com@example.com' is not one usable email address: more than one @" in result.output

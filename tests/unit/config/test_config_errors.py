@@ -279,3 +279,12 @@ def test_all_problems_are_reported_at_once(problems: Problems, example: dict[str
         "iap.deployments.grafana.config.skip_auth_regex[0]",
         "iap.deployments.prometheus.encryption_key",
     ]
+
+
+def test_a_static_password_email_must_be_one_usable_address(
+    problems: Problems, example: dict[str, Any]
+) -> None:
+    example["dex"]["staticPasswords"][0]["email"] = "attacker@evil.com@example.com"
+    assert problems(example) == [
+        "dex.staticPasswords[0].email: expected one email address such as jane@example.com: more than one @"
+    ]
