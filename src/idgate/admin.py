@@ -348,7 +348,8 @@ def user_passwd(config_file: str | None, storage_url: str | None, email: str, pa
 @click.argument("login", required=False, default="")
 @click.option("--ip", "address", default="", help="Also clear the failed logins counted for this address.")
 def user_unlock(config_file: str | None, storage_url: str | None, login: str, address: str) -> None:
-    """Clear the failed-login lockout of LOGIN (any connector's user name or email) and/or an --ip."""
+    """Clear the failed-login lockout of LOGIN (a user name or email; for an LDAP user, the entry's DN)
+    and/or an --ip."""
     if not login and not address:
         raise click.UsageError("give a LOGIN, an --ip ADDRESS, or both")
     from idgate.provider.throttle import unlock

@@ -74,7 +74,7 @@ class LoginThrottle(Strict):
     (``idgate user unlock`` ends it sooner). See THREAT_MODEL.md, section 2.
     """
 
-    # Failures of one account (its login name, whether or not it exists) before it is locked.
+    # Failures of one account (every name of an LDAP entry together; an unknown name alone) before it locks.
     account_failures: int = Field(default=5, ge=1, le=1_000_000)
     # Failures from one client address (IPv6: one /64) before it is locked; NAT may share one.
     address_failures: int = Field(default=30, ge=1, le=1_000_000)
