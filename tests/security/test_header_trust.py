@@ -5,7 +5,8 @@ proxy, and ``Host`` / ``X-Forwarded-Host`` never used to build a URL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -175,11 +176,22 @@ def distrust_loopback(values: Values) -> None:
         deployment.setdefault("config", {})["trusted_proxy_ips"] = ["203.0.113.0/24"]
 
 
+@contextmanager
+def adjusted_idgate(
+    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream, adjust: Callable[[Values], None]
+) -> Iterator[Running]:
+    """Another ``idgate serve`` of the example values, changed by ``adjust``."""
+    running = run_idgate(tmp_path_factory.mktemp(adjust.__name__), upstream, adjust=adjust)
+    try:
+        yield running
+    finally:
+        assert stop_idgate(running) == 0, running.output()
+
+
 @pytest.fixture(scope="module")
 def strict_idgate(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = run_idgate(tmp_path_factory.mktemp("strict"), upstream, adjust=distrust_loopback)
-    yield running
-    assert stop_idgate(running) == 0, running.output()
+    with adjusted_idgate(tmp_path_factory, upstream, distrust_loopback) as running:
+        yield running
 
 
 def test_forwarded_headers_from_an_untrusted_peer_are_replaced(
@@ -236,9 +248,8 @@ def portal_headers(values: Values) -> None:
 
 @pytest.fixture(scope="module")
 def portal_idgate(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = run_idgate(tmp_path_factory.mktemp("portal"), upstream, adjust=portal_headers)
-    yield running
-    assert stop_idgate(running) == 0, running.output()
+    with adjusted_idgate(tmp_path_factory, upstream, portal_headers) as running:
+        yield running
 
 
 def test_configured_identity_headers_are_removed_and_allowed_ones_pass(
