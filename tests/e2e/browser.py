@@ -66,7 +66,9 @@ class Browser:
 
     async def __aenter__(self) -> Browser:
         connector = aiohttp.TCPConnector(
-            resolver=self.resolver or LocalResolver(), force_close=False, ssl=self.ssl if self.ssl is not None else True
+            resolver=self.resolver or LocalResolver(),
+            force_close=False,
+            ssl=self.ssl if self.ssl is not None else True,
         )
         self.http = aiohttp.ClientSession(connector=connector, cookie_jar=self.jar)
         return self

@@ -67,7 +67,7 @@ def service_links(services: list[Service]) -> dict[str, str]:
             continue
         base = svc.name.upper().replace("-", "_")
         env[f"{base}_SERVICE_HOST"] = svc.ip
-        first_name, first_port, first_proto = svc.ports[0]
+        _, first_port, first_proto = svc.ports[0]
         env[f"{base}_SERVICE_PORT"] = str(first_port)
         env[f"{base}_PORT"] = f"{first_proto.lower()}://{svc.ip}:{first_port}"
         for name, port, proto in svc.ports:
@@ -119,7 +119,9 @@ def resolve_env(
             problems.add(f"{where}.name", f"{name!r} is not a valid variable name")
             continue
         if "valueFrom" in entry:
-            value = _value_from(entry["valueFrom"], f"{where}.valueFrom", namespace, objects, fields, problems)
+            value = _value_from(
+                entry["valueFrom"], f"{where}.valueFrom", namespace, objects, fields, problems
+            )
             if value is not None:
                 env[name] = value
         else:
@@ -135,7 +137,9 @@ def _text(raw: bytes, where: str, problems: Problems) -> str | None:
         return None
 
 
-def _env_from(source: Obj, where: str, namespace: str, objects: Objects, problems: Problems) -> dict[str, str]:
+def _env_from(
+    source: Obj, where: str, namespace: str, objects: Objects, problems: Problems
+) -> dict[str, str]:
     problems.unknown(source, where, ("prefix", *FROM))
     refs = [k for k in FROM if k in source]
     if len(refs) != 1:

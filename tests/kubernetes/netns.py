@@ -31,7 +31,7 @@ LOCK = Path("/run/idgate-pods.lock")
 BRIDGE = "idgpb"
 VETH = "idgpv"
 NETNS = "idgate-pods-"
-TOOLS = ("ip", "nsenter", "unshare")
+TOOLS = ("ip", "nsenter", "unshare", "setpriv")
 
 
 def require_tools() -> None:

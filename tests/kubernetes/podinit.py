@@ -11,13 +11,15 @@ In the pod's own mount namespace it lays out the root, as runc does for a Kubern
    ``/dev/shm`` tmpfs), ``/sys`` read-only;
 3. each volume mount: ConfigMap and Secret files and claim directories bound from the pod's directory,
    ``emptyDir`` a tmpfs; ``subPath`` binds one entry; read-only where the plan says;
-4. ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf`` bound from the pod's directory (as the kubelet does);
+4. ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf`` bound from the pod's directory (as the kubelet
+   does);
 5. the root remounted read-only when ``readOnlyRootFilesystem``;
 
 then sets the hostname, chroots, changes to the working directory, takes the groups, gid and uid (root's
-capabilities go with uid 0), sets no_new_privs when ``allowPrivilegeEscalation: false``, and replaces
-itself with the container's process, which becomes the pod's PID 1. Symbolic links in the image are
-resolved inside the root, never on the host. Any failure exits 127 with the reason on stderr.
+capabilities go with uid 0), restores the parent-death signal (the uid change cleared it), sets
+no_new_privs when ``allowPrivilegeEscalation: false``, and replaces itself with the container's process,
+which becomes the pod's PID 1. Symbolic links in the image are resolved inside the root, never on the host.
+Any failure exits 127 with the reason on stderr.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from typing import Any
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SIGKILL = 9
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
 LIBC = ctypes.CDLL(None, use_errno=True)
 
@@ -79,7 +82,7 @@ def mount_point(root: str, path: str, is_file: bool) -> str:
     target = inside(root, path)
     os.makedirs(target if not is_file else os.path.dirname(target), exist_ok=True)
     if is_file and not os.path.exists(target):
-        open(target, "w").close()  # noqa: SIM115 - an empty file to bind over
+        open(target, "w").close()  # an empty file to bind over
     return target
 
 
@@ -103,7 +106,9 @@ def layout(spec: dict[str, Any]) -> str:
     mount("tmpfs", layer, "tmpfs", 0, "mode=755")
     os.makedirs(f"{layer}/upper")
     os.makedirs(f"{layer}/work")
-    mount("overlay", root, "overlay", 0, f"lowerdir={spec['image']},upperdir={layer}/upper,workdir={layer}/work")
+    mount(
+        "overlay", root, "overlay", 0, f"lowerdir={spec['image']},upperdir={layer}/upper,workdir={layer}/work"
+    )
     mount("proc", mount_point(root, "/proc", False), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     devices(root)
     mount("sysfs", mount_point(root, "/sys", False), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -138,7 +143,12 @@ def become(spec: dict[str, Any], root: str) -> None:
     os.umask(0o022)
     os.setgroups(spec["groups"])
     os.setresgid(spec["gid"], spec["gid"], spec["gid"])
+    parent = os.getppid()
     os.setresuid(spec["uid"], spec["uid"], spec["uid"])
+    # unshare's --kill-child is a parent-death signal, which the kernel clears when the uid changes: set
+    # again, so that the pod dies with the test (its PID 1 killed takes the whole PID namespace along)
+    if LIBC.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+        raise OSError(ctypes.get_errno(), "the runtime is gone, or prctl(PR_SET_PDEATHSIG) failed")
     if spec["no_new_privs"] and LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     argv, env = spec["argv"], dict(spec["env"])

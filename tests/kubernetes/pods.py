@@ -46,7 +46,8 @@ POD_KEYS = ("containers", "volumes", "securityContext", "automountServiceAccount
             "serviceAccountName")  # fmt: skip
 CONTAINER_KEYS = ("name", "image", "command", "args", "env", "envFrom", "ports", "readinessProbe",
                   "livenessProbe", "startupProbe", "securityContext", "volumeMounts", "workingDir",
-                  "imagePullPolicy", "resources", "terminationMessagePath", "terminationMessagePolicy")  # fmt: skip
+                  "imagePullPolicy", "resources", "terminationMessagePath",
+                  "terminationMessagePolicy")  # fmt: skip
 POD_SECURITY = ("runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups", "seccompProfile",
                 "fsGroupChangePolicy")  # fmt: skip
 CONTAINER_SECURITY = ("runAsUser", "runAsGroup", "runAsNonRoot", "allowPrivilegeEscalation",
@@ -128,7 +129,9 @@ def _int(ctx: Mapping[str, Any], pod: Mapping[str, Any], key: str) -> int | None
     return None if value is None else int(value)
 
 
-def _identity(pod: Obj, container: Obj, image: ImageConfig, path: str, p: Problems) -> tuple[int, int, list[int]]:
+def _identity(
+    pod: Obj, container: Obj, image: ImageConfig, path: str, p: Problems
+) -> tuple[int, int, list[int]]:
     psc, csc = pod.get("securityContext") or {}, container.get("securityContext") or {}
     p.unknown(psc, f"{path}.securityContext", POD_SECURITY)
     p.unknown(csc, f"{path}.containers[0].securityContext", CONTAINER_SECURITY)

@@ -7,13 +7,12 @@ For each pod, under its directory ``POD_DIR``:
 - ``launch.json``: what :mod:`.podinit` needs; ``pod.log``: the container's stdout and stderr.
 
 Claims (``persistentVolumeClaim``) are directories under ``CLAIMS/<namespace>-<claim>`` kept for the run.
-The runtime process is started with ``PR_SET_PDEATHSIG``: if the test process dies, unshare dies, its
+The runtime is started under ``setpriv --pdeathsig KILL``: if the test process dies, unshare dies, its
 ``--kill-child`` kills the pod's PID 1, and with it every process of the pod.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -28,12 +27,7 @@ from tests.kubernetes.pods import PodPlan
 __all__ = ["RunningPod", "start_pod"]
 
 PODINIT = Path(__file__).with_name("podinit.py")
-PR_SET_PDEATHSIG = 1
 RESOLV = "# no cluster DNS server: names come from /etc/hosts\noptions ndots:5 attempts:1 timeout:1\n"
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _write_volumes(plan: PodPlan, pod_dir: Path, claims: Path) -> list[dict[str, object]]:
@@ -132,12 +126,16 @@ def start_pod(
     (pod_dir / "launch.json").chmod(0o600)
     log = pod_dir / "pod.log"
     command = [
+        "setpriv", "--pdeathsig", "KILL",
         "nsenter", f"--net=/run/netns/{netns}", "--",
         "unshare", "--mount", "--pid", "--uts", "--fork", "--kill-child=SIGKILL",
         sys.executable, "-I", str(PODINIT), str(pod_dir / "launch.json"),
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     return RunningPod(plan, process, log)

@@ -147,7 +147,7 @@ def _ingress(ing: Obj, ip: str, topo: Topology, p: Problems) -> None:
         if len(backends) != 1:
             p.add(where, f"{host}: {len(backends)} backends; the runner relays one backend per host")
             continue
-        (service_name, port_ref), = backends
+        ((service_name, port_ref),) = backends
         route = _service_route(topo, ns, service_name, port_ref)
         if route is None:
             p.add(where, f"backend Service {ns}/{service_name} port {port_ref} is not rendered")
@@ -167,9 +167,7 @@ def _service_route(topo: Topology, ns: str, name: str, port_ref: str) -> Route |
     return None
 
 
-def plan_topology(
-    objects: Objects, prefix: str, externals: Mapping[str, Mapping[int, Address]]
-) -> Topology:
+def plan_topology(objects: Objects, prefix: str, externals: Mapping[str, Mapping[int, Address]]) -> Topology:
     """Addresses for every Deployment's pod, Service and Ingress host of ``objects``; ``externals``:
     names (PostgreSQL, Redis, the upstream) that live on the host end, with their ports and where each
     really listens. Raises :class:`~tests.kubernetes.objects.PodSpecError` with every problem."""

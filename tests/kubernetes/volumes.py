@@ -124,7 +124,9 @@ def volumes(pod: Obj, path: str, namespace: str, objects: Objects, problems: Pro
             problems.unknown(spec, where, ("claimName", "readOnly"))
             claim = str(spec.get("claimName"))
             if objects.get("PersistentVolumeClaim", namespace, claim) is None:
-                problems.add(f"{where}.claimName", f"PersistentVolumeClaim {namespace}/{claim} is not rendered")
+                problems.add(
+                    f"{where}.claimName", f"PersistentVolumeClaim {namespace}/{claim} is not rendered"
+                )
             out.append(Volume(name, "pvc", claim=claim))
     return out
 
@@ -153,8 +155,10 @@ def mounts(container: Obj, path: str, declared: list[Volume], problems: Problems
         if sub and not _relative(sub):
             problems.add(f"{where}.subPath", "must be a relative path without '..'")
             continue
-        if sub and volume.kind == "files" and not any(
-            f.path == sub or f.path.startswith(sub + "/") for f in volume.files
+        if (
+            sub
+            and volume.kind == "files"
+            and not any(f.path == sub or f.path.startswith(sub + "/") for f in volume.files)
         ):
             problems.add(f"{where}.subPath", f"volume {volume.name!r} has no file {sub!r}")
             continue
