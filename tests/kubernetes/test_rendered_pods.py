@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 from tests.e2e.browser import Browser
 from tests.e2e.harness import EMAIL, PASSWORD, Upstream, recording_upstream
 from tests.kubernetes.cluster import Cluster, probe, run_cluster
-from tests.kubernetes.image import find_archive, read_image
+from tests.kubernetes.image import find_archive, image_tree, read_image
 from tests.kubernetes.netns import require_tools
 from tests.kubernetes.objects import Objects
 from tests.kubernetes.runtime import RunningPod
@@ -117,7 +117,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
     image = read_image(archive)
     work = tmp_path_factory.mktemp("pods")
-    image_root = unpack(archive, work / "image")
+    image_root = image_tree(archive, unpack)
     run = secrets.token_hex(3)
     redis()
     with contextlib.ExitStack() as stack:
