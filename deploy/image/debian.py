@@ -28,7 +28,7 @@ from pathlib import Path
 from deploy.image import spec
 
 MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/merged-usr")
-SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+APT = Path("/etc/apt")
 # Left by installing, owned by no package: apt's configuration and state, dpkg's logs and backups.
 LEFTOVERS = (
     "etc/apt",
@@ -68,10 +68,20 @@ LEFTOVERS = (
 
 
 def sources() -> Path:
-    """The host's Debian sources (deb822), so the image comes from the same mirror as the machine's."""
-    if not SOURCES.is_file():
-        raise SystemExit(f"{SOURCES} is missing: the base is installed from this machine's Debian sources")
-    return SOURCES
+    """This machine's Debian sources, so that the image comes from the mirror it uses:
+    ``IDGATE_IMAGE_SOURCES``, else ``sources.list.d/*debian.sources`` (Debian 12), else ``sources.list``."""
+    chosen = os.environ.get("IDGATE_IMAGE_SOURCES")
+    candidates = (
+        [Path(chosen)]
+        if chosen
+        else [*sorted(APT.glob("sources.list.d/*debian.sources")), APT / "sources.list"]
+    )
+    for path in candidates:
+        if path.is_file() and path.read_text(encoding="utf-8").strip():
+            return path
+    raise SystemExit(
+        f"no Debian sources in {', '.join(map(str, candidates))} (IDGATE_IMAGE_SOURCES names one)"
+    )
 
 
 def mmdebstrap_argv(target: Path) -> list[str]:

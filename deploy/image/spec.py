@@ -12,10 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 
-SUITE = "bookworm"  # Debian 12: python3.11, what the wheels are built for (cp311, glibc 2.36)
+SUITE = "bookworm"  # Debian 12: Python 3.11, glibc 2.36 (the image's own pip picks the wheels for them)
 PYTHON = "python3.11"
-PYTHON_VERSION = "3.11"
-GLIBC = (2, 36)  # bookworm's: the newest manylinux tag a wheel may carry
 
 # What the image runs on; everything they need (their Depends, not Recommends) comes with them.
 PACKAGES = ("python3.11", "ca-certificates", "tzdata")
