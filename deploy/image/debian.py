@@ -92,7 +92,7 @@ def mmdebstrap_argv(target: Path) -> list[str]:
         "--mode=root",
         f"--hook-dir={MERGED_USR_HOOKS}",
         f"--include={','.join(spec.PACKAGES)}",
-        "--aptopt=Acquire::Retries 3",
+        '--aptopt=Acquire::Retries "3"',
     ]
     argv += [f"--dpkgopt=path-exclude={p}" for p in spec.DPKG_EXCLUDES]
     argv += [f"--dpkgopt=path-include={p}" for p in spec.DPKG_INCLUDES]

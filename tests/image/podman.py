@@ -1,13 +1,15 @@
 """podman on these machines: its own storage per test, and what `podman run` needs here.
 
 Measured on the development machines (Debian 12, podman 4.3, crun 1.8): ``podman load`` and ``podman
-image inspect`` work as they are; ``podman run`` works with three adjustments, applied by :func:`run`:
+image inspect`` work as they are; ``podman run`` works with two adjustments, applied by :func:`run`:
 
 - the cgroups are "hybrid" (v1 controllers plus a v2 mount at ``/sys/fs/cgroup/unified``), which crun
   refuses: the container starts in a private mount namespace without that mount, and ``--cgroups=disabled``;
 - podman's default ``RLIMIT_NOFILE``/``RLIMIT_NPROC`` exceed this machine's hard limits: ``--ulimit`` gives
-  the current ones (``nproc`` at most ``kernel.pid_max``: crun is refused anything above it here);
-- bridge networking is not set up: ``--network=host`` or ``--network=none``.
+  the current ones (``nproc`` at most ``kernel.pid_max``: crun is refused anything above it here).
+
+Networking needs nothing: the default bridge with ``-p 127.0.0.1:PORT:4180``, ``--network=host`` and
+``--network=none`` all work.
 """
 
 from __future__ import annotations
