@@ -36,11 +36,13 @@ __all__ = [
 
 Obj = dict[str, Any]
 
-DEFAULT_IMAGE = f"ghcr.io/idgate/idgate:{__version__}"
+# What `make image` builds and tags (deploy/image/spec.py): `localhost/` names no registry, so a node that
+# lacks the image fails to pull it instead of asking Docker Hub. Push it elsewhere and pass --image.
+DEFAULT_IMAGE = f"localhost/idgate:{__version__}"
 CONFIG_DIR = "/etc/idgate"  # the ConfigMap's mount: CONFIG_DIR/values.yaml is what --config reads
 VALUES_KEY = "values.yaml"
 HEALTH_PORT = 8081  # idgate.health_listen in the pod: /healthz/live, /healthz/ready, /metrics
-RUN_AS = 65532  # the image's non-root user (deploy/Dockerfile)
+RUN_AS = 65532  # the image's non-root user (deploy/image/spec.py)
 MANAGED = {"app.kubernetes.io/name": "idgate", "app.kubernetes.io/managed-by": "idgate-render"}
 
 
