@@ -16,7 +16,9 @@ SUITE = "bookworm"  # Debian 12: Python 3.11, glibc 2.36 (the image's own pip pi
 PYTHON = "python3.11"
 
 # What the image runs on; everything they need (their Depends, not Recommends) comes with them.
-PACKAGES = ("python3.11", "ca-certificates", "tzdata")
+# libstdc++6: the greenlet and frozenlist wheels link it (SQLAlchemy's asyncio engine needs greenlet, so
+# without it a provider on PostgreSQL cannot start; tests/kubernetes found it).
+PACKAGES = ("python3.11", "ca-certificates", "tzdata", "libstdc++6")
 # Installed by mmdebstrap because the packages above need them to be *installed* (maintainer scripts,
 # debconf questions), not to run; the trimmed base has none of their files.
 BUILD_ONLY = ("dpkg", "debconf", "perl-base", "mawk")
