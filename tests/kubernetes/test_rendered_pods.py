@@ -113,11 +113,9 @@ def forget_sessions(run: str) -> None:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     require_tools()
     archive = find_archive()
-    from tests.image.rootfs import unpack
-
     image = read_image(archive)
     work = tmp_path_factory.mktemp("pods")
-    image_root = image_tree(archive, unpack)
+    image_root = image_tree(archive)
     run = secrets.token_hex(3)
     redis()
     with contextlib.ExitStack() as stack:
