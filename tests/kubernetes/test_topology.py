@@ -56,10 +56,10 @@ def test_the_ingress_routes_only_its_paths() -> None:
     assert topo.ingress_allows("alpha.pods.test", "/anything") and not topo.ingress_allows("nope.test", "/")
 
 
-def _without_port_name(objects: list[Obj]) -> list[Obj]:
+def _unknown_port_name(objects: list[Obj]) -> list[Obj]:
     for o in objects:
-        if o["kind"] == "Deployment" and o["metadata"]["name"] == "dex":
-            o["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] = "web"
+        if o["kind"] == "Service" and o["metadata"]["name"] == "dex":
+            o["spec"]["ports"][0]["targetPort"] = "web"
     return objects
 
 
@@ -82,7 +82,7 @@ def _node_ports(objects: list[Obj]) -> list[Obj]:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (_without_port_name, "spec.ports[0].targetPort: Deployment oauth/dex's pod has no port named 'http'"),
+        (_unknown_port_name, "spec.ports[0].targetPort: Deployment oauth/dex's pod has no port named 'web'"),
         (lambda objs: [o for o in objs if not (o["kind"] == "Deployment" and o["metadata"]["name"] == "dex")],
          "Service oauth/dex: spec.selector: {'app': 'dex'} selects no rendered pod"),
         (_split_ingress, "kkp.pods.test: 2 backends"),
