@@ -98,7 +98,7 @@ class Persistence(Strict):
     """``idgate.kubernetes.persistence``: the provider's SQLite database on a PersistentVolumeClaim
     (``dex-data``, ReadWriteOnce, mounted at ``/var/lib/idgate``) instead of an emptyDir, so that signing
     keys, users and clients added with the CLI, and refresh tokens outlive the pod. One replica only (SQLite
-    is one file); the Deployment is then replaced pod by pod (``strategy: Recreate``), since a
+    is one file); the old pod then stops before the new one starts (``strategy: Recreate``), since a
     ReadWriteOnce volume cannot follow a new pod to another node while the old one holds it. No effect
     with PostgreSQL.
     """

@@ -255,7 +255,8 @@ def _deployment(
             spec[key] = getattr(dex, key)
     deployment_spec: Obj = {"replicas": dex.replicas, "selector": {"matchLabels": dict(SELECTOR)}}
     if "persistentVolumeClaim" in data and sqlite:  # the old pod lets go of the volume before the new starts
-        deployment_spec["strategy"] = {"type": "Recreate"}
+        # rollingUpdate: null removes the chart's (a merge keeps it; the API refuses it beside Recreate)
+        deployment_spec["strategy"] = {"type": "Recreate", "rollingUpdate": None}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
