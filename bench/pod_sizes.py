@@ -22,8 +22,9 @@
    the tree over the phase, in millicores). "steady" RSS = the largest sample of the steady phase; "peak"
    RSS = the largest sample of the peak phase or ``VmHWM``, whichever is larger.
 
-Prints one Markdown table; ``bench/RESULTS.md`` (section "Pod sizes (issue 17)") keeps the numbers, and
-:mod:`idgate.deploy.sizes` turns them into the rendered requests and limits.
+Prints one Markdown table; ``bench/POD_SIZES.md`` keeps the numbers and the method (``make bench`` copies it
+into ``bench/RESULTS.md`` as "Pod sizes (issue 17)"), and :mod:`idgate.deploy.sizes` turns them into the
+rendered requests and limits.
 """
 
 from __future__ import annotations

@@ -817,6 +817,9 @@ def write_report(  # noqa: PLR0917
     analysis = HERE / "ANALYSIS.md"
     if analysis.exists() and not opts.quick:  # the hand-written why of the misses, dated inside
         r.add("Why targets are missed (analysis)", analysis.read_text().strip())
+    pod_sizes = HERE / "POD_SIZES.md"  # written by hand from `python -m bench.pod_sizes` (issue 17)
+    if pod_sizes.exists() and not opts.quick:
+        r.add("Pod sizes (issue 17)", pod_sizes.read_text().strip())
     r.add(
         "See also",
         "`bench/PROFILE.md` (`make bench BENCH_ARGS=--profile`: where idgate's time goes) and "

@@ -1,20 +1,19 @@
 """The provider's objects, in the ``oauth`` chart's names (kkp-values.md §1.3), running idgate.
 
-====================  ============  ===========================================================
-kind                  name          notes
-====================  ============  ===========================================================
-ServiceAccount        ``dex``       no API token mounted: state is in PostgreSQL, not in CRDs
-Secret                ``dex-secret`` client secrets, connector secrets, password hashes, storage URL
-ConfigMap             ``dex``       ``values.yaml``: the ``dex`` section and ``idgate`` listeners
-Deployment            ``dex``       selector ``app: dex`` (as the chart's, so it updates in place);
-                                    ``idgate serve --role provider``
-Service               ``dex``       port 5556 (``http``), as the chart's
-Ingress               ``dex``       unless ``ingress.class: non-existent``; TLS ``dex-tls`` when https
-Certificate           ``dex``       with ``--certificates`` instead of the cert-manager annotation
-PodDisruptionBudget   ``dex``       ``maxUnavailable: 1``
-
-PersistentVolumeClaim ``dex-data``   with ``idgate.kubernetes.persistence.enabled`` and SQLite
-====================  ============  ===========================================================
+=====================  ============  ===========================================================
+kind                   name          notes
+=====================  ============  ===========================================================
+ServiceAccount         ``dex``       no API token mounted: state is in PostgreSQL, not in CRDs
+Secret                 ``dex-secret`` client secrets, connector secrets, password hashes, storage URL
+ConfigMap              ``dex``       ``values.yaml``: the ``dex`` section and ``idgate`` listeners
+PersistentVolumeClaim  ``dex-data``  with ``idgate.kubernetes.persistence.enabled`` and SQLite
+Deployment             ``dex``       selector ``app: dex`` (as the chart's, so it updates in place);
+                                     container ``dex``: ``idgate serve --role provider``
+Service                ``dex``       port 5556 (``http``, target port by number), as the chart's
+Ingress                ``dex``       unless ``ingress.class: non-existent``; TLS ``dex-tls`` when https
+Certificate            ``dex``       with ``--certificates`` instead of the cert-manager annotation
+PodDisruptionBudget    ``dex``       ``maxUnavailable: 1``
+=====================  ============  ===========================================================
 
 No ClusterRole or RoleBinding: Dex needed them for its ``kubernetes`` storage; idgate keeps state in
 ``idgate.storage``. SQLite cannot be shared by replicas (:mod:`.rules` refuses it with ``dex.replicas > 1``);
@@ -181,7 +180,8 @@ def provider_objects(config: Config, namespace: str, image: str, certificates: b
             "spec": {
                 "type": "ClusterIP",
                 "selector": dict(SELECTOR),
-                "ports": [{"name": "http", "port": DEX_PORT, "targetPort": "http", "protocol": "TCP"}],
+                # by number: the chart's Dex pods name this port `https`, and they serve until replaced
+                "ports": [{"name": "http", "port": DEX_PORT, "targetPort": DEX_PORT, "protocol": "TCP"}],
             },
         },
     ]

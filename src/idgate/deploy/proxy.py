@@ -9,8 +9,8 @@ Secret                ``iap-N-secret``       ``OAUTH2_PROXY_CLIENT_ID/_CLIENT_SE
                                              chart's keys), ``IDGATE_SESSIONS`` with Redis; not rendered
                                              with ``existingSecret`` unless idgate needs a variable of its own
 ConfigMap             ``iap-N-configmap``    ``values.yaml``: ``iap`` with this deployment only
-Deployment            ``iap-N``              selector ``app: iap, target: N``; ``idgate serve --role proxy
-                                             --deployment N`` on ``iap.port``
+Deployment            ``iap-N``              selector ``app: iap, target: N``; container ``oauth2-proxy``:
+                                             ``idgate serve --role proxy --deployment N`` on ``iap.port``
 Service               ``N-iap``              labels ``app: iap, target: N, kind: proxy``
 Ingress               ``N-iap``              TLS ``N-tls`` (or ``ingress.tlsSecretName``, which also drops the
                                              cert-manager annotation); path ``/`` (Prefix)
