@@ -94,18 +94,7 @@ def values(ports: dict[str, int], sec: configs.Secrets, password_hash: str, sess
         "iap": {
             "oidc_issuer_url": f"http://{provider}/dex",
             "replicas": 1,
-            "deployments": {
-                "app": {
-                    "name": "app",
-                    "client_id": "app",
-                    "client_secret": sec.app_secret,
-                    "encryption_key": sec.encryption_key,
-                    "upstream_service": "127.0.0.1",
-                    "upstream_port": ports["upstream"],
-                    "ingress": {"host": app},
-                    "config": {"scope": "openid email", "email_domains": ["*"], "pass_user_headers": True},
-                }
-            },
+            "deployments": {"app": configs.app_deployment(sec, ports["upstream"], app)},
         },
         "idgate": {"sessions": sessions},
     }
@@ -252,18 +241,7 @@ def run(args: argparse.Namespace) -> list[Measured]:
         wait_port(
             ports["upstream"], sup.start("upstream", ["nginx", "-c", str(conf), "-p", str(tmp / "upstream")])
         )
-        redis = [
-            "redis-server",
-            "--port",
-            str(ports["redis"]),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        wait_port(ports["redis"], sup.start("redis", [*redis, "--dir", str(tmp)]))
+        wait_port(ports["redis"], sup.start("redis", configs.redis_argv(ports["redis"], tmp)))
         password_hash = sec.password_hash(10)
         issuer = f"http://{configs.PROVIDER_HOST}:{ports['provider']}/dex"
         app = f"{configs.APP_HOST}:{ports['proxy']}"
