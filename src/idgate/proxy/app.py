@@ -108,7 +108,6 @@ ERROR_LOOK = Look(headers=PAGE_HEADERS)
 DEFAULT_FOOTER = "Secured by idgate"
 
 
-
 def _deployment(request: web.Request) -> Deployment:
     dep = request.app[DEPLOYMENTS].get(request.headers.get(DEPLOYMENT_HEADER, ""))
     if dep is None:
@@ -366,10 +365,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400:  # noqa: PLR2004 - a redirect raised by aiohttp is an answer, not a failure
+        if exc.status < 400:  # a redirect raised by aiohttp is an answer, not a failure
             raise
         return _error_page(request, exc)
-    except Exception as exc:  # noqa: BLE001 - every failure gets a page (page_for logs the unexpected)
+    except Exception as exc:  # every failure gets a page; page_for logs the unexpected ones in full
         return _error_page(request, exc)
 
 

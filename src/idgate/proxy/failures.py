@@ -122,7 +122,7 @@ _SIGNED_OUT = (
 )
 
 
-def page_for(exc: BaseException) -> Page:  # noqa: PLR0911 - one answer per failure, as the table says
+def page_for(exc: BaseException) -> Page:
     """The page for ``exc`` (the module's table)."""
     if isinstance(exc, UnknownDeployment | web.HTTPNotFound):
         return Page(404, "Not found", "There is nothing here.", str(exc) or "no route")
@@ -152,7 +152,9 @@ def page_for(exc: BaseException) -> Page:  # noqa: PLR0911 - one answer per fail
         return Page(503, "Session store unavailable", _STORE, str(exc), retry=True, clears=Clears.LOGIN)
     if isinstance(exc, ProviderUnavailable):
         message = "The identity provider could not be reached. Please try again later."
-        return Page(502, "Identity provider unavailable", message, exc.reason, retry=True, clears=Clears.LOGIN)
+        return Page(
+            502, "Identity provider unavailable", message, exc.reason, retry=True, clears=Clears.LOGIN
+        )
     if isinstance(exc, TokenRequestRefused | IdTokenInvalid):
         message = "The sign-in could not be verified."
         return Page(403, "Sign-in failed", message, exc.reason, retry=True, clears=Clears.LOGIN)

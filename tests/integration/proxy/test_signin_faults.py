@@ -91,7 +91,7 @@ async def test_sign_out_while_redis_is_down_clears_every_cookie_and_says_so(
 ) -> None:
     async with edge_world(tmp_path, session_store=redis.url, cookie_domains=("app.test",)) as w:
         c = await w.client()
-        start, callback = await sign_in(w, c)
+        _, callback = await sign_in(w, c)
         cookies = f"{cookie_pairs(callback)}; {SESSION}_1=stale-chunk; {CSRF}=left-over"
         redis.stop()
         r = await c.get("/oauth/sign_out?rd=%2Fbye", headers=f"Cookie: {cookies}\r\n")

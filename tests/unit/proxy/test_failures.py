@@ -48,10 +48,12 @@ from idgate.settings import ProxySettings
 def test_every_failure_has_one_page(exc: BaseException, status: int, title: str, clears: Clears) -> None:
     page = page_for(exc)
     assert (page.status, page.title, page.clears) == (status, title, clears)
-    assert page.unexpected is (status == 500)  # noqa: PLR2004
+    assert page.unexpected is (status == 500)
 
 
-async def test_an_unexpected_failure_is_a_500_page_with_the_request_id(caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_unexpected_failure_is_a_500_page_with_the_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     proxy = ProxySettings(
         name="app",
         host="app.test",
