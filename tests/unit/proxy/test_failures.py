@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from tests.unit.edge.conftest import proxy_settings
 
 from idgate.clock import FrozenClock
 from idgate.proxy.app import build_signin_app
@@ -23,7 +24,6 @@ from idgate.proxy.failures import (
 )
 from idgate.proxy.oidc_client import IdTokenInvalid, OIDCError, ProviderUnavailable, TokenRequestRefused
 from idgate.sessions.base import SessionStoreUnavailable
-from idgate.settings import ProxySettings
 
 
 @pytest.mark.parametrize(
@@ -54,15 +54,7 @@ def test_every_failure_has_one_page(exc: BaseException, status: int, title: str,
 async def test_an_unexpected_failure_is_a_500_page_with_the_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    proxy = ProxySettings(
-        name="app",
-        host="app.test",
-        upstream="http://127.0.0.1:9",
-        issuer_url="http://127.0.0.1:9/idp",
-        client_id="app",
-        client_secret="s",
-        encryption_key=b"0123456789abcdef0123456789abcdef",
-    )
+    proxy = proxy_settings("http://127.0.0.1:9", issuer_url="http://127.0.0.1:9/idp")
 
     async def broken(request: web.Request) -> web.Response:
         raise RuntimeError("detail-that-must-not-show")
