@@ -35,6 +35,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from idgate.clock import Clock, SystemClock
+from idgate.edge.limits import EdgeLimits
 from idgate.settings import Settings, split_host
 
 log = logging.getLogger("idgate")
@@ -81,8 +82,16 @@ def loopback_overrides(settings: Settings, sock: socket.socket) -> dict[str, tup
 
 @contextlib.asynccontextmanager
 async def unix_app(app: web.Application, path: str) -> AsyncIterator[str]:
-    """Serve ``app`` on a private unix socket at ``path`` for as long as the context lasts."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    """Serve ``app`` on a private unix socket at ``path`` for as long as the context lasts.
+
+    Only the edge connects, and it has already bounded the request's head (:class:`EdgeLimits`): a header
+    may be as long as the edge lets through, e.g. the ``Cookie`` of a session in eight chunks (aiohttp's
+    own 8 KB field limit refused ``/oauth/userinfo`` and sign-out for it).
+    """
+    head = EdgeLimits().max_header_bytes
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, max_field_size=head, max_line_size=head
+    )
     await runner.setup()
     site = web.UnixSite(runner, path, shutdown_timeout=5.0)
     await site.start()

@@ -34,7 +34,7 @@ from idgate.proxy.oidc_client import (
 from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, keep_tokens
 from idgate.sessions.base import SessionStore
-from idgate.sessions.cookie import join_chunks, split_chunks
+from idgate.sessions.cookie import SessionTooLarge, join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
 from idgate.web import LOGO, Look, environment
@@ -343,6 +343,21 @@ def _page_for(exc: OIDCError) -> PageError:
     return PageError(502, "Sign-in failed", "The sign-in could not be completed.", exc.reason, True)
 
 
+def _too_large(exc: SessionTooLarge) -> PageError:
+    """A cookie cannot hold the session: the person is told it is not theirs to fix; the operator's log
+    line says what to change."""
+    return PageError(
+        431,
+        "Too many groups for a cookie",
+        "You are a member of more groups than this service's sign-in cookie can hold, so you cannot be "
+        "signed in here. There is nothing to fix on your side: please tell the operator, who can keep "
+        "sessions in Redis instead.",
+        f"{exc}; keep this deployment's sessions in Redis: idgate.sessions: redis://HOST:6379/0 "
+        "(or the deployment's session_store_type: redis)",
+        clear_login=True,
+    )
+
+
 def _error_page(request: web.Request, err: PageError) -> web.Response:
     """The one renderer of failures: an escaped HTML page, the reason logged (never secrets)."""
     name = request.headers.get(DEPLOYMENT_HEADER, "")
@@ -379,6 +394,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error_page(request, err)
     except OIDCError as exc:
         return _error_page(request, _page_for(exc))
+    except SessionTooLarge as exc:
+        return _error_page(request, _too_large(exc))
     except web.HTTPNotFound:
         return _error_page(request, PageError(404, "Not found", "There is nothing here.", "no route"))
 
