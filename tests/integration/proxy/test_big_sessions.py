@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
-import string
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +18,7 @@ from aiohttp import web
 from tests.integration.proxy.edge_world import EdgeWorld, cookie_pairs, edge_world, set_cookies, sign_in
 from tests.integration.proxy.oidc_double import OIDCDouble
 from tests.integration.sessions.test_redis_store import REDIS_URL
+from tests.many_groups import many_groups
 from tests.unit.edge.conftest import NOW, alice
 
 from idgate.sessions.cookie import MAX_CHUNKS, MAX_COOKIE_VALUE
@@ -27,15 +26,6 @@ from idgate.sessions.cookie import MAX_CHUNKS, MAX_COOKIE_VALUE
 HOST = "app.test:8080"
 SESSION = "app_oauth2_proxy"
 BROWSER = "Accept: text/html\r\n"
-
-
-def many_groups(n: int) -> list[str]:
-    """``n`` distinct group names of 3 to 5 random letters and digits (the ID token of 3,000 is ~30 KB):
-    random names compress worse than real ones, so the sizes measured here are the unfavourable case."""
-    rnd, alphabet, names = random.Random(n), string.ascii_lowercase + string.digits, dict[str, None]()
-    while len(names) < n:
-        names["".join(rnd.choices(alphabet, k=rnd.randint(3, 5)))] = None
-    return list(names)
 
 
 GROUPS_3000, GROUPS_10000 = many_groups(3000), many_groups(10_000)
