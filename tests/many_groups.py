@@ -7,9 +7,10 @@ import random
 import string
 
 
-def many_groups(n: int) -> list[str]:
-    """``n`` distinct names of 3 to 5 random letters and digits: an ID token with 3,000 is ~30 KB."""
+def many_groups(n: int, shortest: int = 3, longest: int = 5) -> list[str]:
+    """``n`` distinct names of 3 to 5 (``shortest``, ``longest``) random letters and digits: an ID token
+    with 3,000 such names is ~30 KB."""
     rnd, alphabet, names = random.Random(n), string.ascii_lowercase + string.digits, dict[str, None]()
     while len(names) < n:
-        names["".join(rnd.choices(alphabet, k=rnd.randint(3, 5)))] = None
+        names["".join(rnd.choices(alphabet, k=rnd.randint(shortest, longest)))] = None
     return list(names)

@@ -35,7 +35,6 @@ from dataclasses import replace
 from aiohttp import web
 
 from idgate.clock import Clock, SystemClock
-from idgate.edge.limits import EdgeLimits
 from idgate.settings import Settings, split_host
 
 log = logging.getLogger("idgate")
@@ -88,6 +87,8 @@ async def unix_app(app: web.Application, path: str) -> AsyncIterator[str]:
     may be as long as the edge lets through, e.g. the ``Cookie`` of a session in eight chunks (aiohttp's
     own 8 KB field limit refused ``/oauth/userinfo`` and sign-out for it).
     """
+    from idgate.edge.limits import EdgeLimits
+
     head = EdgeLimits().max_header_bytes
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, max_field_size=head, max_line_size=head
