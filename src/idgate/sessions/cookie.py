@@ -36,7 +36,7 @@ MAX_COOKIE_VALUE = 3800  # a cookie line stays under the 4096-byte limit browser
 MAX_CHUNKS = 8
 MAX_SEALED = MAX_COOKIE_VALUE * MAX_CHUNKS
 #: Session bytes up to this size are sealed as they are: sealed, they fit one cookie, and inflating would
-#: only add to each open (0.1 µs to look; ~6 µs for 300 groups, see ``docs/proxy.md``, "Sessions").
+#: only add to each open (they pay 0.1 µs to look at the first byte; see ``docs/proxy.md``, "Sessions").
 DEFLATE_ABOVE = (MAX_COOKIE_VALUE * 3 // 4) - NONCE_BYTES - 16  # 2822: base64 of nonce + it + tag fits
 #: The first plaintext byte of a deflated session (raw DEFLATE, RFC 1951, follows).
 DEFLATED = 0x01
