@@ -16,8 +16,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tests.fakes.server import dribble, serve
 
+from idgate.clock import FrozenClock
+from idgate.connectors.errors import UpstreamFailed
+from idgate.connectors.http import request_json
 from idgate.errors import UpstreamError
 from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, LocalResolver, client_session, read_limited
+from idgate.proxy.oidc_client import ProviderClient, ProviderUnavailable
 
 
 async def test_localhost_names_resolve_to_loopback() -> None:
@@ -138,3 +142,24 @@ async def test_a_body_cut_short_is_an_error_not_a_shorter_body() -> None:
     async with raw_server(head + b'{"id_token": "abc', then_close=True) as origin:
         with pytest.raises(aiohttp.ClientPayloadError):
             await read(origin + "/")
+
+
+async def test_callers_turn_an_answer_over_the_limit_into_their_own_error() -> None:
+    """The proxy's provider client answers ``ProviderUnavailable`` (a 502 page), a connector
+    ``UpstreamFailed``; both name the URL and the limit."""
+    huge = json.dumps({"keys": [], "pad": "x" * MAX_RESPONSE_BYTES}).encode()
+
+    async def jwks(request: web.Request) -> web.StreamResponse:
+        return await dribble(request, huge, chunked=True, pause=0.0)
+
+    app = web.Application()
+    app.router.add_get("/jwks", jwks)
+    async with serve(app) as origin, aiohttp.ClientSession() as http:
+        client = ProviderClient(origin, http, FrozenClock())
+        with pytest.raises(ProviderUnavailable) as unavailable:
+            await client._get_json(origin + "/jwks?x=1", "JWKS")
+        with pytest.raises(UpstreamFailed) as failed:
+            await request_json(http, "GET", origin + "/jwks", what="GitHub /user/teams")
+    limit = f"{origin}/jwks answered more than the limit of {MAX_RESPONSE_BYTES} bytes"
+    assert unavailable.value.reason == f"JWKS: {limit}"
+    assert failed.value.reason == f"GitHub /user/teams: {limit}"
