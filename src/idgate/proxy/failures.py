@@ -34,6 +34,7 @@ from aiohttp import web
 from idgate.errors import IdgateError
 from idgate.proxy.oidc_client import IdTokenInvalid, OIDCError, ProviderUnavailable, TokenRequestRefused
 from idgate.sessions.base import SessionStoreUnavailable
+from idgate.sessions.cookie import SessionTooLarge
 
 __all__ = [
     "Clears",
@@ -122,6 +123,13 @@ _SIGNED_OUT = (
 )
 
 
+_TOO_LARGE = (
+    "You are a member of more groups than this service's sign-in cookie can hold, so you cannot be "
+    "signed in here. There is nothing to fix on your side: please tell the operator, who can keep "
+    "sessions in Redis instead."
+)
+
+
 def page_for(exc: BaseException) -> Page:
     """The page for ``exc`` (the module's table)."""
     if isinstance(exc, UnknownDeployment | web.HTTPNotFound):
@@ -148,6 +156,15 @@ def page_for(exc: BaseException) -> Page:
     if isinstance(exc, SignedOutHereOnly):
         title = "Signed out in this browser only"
         return Page(503, title, _SIGNED_OUT, exc.reason, clears=Clears.ALL, onward=exc.onward)
+    if isinstance(exc, SessionTooLarge):
+        return Page(
+            431,
+            "Too many groups for a cookie",
+            _TOO_LARGE,
+            f"{exc}; keep this deployment's sessions in Redis: idgate.sessions: redis://HOST:6379/0 "
+            "(or the deployment's session_store_type: redis)",
+            clears=Clears.LOGIN,
+        )
     if isinstance(exc, SessionStoreUnavailable):
         return Page(503, "Session store unavailable", _STORE, str(exc), retry=True, clears=Clears.LOGIN)
     if isinstance(exc, ProviderUnavailable):
