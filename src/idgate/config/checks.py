@@ -1,4 +1,18 @@
-"""Cross-section checks on a loaded config: what each chart alone cannot see (kkp-values.md §6).
+"""Cross-section checks on a loaded config: what each chart alone cannot see (kkp-values.md §6), and
+what a command's target refuses. Every command runs :func:`check` on the loaded file, so one rule gives the
+same message at the same YAML path wherever it is met:
+
+- ``idgate serve`` and ``idgate render nginx``: ``check(config, "serve")``, the rules below; an error
+  stops them;
+- ``idgate render kubernetes``: ``check(config, "kubernetes")``, the rules below and
+  :func:`idgate.deploy.rules.kubernetes_problems` (SQLite under replicas, NetworkPolicies without
+  selectors, ...); an error stops the render (the pod would refuse to start on an error of the first kind
+  anyway);
+- ``idgate check``: ``check(config)``, all of them (but the render's own notes); the Kubernetes ones as
+  warnings, their message
+  prefixed with ``render kubernetes would refuse:`` (an error there) or ``render kubernetes:``. A warning,
+  because the same file is good for ``idgate serve`` on one machine, where replicas, NetworkPolicies and
+  pod sizes mean nothing: exit status 2 keeps meaning "cannot be served", and 1 still flags the file.
 
 Errors (the setup cannot work):
 
@@ -17,7 +31,8 @@ Errors (the setup cannot work):
   "did you mean", wrong type, missing key: :func:`idgate.connectors.registry.connector_problems`);
 - a client's ``RedirectURIs`` or ``postLogoutRedirectURIs`` entry that must not be registered
   (``javascript:``, ``data:``, a fragment, a relative URI, userinfo ...:
-  :func:`idgate.oauth2.redirect_uris.registration_problem`).
+  :func:`idgate.oauth2.redirect_uris.registration_problem`);
+- an ``authenticated_emails_file`` that cannot be read (``serve`` reads it at start-up).
 
 Warnings (it works, but probably not as meant):
 
@@ -37,22 +52,43 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Iterable
+from typing import Literal
 
 from idgate.config.dex import Client, DexSection
 from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, Deployment, IapSection
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
-from idgate.config.options import ProxyOptions
-from idgate.errors import Problem
+from idgate.config.options import ProxyOptions, read_emails_file
+from idgate.errors import ConfigError, Problem
 from idgate.oauth2.redirect_uris import registration_problem
 from idgate.proxy.cookies import HOST_PREFIX, has_prefix
 from idgate.settings import hostname
 
-__all__ = ["callback_urls", "check", "plain_http_allowed"]
+__all__ = ["KUBERNETES_REFUSES", "Target", "callback_urls", "check", "plain_http_allowed"]
+
+#: What the command that checks a file will do with it (``None``: ``idgate check``, every target).
+Target = Literal["serve", "kubernetes"] | None
+KUBERNETES_REFUSES = "render kubernetes would refuse: "
+KUBERNETES_WARNS = "render kubernetes: "
 
 
-def check(config: Config) -> list[Problem]:
-    """Every cross-section problem of ``config``, errors and warnings, in file order."""
+def check(config: Config, target: Target = None) -> list[Problem]:
+    """Every problem of ``config`` for ``target`` (see the module docstring), errors and warnings."""
+    problems = _cross_section(config)
+    if target == "serve":
+        return problems
+    from idgate.deploy.rules import kubernetes_problems, render_notes  # late: deploy imports config
+
+    found = kubernetes_problems(config)
+    if target == "kubernetes":
+        return problems + found + render_notes(config)
+    for p in found:
+        prefix = KUBERNETES_REFUSES if p.severity == "error" else KUBERNETES_WARNS
+        problems.append(Problem(p.path, prefix + p.message, "warning"))
+    return problems
+
+
+def _cross_section(config: Config) -> list[Problem]:
     problems: list[Problem] = []
     if config.dex is None and config.iap is None:
         problems.append(Problem("", "neither a dex nor an iap section: nothing to serve", "warning"))
@@ -261,6 +297,12 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
                 )
             )
         problems += _check_host_prefix(config, dep, at, opts)
+        if opts.authenticated_emails_file:
+            try:
+                read_emails_file(opts.authenticated_emails_file)
+            except ConfigError as exc:
+                where = _option_path(config, dep, at, "authenticated_emails_file")
+                problems += [Problem(where, p.message) for p in exc.problems]
         if "cookie_name" in dep.config.model_fields_set:
             problems.append(
                 Problem(

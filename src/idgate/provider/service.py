@@ -23,9 +23,9 @@ from typing import Any
 
 from idgate.clock import Clock
 from idgate.connectors.base import Connector, PasswordConnector, refreshes
-from idgate.connectors.errors import LoginRefused
+from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.errors import NotFound
-from idgate.oauth2.errors import InvalidGrant
+from idgate.oauth2.errors import InvalidGrant, TemporarilyUnavailable
 from idgate.oauth2.grants import GrantContext, RefreshPolicy, grant_types
 from idgate.oauth2.grants import device_code as device_grant
 from idgate.oauth2.requests import (
@@ -166,6 +166,9 @@ class Provider:
         except LoginRefused as exc:  # the password was right, the account is not usable (its email ...)
             await self.throttle.fail_slowly(started)
             raise InvalidGrant(exc.reason) from None
+        except UpstreamFailed as exc:  # nothing was decided about the person: nothing is counted
+            log.warning("password grant: the connector could not check the password: %s", exc.reason)
+            raise TemporarilyUnavailable("the directory could not check the password; try again") from None
         if identity is None:
             await self.throttle.failed(counted, "")
             await self.throttle.fail_slowly(started)

@@ -7,6 +7,7 @@
         refreshed in the last GRACE seconds?          ──> that result (requests sent with the old cookie)
         store.lock(value) refused (another process)   ──> keep the current, still valid session
         renew(session) ──> new session   ──> store.put (cookie: a new value to set; redis: same slot)
+                                         ──> SessionTooLarge (cookie) ──> the session ends, logged as an error
                        ──> RefusedRefresh ──> store.drop: the session ends (sign in again)
                        ──> any other error ──> keep the current session, try again next request
 
@@ -29,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from idgate.sessions.base import Session, SessionStore, SessionStoreUnavailable
+from idgate.sessions.cookie import SessionTooLarge
 from idgate.sessions.flight import SingleFlight
 
 log = logging.getLogger("idgate.sessions")
@@ -99,7 +101,12 @@ class Refresher:
             except Exception as exc:  # provider down or odd answer: keep the session, retry later
                 problem = f"keeping the session: {str(exc) or type(exc).__name__}"
                 return Refreshed(session)
-            new_value = await self.store.put(fresh, now, value)
+            try:
+                new_value = await self.store.put(fresh, now, value)
+            except SessionTooLarge as exc:  # groups grew past what a cookie holds: sign in again (a page)
+                problem = f"ending the session: {exc}; keep sessions in Redis (idgate.sessions: redis://...)"
+                await self.store.drop(value)
+                return Refreshed(None)
             result = "success"
             return Refreshed(fresh, None if new_value == value else new_value)
         except SessionStoreUnavailable as exc:

@@ -4,7 +4,8 @@ It serves discovery, a JWKS, an authorization endpoint that signs in a fixed per
 token endpoint that checks ``client_secret_basic``, the redirect URI, single-use codes and PKCE S256 (and
 redeems refresh tokens), a UserInfo endpoint and an ``end_session_endpoint`` that records its queries.
 Knobs let a test break it (``down``, ``claims``, ``signing_key``, ``id_token_claims``,
-``refuse_refresh``). :meth:`OIDCDouble.mint` signs any JWT for tests of bearer tokens.
+``refuse_refresh``) or slow it (``slow_pieces``: token responses written in that many pieces, 20 ms
+apart). :meth:`OIDCDouble.mint` signs any JWT for tests of bearer tokens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from tests.fakes.server import dribble
 
 
 @dataclass
@@ -58,6 +60,7 @@ class OIDCDouble:
     end_session: bool = True  # offer end_session_endpoint in discovery
     refuse_refresh: bool = False
     refreshes: int = 0
+    slow_pieces: int = 0
     authorize_queries: list[dict[str, str]] = field(default_factory=list)
     end_session_queries: list[dict[str, str]] = field(default_factory=list)
     now: float = 1_800_000_000.0
@@ -125,7 +128,13 @@ class OIDCDouble:
         user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
         return unquote_plus(user), unquote_plus(password)
 
-    async def _token(self, request: web.Request) -> web.Response:
+    async def _token(self, request: web.Request) -> web.StreamResponse:
+        resp = await self._token_response(request)
+        if not self.slow_pieces or not isinstance(resp.body, bytes):
+            return resp
+        return await dribble(request, resp.body, pieces=self.slow_pieces, status=resp.status)
+
+    async def _token_response(self, request: web.Request) -> web.Response:
         if self.down:
             return web.Response(status=503, text="down for maintenance")
         form = {k: str(v) for k, v in (await request.post()).items()}

@@ -27,14 +27,23 @@ def write(tmp_path: Path, data: dict[str, Any]) -> str:
 
 
 def example() -> dict[str, Any]:
+    """The KKP example with its state in PostgreSQL, as its two provider replicas need."""
     data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    data["idgate"] = {"storage": "postgresql://idgate@postgres.idgate.svc.cluster.local/idgate"}
     return data
 
 
 class TestCheck:
-    def test_clean_file_exits_0(self) -> None:
-        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
+    def test_clean_file_exits_0(self, tmp_path: Path) -> None:
+        result = CliRunner().invoke(main, ["check", write(tmp_path, example())])
         assert (result.exit_code, result.output) == (0, "no problems found\n")
+
+    def test_what_render_kubernetes_would_refuse_is_a_warning(self) -> None:
+        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])  # two provider replicas on SQLite
+        assert result.exit_code == 1
+        assert result.output.startswith(
+            "warning: idgate.storage: render kubernetes would refuse: SQLite cannot back dex.replicas: 2"
+        )
 
     def test_warnings_only_exit_1(self, tmp_path: Path) -> None:
         data = example()

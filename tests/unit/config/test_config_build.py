@@ -21,7 +21,7 @@ Analyse = Callable[..., Any]
 
 def test_example_loads_clean_and_builds_the_expected_settings() -> None:
     config = load_config(EXAMPLE_PATH)
-    assert check(config) == []
+    assert check(config, "serve") == []  # render kubernetes: tests/unit/config/test_one_validation.py
     settings = build_settings(config)
     provider = settings.provider
     assert provider is not None

@@ -1,4 +1,7 @@
-"""The cross-section checks (kkp-values.md §6): each one firing, and staying quiet when all is well."""
+"""The cross-section checks (kkp-values.md §6): each one firing, and staying quiet when all is well.
+
+These are the checks every command runs (``check(config, "serve")``); what ``render kubernetes`` adds,
+and how ``idgate check`` reports it, is ``test_one_validation.py``."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def cross(analyse: Analyse) -> Callable[[dict[str, Any]], Found]:
     def run(data: dict[str, Any]) -> Found:
         config, found = analyse(data)
         assert found == [], found
-        return [(p.severity, str(p)) for p in check(config)]
+        return [(p.severity, str(p)) for p in check(config, "serve")]
 
     return run
 

@@ -21,6 +21,7 @@ from idgate.app import select_role
 from idgate.config import build_settings, load_config, load_config_text
 from idgate.deploy.common import dump_all
 from idgate.deploy.kubernetes import RenderOptions, render_kubernetes
+from idgate.deploy.sizes import MEASURED
 from idgate.errors import ConfigError
 
 
@@ -77,7 +78,8 @@ def test_proxy_objects_carry_the_charts_labels_ports_and_defaults() -> None:
         {"name": "Host", "value": "prometheus.kkp.example.com"}
     ]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz/ready", "port": "health"}
-    assert container["resources"]["requests"] == {"cpu": "50m", "memory": "25Mi"}
+    assert container["name"] == "oauth2-proxy"  # the chart's: kubectl apply replaces its container
+    assert container["resources"] == MEASURED["iap"].rendered  # not the chart's 50m/25Mi
     sc = container["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["allowPrivilegeEscalation"] is False
