@@ -24,6 +24,8 @@ Warnings (it works, but probably not as meant):
 - Dex has clients but no connectors or static passwords (nobody can log in);
 - ``dex.expiry.refreshTokens.disableRotation``: a stolen refresh token works until it expires, unseen;
 - keys that are kept but have no effect (``discovery_url``, ``passthrough``, ``config.cookie_name``);
+- cookie sessions on more than one replica without PostgreSQL storage: sign-out cannot reach the other
+  replicas (:func:`unshared_revocations`);
 - a deployment on the provider's own host; a file with neither section.
 """
 
@@ -37,12 +39,12 @@ from idgate.config.dex import Client, DexSection
 from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, Deployment, IapSection
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
-from idgate.config.options import ProxyOptions
+from idgate.config.options import ProxyOptions, session_store
 from idgate.errors import Problem
 from idgate.proxy.cookies import HOST_PREFIX, has_prefix
 from idgate.settings import hostname
 
-__all__ = ["callback_urls", "check", "plain_http_allowed"]
+__all__ = ["callback_urls", "check", "plain_http_allowed", "unshared_revocations"]
 
 
 def check(config: Config) -> list[Problem]:
@@ -55,6 +57,7 @@ def check(config: Config) -> list[Problem]:
     if config.iap is not None:
         problems += _check_issuer(config, config.iap)
         problems += _check_deployments(config, config.iap)
+        problems += unshared_revocations(config)
     return problems
 
 
@@ -256,6 +259,45 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
                 )
             )
     return problems
+
+
+def unshared_revocations(config: Config, *, chart_defaults: bool = False) -> list[Problem]:
+    """Warnings for deployments whose sign-out would not reach every replica (issue 18).
+
+    A cookie session is revoked through ``idgate.storage`` (:mod:`idgate.sessions.revocations`); proxy
+    replicas share it only on PostgreSQL. A deployment with cookie sessions on more than one replica
+    (its ``replicas``, else ``iap.replicas``) and no PostgreSQL storage gets a warning: a copied cookie
+    keeps working on the other replicas after sign-out. ``idgate check`` looks only at ``replicas``
+    written in the file (``idgate serve`` on one host ignores them; its ``--workers`` share the SQLite
+    file); ``idgate render kubernetes`` (``chart_defaults``) counts the chart's default of 2 too.
+    """
+    iap = config.iap
+    scheme = (config.idgate.storage or "sqlite:").split(":", 1)[0].split("+", 1)[0].lower()
+    if iap is None or scheme in ("postgresql", "postgres"):
+        return []
+    found: dict[tuple[str | int, ...], tuple[int, list[str]]] = {}  # where replicas is set -> names
+    for key, dep in deployments(iap):
+        if session_store(effective_options(iap, dep), config.idgate.sessions) != "cookie":
+            continue  # Redis sessions: sign-out deletes the session in Redis
+        at: tuple[str | int, ...]
+        if dep.replicas is not None:
+            replicas, at = dep.replicas, ("iap", "deployments", key, "replicas")
+            written = "replicas" in dep.model_fields_set
+        else:
+            replicas, at, written = iap.replicas, ("iap", "replicas"), "replicas" in iap.model_fields_set
+        if replicas > 1 and (written or chart_defaults):
+            found.setdefault(at, (replicas, []))[1].append(f"'{dep.name}'")
+    return [
+        Problem(
+            config.path(*at),
+            f"{replicas} replicas of {', '.join(names)} keep sessions in cookies without a shared "
+            "revocation list: a signed-out cookie is refused only by the replica that signed it out, "
+            "and a copy of it keeps working on the others until it expires; set idgate.storage to "
+            "postgresql://USER@HOST/DB (shared by the replicas) or use Redis sessions",
+            "warning",
+        )
+        for at, (replicas, names) in found.items()
+    ]
 
 
 def _option_path(config: Config, dep: Deployment, at: tuple[str, ...], key: str) -> str:

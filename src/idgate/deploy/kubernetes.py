@@ -10,7 +10,8 @@ The provider's objects (:mod:`.provider`, namespace ``oauth``) come first, then 
 (:mod:`.proxy`, namespace ``iap``), then the opt-in NetworkPolicies. How a pod gets its configuration is
 :mod:`.values`. Every problem that makes the render impossible (SQLite shared by replicas, a NetworkPolicy
 without its selector) is raised at once as a :class:`~idgate.errors.ConfigError` with YAML paths; keys
-that idgate keeps but does not apply are returned as warnings.
+that idgate keeps but does not apply, and proxy replicas that cannot share sign-outs (cookie sessions
+without PostgreSQL), are returned as warnings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from idgate.config.checks import unshared_revocations
 from idgate.config.kkp import deployments
 from idgate.config.model import Config
 from idgate.deploy.common import DEFAULT_IMAGE, Obj, RenderOptions, dump
@@ -88,7 +90,7 @@ def render_kubernetes(config: Config, options: RenderOptions | None = None) -> R
         problems.append(Problem("", "nothing to render: no dex.ingress.host and no iap.deployments"))
     if problems:
         raise ConfigError(_unique(problems))
-    return Rendered(objects + policies, _unused(config))
+    return Rendered(objects + policies, _unused(config) + unshared_revocations(config, chart_defaults=True))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

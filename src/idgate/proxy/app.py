@@ -33,7 +33,7 @@ from idgate.proxy.oidc_client import (
 )
 from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, keep_tokens
-from idgate.sessions.base import SessionStore
+from idgate.sessions.base import SessionStore, new_session_id
 from idgate.sessions.cookie import join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
@@ -250,6 +250,7 @@ async def callback(request: web.Request) -> web.Response:
         allow_unverified_email=p.insecure_allow_unverified_email,
         email_claim=p.oidc_email_claim,
         groups_claim=p.oidc_groups_claim,
+        sid=new_session_id(),
     )
     meta = await dep.provider.metadata()
     session = keep_tokens(p, session, tokens, id_token_hint=meta.end_session_endpoint is not None)

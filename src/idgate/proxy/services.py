@@ -18,10 +18,11 @@ from idgate.clock import Clock
 from idgate.proxy.assertion import AssertionSigner
 from idgate.proxy.bearer import BearerVerifier, build_verifier
 from idgate.proxy.cookies import CookiePolicy
-from idgate.proxy.oidc_client import ProviderClient, TokenRequestRefused, session_from_claims
+from idgate.proxy.oidc_client import IdTokenInvalid, ProviderClient, TokenRequestRefused, session_from_claims
 from idgate.sessions import open_store
 from idgate.sessions.base import Session, SessionStore
 from idgate.sessions.refresh import Refresher, RefusedRefresh
+from idgate.sessions.revocations import Revocations
 from idgate.sessions.store import deployment_keys
 from idgate.settings import ProxySettings
 
@@ -67,9 +68,14 @@ class ProxyServices:
     refresher: Refresher | None = None
     signer: AssertionSigner | None = None
     bearer: BearerVerifier | None = None
+    revocations: Revocations = dataclasses.field(default_factory=Revocations)
 
     async def renew(self, session: Session, now: float) -> Session:
-        """Refresh ``session`` at the provider; groups and email are read again."""
+        """Refresh ``session`` at the provider; groups and email are read again.
+
+        :class:`RefusedRefresh` (the session ends) when the provider refuses or its answer is invalid;
+        :class:`~idgate.proxy.oidc_client.ProviderUnavailable` when it cannot be reached (the refresher
+        keeps the session for ``refresh_grace``)."""
         p, provider = self.settings, self.provider
         assert provider is not None and session.refresh_token
         try:
@@ -87,18 +93,21 @@ class ProxyServices:
                 )
             else:
                 claims = await provider.userinfo(str(tokens.get("access_token", "")))
-        except TokenRequestRefused as exc:
+            if claims.get("sub") != session.user:
+                raise IdTokenInvalid("the refreshed identity is another person (sub differs)")
+            fresh = session_from_claims(
+                claims,
+                now=now,
+                lifetime=p.cookie_expire,
+                allow_unverified_email=p.insecure_allow_unverified_email,
+                email_claim=p.oidc_email_claim,
+                groups_claim=p.oidc_groups_claim,
+                sid=session.sid,
+            )
+        except TokenRequestRefused as exc:  # invalid_grant and the like
             raise RefusedRefresh(exc.reason) from exc
-        if claims.get("sub") != session.user:
-            raise RefusedRefresh("the refreshed identity is another person")
-        fresh = session_from_claims(
-            claims,
-            now=now,
-            lifetime=p.cookie_expire,
-            allow_unverified_email=p.insecure_allow_unverified_email,
-            email_claim=p.oidc_email_claim,
-            groups_claim=p.oidc_groups_claim,
-        )
+        except IdTokenInvalid as exc:  # signature, iss, aud, sub, times, email: an invalid answer
+            raise RefusedRefresh(f"invalid answer: {exc.reason}") from exc
         kept = {"refresh_token": session.refresh_token, "id_token": session.id_token, **tokens}
         return keep_tokens(p, fresh, kept, id_token_hint=session.id_token is not None)
 
@@ -107,9 +116,16 @@ class ProxyServices:
 
 
 def build_services(
-    proxies: Sequence[ProxySettings], clock: Clock, http: aiohttp.ClientSession | None
+    proxies: Sequence[ProxySettings],
+    clock: Clock,
+    http: aiohttp.ClientSession | None,
+    revocations: Revocations | None = None,
 ) -> dict[str, ProxyServices]:
-    """The services of every deployment (one provider client per issuer, bearer issuers included)."""
+    """The services of every deployment (one provider client per issuer, bearer issuers included).
+
+    ``revocations``: the process's list of revoked sessions, shared by every deployment (a private,
+    empty one when not given)."""
+    revocations = revocations if revocations is not None else Revocations()
     providers: dict[str, ProviderClient] = {}
     out: dict[str, ProxyServices] = {}
 
@@ -127,16 +143,19 @@ def build_services(
                 client(issuer)
         services = ProxyServices(
             settings=p,
-            store=open_store(p, clock),
+            store=open_store(p, clock, revocations),
             cookies=CookiePolicy.of(p),
             provider=provider,
             signer=AssertionSigner(deployment_keys(p), issuer=deployment_url(p), audience=p.upstream)
             if p.pass_idgate_assertion
             else None,
+            revocations=revocations,
         )
         if provider is not None:
             services.bearer = build_verifier(p, providers)
         if provider is not None and p.cookie_refresh > 0:
-            services.refresher = Refresher(services.store, services.renew, p.cookie_refresh, p.name)
+            services.refresher = Refresher(
+                services.store, services.renew, p.cookie_refresh, p.name, p.refresh_grace
+            )
         out[p.name] = services
     return out

@@ -27,14 +27,25 @@ def write(tmp_path: Path, data: dict[str, Any]) -> str:
 
 
 def example() -> dict[str, Any]:
+    """The kkp-values.md §6 example with one proxy replica (two on SQLite get a warning, below)."""
     data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    data["iap"]["replicas"] = 1
     return data
 
 
 class TestCheck:
-    def test_clean_file_exits_0(self) -> None:
-        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
+    def test_clean_file_exits_0(self, tmp_path: Path) -> None:
+        result = CliRunner().invoke(main, ["check", write(tmp_path, example())])
         assert (result.exit_code, result.output) == (0, "no problems found\n")
+
+    def test_proxy_replicas_without_a_shared_revocation_list_are_a_warning(self) -> None:
+        """The example as written: two proxy replicas with cookie sessions, storage on SQLite."""
+        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
+        assert result.exit_code == 1
+        lines = result.output.splitlines()
+        assert lines[0].startswith("warning: iap.replicas: 2 replicas of 'alertmanager', 'grafana', 'prom")
+        assert "copy of it keeps working on the others" in lines[0]
+        assert lines[-1] == "0 errors, 1 warning"
 
     def test_warnings_only_exit_1(self, tmp_path: Path) -> None:
         data = example()
