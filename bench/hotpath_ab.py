@@ -3,7 +3,8 @@
 ``python -m bench.hotpath_ab A_SRC B_SRC [--rounds 5] [--requests 200000]`` runs each tree's ``Gate.open``
 in a child process of its own (``PYTHONPATH=<src>``), alternating A B A B ..., and prints the best
 CPU nanoseconds per call of each (``time.process_time``: the time the process ran, so that other jobs on
-the cores count less than in wall time; a wrk run on a loaded machine measures nothing, bench/ANALYSIS.md). The session cookie is sealed by each tree itself.
+the cores count less than in wall time; a wrk run on a loaded machine measures nothing, bench/ANALYSIS.md).
+The session cookie is sealed by each tree itself.
 
 - ``hit``: the verified cookie is in the memo (what every request after the first pays);
 - ``miss``: the memo is off (``memo_size=0``): base64, AES-GCM, JSON, the session and its headers.
@@ -51,7 +52,7 @@ print(json.dumps(out))
 
 def run(src: str, requests: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": src}
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
         [sys.executable, "-c", CHILD, str(requests)], env=env, capture_output=True, text=True, check=True
     )
     result: dict[str, float] = json.loads(done.stdout)

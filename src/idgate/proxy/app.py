@@ -29,10 +29,9 @@ from idgate.proxy.oidc_client import (
     ProviderClient,
     ProviderUnavailable,
     TokenRequestRefused,
-    session_from_claims,
 )
 from idgate.proxy.redirects import validate_redirect
-from idgate.proxy.services import ProxyServices, keep_tokens
+from idgate.proxy.services import ProxyServices, keep_tokens, session_for
 from idgate.sessions.base import SessionStore, new_session_id
 from idgate.sessions.cookie import join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
@@ -243,15 +242,7 @@ async def callback(request: web.Request) -> web.Response:
     claims = await dep.provider.complete_claims(
         claims, tokens.get("access_token"), email_claim=p.oidc_email_claim, groups_claim=p.oidc_groups_claim
     )
-    session = session_from_claims(
-        claims,
-        now=now,
-        lifetime=p.cookie_expire,
-        allow_unverified_email=p.insecure_allow_unverified_email,
-        email_claim=p.oidc_email_claim,
-        groups_claim=p.oidc_groups_claim,
-        sid=new_session_id(),
-    )
+    session = session_for(p, claims, now=now, sid=new_session_id())
     meta = await dep.provider.metadata()
     session = keep_tokens(p, session, tokens, id_token_hint=meta.end_session_endpoint is not None)
     resp = _redirect(dep.target(login.rd))

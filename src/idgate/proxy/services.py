@@ -8,8 +8,9 @@ provider client, hence no refresh and no bearer tokens.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -33,6 +34,20 @@ def deployment_url(p: ProxySettings) -> str:
         parts = urlsplit(p.redirect_url)
         return f"{parts.scheme}://{parts.netloc}"
     return ("http" if p.cookie_secure is False else "https") + "://" + p.host
+
+
+def session_for(p: ProxySettings, claims: Mapping[str, Any], *, now: float, sid: str) -> Session:
+    """The session of deployment ``p`` for verified claims (at sign-in a new ``sid``, at refresh the
+    same): ``cookie_expire`` long, with the deployment's claim names and email rule."""
+    return session_from_claims(
+        claims,
+        now=now,
+        lifetime=p.cookie_expire,
+        allow_unverified_email=p.insecure_allow_unverified_email,
+        email_claim=p.oidc_email_claim,
+        groups_claim=p.oidc_groups_claim,
+        sid=sid,
+    )
 
 
 def keep_tokens(
@@ -95,15 +110,7 @@ class ProxyServices:
                 claims = await provider.userinfo(str(tokens.get("access_token", "")))
             if claims.get("sub") != session.user:
                 raise IdTokenInvalid("the refreshed identity is another person (sub differs)")
-            fresh = session_from_claims(
-                claims,
-                now=now,
-                lifetime=p.cookie_expire,
-                allow_unverified_email=p.insecure_allow_unverified_email,
-                email_claim=p.oidc_email_claim,
-                groups_claim=p.oidc_groups_claim,
-                sid=session.sid,
-            )
+            fresh = session_for(p, claims, now=now, sid=session.sid)
         except TokenRequestRefused as exc:  # invalid_grant and the like
             raise RefusedRefresh(exc.reason) from exc
         except IdTokenInvalid as exc:  # signature, iss, aud, sub, times, email: an invalid answer

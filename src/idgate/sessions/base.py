@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from idgate.errors import IdgateError
 
 _JSON = json.JSONDecoder()
+_isfinite = math.isfinite
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +75,15 @@ class Session:
             groups = doc.get("g", [])
             if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                 raise ValueError("groups")
-            created, expires = doc["c"], doc["x"]
-            if not (_finite(created) and _finite(expires)):
+            created, expires = float(doc["c"]), float(doc["x"])
+            if not (_isfinite(created) and _isfinite(expires)):
                 raise ValueError("times")
             session = cls(  # positional: the fields' order (the hot path opens a cookie per request)
                 str(doc["u"]),
                 str(doc["e"]),
                 doc["v"] is True,
-                float(created),
-                float(expires),
+                created,
+                expires,
                 str(doc.get("p", "")),
                 tuple(groups),
                 doc.get("i"),
@@ -105,13 +106,6 @@ class Session:
         except ValueError:
             return None
         return None if session.expired(now) else session
-
-
-def _finite(value: object) -> bool:
-    """A JSON number that is a time: ``int`` or finite ``float``, not ``bool``."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def new_session_id(random: Callable[[int], bytes] = os.urandom) -> str:

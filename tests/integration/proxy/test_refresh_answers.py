@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from joserfc.jwk import RSAKey
 from tests.integration.proxy.edge_world import EdgeWorld, edge_world, set_cookies
+from tests.integration.proxy.test_bearer_tokens import get
 from tests.unit.edge.conftest import NOW, Response, alice
 
 from idgate.sessions.base import Session
@@ -19,14 +20,6 @@ from idgate.sessions.base import Session
 SESSION = "app_oauth2_proxy"
 BROWSER = "Accept: text/html\r\n"
 API = "Accept: application/json\r\n"
-
-
-async def get(w: EdgeWorld, path: str, headers: str = "") -> Response:
-    c = await w.client()
-    try:
-        return await c.get(path, headers=headers)
-    finally:
-        await c.close()
 
 
 def stale(**over: object) -> Session:

@@ -9,22 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.proxy.edge_world import EdgeWorld, edge_world, sign_in
+from tests.integration.proxy.edge_world import edge_world, sign_in
 from tests.integration.proxy.oidc_double import OIDCDouble
-from tests.unit.edge.conftest import Response
+from tests.integration.proxy.test_bearer_tokens import get
 
 from idgate.sessions.base import Session
 
 CURL = "User-Agent: curl/8.5.0\r\nAccept: */*\r\n"
 YEAR = 366 * 86400
-
-
-async def get(w: EdgeWorld, path: str, headers: str) -> Response:
-    c = await w.client()
-    try:
-        return await c.get(path, headers=headers)
-    finally:
-        await c.close()
 
 
 @pytest.mark.parametrize(
