@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install run test lint system-deps clean bench bench-soak
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE := dist/idgate-image-$(VERSION).tar
+IMAGE_INPUTS := pyproject.toml README.md $(shell find src deploy/image -type f ! -path '*/__pycache__/*')
+
+.PHONY: install run test lint system-deps clean bench bench-soak image
 
 install: $(STAMP)
 
@@ -28,13 +32,23 @@ run: install
 system-deps:
 	./scripts/system-deps
 
-test: install system-deps $(NPM_STAMP)
+# idgate's container image as an OCI + Docker archive, without a container engine (root; deploy/image/):
+# `docker load`, `podman load`, `kind load image-archive` and `ctr images import` take it (README). The
+# Debian base and the dependency wheels are cached in ~/.cache/idgate-image; a source change rebuilds
+# only the app layer.
+image: $(IMAGE)
+
+$(IMAGE): $(IMAGE_INPUTS) | install system-deps
+	$(BIN)/python -m deploy.image archive $@
+
+test: install system-deps $(NPM_STAMP) image
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests deploy
+	$(BIN)/ruff format --check src tests deploy
 	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict --explicit-package-bases deploy/image
 
 # Benchmarks against nginx, Apache + mod_auth_openidc and oidc-provider (not part of `make test`); they
 # install wrk, nginx, apache2 and libapache2-mod-auth-openidc when missing. Writes bench/RESULTS.md;
@@ -47,4 +61,4 @@ bench-soak: install
 	$(BIN)/python -m bench --soak $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -292,16 +292,7 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
         "iap": {
             "oidc_issuer_url": f"http://{PROVIDER_HOST}:{issuer_port}/dex",
             "deployments": {
-                "app": {
-                    "name": "app",
-                    "client_id": "app",
-                    "client_secret": sec.app_secret,
-                    "encryption_key": sec.encryption_key,
-                    "upstream_service": "127.0.0.1",
-                    "upstream_port": ports.upstream,
-                    "ingress": {"host": f"{APP_HOST}:{issuer_port}"},
-                    "config": {"scope": "openid email", "email_domains": ["*"], "pass_user_headers": True},
-                },
+                "app": app_deployment(sec, ports.upstream, f"{APP_HOST}:{issuer_port}"),
                 **({"redis-app": redis_deployment(ports, sec)} if ports.redis else {}),
             },
         },
@@ -311,6 +302,26 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
             "storage": storage_url(tmp),
         },
     }
+
+
+def app_deployment(sec: Secrets, upstream_port: int, host: str) -> dict[str, Any]:
+    """Deployment ``app``: the 1 KiB upstream on loopback behind ``host``, anyone who signs in passes."""
+    return {
+        "name": "app",
+        "client_id": "app",
+        "client_secret": sec.app_secret,
+        "encryption_key": sec.encryption_key,
+        "upstream_service": "127.0.0.1",
+        "upstream_port": upstream_port,
+        "ingress": {"host": host},
+        "config": {"scope": "openid email", "email_domains": ["*"], "pass_user_headers": True},
+    }
+
+
+def redis_argv(port: int, directory: Path) -> list[str]:
+    """A redis-server of the bench's own on loopback ``port``, without persistence."""
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return [*argv, "--dir", str(directory)]
 
 
 def redis_deployment(ports: Ports, sec: Secrets) -> dict[str, Any]:

@@ -256,18 +256,7 @@ def start_redis(st: Stack) -> None:
     """A redis-server of its own (no persistence) for the Redis-sessions deployment, when there is one."""
     port = st.ports.redis
     if port:
-        argv = [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        st.procs["redis"] = st.sup.start("redis", [*argv, "--dir", str(st.tmp)])
+        st.procs["redis"] = st.sup.start("redis", configs.redis_argv(port, st.tmp))
         wait_port(port, st.procs["redis"])
 
 
@@ -367,7 +356,9 @@ def redis_commands(port: int) -> int:
     finally:
         client.close()
     return sum(
-        int(v["calls"]) for k, v in stats.items() if k.removeprefix("cmdstat_").split("|")[0] not in REDIS_SETUP
+        int(v["calls"])
+        for k, v in stats.items()
+        if k.removeprefix("cmdstat_").split("|")[0] not in REDIS_SETUP
     )
 
 
@@ -817,6 +808,9 @@ def write_report(  # noqa: PLR0917
     analysis = HERE / "ANALYSIS.md"
     if analysis.exists() and not opts.quick:  # the hand-written why of the misses, dated inside
         r.add("Why targets are missed (analysis)", analysis.read_text().strip())
+    pod_sizes = HERE / "POD_SIZES.md"  # written by hand from `python -m bench.pod_sizes` (issue 17)
+    if pod_sizes.exists() and not opts.quick:
+        r.add("Pod sizes (issue 17)", pod_sizes.read_text().strip())
     r.add(
         "See also",
         "`bench/PROFILE.md` (`make bench BENCH_ARGS=--profile`: where idgate's time goes) and "

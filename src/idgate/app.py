@@ -86,8 +86,18 @@ def loopback_overrides(settings: Settings, sock: socket.socket) -> dict[str, tup
 
 @contextlib.asynccontextmanager
 async def unix_app(app: web.Application, path: str) -> AsyncIterator[str]:
-    """Serve ``app`` on a private unix socket at ``path`` for as long as the context lasts."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    """Serve ``app`` on a private unix socket at ``path`` for as long as the context lasts.
+
+    Only the edge connects, and it has already bounded the request's head (:class:`EdgeLimits`): a header
+    may be as long as the edge lets through, e.g. the ``Cookie`` of a session in eight chunks (aiohttp's
+    own 8 KB field limit refused ``/oauth/userinfo`` and sign-out for it).
+    """
+    from idgate.edge.limits import EdgeLimits
+
+    head = EdgeLimits().max_header_bytes
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, max_field_size=head, max_line_size=head
+    )
     await runner.setup()
     site = web.UnixSite(runner, path, shutdown_timeout=5.0)
     await site.start()

@@ -52,7 +52,10 @@ NOTES: dict[str, str] = {
     "DexSection.clients": "OAuth clients (Dex `staticClients`): one per protected service.",
     "DexSection.staticPasswords": "Local users with bcrypt hashes (Dex `staticPasswords`).",
     "DexSection.grpc": "Dex's gRPC API block; accepted and kept, idgate serves no gRPC.",
-    "DexSection.resources": "Kubernetes resources of the provider pod (`idgate render`).",
+    "DexSection.resources": (
+        "Kubernetes resources of the provider pod (`idgate render`); default: measured, see "
+        'bench/RESULTS.md "Pod sizes" (not the chart\'s 32Mi).'
+    ),
     "DexSection.nodeSelector": "Kubernetes node selector (`idgate render`).",
     "DexSection.affinity": "Kubernetes affinity (`idgate render`).",
     "DexSection.tolerations": "Kubernetes tolerations (`idgate render`).",
@@ -115,7 +118,10 @@ NOTES: dict[str, str] = {
     "IapSection.replicas": "Replicas per proxy deployment (`idgate render`).",
     "IapSection.certIssuer": "cert-manager issuer for the proxies' certificates; `null` disables.",
     "IapSection.customProviderCA": "A private CA that signs the provider's certificate.",
-    "IapSection.resources": "Kubernetes resources of the proxy pods (`idgate render`).",
+    "IapSection.resources": (
+        "Kubernetes resources of every proxy pod (`idgate render`); default: measured, see "
+        'bench/RESULTS.md "Pod sizes" (not the chart\'s 25Mi).'
+    ),
     "IapSection.affinity": "Kubernetes affinity (`idgate render`).",
     "IapSection.nodeSelector": "Kubernetes node selector (`idgate render`).",
     "IapSection.tolerations": "Kubernetes tolerations (`idgate render`).",

@@ -365,6 +365,12 @@ def _dex(out: _Lines, options: InitOptions, site: _Site, fresh: _Fresh) -> None:
     out.key(4, "host", site.provider_host, f"the provider is {site.issuer}")
     out.key(4, "path", "/dex")
     out.key(4, "scheme", site.scheme)
+    out.comment(
+        2,
+        "One provider: its state is one SQLite file (idgate.data_dir). For more replicas (dex.replicas,",
+        "`idgate render kubernetes`), keep it in PostgreSQL: idgate.storage: postgresql://USER@HOST/DB.",
+    )
+    out.key(2, "replicas", 1)
     out.raw()
     if options.github_org is not None:
         callback = f"{site.issuer}/callback"

@@ -6,6 +6,10 @@
   system resolver for everything else.
 * :func:`client_session` builds a session with that resolver, bounded timeouts, and an optional CA file
   for providers with a private CA (``iap.customProviderCA``).
+* :func:`read_limited` reads a response body whole, up to a byte limit: every outbound read goes through
+  it (connectors, the proxy's provider client). ``resp.content.read(n)`` is not that: it returns what has
+  arrived so far, so a body sent in several pieces (a 100 KB token response, a 70 KB GitHub page) was cut.
+  Past the limit it raises :class:`BodyTooLarge`, which each caller translates into its own error.
 """
 
 from __future__ import annotations
@@ -17,11 +21,25 @@ from collections.abc import Mapping
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
-__all__ = ["CONNECT_TIMEOUT", "TOTAL_TIMEOUT", "LocalResolver", "client_session"]
+from idgate.errors import UpstreamError
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "MAX_RESPONSE_BYTES",
+    "TOTAL_TIMEOUT",
+    "BodyTooLarge",
+    "LocalResolver",
+    "client_session",
+    "read_limited",
+]
 
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 15.0
+#: The most any provider or API answer may hold: an ID token with 10,000 groups is ~170 KB, a page of 100
+#: GitHub teams ~120 KB. A hostile or broken upstream cannot make idgate hold more per request.
+MAX_RESPONSE_BYTES = 1 << 20
 
 
 def _is_localhost(host: str) -> bool:
@@ -82,3 +100,32 @@ def client_session(
     connector = aiohttp.TCPConnector(resolver=LocalResolver(overrides), ssl=ssl_context)
     timeout = aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
+
+
+class BodyTooLarge(UpstreamError):
+    """An upstream's answer is larger than the caller's limit; names the URL (no query) and the limit."""
+
+    def __init__(self, url: URL, limit: int, declared: int | None = None) -> None:
+        where = str(url.origin()) + url.path  # no user info, query or fragment: they may hold secrets
+        size = f"{declared} bytes, " if declared is not None else ""
+        super().__init__(f"{where} answered {size}more than the limit of {limit} bytes")
+        self.url, self.limit, self.declared = where, limit, declared
+
+
+async def read_limited(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    """The whole body of ``resp``, however many pieces it arrives in; :class:`BodyTooLarge` past ``limit``.
+
+    A ``Content-Length`` over the limit is refused before anything is read. Otherwise (chunked, or a
+    length the body must still be read to) the pieces are gathered until the end of the body, stopping as
+    soon as they pass the limit. A body cut short raises aiohttp's ``ClientPayloadError``; a body that
+    never ends, the session's total timeout.
+    """
+    declared = resp.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(resp.url, limit, declared)
+    body = bytearray()
+    async for piece in resp.content.iter_any():
+        body += piece
+        if len(body) > limit:
+            raise BodyTooLarge(resp.url, limit)
+    return bytes(body)

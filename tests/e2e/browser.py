@@ -1,5 +1,5 @@
 """A small scripted browser for end-to-end tests: follows redirects one hop at a time, keeps cookies
-per host, resolves ``*.localhost`` to loopback, and fills in HTML forms."""
+per host, resolves ``*.localhost`` to loopback (or as the given resolver says), and fills in HTML forms."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from idgate.net import LocalResolver
@@ -51,15 +52,23 @@ class Hop:
 class Browser:
     """``async with Browser() as b: hops = await b.get(url)`` returns every hop of the redirect chain."""
 
-    def __init__(self, max_hops: int = 10, ssl: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        max_hops: int = 10,
+        ssl: ssl.SSLContext | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self.max_hops = max_hops
         self.ssl = ssl
+        self.resolver = resolver
         self.jar = aiohttp.CookieJar(unsafe=True)
         self.http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Browser:
         connector = aiohttp.TCPConnector(
-            resolver=LocalResolver(), force_close=False, ssl=self.ssl if self.ssl is not None else True
+            resolver=self.resolver or LocalResolver(),
+            force_close=False,
+            ssl=self.ssl if self.ssl is not None else True,
         )
         self.http = aiohttp.ClientSession(connector=connector, cookie_jar=self.jar)
         return self

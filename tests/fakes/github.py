@@ -7,16 +7,20 @@
 - ``/api/v3/user``, ``/user/emails``, ``/user/orgs``, ``/user/teams`` (under ``api_prefix``): ``Bearer`` or
   ``token`` auth, 401 ``{"message": "Bad credentials"}`` otherwise; ``per_page``/``page`` pagination with
   ``Link: <...>; rel="next", <...>; rel="last"``, pages capped at ``max_per_page`` to force several pages.
+  Teams are whole team objects as GitHub lists them (~1.1 KB each, the organization included), and
+  ``slow_pieces`` makes every API page arrive in that many slow writes, as from a distant API.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from tests.fakes.server import dribble
 
 
 @dataclass
@@ -40,6 +44,7 @@ class FakeGitHub:
     codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (login, redirect_uri)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> login
     requests: list[str] = field(default_factory=list)
+    slow_pieces: int = 0  # > 0: API pages are written in this many pieces, 20 ms apart
 
     def revoke(self, login: str) -> None:
         self.tokens = {t: u for t, u in self.tokens.items() if u != login}
@@ -99,7 +104,7 @@ class FakeGitHub:
         return web.json_response({"id": who.id, "login": who.login, "name": who.name or None, "email": None})
 
     def listing(self, kind: str) -> Any:
-        async def handler(request: web.Request) -> web.Response:
+        async def handler(request: web.Request) -> web.StreamResponse:
             who = self._who(request)
             if who is None:
                 return self._unauthorised()
@@ -109,12 +114,52 @@ class FakeGitHub:
             elif kind == "orgs":
                 items = [{"login": o, "id": abs(hash(o)) % 10000} for o in who.orgs]
             else:
-                items = [{"name": n, "slug": s, "organization": {"login": o}} for o, n, s in who.teams]
-            return self._page(request, items)
+                items = [self._team(request, i, *team) for i, team in enumerate(who.teams)]
+            return await self._page(request, items)
 
         return handler
 
-    def _page(self, request: web.Request, items: list[Any]) -> web.Response:
+    def _team(self, request: web.Request, index: int, org: str, name: str, slug: str) -> dict[str, Any]:
+        """A team as ``GET /user/teams`` lists it: the team's fields and its whole organization."""
+        api = f"{request.url.origin()}{self.api_prefix}"
+        org_id = abs(hash(org)) % 10_000_000
+        return {
+            "id": 4_000_000 + index,
+            "node_id": f"T_kwDOA{index:08d}zgBz",
+            "url": f"{api}/organizations/{org_id}/team/{4_000_000 + index}",
+            "html_url": f"{request.url.origin()}/orgs/{org}/teams/{slug}",
+            "name": name,
+            "slug": slug,
+            "description": f"The {name} team",
+            "privacy": "closed",
+            "notification_setting": "notifications_enabled",
+            "permission": "pull",
+            "members_url": f"{api}/organizations/{org_id}/team/{4_000_000 + index}/members{{/member}}",
+            "repositories_url": f"{api}/organizations/{org_id}/team/{4_000_000 + index}/repos",
+            "parent": None,
+            "members_count": 7,
+            "repos_count": 12,
+            "created_at": "2019-04-02T09:12:45Z",
+            "updated_at": "2024-11-19T16:03:11Z",
+            "organization": {
+                "login": org,
+                "id": org_id,
+                "node_id": f"MDEyOk9yZ2FuaXphdGlvbj{org_id:08d}",
+                "url": f"{api}/orgs/{org}",
+                "repos_url": f"{api}/orgs/{org}/repos",
+                "members_url": f"{api}/orgs/{org}/members{{/member}}",
+                "avatar_url": f"https://avatars.example.com/u/{org_id}?v=4",
+                "description": f"{org}, the organisation",
+                "name": org.title(),
+                "is_verified": True,
+                "public_repos": 154,
+                "html_url": f"{request.url.origin()}/{org}",
+                "created_at": "2016-02-11T12:37:05Z",
+                "type": "Organization",
+            },
+        }
+
+    async def _page(self, request: web.Request, items: list[Any]) -> web.StreamResponse:
         per_page = min(int(request.query.get("per_page", "30")), self.max_per_page)
         page = int(request.query.get("page", "1"))
         chunk = items[(page - 1) * per_page : page * per_page]
@@ -125,4 +170,8 @@ class FakeGitHub:
             links.append(f'<{base.update_query(page=page + 1)}>; rel="next"')
             links.append(f'<{base.update_query(page=last)}>; rel="last"')
         headers = {"Link": ", ".join(links)} if links else {}
+        if self.slow_pieces:
+            return await dribble(
+                request, json.dumps(chunk).encode(), pieces=self.slow_pieces, headers=headers
+            )
         return web.json_response(chunk, headers=headers)

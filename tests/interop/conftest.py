@@ -251,6 +251,7 @@ def start_proxy_world(
     tmp: Path,
     *,
     id_token_claims: bool = True,
+    account: dict[str, Any] | None = None,
 ) -> ProxyWorld:
     port, op_port = free_port(), free_port()
     issuer = f"http://idp.localhost:{op_port}"
@@ -265,7 +266,7 @@ def start_proxy_world(
                 f"http://grafana.localhost:{port}/oauth/sign_in",
             ],
         },
-        "account": ACCOUNT,
+        "account": ACCOUNT if account is None else account,
         "idTokenClaims": id_token_claims,
     }
     op = start_op(node, op_options, op_port, tmp / "oidc-provider.log")

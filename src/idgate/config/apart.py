@@ -34,7 +34,7 @@ def read(config_file: str, sets: Sequence[str]) -> Read:
     from idgate.config import build_settings, check, load_config
 
     config = load_config(config_file, sets=sets)
-    problems = check(config)
+    problems = check(config, "serve")
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
     return Read(build_settings(config), config.idgate.workers, tuple(problems))

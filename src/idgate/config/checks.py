@@ -1,4 +1,18 @@
-"""Cross-section checks on a loaded config: what each chart alone cannot see (kkp-values.md §6).
+"""Cross-section checks on a loaded config: what each chart alone cannot see (kkp-values.md §6), and
+what a command's target refuses. Every command runs :func:`check` on the loaded file, so one rule gives the
+same message at the same YAML path wherever it is met:
+
+- ``idgate serve`` and ``idgate render nginx``: ``check(config, "serve")``, the rules below; an error
+  stops them;
+- ``idgate render kubernetes``: ``check(config, "kubernetes")``, the rules below and
+  :func:`idgate.deploy.rules.kubernetes_problems` (SQLite under replicas, NetworkPolicies without
+  selectors, ...); an error stops the render (the pod would refuse to start on an error of the first kind
+  anyway);
+- ``idgate check``: ``check(config)``, all of them (but the render's own notes); the Kubernetes ones as
+  warnings, their message
+  prefixed with ``render kubernetes would refuse:`` (an error there) or ``render kubernetes:``. A warning,
+  because the same file is good for ``idgate serve`` on one machine, where replicas, NetworkPolicies and
+  pod sizes mean nothing: exit status 2 keeps meaning "cannot be served", and 1 still flags the file.
 
 Errors (the setup cannot work):
 
@@ -14,7 +28,8 @@ Errors (the setup cannot work):
   ``/`` or ``cookie_secure: false`` (RFC 6265bis §4.1.3: browsers would refuse every such cookie); reported
   at the key that conflicts, in the deployment's ``config`` or in ``iap.default_configuration``;
 - a ``dex.connectors[i].config`` block that its connector type's model refuses (unknown key with a
-  "did you mean", wrong type, missing key: :func:`idgate.connectors.registry.connector_problems`).
+  "did you mean", wrong type, missing key: :func:`idgate.connectors.registry.connector_problems`);
+- an ``authenticated_emails_file`` that cannot be read (``serve`` reads it at start-up).
 
 Warnings (it works, but probably not as meant):
 
@@ -24,8 +39,6 @@ Warnings (it works, but probably not as meant):
 - Dex has clients but no connectors or static passwords (nobody can log in);
 - ``dex.expiry.refreshTokens.disableRotation``: a stolen refresh token works until it expires, unseen;
 - keys that are kept but have no effect (``discovery_url``, ``passthrough``, ``config.cookie_name``);
-- cookie sessions on more than one replica without PostgreSQL storage: sign-out cannot reach the other
-  replicas (:func:`unshared_revocations`);
 - a deployment on the provider's own host; a file with neither section.
 """
 
@@ -34,21 +47,42 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Iterable
+from typing import Literal
 
 from idgate.config.dex import Client, DexSection
 from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, Deployment, IapSection
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
-from idgate.config.options import ProxyOptions, session_store
-from idgate.errors import Problem
+from idgate.config.options import ProxyOptions, read_emails_file
+from idgate.errors import ConfigError, Problem
 from idgate.proxy.cookies import HOST_PREFIX, has_prefix
 from idgate.settings import hostname
 
-__all__ = ["callback_urls", "check", "plain_http_allowed", "unshared_revocations"]
+__all__ = ["KUBERNETES_REFUSES", "Target", "callback_urls", "check", "plain_http_allowed"]
+
+#: What the command that checks a file will do with it (``None``: ``idgate check``, every target).
+Target = Literal["serve", "kubernetes"] | None
+KUBERNETES_REFUSES = "render kubernetes would refuse: "
+KUBERNETES_WARNS = "render kubernetes: "
 
 
-def check(config: Config) -> list[Problem]:
-    """Every cross-section problem of ``config``, errors and warnings, in file order."""
+def check(config: Config, target: Target = None) -> list[Problem]:
+    """Every problem of ``config`` for ``target`` (see the module docstring), errors and warnings."""
+    problems = _cross_section(config)
+    if target == "serve":
+        return problems
+    from idgate.deploy.rules import kubernetes_problems, render_notes  # late: deploy imports config
+
+    found = kubernetes_problems(config)
+    if target == "kubernetes":
+        return problems + found + render_notes(config)
+    for p in found:
+        prefix = KUBERNETES_REFUSES if p.severity == "error" else KUBERNETES_WARNS
+        problems.append(Problem(p.path, prefix + p.message, "warning"))
+    return problems
+
+
+def _cross_section(config: Config) -> list[Problem]:
     problems: list[Problem] = []
     if config.dex is None and config.iap is None:
         problems.append(Problem("", "neither a dex nor an iap section: nothing to serve", "warning"))
@@ -57,7 +91,6 @@ def check(config: Config) -> list[Problem]:
     if config.iap is not None:
         problems += _check_issuer(config, config.iap)
         problems += _check_deployments(config, config.iap)
-        problems += unshared_revocations(config)
     return problems
 
 
@@ -241,6 +274,12 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
                 )
             )
         problems += _check_host_prefix(config, dep, at, opts)
+        if opts.authenticated_emails_file:
+            try:
+                read_emails_file(opts.authenticated_emails_file)
+            except ConfigError as exc:
+                where = _option_path(config, dep, at, "authenticated_emails_file")
+                problems += [Problem(where, p.message) for p in exc.problems]
         if "cookie_name" in dep.config.model_fields_set:
             problems.append(
                 Problem(
@@ -259,45 +298,6 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
                 )
             )
     return problems
-
-
-def unshared_revocations(config: Config, *, chart_defaults: bool = False) -> list[Problem]:
-    """Warnings for deployments whose sign-out would not reach every replica (issue 18).
-
-    A cookie session is revoked through ``idgate.storage`` (:mod:`idgate.sessions.revocations`); proxy
-    replicas share it only on PostgreSQL. A deployment with cookie sessions on more than one replica
-    (its ``replicas``, else ``iap.replicas``) and no PostgreSQL storage gets a warning: a copied cookie
-    keeps working on the other replicas after sign-out. ``idgate check`` looks only at ``replicas``
-    written in the file (``idgate serve`` on one host ignores them; its ``--workers`` share the SQLite
-    file); ``idgate render kubernetes`` (``chart_defaults``) counts the chart's default of 2 too.
-    """
-    iap = config.iap
-    scheme = (config.idgate.storage or "sqlite:").split(":", 1)[0].split("+", 1)[0].lower()
-    if iap is None or scheme in ("postgresql", "postgres"):
-        return []
-    found: dict[tuple[str | int, ...], tuple[int, list[str]]] = {}  # where replicas is set -> names
-    for key, dep in deployments(iap):
-        if session_store(effective_options(iap, dep), config.idgate.sessions) != "cookie":
-            continue  # Redis sessions: sign-out deletes the session in Redis
-        at: tuple[str | int, ...]
-        if dep.replicas is not None:
-            replicas, at = dep.replicas, ("iap", "deployments", key, "replicas")
-            written = "replicas" in dep.model_fields_set
-        else:
-            replicas, at, written = iap.replicas, ("iap", "replicas"), "replicas" in iap.model_fields_set
-        if replicas > 1 and (written or chart_defaults):
-            found.setdefault(at, (replicas, []))[1].append(f"'{dep.name}'")
-    return [
-        Problem(
-            config.path(*at),
-            f"{replicas} replicas of {', '.join(names)} keep sessions in cookies without a shared "
-            "revocation list: a signed-out cookie is refused only by the replica that signed it out, "
-            "and a copy of it keeps working on the others until it expires; set idgate.storage to "
-            "postgresql://USER@HOST/DB (shared by the replicas) or use Redis sessions",
-            "warning",
-        )
-        for at, (replicas, names) in found.items()
-    ]
 
 
 def _option_path(config: Config, dep: Deployment, at: tuple[str, ...], key: str) -> str:

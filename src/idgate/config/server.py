@@ -6,6 +6,7 @@ Messages never echo a storage or session URL: it may carry a password.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -13,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from idgate.config.types import Duration, Strict
 
-__all__ = ["IdgateSection", "KubernetesSection", "LoginThrottle"]
+__all__ = ["IdgateSection", "KubernetesSection", "LoginThrottle", "Persistence"]
 
 STORAGE_SCHEMES = ("sqlite", "postgresql", "postgres")
 SESSION_SCHEMES = ("redis", "rediss")
@@ -84,6 +85,29 @@ class LoginThrottle(Strict):
     failure_delay: Annotated[Duration, AfterValidator(_failure_delay)] = 1.0
 
 
+def _quantity(value: str) -> str:
+    if not _QUANTITY.fullmatch(value):
+        raise PydanticCustomError("quantity", "expected a Kubernetes quantity such as 1Gi or 500Mi")
+    return value
+
+
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
+
+
+class Persistence(Strict):
+    """``idgate.kubernetes.persistence``: the provider's SQLite database on a PersistentVolumeClaim
+    (``dex-data``, ReadWriteOnce, mounted at ``/var/lib/idgate``) instead of an emptyDir, so that signing
+    keys, users and clients added with the CLI, and refresh tokens outlive the pod. One replica only (SQLite
+    is one file); the old pod then stops before the new one starts (``strategy: Recreate``), since a
+    ReadWriteOnce volume cannot follow a new pod to another node while the old one holds it. No effect
+    with PostgreSQL.
+    """
+
+    enabled: bool = False  # render the PersistentVolumeClaim and mount it
+    size: Annotated[str, AfterValidator(_quantity)] = "1Gi"  # the claim's storage request
+    storageClassName: str | None = None  # null: the cluster's default StorageClass
+
+
 class KubernetesSection(Strict):
     """``idgate.kubernetes``: read only by ``idgate render kubernetes`` (see :mod:`idgate.deploy`).
 
@@ -95,6 +119,8 @@ class KubernetesSection(Strict):
     networkPolicy: bool = False
     upstreamSelectors: dict[str, dict[str, str]] = Field(default_factory=dict)
     image: str | None = None  # default: idgate's image of this version (``--image`` wins)
+    # The provider's SQLite database on a PersistentVolumeClaim instead of an emptyDir.
+    persistence: Persistence = Field(default_factory=Persistence)
 
 
 class IdgateSection(Strict):

@@ -7,7 +7,9 @@
         ├── LoginRefused          known upstream, but may not log in here (403 page that says why)
         ├── CallbackInvalid       the upstream's callback is unusable: no code, an ``error=`` (400)
         └── UpstreamFailed        the upstream (LDAP, GitHub, an OIDC provider) is unreachable, refuses
-                                  our credentials or answers something unusable (502); fails closed
+            │                     our credentials or answers something unusable (502); fails closed
+            └── UpstreamUnavailable   it could not be reached at all (refused, reset, timed out): nothing
+                                      was decided about the person, so nothing is counted (503)
 
 A ``reason`` never holds a password, code, token or secret: it is meant for the person at the browser and
 for the log. Foreign exceptions (aiohttp, ldap3, joserfc) are translated into these at each connector's
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from idgate.errors import UpstreamError
 
-__all__ = ["CallbackInvalid", "ConnectorError", "LoginRefused", "UpstreamFailed"]
+__all__ = ["CallbackInvalid", "ConnectorError", "LoginRefused", "UpstreamFailed", "UpstreamUnavailable"]
 
 
 class ConnectorError(UpstreamError):
@@ -47,3 +49,9 @@ class UpstreamFailed(ConnectorError):
     """The upstream could not be used: unreachable, TLS mismatch, refused credentials, malformed answer."""
 
     status = 502
+
+
+class UpstreamUnavailable(UpstreamFailed):
+    """The upstream could not be reached (connection refused or reset, a timeout): try again later."""
+
+    status = 503

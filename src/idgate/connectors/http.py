@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from idgate.connectors.errors import CallbackInvalid, UpstreamFailed
+from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, read_limited
 
 __all__ = [
     "MAX_PAGES",
@@ -44,7 +45,6 @@ __all__ = [
     "upstream_tls",
 ]
 
-MAX_BODY = 1 << 20
 MAX_PAGES = 50  # x 100 per page: more orgs or teams than this is an answer we do not trust
 TIMEOUT = aiohttp.ClientTimeout(total=15.0, connect=5.0)
 
@@ -137,7 +137,9 @@ async def request_json(
     data: Mapping[str, str] | None = None,
     tls: ssl.SSLContext | None = None,
 ) -> Response:
-    """One request expecting JSON. Network errors and 5xx raise :class:`UpstreamFailed`; 4xx are returned."""
+    """One request expecting JSON, its body read whole (:func:`~idgate.net.read_limited`). Network errors,
+    an answer over :data:`~idgate.net.MAX_RESPONSE_BYTES` and 5xx raise :class:`UpstreamFailed`; 4xx are
+    returned."""
     hdrs = {"Accept": "application/json", **(headers or {})}
     kwargs: dict[str, Any] = {"headers": hdrs, "timeout": TIMEOUT}
     if data is not None:
@@ -146,16 +148,16 @@ async def request_json(
         kwargs["ssl"] = tls
     try:
         async with http.request(method, url, **kwargs) as resp:
-            raw = await resp.content.read(MAX_BODY + 1)
+            raw = await read_limited(resp, MAX_RESPONSE_BYTES)
             status, link = resp.status, resp.headers.get("Link", "")
+    except BodyTooLarge as exc:
+        raise UpstreamFailed(f"{what}: {exc}") from exc
     except aiohttp.ClientConnectorCertificateError as exc:
         raise UpstreamFailed(f"{what}: TLS certificate not trusted") from exc
     except (ssl.SSLError, aiohttp.ClientSSLError) as exc:
         raise UpstreamFailed(f"{what}: TLS failed ({type(exc).__name__})") from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise UpstreamFailed(f"{what}: unreachable ({type(exc).__name__})") from exc
-    if len(raw) > MAX_BODY:
-        raise UpstreamFailed(f"{what}: answer too large")
     if status >= 500:
         raise UpstreamFailed(f"{what}: answered HTTP {status}")
     try:

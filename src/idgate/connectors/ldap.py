@@ -14,12 +14,15 @@ A login (:meth:`LDAPConnector.login`):
 Transport: LDAPS by default (port 636), ``startTLS`` upgrades a plain connection (389), ``insecureNoSSL``
 stays plain. Certificates are verified against ``rootCA`` / ``rootCAData`` (or the system store) unless
 ``insecureSkipVerify``; ``clientCert`` + ``clientKey`` (PEM files) present a client certificate for servers
-that ask for one (mutual TLS). An unreachable server, a TLS failure or a refused service bind raises
-:class:`UpstreamFailed` with what went wrong: the login fails closed.
+that ask for one (mutual TLS). A server that cannot be reached (refused, reset, timed out) raises
+:class:`UpstreamUnavailable`; a TLS failure, a refused service bind or an unusable answer raises
+:class:`UpstreamFailed`: the login fails closed either way.
 
 The client is ``ldap3`` (pure Python, synchronous), run in worker threads; connections are pooled (at most
-:data:`POOL_SIZE`) with connect and receive timeouts. Refresh re-runs the user search for the same name,
-requires the same DN, and re-reads the groups.
+:data:`POOL_SIZE`) with connect and receive timeouts. Every new connection gets a new ``ldap3.Server``
+(its address resolved again, ~50 µs): one shared ``Server`` remembers an address that refused a connection
+and will not try it for ~6 s, so the first logins after the directory came back would fail. Refresh
+re-runs the user search for the same name, requires the same DN, and re-reads the groups.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pydantic_core import PydanticCustomError
 
 from idgate.connectors.base import Identity
 from idgate.connectors.config import ConnectorConfig
-from idgate.connectors.errors import LoginRefused, UpstreamFailed
+from idgate.connectors.errors import LoginRefused, UpstreamFailed, UpstreamUnavailable
 from idgate.connectors.ldap_escape import escape_filter
 
 if TYPE_CHECKING:  # ldap3 (~16 MB) is imported when an LDAP connector is built, not before
@@ -166,6 +169,23 @@ def check_client_cert(cert_file: str, key_file: str) -> None:
         raise ClientCertError(f"cannot use {cert_file} with {key_file}: {reason}") from exc
 
 
+def _unreachable(exc: Exception) -> bool:
+    """Whether ldap3's ``exc`` means the server could not be reached (refused, reset, timed out, the
+    session cut), rather than reached and failing (TLS, a refused bind). ldap3 gives its socket errors
+    the type of the error they wrap too (``LDAPSocketOpenError`` + ``ConnectionRefusedError``)."""
+    from ldap3.core import exceptions as ldap_errors
+
+    if isinstance(exc, ssl.SSLError):
+        return False
+    return isinstance(
+        exc,
+        ConnectionError
+        | TimeoutError
+        | ldap_errors.LDAPSessionTerminatedByServerError
+        | ldap_errors.LDAPResponseTimeoutError,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     dn: str
@@ -208,14 +228,6 @@ class LDAPConnector:
                 local_private_key_file=config.clientKey or None,
                 version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        self._server = ldap3.Server(
-            self._host,
-            port=self._port,
-            use_ssl=not (config.insecureNoSSL or config.startTLS),
-            tls=self._tls,
-            connect_timeout=CONNECT_TIMEOUT,
-            get_info=ldap3.NONE,
-        )
         self._idle: list[ldap3.Connection] = []
         self._slots = asyncio.Semaphore(POOL_SIZE)
 
@@ -237,13 +249,26 @@ class LDAPConnector:
 
     # --- connections ------------------------------------------------------------------------------
 
+    def _server(self) -> ldap3.Server:
+        """A new ``ldap3.Server`` for one connection (see the module docstring: no remembered outage)."""
+        import ldap3
+
+        return ldap3.Server(
+            self._host,
+            port=self._port,
+            use_ssl=not (self.config.insecureNoSSL or self.config.startTLS),
+            tls=self._tls,
+            connect_timeout=CONNECT_TIMEOUT,
+            get_info=ldap3.NONE,
+        )
+
     def _connect(self, user: str | None, password: str | None) -> ldap3.Connection:
         """Open (and StartTLS) a connection and bind; raises ldap3 errors (translated by the caller)."""
         import ldap3
         from ldap3.core import exceptions as ldap_errors
 
         conn = ldap3.Connection(
-            self._server,
+            self._server(),
             user=user or None,
             password=password if user else None,
             auto_bind=ldap3.AUTO_BIND_NONE,
@@ -271,7 +296,9 @@ class LDAPConnector:
             return UpstreamFailed(f"LDAP server {self.where} refused the {who} bind: {exc}")
         if isinstance(exc, ldap_errors.LDAPStartTLSError):
             return UpstreamFailed(f"LDAP server {self.where}: StartTLS failed ({exc})")
-        return UpstreamFailed(f"LDAP server {self.where} unreachable or TLS failed: {exc}")
+        if _unreachable(exc):
+            return UpstreamUnavailable(f"LDAP server {self.where} unreachable: {exc}")
+        return UpstreamFailed(f"LDAP server {self.where}: TLS or connection failed: {exc}")
 
     async def _search(
         self, base: str, filt: str, scope: str, attrs: list[str], limit: int

@@ -8,7 +8,9 @@
           [--standalone DIR] [--cache-seconds N] [--cache-dir DIR]
 
 Output goes to stdout (``--out`` writes one file per object); problems go to stderr with their YAML
-paths, exit 2 when the file cannot be rendered. Warnings (keys with no effect) do not stop the render.
+paths, exit 2 when the file cannot be rendered: the checks of ``idgate check`` decide (``check(config,
+"kubernetes")`` and ``check(config, "serve")``, :mod:`idgate.config.checks`), with the same messages.
+Warnings do not stop the render.
 What is being rendered, and how long it took, is a progress line on stderr (:mod:`idgate.progress`).
 """
 
@@ -134,7 +136,7 @@ def nginx(
     cache_dir: str | None,
 ) -> None:
     """An nginx configuration for the auth_request integration (nginx in front, idgate deciding)."""
-    from idgate.config import load_config
+    from idgate.config import check, load_config
     from idgate.deploy.nginx import NginxOptions, render_nginx
 
     try:
@@ -142,6 +144,12 @@ def nginx(
     except ConfigError as exc:
         _fail(exc.problems)
         return
+    problems = check(config, "serve")  # idgate behind nginx serves this file: what serve refuses, stops here
+    if any(p.severity == "error" for p in problems):
+        _fail(problems)
+        return
+    if problems:
+        click.echo(format_report(problems), err=True)
     if standalone is not None:
         standalone = str(Path(standalone).resolve())
     with step(f"Rendering the nginx configuration for {_what(config)}"):

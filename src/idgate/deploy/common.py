@@ -1,7 +1,19 @@
-"""Pieces every rendered workload shares: options, labels, security contexts, probes, checksums, YAML.
+"""Pieces every rendered workload shares: options, labels, the container, security contexts, probes,
+checksums, YAML.
 
 Kubernetes objects are plain ``dict``s (what ``yaml.safe_dump`` and the schema validator take); each
 builder returns one object and never mutates its inputs.
+
+**Applied over the charts' objects.** ``kubectl apply`` on a Deployment that Helm made (it has no
+``last-applied-configuration``) is a strategic merge of the rendered object into the live one: lists of
+containers, volumes, mounts, ports and env merge by name (or path, or port), maps merge key by key, and
+nothing the file leaves out is removed. So the rendered Deployments keep the charts' names, selectors and
+container names (``dex``, ``oauth2-proxy``), and :func:`container` sets every field the charts' containers
+set, ``command`` included (the Dex chart runs ``dex serve``), the container's own ``runAsUser`` (the iap
+chart's is 2000) and the config volume's ``items``: the merged pod runs idgate alone, as rendered. What a
+merge cannot remove (the chart's extra volumes, mounts and env, and old ConfigMap keys) is harmless to
+idgate but keeps the chart's objects in use; ``docs/migration.md`` therefore replaces the Deployments and
+ConfigMaps (``kubectl replace``). ``tests/unit/deploy/test_over_helm.py`` shows both with real kubectl.
 """
 
 from __future__ import annotations
@@ -20,11 +32,13 @@ from idgate import __version__
 
 __all__ = [
     "CONFIG_DIR",
+    "DATA_DIR",
     "DEFAULT_IMAGE",
     "HEALTH_PORT",
     "Obj",
     "RenderOptions",
     "checksum",
+    "container",
     "container_security_context",
     "dump_all",
     "meta",
@@ -36,11 +50,14 @@ __all__ = [
 
 Obj = dict[str, Any]
 
-DEFAULT_IMAGE = f"ghcr.io/idgate/idgate:{__version__}"
+# What `make image` builds and tags (deploy/image/spec.py): `localhost/` names no registry, so a node that
+# lacks the image fails to pull it instead of asking Docker Hub. Push it elsewhere and pass --image.
+DEFAULT_IMAGE = f"localhost/idgate:{__version__}"
 CONFIG_DIR = "/etc/idgate"  # the ConfigMap's mount: CONFIG_DIR/values.yaml is what --config reads
 VALUES_KEY = "values.yaml"
+DATA_DIR = "/var/lib/idgate"  # the provider's SQLite file, on an emptyDir or a PersistentVolumeClaim
 HEALTH_PORT = 8081  # idgate.health_listen in the pod: /healthz/live, /healthz/ready, /metrics
-RUN_AS = 65532  # the image's non-root user (deploy/Dockerfile)
+RUN_AS = 65532  # the image's non-root user (deploy/image/spec.py)
 MANAGED = {"app.kubernetes.io/name": "idgate", "app.kubernetes.io/managed-by": "idgate-render"}
 
 
@@ -110,11 +127,14 @@ def pod_security_context() -> Obj:
 
 
 def container_security_context() -> Obj:
-    """Read-only root filesystem (``/tmp`` is an emptyDir), no privilege escalation, no capabilities."""
+    """Read-only root filesystem (``/tmp`` is an emptyDir), no privilege escalation, no capabilities; the
+    image's user here too, so that a chart's container-level ``runAsUser`` cannot survive a merge."""
     return {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
@@ -159,8 +179,10 @@ def probes(live_path: str, host: str) -> Obj:
 def base_volumes(configmap_name: str) -> tuple[list[Obj], list[Obj]]:
     """(volumes, mounts): the config read-only at :data:`CONFIG_DIR`, and a writable ``/tmp`` (the
     private unix sockets between the edge and the web apps live there)."""
+    # items: a chart's own list (config.yaml, config.toml) must not survive a merge into its volume
+    items = [{"key": VALUES_KEY, "path": VALUES_KEY}]
     volumes: list[Obj] = [
-        {"name": "config", "configMap": {"name": configmap_name}},
+        {"name": "config", "configMap": {"name": configmap_name, "items": items}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
     ]
     mounts: list[Obj] = [
@@ -168,6 +190,38 @@ def base_volumes(configmap_name: str) -> tuple[list[Obj], list[Obj]]:
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir of the pod
     ]
     return volumes, mounts
+
+
+def container(
+    name: str,
+    image: str,
+    pull_policy: str,
+    role_args: list[str],
+    *,
+    env_from: list[Obj],
+    port: int,
+    probes: Obj,
+    resources: Obj,
+    mounts: list[Obj],
+) -> Obj:
+    """The idgate container, named like the chart's (``name``): ``idgate serve --config <the ConfigMap>``
+    with ``role_args``, the public port ``http`` and the health port ``health``."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": pull_policy,
+        "command": ["idgate"],
+        "args": ["serve", "--config", f"{CONFIG_DIR}/{VALUES_KEY}", *role_args],
+        "envFrom": env_from,
+        "ports": [
+            {"name": "http", "containerPort": port, "protocol": "TCP"},
+            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
+        ],
+        **probes,
+        "resources": resources,
+        "securityContext": container_security_context(),
+        "volumeMounts": mounts,
+    }
 
 
 def or_default(value: Mapping[str, Any] | None, default: Obj) -> Obj:

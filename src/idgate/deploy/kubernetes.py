@@ -8,10 +8,10 @@ running idgate instead of Dex and OAuth2-Proxy.
 
 The provider's objects (:mod:`.provider`, namespace ``oauth``) come first, then each deployment's
 (:mod:`.proxy`, namespace ``iap``), then the opt-in NetworkPolicies. How a pod gets its configuration is
-:mod:`.values`. Every problem that makes the render impossible (SQLite shared by replicas, a NetworkPolicy
-without its selector) is raised at once as a :class:`~idgate.errors.ConfigError` with YAML paths; keys
-that idgate keeps but does not apply, and proxy replicas that cannot share sign-outs (cookie sessions
-without PostgreSQL), are returned as warnings.
+:mod:`.values`. The file is checked first, by the checks every command runs plus the render's own rules
+(:mod:`.rules`: SQLite shared by replicas, a NetworkPolicy without its selector ...): an error stops the
+render with every problem at once, with YAML paths, as ``idgate check`` reports them; warnings (keys that
+idgate keeps but does not apply, SQLite in an emptyDir ...) are returned with the objects.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from idgate.config.checks import unshared_revocations
+from idgate.config.checks import check
 from idgate.config.kkp import deployments
 from idgate.config.model import Config
 from idgate.deploy.common import DEFAULT_IMAGE, Obj, RenderOptions, dump
 from idgate.deploy.provider import provider_objects
 from idgate.deploy.proxy import network_policy, proxy_objects
+from idgate.deploy.rules import renders_provider
 from idgate.errors import ConfigError, Problem
 
 __all__ = ["RenderOptions", "Rendered", "render_kubernetes", "write_dir"]
@@ -32,49 +33,26 @@ __all__ = ["RenderOptions", "Rendered", "render_kubernetes", "write_dir"]
 
 @dataclass
 class Rendered:
-    """The objects, in apply order, and warnings about keys that have no effect on idgate."""
+    """The objects, in apply order, and the warnings of the check (none is an error)."""
 
     objects: list[Obj]
     warnings: list[Problem] = field(default_factory=list)
 
 
-def _unused(config: Config) -> list[Problem]:
-    found: list[Problem] = []
-
-    def warn(loc: tuple[str | int, ...], why: str) -> None:
-        found.append(Problem(config.path(*loc), why, "warning"))
-
-    dex, iap = config.dex, config.iap
-    if dex is not None:
-        if dex.image is not None:
-            warn(("dex", "image"), "names Dex's image; the pods run idgate's (--image)")
-        if dex.grpc is not None:
-            warn(("dex", "grpc"), "Dex's gRPC API has no idgate equivalent; not rendered")
-    if iap is not None:
-        if iap.image is not None:
-            warn(("iap", "image"), "names OAuth2-Proxy's image; the pods run idgate's (--image)")
-        if iap.extraArgs:
-            warn(("iap", "extraArgs"), "OAuth2-Proxy flags are not passed to idgate")
-        for key, dep in deployments(iap):
-            if dep.extraArgs:
-                warn(("iap", "deployments", key, "extraArgs"), "OAuth2-Proxy flags are not passed to idgate")
-    return found
-
-
 def render_kubernetes(config: Config, options: RenderOptions | None = None) -> Rendered:
-    """Every object for ``config``; raises :class:`ConfigError` with every problem found."""
+    """Every object for ``config``; raises :class:`ConfigError` with every problem when one is an error
+    (``check(config, "kubernetes")``: the same rules, messages and paths as ``idgate check``)."""
+    problems = check(config, "kubernetes")
+    if any(p.severity == "error" for p in problems):
+        raise ConfigError(problems)
     options = options or RenderOptions()
     image = options.image or config.idgate.kubernetes.image or DEFAULT_IMAGE
-    problems: list[Problem] = []
     objects: list[Obj] = []
-    if config.dex is not None and config.dex.ingress.host:
-        try:
-            objects += provider_objects(config, options.namespace_provider, image, options.certificates)
-        except ConfigError as exc:
-            problems += exc.problems
+    if renders_provider(config):
+        objects += provider_objects(config, options.namespace_provider, image, options.certificates)
     policies: list[Obj] = []
     if config.iap is not None:
-        for key, dep in deployments(config.iap):
+        for _, dep in deployments(config.iap):
             objects += proxy_objects(
                 config,
                 config.iap,
@@ -84,23 +62,8 @@ def render_kubernetes(config: Config, options: RenderOptions | None = None) -> R
                 certificates=options.certificates,
             )
             if config.idgate.kubernetes.networkPolicy:
-                policy = network_policy(config, key, dep, options.namespace_proxy, problems)
-                policies += [policy] if policy else []
-    if not objects and not problems:
-        problems.append(Problem("", "nothing to render: no dex.ingress.host and no iap.deployments"))
-    if problems:
-        raise ConfigError(_unique(problems))
-    return Rendered(objects + policies, _unused(config) + unshared_revocations(config, chart_defaults=True))
-
-
-def _unique(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for p in problems:
-        if (p.path, p.message) not in seen:
-            seen.add((p.path, p.message))
-            out.append(p)
-    return out
+                policies.append(network_policy(config, dep, options.namespace_proxy))
+    return Rendered(objects + policies, problems)
 
 
 def file_name(obj: Obj) -> str:

@@ -1,22 +1,28 @@
 """The provider's objects, in the ``oauth`` chart's names (kkp-values.md §1.3), running idgate.
 
-====================  ============  ===========================================================
-kind                  name          notes
-====================  ============  ===========================================================
-ServiceAccount        ``dex``       no API token mounted: state is in PostgreSQL, not in CRDs
-Secret                ``dex-secret`` client secrets, connector secrets, password hashes, storage URL
-ConfigMap             ``dex``       ``values.yaml``: the ``dex`` section and ``idgate`` listeners
-Deployment            ``dex``       selector ``app: dex`` (as the chart's, so it updates in place);
-                                    ``idgate serve --role provider``
-Service               ``dex``       port 5556 (``http``), as the chart's
-Ingress               ``dex``       unless ``ingress.class: non-existent``; TLS ``dex-tls`` when https
-Certificate           ``dex``       with ``--certificates`` instead of the cert-manager annotation
-PodDisruptionBudget   ``dex``       ``maxUnavailable: 1``
-====================  ============  ===========================================================
+=====================  ============  ===========================================================
+kind                   name          notes
+=====================  ============  ===========================================================
+ServiceAccount         ``dex``       no API token mounted: state is in PostgreSQL, not in CRDs
+Secret                 ``dex-secret`` client secrets, connector secrets, password hashes, storage URL
+ConfigMap              ``dex``       ``values.yaml``: the ``dex`` section and ``idgate`` listeners
+PersistentVolumeClaim  ``dex-data``  with ``idgate.kubernetes.persistence.enabled`` and SQLite
+Deployment             ``dex``       selector ``app: dex`` (as the chart's, so it updates in place);
+                                     container ``dex``: ``idgate serve --role provider``
+Service                ``dex``       port 5556 (``http``, target port by number), as the chart's
+Ingress                ``dex``       unless ``ingress.class: non-existent``; TLS ``dex-tls`` when https
+Certificate            ``dex``       with ``--certificates`` instead of the cert-manager annotation
+PodDisruptionBudget    ``dex``       ``maxUnavailable: 1``
+=====================  ============  ===========================================================
 
 No ClusterRole or RoleBinding: Dex needed them for its ``kubernetes`` storage; idgate keeps state in
-``idgate.storage``. SQLite cannot be shared by replicas, so it is refused with ``dex.replicas > 1``; with one
-replica the database lives in an emptyDir (it is lost, and keys are rotated, when the pod goes).
+``idgate.storage``. SQLite cannot be shared by replicas (:mod:`.rules` refuses it with ``dex.replicas > 1``);
+with one replica the database lives at ``/var/lib/idgate`` in an emptyDir (lost, keys rotated, when the pod
+goes: the render warns) or, with ``persistence``, on the claim ``dex-data`` (``strategy: Recreate``).
+
+The container is named ``dex`` like the chart's, and sets every field the chart's container sets, so that
+``kubectl apply`` over the chart's Deployment replaces Dex's container instead of adding one beside it
+(:mod:`.common`, "Applied over the charts' objects").
 """
 
 from __future__ import annotations
@@ -25,15 +31,15 @@ from typing import Any
 
 from idgate.config.dex import DexSection
 from idgate.config.model import Config
+from idgate.config.server import Persistence
 from idgate.deploy.common import (
-    CONFIG_DIR,
+    DATA_DIR,
     HEALTH_PORT,
-    VALUES_KEY,
     Obj,
     base_volumes,
     checksum,
     configmap,
-    container_security_context,
+    container,
     dump,
     meta,
     or_default,
@@ -43,39 +49,39 @@ from idgate.deploy.common import (
     secret,
     soft_anti_affinity,
 )
+from idgate.deploy.rules import sqlite_in_pod
+from idgate.deploy.sizes import MEASURED
 from idgate.deploy.values import provider_values
-from idgate.errors import ConfigError, Problem
 
-__all__ = ["DEX_PORT", "DEX_RESOURCES", "provider_objects"]
+__all__ = ["CONTAINER", "DEX_PORT", "DEX_RESOURCES", "provider_objects"]
 
 NAME = "dex"
+CONTAINER = "dex"  # the chart's container name: `kubectl apply` merges containers by name
 DEX_PORT = 5556
 SELECTOR = {"app": NAME}
-DEX_RESOURCES: Obj = {
-    "requests": {"cpu": "200m", "memory": "32Mi"},
-    "limits": {"cpu": "300m", "memory": "128Mi"},
-}
-SQLITE_IN_POD = "sqlite:////var/lib/idgate/idgate.db"
+DEX_RESOURCES: Obj = MEASURED["dex"].rendered
+SQLITE_IN_POD = f"sqlite:///{DATA_DIR}/idgate.db"
+CLAIM = f"{NAME}-data"
 
 
-def _storage(config: Config, dex: DexSection) -> str:
+def _storage(config: Config) -> str:
     written = config.idgate.storage
-    if written is not None and not written.startswith("sqlite"):
-        return written
-    if dex.replicas > 1:
-        where = config.path("idgate", "storage")
-        raise ConfigError(
-            [
-                Problem(
-                    where,
-                    f"SQLite cannot back dex.replicas: {dex.replicas}: each replica would keep its own "
-                    "database file, so a login started on one replica fails on another and tokens signed "
-                    "by one are unknown to the others; set idgate.storage to postgresql://USER@HOST/DB "
-                    "(or dex.replicas: 1)",
-                )
-            ]
-        )
-    return SQLITE_IN_POD
+    if written is None or sqlite_in_pod(config):
+        return SQLITE_IN_POD  # the user's path is on their machine; in the pod the data volume holds it
+    return written
+
+
+def claim(namespace: str, labels: Obj, persistence: Persistence) -> Obj:
+    """The provider's PersistentVolumeClaim (ReadWriteOnce: one pod at a time writes the SQLite file)."""
+    spec: Obj = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": persistence.size}}}
+    if persistence.storageClassName is not None:
+        spec["storageClassName"] = persistence.storageClassName
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta(CLAIM, namespace, labels),
+        "spec": spec,
+    }
 
 
 def _cert_issuer_annotation(kind: str, name: str) -> dict[str, str]:
@@ -141,7 +147,8 @@ def provider_objects(config: Config, namespace: str, image: str, certificates: b
     """Every object of the provider, in the order ``kubectl apply`` wants them."""
     dex = config.dex
     assert dex is not None and dex.ingress.host  # the caller renders the provider only then
-    storage = _storage(config, dex)
+    storage = _storage(config)
+    persistent = storage == SQLITE_IN_POD and config.idgate.kubernetes.persistence.enabled
     pod = provider_values(
         config, listen=f"0.0.0.0:{DEX_PORT}", health=f"0.0.0.0:{HEALTH_PORT}", storage=storage
     )
@@ -157,7 +164,15 @@ def provider_objects(config: Config, namespace: str, image: str, certificates: b
         },
         sec,
         cm,
-        _deployment(dex, namespace, image=image, storage=storage, sums=(checksum(cm), checksum(sec))),
+        *([claim(namespace, labels, config.idgate.kubernetes.persistence)] if persistent else []),
+        _deployment(
+            dex,
+            namespace,
+            image=image,
+            data={"persistentVolumeClaim": {"claimName": CLAIM}} if persistent else {"emptyDir": {}},
+            sqlite=storage == SQLITE_IN_POD,
+            sums=(checksum(cm), checksum(sec)),
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -165,7 +180,8 @@ def provider_objects(config: Config, namespace: str, image: str, certificates: b
             "spec": {
                 "type": "ClusterIP",
                 "selector": dict(SELECTOR),
-                "ports": [{"name": "http", "port": DEX_PORT, "targetPort": "http", "protocol": "TCP"}],
+                # by number: the chart's Dex pods name this port `https`, and they serve until replaced
+                "ports": [{"name": "http", "port": DEX_PORT, "targetPort": DEX_PORT, "protocol": "TCP"}],
             },
         },
     ]
@@ -206,46 +222,47 @@ def _ingress_objects(dex: DexSection, namespace: str, labels: Obj, certificates:
     return out
 
 
-def _deployment(dex: DexSection, namespace: str, *, image: str, storage: str, sums: tuple[str, str]) -> Obj:
+def _deployment(
+    dex: DexSection, namespace: str, *, image: str, data: Obj, sqlite: bool, sums: tuple[str, str]
+) -> Obj:
     volumes, mounts = base_volumes(NAME)
-    if storage == SQLITE_IN_POD:
-        volumes.append({"name": "data", "emptyDir": {}})
-        mounts.append({"name": "data", "mountPath": "/var/lib/idgate"})
-    container: Obj = {
-        "name": "idgate",
-        "image": image,
-        "imagePullPolicy": (dex.image.pullPolicy if dex.image and dex.image.pullPolicy else "IfNotPresent"),
-        "args": ["serve", "--config", f"{CONFIG_DIR}/{VALUES_KEY}", "--role", "provider"],
-        "envFrom": [{"secretRef": {"name": f"{NAME}-secret"}}],
-        "ports": [
-            {"name": "http", "containerPort": DEX_PORT, "protocol": "TCP"},
-            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
-        ],
-        **probes(f"{dex.ingress.path.rstrip('/')}/healthz", dex.ingress.host),
-        "resources": or_default(dex.resources, DEX_RESOURCES),
-        "securityContext": container_security_context(),
-        "volumeMounts": mounts + list(dex.extraVolumeMounts),
-    }
+    if sqlite:
+        volumes.append({"name": "data", **data})
+        mounts.append({"name": "data", "mountPath": DATA_DIR})
+    main = container(
+        CONTAINER,
+        image,
+        dex.image.pullPolicy if dex.image and dex.image.pullPolicy else "IfNotPresent",
+        ["--role", "provider"],
+        env_from=[{"secretRef": {"name": f"{NAME}-secret"}}],
+        port=DEX_PORT,
+        probes=probes(f"{dex.ingress.path.rstrip('/')}/healthz", dex.ingress.host),
+        resources=or_default(dex.resources, DEX_RESOURCES),
+        mounts=mounts + list(dex.extraVolumeMounts),
+    )
     if dex.env:
-        container["env"] = list(dex.env)
+        main["env"] = list(dex.env)
     spec: Obj = {
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(),
-        "containers": [container],
+        "containers": [main],
         "volumes": volumes + list(dex.extraVolumes),
         "affinity": or_default(dex.affinity, soft_anti_affinity(SELECTOR)),
     }
     for key in ("imagePullSecrets", "nodeSelector", "tolerations"):
         if getattr(dex, key):
             spec[key] = getattr(dex, key)
+    deployment_spec: Obj = {"replicas": dex.replicas, "selector": {"matchLabels": dict(SELECTOR)}}
+    if "persistentVolumeClaim" in data and sqlite:  # the old pod lets go of the volume before the new starts
+        # rollingUpdate: null removes the chart's (a merge keeps it; the API refuses it beside Recreate)
+        deployment_spec["strategy"] = {"type": "Recreate", "rollingUpdate": None}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta(NAME, namespace, SELECTOR),
         "spec": {
-            "replicas": dex.replicas,
-            "selector": {"matchLabels": dict(SELECTOR)},
+            **deployment_spec,
             "template": {
                 "metadata": {
                     "labels": {

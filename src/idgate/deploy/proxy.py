@@ -9,8 +9,8 @@ Secret                ``iap-N-secret``       ``OAUTH2_PROXY_CLIENT_ID/_CLIENT_SE
                                              chart's keys), ``IDGATE_SESSIONS`` with Redis; not rendered
                                              with ``existingSecret`` unless idgate needs a variable of its own
 ConfigMap             ``iap-N-configmap``    ``values.yaml``: ``iap`` with this deployment only
-Deployment            ``iap-N``              selector ``app: iap, target: N``; ``idgate serve --role proxy
-                                             --deployment N`` on ``iap.port``
+Deployment            ``iap-N``              selector ``app: iap, target: N``; container ``oauth2-proxy``:
+                                             ``idgate serve --role proxy --deployment N`` on ``iap.port``
 Service               ``N-iap``              labels ``app: iap, target: N, kind: proxy``
 Ingress               ``N-iap``              TLS ``N-tls`` (or ``ingress.tlsSecretName``, which also drops the
                                              cert-manager annotation); path ``/`` (Prefix)
@@ -31,14 +31,12 @@ from typing import Any
 from idgate.config.iap import Deployment, IapSection
 from idgate.config.model import Config
 from idgate.deploy.common import (
-    CONFIG_DIR,
     HEALTH_PORT,
-    VALUES_KEY,
     Obj,
     base_volumes,
     checksum,
     configmap,
-    container_security_context,
+    container,
     dump,
     meta,
     or_default,
@@ -49,17 +47,15 @@ from idgate.deploy.common import (
     soft_anti_affinity,
 )
 from idgate.deploy.provider import certificate, ingress
+from idgate.deploy.rules import upstream_namespace
+from idgate.deploy.sizes import MEASURED
 from idgate.deploy.values import PROXY_SECRET_VARS, proxy_values
-from idgate.errors import Problem
 
-__all__ = ["IAP_RESOURCES", "network_policy", "proxy_objects"]
+__all__ = ["CONTAINER", "IAP_RESOURCES", "network_policy", "proxy_objects"]
 
-# The chart's defaults (requests 50m/25Mi, limits 200m/50Mi) except the memory limit: OAuth2-Proxy is a Go
-# binary; an idgate proxy process (Python) measured 73 MiB resident, so 50Mi would OOM-kill every pod.
-IAP_RESOURCES: Obj = {
-    "requests": {"cpu": "50m", "memory": "25Mi"},
-    "limits": {"cpu": "200m", "memory": "128Mi"},
-}
+# Measured (.sizes), not the chart's Go-sized 50m/25Mi and 200m/50Mi, which would OOM-kill every pod.
+IAP_RESOURCES: Obj = MEASURED["iap"].rendered
+CONTAINER = "oauth2-proxy"  # the chart's container name: `kubectl apply` merges containers by name
 CA_DIR = "/etc/ssl/certs"
 _TPL_NAME = re.compile(r"\{\{-?\s*\.name\s*-?\}\}")
 
@@ -148,21 +144,17 @@ def _deployment(
     volumes, mounts = base_volumes(f"iap-{name}-configmap")
     env_from = [{"secretRef": {"name": dep.existingSecret}}] if dep.existingSecret else []
     env_from += [{"secretRef": {"name": f"iap-{name}-secret"}}] if has_secret else []
-    container: Obj = {
-        "name": "idgate",
-        "image": image,
-        "imagePullPolicy": iap.image.pullPolicy if iap.image and iap.image.pullPolicy else "IfNotPresent",
-        "args": ["serve", "--config", f"{CONFIG_DIR}/{VALUES_KEY}", "--role", "proxy", "--deployment", name],
-        "envFrom": env_from,
-        "ports": [
-            {"name": "http", "containerPort": iap.port, "protocol": "TCP"},
-            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
-        ],
-        **probes("/oauth/healthy", dep.ingress.host),
-        "resources": or_default(iap.resources, IAP_RESOURCES),
-        "securityContext": container_security_context(),
-        "volumeMounts": mounts,
-    }
+    main = container(
+        CONTAINER,
+        image,
+        iap.image.pullPolicy if iap.image and iap.image.pullPolicy else "IfNotPresent",
+        ["--role", "proxy", "--deployment", name],
+        env_from=env_from,
+        port=iap.port,
+        probes=probes("/oauth/healthy", dep.ingress.host),
+        resources=or_default(iap.resources, IAP_RESOURCES),
+        mounts=mounts,
+    )
     ca = iap.customProviderCA
     if ca is not None:  # the provider's private CA, where the chart mounts it (customProviderCA.path)
         volumes.append({"name": "provider-ca", "secret": {"secretName": ca.secretName}})
@@ -177,7 +169,7 @@ def _deployment(
     spec: Obj = {
         "automountServiceAccountToken": False,
         "securityContext": pod_security_context(),
-        "containers": [container],
+        "containers": [main],
         "volumes": volumes,
         "affinity": _tpl(or_default(iap.affinity, soft_anti_affinity(selector)), name),
     }
@@ -208,40 +200,13 @@ def _deployment(
     }
 
 
-def upstream_namespace(service: str) -> str | None:
-    """``prometheus.monitoring.svc.cluster.local`` -> ``monitoring``; ``None`` without a namespace part."""
-    parts = service.split(".")
-    if len(parts) < 2 or all(p.isdigit() for p in parts):
-        return None
-    return parts[1]
-
-
-def network_policy(
-    config: Config, key: str, dep: Deployment, proxy_namespace: str, problems: list[Problem]
-) -> Obj | None:
+def network_policy(config: Config, dep: Deployment, proxy_namespace: str) -> Obj:
     """Only ``dep``'s proxy pods (in ``proxy_namespace``) may reach its upstream's pods, on any port
-    (a policy's ports are pod ports, which the Service's ``upstream_port`` need not be)."""
-    labels = config.idgate.kubernetes.upstreamSelectors.get(dep.name)
+    (a policy's ports are pod ports, which the Service's ``upstream_port`` need not be). The upstream's
+    namespace and pod labels are there: :mod:`.rules` refuses the render otherwise."""
+    labels = config.idgate.kubernetes.upstreamSelectors[dep.name]
     namespace = upstream_namespace(dep.upstream_service)
-    if namespace is None:
-        problems.append(
-            Problem(
-                config.path("iap", "deployments", key, "upstream_service"),
-                "idgate.kubernetes.networkPolicy needs the upstream's namespace: write the Service as "
-                "<service>.<namespace>.svc.cluster.local",
-            )
-        )
-    if not labels:
-        problems.append(
-            Problem(
-                config.path("idgate", "kubernetes", "upstreamSelectors"),
-                f"networkPolicy is on but '{dep.name}' has no entry: give the labels of the upstream's pods "
-                "(a NetworkPolicy selects pods, not Services), e.g. "
-                f"{dep.name}: {{app.kubernetes.io/name: {dep.name}}}",
-            )
-        )
-    if namespace is None or not labels:
-        return None
+    assert namespace is not None
     source = {"app": "iap", "target": dep.name}
     return {
         "apiVersion": "networking.k8s.io/v1",

@@ -126,7 +126,7 @@ def proxy_values(config: Config, iap: IapSection, dep: Deployment, *, listen: st
     provider CA (``customProviderCA``) at the chart's mount path. A deployment with cookie sessions gets
     ``idgate.storage`` when it is PostgreSQL: its replicas share the list of signed-out sessions there
     (:mod:`idgate.sessions.revocations`; on SQLite each pod would keep its own, see
-    :func:`idgate.config.checks.unshared_revocations`)."""
+    :func:`idgate.deploy.rules.unshared_revocations`)."""
     out = PodValues({})
     top = iap.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=IAP_CHART_ONLY)
     if "customProviderCA" in top:

@@ -13,6 +13,9 @@ How a login ends depends on the request:
 - implicit (``token``, ``id_token``, ``id_token token``; only when configured): tokens in the fragment.
 - a device login (RFC 8628): the device token is approved and the person sees "go back to your device".
 
+A password connector that cannot check the password (its directory unreachable: 503, failing: 502) gives
+the form again with that status, and nothing is counted or stored: the same form works once it is back.
+
 A ``local`` user with a second factor (:mod:`.second_factor`) passes the password form, then a code form:
 the right password only records who passed it in the pending login (``password_passed``, for
 :data:`~.second_factor.CODE_TTL`) and clears none of the account's failures. The code's POST, bound to
@@ -34,7 +37,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idgate.clock import Clock
 from idgate.connectors.base import CallbackConnector, Connector, Identity, PasswordConnector
-from idgate.connectors.errors import ConnectorError, UpstreamFailed
+from idgate.connectors.errors import ConnectorError, UpstreamFailed, UpstreamUnavailable
 from idgate.errors import NotFound
 from idgate.oauth2 import client_auth, response_types
 from idgate.oauth2.errors import (
@@ -288,7 +291,10 @@ class Logins(DeviceLogins):
                 error=_locked_message(exc),
                 status=429,
             )
-        identity = await connector.login(pending.scopes, username, password)
+        try:
+            identity = await connector.login(pending.scopes, username, password)
+        except UpstreamFailed as exc:
+            return await self._not_checked(pending, connector, username, exc)
         if identity is None:
             log.info(
                 "password login failed",
@@ -308,6 +314,32 @@ class Logins(DeviceLogins):
             return await self._ask_code(pending, connector, username, factor, identity)
         await self.throttle.succeeded(username)
         return await self._fresh(pending, identity, session_cookie)
+
+    async def _not_checked(
+        self, pending: AuthRequest, connector: PasswordConnector, username: str, exc: UpstreamFailed
+    ) -> LoginForm:
+        """The connector could not check the password (its directory unreachable or failing): the form
+        again with 503 (502), nothing counted and nothing stored, so the same form works once it is back.
+        The reason (server, error) goes to the log, not to the page."""
+        down = isinstance(exc, UpstreamUnavailable)
+        log.warning(
+            "password login: the connector could not check the password: %s",
+            exc.reason,
+            extra={
+                "connector_id": connector.id,
+                "event": "login",
+                "result": "upstream_unavailable" if down else "upstream_failed",
+            },
+        )
+        error = (
+            f"The directory ({connector.name}) could not be reached, so your password was not checked. "
+            "Please try again in a moment."
+            if down
+            else f"The directory ({connector.name}) could not check your password. "
+            "Please try again later, or tell your administrator."
+        )
+        client = await self._client_name(pending)
+        return LoginForm(pending.id, connector, client, username=username, error=error, status=exc.status)
 
     # -- second factor (.second_factor) ------------------------------------------------------
 

@@ -23,7 +23,9 @@ from typing import Any
 
 from idgate.clock import Clock
 from idgate.connectors.base import Connector, PasswordConnector, refreshes
+from idgate.connectors.errors import UpstreamFailed
 from idgate.errors import NotFound
+from idgate.oauth2.errors import TemporarilyUnavailable
 from idgate.oauth2.grants import GrantContext, RefreshPolicy, grant_types
 from idgate.oauth2.grants import device_code as device_grant
 from idgate.oauth2.requests import (
@@ -158,7 +160,11 @@ class Provider:
         except Throttled:
             await self.throttle.fail_slowly(started)
             return None
-        identity = await connector.login(scopes, username, password)
+        try:
+            identity = await connector.login(scopes, username, password)
+        except UpstreamFailed as exc:  # nothing was decided about the person: nothing is counted
+            log.warning("password grant: the connector could not check the password: %s", exc.reason)
+            raise TemporarilyUnavailable("the directory could not check the password; try again") from None
         if identity is None:
             await self.throttle.failed(username, "")
             await self.throttle.fail_slowly(started)

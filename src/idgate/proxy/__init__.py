@@ -8,7 +8,9 @@ Routes (under ``/oauth`` on a deployment's host; the edge forwards them here wit
                                skip_provider_button false, a page with the provider button
     GET  /oauth/callback       code + state back from the provider -> session cookie, 302 to rd
     GET|POST /oauth/sign_out   clear the session and CSRF cookies, 302 to rd (through the provider's
-                               end_session_endpoint, with id_token_hint, when it offers one)
+                               end_session_endpoint, with id_token_hint, when it offers one); with
+                               the session store down: the cookies cleared all the same, and a 503
+                               page that says the session was not ended on the server
     GET  /oauth/userinfo       {"user", "email", "preferredUsername", "groups"} or 401
 
 The states of one sign-in::
@@ -26,10 +28,12 @@ The states of one sign-in::
                 sub, email──▶ signed in: session cookie <name>_oauth2_proxy (sealed for
                 "session", chunked when large), CSRF cookie cleared, 302 to rd
     verifying ──anything wrong──▶ 403 page
+    verified ──the session store (Redis) down──▶ 503 page, no session, CSRF cookie cleared
 
 Where each decision lives: :mod:`idgate.proxy.redirects` (is this post-login target safe — the only
 place), :mod:`idgate.proxy.csrf` (the state cookie), :mod:`idgate.proxy.oidc_client` (discovery, JWKS,
 code exchange, ID token verification), :mod:`idgate.sessions.store` (the session cookie),
-:mod:`idgate.proxy.app` (the thin aiohttp layer and the one error renderer). API clients skip all of
+:mod:`idgate.proxy.app` (the thin aiohttp layer and the one error renderer), :mod:`idgate.proxy.failures`
+(which failure is which page: the one mapping). API clients skip all of
 this with a bearer JWT (``skip_jwt_bearer_tokens``): :mod:`idgate.proxy.bearer`, judged by the edge.
 """

@@ -3,13 +3,15 @@
 It sits behind the edge on a private socket. The edge names the deployment in ``X-Idgate-Deployment``
 (stripping any client-sent ``X-Idgate-*``) and sets ``X-Forwarded-Proto``; both are trusted here.
 Handlers parse the request, call the pure parts (:mod:`.redirects`, :mod:`.csrf`, :mod:`.oidc_client`)
-and hand the result or a typed error to one renderer (:func:`_error_page`).
+and hand the result or a typed error to one renderer (:func:`_error_page`), which asks
+:func:`idgate.proxy.failures.page_for` for the page of every failure, expected or not.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +25,19 @@ from idgate.clock import Clock
 from idgate.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
 from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie
-from idgate.proxy.oidc_client import (
-    IdTokenInvalid,
-    OIDCError,
-    ProviderClient,
-    ProviderUnavailable,
-    TokenRequestRefused,
+from idgate.proxy.failures import (
+    Clears,
+    LoginStateInvalid,
+    MissingCode,
+    ProviderRefused,
+    SignedOutHereOnly,
+    UnknownDeployment,
+    page_for,
 )
+from idgate.proxy.oidc_client import OIDCError, ProviderClient
 from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, keep_tokens, session_for
-from idgate.sessions.base import SessionStore, new_session_id
+from idgate.sessions.base import SessionStore, SessionStoreUnavailable, new_session_id
 from idgate.sessions.cookie import join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
@@ -79,18 +84,17 @@ class Deployment:
         """``redirect_url``, or the callback on the configured host (never the request's ``Host``)."""
         return self.settings.redirect_url or f"{proto}://{self.settings.host}/oauth/callback"
 
-
-@dataclass
-class PageError(Exception):
-    """A failure shown to the browser as a page; ``reason`` goes to the log only."""
-
-    status: int
-    title: str
-    message: str
-    reason: str
-    retry: bool = False
-    error_code: str | None = None
-    clear_login: bool = False
+    def clear(self, resp: web.StreamResponse, cookies: Mapping[str, str], proto: str, what: Clears) -> None:
+        """Delete ``what`` in the browser: the sign-in state cookie, and for :attr:`Clears.ALL` the
+        session cookie and every chunk of it that ``cookies`` (the request's) holds, each with the
+        ``Domain`` and ``Path`` it was set with."""
+        if what is Clears.NOTHING:
+            return
+        if what is Clears.ALL:
+            policy = self.cookies
+            for name in sorted({self.sessions.name, *self.sessions.names_to_clear(cookies)}):
+                resp.headers.add("Set-Cookie", policy.header(name, "", max_age=0, proto=proto))
+        _set_login(resp, self, "", proto, max_age=0)
 
 
 DEPLOYMENTS = web.AppKey("deployments", Mapping[str, Deployment])
@@ -103,13 +107,11 @@ ERROR_LOOK = Look(headers=PAGE_HEADERS)
 #: OAuth2-Proxy shows its own footer unless ``footer: "-"``; idgate says what it is.
 DEFAULT_FOOTER = "Secured by idgate"
 
-_EXPIRED = "Your login session expired or was started in another browser. Please start again."
-
 
 def _deployment(request: web.Request) -> Deployment:
     dep = request.app[DEPLOYMENTS].get(request.headers.get(DEPLOYMENT_HEADER, ""))
     if dep is None:
-        raise PageError(404, "Not found", "There is nothing here.", "unknown deployment")
+        raise UnknownDeployment("unknown deployment")
     return dep
 
 
@@ -210,27 +212,17 @@ async def callback(request: web.Request) -> web.Response:
     p, proto, now = dep.settings, _proto(request), request.app[CLOCK].now()
     login = dep.login_cookie.load(request.cookies, now=now)
     if login is None:
-        raise PageError(403, "Login session expired", _EXPIRED, "csrf cookie missing or invalid", True)
+        raise LoginStateInvalid("csrf cookie missing or invalid")
     if not login.matches(request.query.get("state", "")):
-        raise PageError(403, "Login session expired", _EXPIRED, "state mismatch", True)
+        raise LoginStateInvalid("state mismatch")
     error = request.query.get("error")
     if error is not None:
         # After the state check, so the reason is the provider's, for this browser's sign-in.
         why = _printable(request.query.get("error_description", ""))[:300]
-        raise PageError(
-            403,
-            "Sign-in refused",
-            f"The identity provider did not sign you in: {why}"
-            if why
-            else "The identity provider did not sign you in.",
-            f"provider returned error {_printable(error)!r}",
-            True,
-            error_code=error[:100],
-            clear_login=True,
-        )
+        raise ProviderRefused(f"provider returned error {_printable(error)!r}", error[:100], why)
     code = request.query.get("code")
     if not code:
-        raise PageError(400, "Sign-in failed", "The callback carried no code.", "no code", True)
+        raise MissingCode("no code")
     tokens = await dep.provider.exchange_code(
         client_id=p.client_id,
         client_secret=p.client_secret,
@@ -259,22 +251,25 @@ async def callback(request: web.Request) -> web.Response:
 
 async def sign_out(request: web.Request) -> web.Response:
     """Clear the session (every chunk) and the CSRF cookie, end the provider's session when it offers
-    ``end_session_endpoint``, and end at the validated ``rd``."""
+    ``end_session_endpoint``, and end at the validated ``rd``.
+
+    The browser's cookies are cleared even when the session store cannot be reached; the page then
+    says that the session was not ended on the server (:class:`SignedOutHereOnly`)."""
     dep = _deployment(request)
     proto = _proto(request)
     value = join_chunks(request.cookies, dep.sessions.name)
+    target = dep.target(request.query.get("rd"))
     id_token: str | None = None
     if value:
-        session = await dep.store.fetch(value, request.app[CLOCK].now())
-        id_token = session.id_token if session is not None else None
-        await dep.store.drop(value)
-    target = dep.target(request.query.get("rd"))
+        try:
+            session = await dep.store.fetch(value, request.app[CLOCK].now())
+            id_token = session.id_token if session is not None else None
+            await dep.store.drop(value)
+        except SessionStoreUnavailable as exc:
+            onward = await _end_session_url(dep, target, proto, None) or target
+            raise SignedOutHereOnly(f"sign-out: {exc}", onward) from exc
     resp = _redirect(await _end_session_url(dep, target, proto, id_token) or target)
-    names = {dep.sessions.name, *dep.sessions.names_to_clear(request.cookies)}
-    policy = dep.cookies
-    for name in sorted(names):
-        resp.headers.add("Set-Cookie", policy.header(name, "", max_age=0, proto=proto))
-    _set_login(resp, dep, "", proto, max_age=0)
+    dep.clear(resp, request.cookies, proto, Clears.ALL)
     return resp
 
 
@@ -318,45 +313,40 @@ async def userinfo(request: web.Request) -> web.Response:
     )
 
 
-def _page_for(exc: OIDCError) -> PageError:
-    if isinstance(exc, ProviderUnavailable):
-        return PageError(
-            502,
-            "Identity provider unavailable",
-            "The identity provider could not be reached. Please try again later.",
-            exc.reason,
-            True,
-            clear_login=True,
-        )
-    if isinstance(exc, TokenRequestRefused | IdTokenInvalid):
-        return PageError(
-            403, "Sign-in failed", "The sign-in could not be verified.", exc.reason, True, clear_login=True
-        )
-    return PageError(502, "Sign-in failed", "The sign-in could not be completed.", exc.reason, True)
-
-
-def _error_page(request: web.Request, err: PageError) -> web.Response:
-    """The one renderer of failures: an escaped HTML page, the reason logged (never secrets)."""
+def _error_page(request: web.Request, exc: BaseException) -> web.Response:
+    """The one renderer of failures: the page :func:`page_for` chooses, escaped, with the edge's request
+    id (made up when there is none), the cookies it clears; the reason logged (never secrets), with the
+    traceback when the failure was unexpected."""
+    err = page_for(exc)
     name = request.headers.get(DEPLOYMENT_HEADER, "")
     dep = request.app[DEPLOYMENTS].get(name)
-    log.warning("proxy %s: %s %s: %s", name or "-", request.path, err.status, err.reason)
+    request_id = request.headers.get("X-Request-Id", "") or secrets.token_hex(8)
+    where = f"proxy {name or '-'}: {request.path} {err.status}"
+    if err.unexpected:
+        log.error("%s: unexpected failure", where, exc_info=exc, extra={"request_id": request_id})
+    else:
+        log.warning("%s: %s", where, err.reason, extra={"request_id": request_id})
     html = (
         request.app[TEMPLATES]
         .get_template("error.html")
         .render(
             ui=ERROR_LOOK,
-            request_id=request.headers.get("X-Request-Id", ""),
+            request_id=request_id,
             title=err.title,
             message=err.message,
             retry=err.retry,
+            onward=err.onward,
             error_code=err.error_code,
             status=err.status,
             deployment=dep.settings.name if dep else None,
         )
     )
-    resp = web.Response(status=err.status, text=html, content_type="text/html", headers=PAGE_HEADERS)
-    if dep is not None and err.clear_login:
-        _set_login(resp, dep, "", _proto(request), max_age=0)
+    headers = {**PAGE_HEADERS, "X-Request-Id": request_id}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+    resp = web.Response(status=err.status, text=html, content_type="text/html", headers=headers)
+    if dep is not None:
+        dep.clear(resp, request.cookies, _proto(request), err.clears)
     return resp
 
 
@@ -367,12 +357,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except PageError as err:
-        return _error_page(request, err)
-    except OIDCError as exc:
-        return _error_page(request, _page_for(exc))
-    except web.HTTPNotFound:
-        return _error_page(request, PageError(404, "Not found", "There is nothing here.", "no route"))
+    except web.HTTPException as exc:
+        if exc.status < 400:  # a redirect raised by aiohttp is an answer, not a failure
+            raise
+        return _error_page(request, exc)
+    except Exception as exc:  # every failure gets a page; page_for logs the unexpected ones in full
+        return _error_page(request, exc)
 
 
 def build_signin_app(

@@ -10,13 +10,15 @@ The I/O part, :class:`ProviderClient`, owns one issuer: its discovery document (
 the token requests (``client_secret_basic``, RFC 6749 §2.3.1; the code with the PKCE ``code_verifier``,
 and refresh tokens) and UserInfo, asked only when the ID token lacks the email or groups claim
 (:meth:`ProviderClient.complete_claims`, OpenID Connect Core §5.4: many providers put scope claims only
-there when an access token is issued).
+there when an access token is issued). Every answer is read whole, up to a limit
+(:func:`idgate.net.read_limited`, in :meth:`ProviderClient._fetch`).
 
 Errors::
 
     UpstreamError
     └── OIDCError                     the sign-in cannot complete; ``reason`` is safe to log
-        ├── ProviderUnavailable       discovery, JWKS or token endpoint unreachable or answering badly (502)
+        ├── ProviderUnavailable       discovery, JWKS or token endpoint unreachable, answering badly or
+        │                             more than 1 MiB (502)
         ├── TokenRequestRefused       the token endpoint refused the code (4xx), e.g. a replayed code
         └── IdTokenInvalid            the ID token fails verification
             └── UnknownSigningKey     no key in the JWKS has the token's ``kid``
@@ -40,6 +42,7 @@ from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
 from idgate.clock import Clock
 from idgate.errors import UpstreamError
+from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, read_limited
 from idgate.oidc.numeric_date import BadNumericDate, TokenTimes, token_times
 from idgate.sessions.base import Session
 
@@ -47,7 +50,6 @@ ALLOWED_ALGORITHMS = ("RS256", "ES256")
 JWKS_REFETCH_INTERVAL = 60.0
 METADATA_TTL = 3600.0
 LEEWAY = 60.0
-_MAX_BODY = 1 << 20
 
 SigningKey = RSAKey | ECKey
 
@@ -322,14 +324,31 @@ class ProviderClient:
         self._keys_at: float | None = None
         self._lock = asyncio.Lock()
 
-    async def _get_json(self, url: str, what: str) -> Any:
+    async def _fetch(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """The status and whole body (:func:`~idgate.net.read_limited`) of one request to the provider.
+
+        Unreachable, cut short, timed out or larger than :data:`~idgate.net.MAX_RESPONSE_BYTES`:
+        :class:`ProviderUnavailable` naming ``what``.
+        """
         try:
-            async with self._http.get(url, headers={"Accept": "application/json"}) as resp:
-                if resp.status != 200:
-                    raise ProviderUnavailable(f"{what} answered HTTP {resp.status}")
-                body = await resp.content.read(_MAX_BODY + 1)
+            async with self._http.request(method, url, headers=headers, data=form) as resp:
+                return resp.status, await read_limited(resp, MAX_RESPONSE_BYTES)
+        except BodyTooLarge as exc:
+            raise ProviderUnavailable(f"{what}: {exc}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ProviderUnavailable(f"{what} unreachable: {type(exc).__name__}") from exc
+
+    async def _get_json(self, url: str, what: str) -> Any:
+        status, body = await self._fetch("GET", url, what, {"Accept": "application/json"})
+        if status != 200:
+            raise ProviderUnavailable(f"{what} answered HTTP {status}")
         try:
             return json.loads(body)
         except ValueError as exc:
@@ -384,11 +403,7 @@ class ProviderClient:
         if meta.userinfo_endpoint is None:
             raise ProviderUnavailable("the provider has no userinfo_endpoint")
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        try:
-            async with self._http.get(meta.userinfo_endpoint, headers=headers) as resp:
-                status, body = resp.status, await resp.content.read(_MAX_BODY + 1)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderUnavailable(f"userinfo unreachable: {type(exc).__name__}") from exc
+        status, body = await self._fetch("GET", meta.userinfo_endpoint, "userinfo", headers)
         if status in (401, 403):
             raise TokenRequestRefused(f"userinfo refused the access token: HTTP {status}")
         try:
@@ -404,12 +419,7 @@ class ProviderClient:
     ) -> dict[str, Any]:
         meta = await self.metadata()
         headers = {"Authorization": basic_auth(client_id, client_secret), "Accept": "application/json"}
-        try:
-            async with self._http.post(meta.token_endpoint, data=form, headers=headers) as resp:
-                status = resp.status
-                body = await resp.content.read(_MAX_BODY + 1)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+        status, body = await self._fetch("POST", meta.token_endpoint, "token endpoint", headers, form)
         if status >= 500:
             raise ProviderUnavailable(f"token endpoint answered HTTP {status}")
         try:

@@ -50,25 +50,36 @@ def session_for(p: ProxySettings, claims: Mapping[str, Any], *, now: float, sid:
     )
 
 
+#: The longest ID token kept only to be sent back as ``id_token_hint``: the sign-out URL carries it, and
+#: with a longer one that URL passes the 8 KB request line common servers accept (nginx's
+#: ``large_client_header_buffers``). Sign-out then names the client only (``client_id``).
+ID_TOKEN_HINT_MAX = 4096
+
+
 def keep_tokens(
     p: ProxySettings, session: Session, tokens: dict[str, object], *, id_token_hint: bool = False
 ) -> Session:
     """Keep in the session only the tokens a feature needs (the cookie stays small otherwise).
 
     ``id_token_hint``: the provider has an ``end_session_endpoint``, so sign-out will send the ID token
-    as ``id_token_hint`` (RP-Initiated Logout 1.0 §2), which many providers require.
+    as ``id_token_hint`` (RP-Initiated Logout 1.0 §2), which many providers require; an ID token longer
+    than :data:`ID_TOKEN_HINT_MAX` (a person in thousands of groups) is not kept for that alone. Groups are
+    always kept: identity headers, ``/oauth/auth`` answers and its ``allowed_groups`` parameter, the
+    assertion and ``/oauth/userinfo`` all read them, whatever the deployment's own rules.
     """
 
     def text(key: str) -> str | None:
         value = tokens.get(key)
         return value if isinstance(value, str) and value else None
 
-    wants_id_token = id_token_hint or p.pass_authorization_header or p.set_authorization_header
+    id_token = text("id_token") or session.id_token
+    hint = id_token_hint and id_token is not None and len(id_token) <= ID_TOKEN_HINT_MAX
+    wants_id_token = hint or p.pass_authorization_header or p.set_authorization_header
     return dataclasses.replace(
         session,
         refresh_token=(text("refresh_token") or session.refresh_token) if p.cookie_refresh > 0 else None,
         access_token=text("access_token") if p.pass_access_token else None,
-        id_token=(text("id_token") or session.id_token) if wants_id_token else None,
+        id_token=id_token if wants_id_token else None,
     )
 
 

@@ -7,6 +7,7 @@
         refreshed in the last RECENT seconds?         ──> that result (requests sent with the old cookie)
         store.lock(value) refused (another process)   ──> keep the current, still valid session
         renew(session) ──> new session   ──> store.put (cookie: a new value to set; redis: same slot)
+                                         ──> SessionTooLarge (cookie) ──> the session ends, logged as an error
                        ──> RefusedRefresh ──> store.drop: the session ends (sign in again)
                        ──> any other error ──> keep the current session, try again later, until
                                                ``grace`` past the refresh point; then it ends too
@@ -39,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from idgate.sessions.base import Session, SessionStore, SessionStoreUnavailable
+from idgate.sessions.cookie import SessionTooLarge
 from idgate.sessions.flight import SingleFlight
 
 log = logging.getLogger("idgate.sessions")
@@ -125,7 +127,12 @@ class Refresher:
                 result, problem = "ended", f"ending the session, {self.grace:.0f} s past its refresh: {why}"
                 await self.store.drop(value)
                 return Refreshed(None)
-            new_value = await self.store.put(fresh, now, value)
+            try:
+                new_value = await self.store.put(fresh, now, value)
+            except SessionTooLarge as exc:  # groups grew past what a cookie holds: sign in again (a page)
+                problem = f"ending the session: {exc}; keep sessions in Redis (idgate.sessions: redis://...)"
+                await self.store.drop(value)
+                return Refreshed(None)
             result = "success"
             return Refreshed(fresh, None if new_value == value else new_value)
         except SessionStoreUnavailable as exc:

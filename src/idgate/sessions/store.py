@@ -28,7 +28,16 @@ from time import perf_counter
 from idgate.clock import Clock
 from idgate.durations import SESSION_STORE
 from idgate.sessions.base import Pending, Session
-from idgate.sessions.cookie import Sealer, chunk_names, join_chunks, split_chunks
+from idgate.sessions.cookie import (
+    MAX_SEALED,
+    Sealer,
+    SessionTooLarge,
+    chunk_names,
+    deflate,
+    inflate,
+    join_chunks,
+    split_chunks,
+)
 from idgate.sessions.revocations import Revocations
 from idgate.settings import ProxySettings
 
@@ -67,7 +76,8 @@ class CookieSessions:
         revoked."""
         started = perf_counter()
         try:
-            session = Session.opened(self._sealer.open(sealed, self.name), now)
+            plain = self._sealer.open(sealed, self.name)
+            session = None if plain is None else Session.opened(inflate(plain), now)
         finally:
             self._load.observe(perf_counter() - started)
         if session is None:
@@ -86,12 +96,19 @@ class CookieSessions:
         return split_chunks(self.name, self.seal(session))
 
     def seal(self, session: Session) -> str:
-        """The cookie value for ``session`` (before chunking)."""
+        """The cookie value for ``session`` (before chunking), its bytes deflated when long.
+
+        Raises :class:`~idgate.sessions.cookie.SessionTooLarge` when even so it needs more cookies than a
+        browser is given (the sign-in answers a page; the operator is told to use Redis sessions).
+        """
         started = perf_counter()
         try:
-            return self._sealer.seal(session.to_bytes(), self.name)
+            sealed = self._sealer.seal(deflate(session.to_bytes()), self.name)
         finally:
             self._save.observe(perf_counter() - started)
+        if len(sealed) > MAX_SEALED:
+            raise SessionTooLarge(len(sealed))
+        return sealed
 
     def names_to_clear(self, cookies: Mapping[str, str]) -> list[str]:
         """Every cookie of this store the browser holds (for sign-out, or before saving anew)."""

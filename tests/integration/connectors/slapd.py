@@ -3,7 +3,8 @@ throwaway CA, listening on free loopback ports for ``ldap://`` (plain and StartT
 
 ``start_slapd(..., verify_client=True)`` starts one with ``TLSVerifyClient demand``: every TLS handshake
 (LDAPS and StartTLS) must present a client certificate signed by the same CA
-(:meth:`CertAuthority.client_cert`).
+(:meth:`CertAuthority.client_cert`). ``stop_slapd`` then ``restart_slapd`` bring the same directory back
+on the same ports (a directory server that went away and returned).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tests.fakes.tls import CertAuthority, make_ca
 
@@ -116,6 +118,8 @@ class Slapd:
     tls_port: int
     ca: CertAuthority
     process: subprocess.Popen[bytes]
+    conf: Path
+    binary: str
 
 
 def free_port() -> int:
@@ -164,9 +168,13 @@ def start_slapd(directory: Path, *, verify_client: bool = False) -> Slapd:
     ldif.write_text(DATA)
     subprocess.run([slapadd, "-f", str(conf), "-l", str(ldif)], check=True, capture_output=True)
     port, tls_port = free_port(), free_port()
-    log = directory / "slapd.log"
+    return Slapd(port, tls_port, ca, _run(binary, conf, port, tls_port), conf, binary)
+
+
+def _run(binary: str, conf: Path, port: int, tls_port: int) -> subprocess.Popen[bytes]:
+    log = conf.parent / "slapd.log"
     urls = f"ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [binary, "-f", str(conf), "-h", urls, "-d", "0"], stdout=out, stderr=subprocess.STDOUT
         )
@@ -176,7 +184,12 @@ def start_slapd(directory: Path, *, verify_client: bool = False) -> Slapd:
     except BaseException:
         process.kill()
         raise
-    return Slapd(port, tls_port, ca, process)
+    return process
+
+
+def restart_slapd(server: Slapd) -> Slapd:
+    """Start a stopped ``server`` again: the same directory, on the same ports."""
+    return replace(server, process=_run(server.binary, server.conf, server.port, server.tls_port))
 
 
 def stop_slapd(server: Slapd) -> None:
@@ -186,3 +199,38 @@ def stop_slapd(server: Slapd) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+
+
+def connector_config(server: Slapd, mode: str = "plain", **extra: Any) -> dict[str, Any]:
+    """An ``ldap`` connector config for ``server`` over ``mode`` (plain, ldaps, starttls), with
+    ``extra`` keys."""
+    base: dict[str, Any] = {
+        "host": f"127.0.0.1:{server.tls_port if mode == 'ldaps' else server.port}",
+        "insecureNoSSL": mode == "plain",
+        "startTLS": mode == "starttls",
+        "rootCA": str(server.ca.ca_file),
+        "bindDN": ADMIN_DN,
+        "bindPW": ADMIN_PW,
+        "usernamePrompt": "Directory user",
+        "userSearch": {
+            "baseDN": SUFFIX,
+            "filter": "(objectClass=inetOrgPerson)",
+            "username": "uid",
+            "idAttr": "uidNumber",
+            "emailAttr": "mail",
+            "nameAttr": "cn",
+            "preferredUsernameAttr": "uid",
+        },
+        "groupSearch": {
+            "baseDN": f"ou=Groups,{SUFFIX}",
+            "filter": "(|(objectClass=groupOfNames)(objectClass=posixGroup))",
+            "userMatchers": [
+                {"userAttr": "DN", "groupAttr": "member"},
+                {"userAttr": "uid", "groupAttr": "memberUid"},
+            ],
+            "nameAttr": "cn",
+        },
+    }
+    if mode == "plain":
+        del base["rootCA"]
+    return {**base, **extra}

@@ -3,6 +3,7 @@ its own CA."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,22 @@ async def test_unreachable_fails_closed(ca: CertAuthority, http: aiohttp.ClientS
     conn = make("https://127.0.0.1:1", ca, http)
     with pytest.raises(UpstreamFailed, match="unreachable"):
         await conn.handle_callback(SCOPES, CALLBACK, {"code": "c", "state": "s"})
+
+
+async def test_a_person_in_61_teams_signs_in_every_time_when_the_page_arrives_slowly(
+    origin: str, ca: CertAuthority, http: aiohttp.ClientSession, fake: FakeGitHub
+) -> None:
+    """One ``/user/teams`` page of ~70 KB, written in 12 pieces 20 ms apart (a distant API): the page is
+    read whole, not the pieces that had arrived."""
+    teams = [("kubermatic", f"Team {i:02d}", f"team-{i:02d}") for i in range(61)]
+    fake.users["alice"].teams = teams
+    fake.max_per_page, fake.slow_pieces = 100, 12
+    conn = make(origin, ca, http, orgs=[], loadAllGroups=True)
+    for _ in range(5):
+        identity = await login(conn, fake, "alice")
+        assert len(identity.groups) == 3 + 61 and "kubermatic:Team 60" in identity.groups
+    page = f"{origin}/api/v3/user/teams?per_page=100"
+    tls = ssl.create_default_context(cafile=str(ca.ca_file))
+    async with http.get(page, headers={"Authorization": f"token {next(iter(fake.tokens))}"}, ssl=tls) as r:
+        size = len(await r.read())
+    assert 65_000 < size < 80_000, size  # ~70 KB: the size of the page GitHub sends for 61 teams

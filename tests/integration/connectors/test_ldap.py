@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,46 +11,21 @@ from typing import Any
 
 import pytest
 from tests.fakes.tls import make_ca
-from tests.integration.connectors.slapd import ADMIN_DN, ADMIN_PW, SUFFIX, Slapd, free_port
+from tests.integration.connectors.slapd import (
+    SUFFIX,
+    Slapd,
+    free_port,
+    restart_slapd,
+    start_slapd,
+    stop_slapd,
+)
+from tests.integration.connectors.slapd import connector_config as config
 
 from idgate.connectors.base import PasswordConnector, RefreshConnector
-from idgate.connectors.errors import LoginRefused, UpstreamFailed
+from idgate.connectors.errors import LoginRefused, UpstreamFailed, UpstreamUnavailable
 from idgate.connectors.ldap import LDAPConfig, LDAPConnector
 
 GROUPS = ("groups", "openid")
-
-
-def config(server: Slapd, mode: str = "plain", **extra: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "host": f"127.0.0.1:{server.tls_port if mode == 'ldaps' else server.port}",
-        "insecureNoSSL": mode == "plain",
-        "startTLS": mode == "starttls",
-        "rootCA": str(server.ca.ca_file),
-        "bindDN": ADMIN_DN,
-        "bindPW": ADMIN_PW,
-        "usernamePrompt": "Directory user",
-        "userSearch": {
-            "baseDN": SUFFIX,
-            "filter": "(objectClass=inetOrgPerson)",
-            "username": "uid",
-            "idAttr": "uidNumber",
-            "emailAttr": "mail",
-            "nameAttr": "cn",
-            "preferredUsernameAttr": "uid",
-        },
-        "groupSearch": {
-            "baseDN": f"ou=Groups,{SUFFIX}",
-            "filter": "(|(objectClass=groupOfNames)(objectClass=posixGroup))",
-            "userMatchers": [
-                {"userAttr": "DN", "groupAttr": "member"},
-                {"userAttr": "uid", "groupAttr": "memberUid"},
-            ],
-            "nameAttr": "cn",
-        },
-    }
-    if mode == "plain":
-        del base["rootCA"]
-    return {**base, **extra}
 
 
 @pytest.fixture
@@ -177,13 +153,35 @@ async def test_ldaps_against_the_plain_port_fails_closed(make: Any, slapd: Slapd
 
 
 async def test_unreachable_fails_closed(make: Any) -> None:
-    with pytest.raises(UpstreamFailed, match="unreachable"):
+    with pytest.raises(UpstreamUnavailable, match="unreachable"):
         await make(host=f"127.0.0.1:{free_port()}").login(GROUPS, "alice", "alice-pw")
 
 
 async def test_wrong_service_password_fails_closed(make: Any) -> None:
-    with pytest.raises(UpstreamFailed, match="refused the bindDN bind"):
+    with pytest.raises(UpstreamFailed, match="refused the bindDN bind") as raised:
         await make(bindPW="wrong").login(GROUPS, "alice", "alice-pw")
+    assert not isinstance(raised.value, UpstreamUnavailable)  # reached, and it said no: a 502
+
+
+@pytest.mark.parametrize("mode", ["plain", "ldaps"])
+async def test_a_directory_that_went_away_is_unavailable_and_the_first_login_after_it_is_back_works(
+    tmp_path: Path, mode: str
+) -> None:
+    server = start_slapd(tmp_path)
+    conn = LDAPConnector("ldap", "LDAP", LDAPConfig.model_validate(config(server, mode)))
+    try:
+        assert await conn.login(GROUPS, "alice", "alice-pw") is not None  # one pooled connection now
+        stop_slapd(server)
+        for _ in range(2):  # the pooled connection is dead, then no new one opens
+            with pytest.raises(UpstreamUnavailable, match="unreachable"):
+                await conn.login(GROUPS, "alice", "alice-pw")
+        server = restart_slapd(server)  # back on the same port, at once
+        started = time.monotonic()
+        assert await conn.login(GROUPS, "alice", "alice-pw") is not None
+        assert time.monotonic() - started < 2  # not after ldap3's ~6 s "address unavailable" memory
+    finally:
+        await conn.close()
+        stop_slapd(server)
 
 
 # --- clientCert / clientKey: mutual TLS against a slapd with ``TLSVerifyClient demand`` -----------------

@@ -5,7 +5,8 @@ token endpoint that checks ``client_secret_basic``, the redirect URI, single-use
 redeems refresh tokens), a UserInfo endpoint and an ``end_session_endpoint`` that records its queries.
 Knobs let a test break it (``down``, ``claims``, ``signing_key``, ``id_token_claims``,
 ``refuse_refresh``; ``refresh_claims`` / ``refresh_key``: a refresh answers an ID token with these claims
-changed, or signed with another key). :meth:`OIDCDouble.mint` signs any JWT for tests of bearer tokens.
+changed, or signed with another key) or slow it (``slow_pieces``: token responses written in that many
+pieces, 20 ms apart). :meth:`OIDCDouble.mint` signs any JWT for tests of bearer tokens.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from tests.fakes.server import dribble
 
 
 @dataclass
@@ -61,6 +63,7 @@ class OIDCDouble:
     refresh_claims: dict[str, Any] = field(default_factory=dict)  # laid over a refreshed ID token's claims
     refresh_key: RSAKey | None = None  # signs a refreshed ID token instead of ``signing_key``
     refreshes: int = 0
+    slow_pieces: int = 0
     authorize_queries: list[dict[str, str]] = field(default_factory=list)
     end_session_queries: list[dict[str, str]] = field(default_factory=list)
     now: float = 1_800_000_000.0
@@ -128,7 +131,13 @@ class OIDCDouble:
         user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
         return unquote_plus(user), unquote_plus(password)
 
-    async def _token(self, request: web.Request) -> web.Response:
+    async def _token(self, request: web.Request) -> web.StreamResponse:
+        resp = await self._token_response(request)
+        if not self.slow_pieces or not isinstance(resp.body, bytes):
+            return resp
+        return await dribble(request, resp.body, pieces=self.slow_pieces, status=resp.status)
+
+    async def _token_response(self, request: web.Request) -> web.Response:
         if self.down:
             return web.Response(status=503, text="down for maintenance")
         form = {k: str(v) for k, v in (await request.post()).items()}

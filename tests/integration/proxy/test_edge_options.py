@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.integration.proxy.edge_world import EdgeWorld, cookie_pairs, edge_world, set_cookies, sign_in
+from tests.many_groups import many_groups
 from tests.unit.edge.conftest import NOW, Response, alice
 
 from idgate.config.options import ProxyOptions, runtime_options
@@ -93,7 +94,7 @@ async def test_auth_endpoint_refreshes_and_numbers_the_cookies_for_nginx(tmp_pat
         header = set_cookies(r)[SESSION]
         assert r.header("X-Idgate-Set-Cookie-0") == header and r.header("X-Idgate-Set-Cookie-1") is None
         # a session that now needs two cookies (many groups): both chunks, in order
-        w.idp.claims["groups"] = [f"org:team-{i:04d}" for i in range(400)]
+        w.idp.claims["groups"] = many_groups(1000)
         r = await get(w, "/oauth/auth", await w.cookie(stale()))
         assert r.status == 202 and w.idp.refreshes == 2
         values = [v for k, v in r.headers if k.lower() == "set-cookie"]

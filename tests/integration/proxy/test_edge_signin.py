@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from tests.integration.proxy.edge_world import cookie_pairs, edge_world, set_cookies, sign_in
+from tests.many_groups import many_groups
 from tests.shared_data import shared_testdata
 
 from idgate.sessions.store import CookieSessions
@@ -163,7 +164,7 @@ async def test_host_prefix_makes_every_cookie_secure_host_only_at_root(tmp_path:
     async with edge_world(
         tmp_path, cookie_name=name, cookie_domains=("test",), cookie_path="/app", cookie_secure=False
     ) as w:
-        w.idp.claims = {**w.idp.claims, "groups": [f"org:team-{i:04d}-{'x' * 40}" for i in range(30)]}
+        w.idp.claims = {**w.idp.claims, "groups": many_groups(400, 10, 10)}  # 2 cookies, deflated
         c = await w.client()
         start, callback = await sign_in(w, c, rd="/x")
         assert callback.status == 302 and callback.header("Location") == "/x"

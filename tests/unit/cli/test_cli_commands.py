@@ -27,9 +27,9 @@ def write(tmp_path: Path, data: dict[str, Any]) -> str:
 
 
 def example() -> dict[str, Any]:
-    """The kkp-values.md §6 example with one proxy replica (two on SQLite get a warning, below)."""
+    """The KKP example with its state in PostgreSQL, as its two provider replicas need."""
     data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
-    data["iap"]["replicas"] = 1
+    data["idgate"] = {"storage": "postgresql://idgate@postgres.idgate.svc.cluster.local/idgate"}
     return data
 
 
@@ -38,14 +38,23 @@ class TestCheck:
         result = CliRunner().invoke(main, ["check", write(tmp_path, example())])
         assert (result.exit_code, result.output) == (0, "no problems found\n")
 
+    def test_what_render_kubernetes_would_refuse_is_a_warning(self) -> None:
+        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])  # two provider replicas on SQLite
+        assert result.exit_code == 1
+        assert result.output.startswith(
+            "warning: idgate.storage: render kubernetes would refuse: SQLite cannot back dex.replicas: 2"
+        )
+
     def test_proxy_replicas_without_a_shared_revocation_list_are_a_warning(self) -> None:
         """The example as written: two proxy replicas with cookie sessions, storage on SQLite."""
         result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
         assert result.exit_code == 1
         lines = result.output.splitlines()
-        assert lines[0].startswith("warning: iap.replicas: 2 replicas of 'alertmanager', 'grafana', 'prom")
-        assert "copy of it keeps working on the others" in lines[0]
-        assert lines[-1] == "0 errors, 1 warning"
+        assert lines[1].startswith(
+            "warning: iap.replicas: render kubernetes: 2 replicas of 'alertmanager', 'grafana', 'prom"
+        )
+        assert "copy of it keeps working on the others" in lines[1]
+        assert lines[-1] == "0 errors, 2 warnings"
 
     def test_warnings_only_exit_1(self, tmp_path: Path) -> None:
         data = example()

@@ -21,6 +21,7 @@ from idgate.app import select_role
 from idgate.config import build_settings, load_config, load_config_text
 from idgate.deploy.common import dump_all
 from idgate.deploy.kubernetes import RenderOptions, render_kubernetes
+from idgate.deploy.sizes import MEASURED
 from idgate.errors import ConfigError
 
 
@@ -77,7 +78,8 @@ def test_proxy_objects_carry_the_charts_labels_ports_and_defaults() -> None:
         {"name": "Host", "value": "prometheus.kkp.example.com"}
     ]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz/ready", "port": "health"}
-    assert container["resources"]["requests"] == {"cpu": "50m", "memory": "25Mi"}
+    assert container["name"] == "oauth2-proxy"  # the chart's: kubectl apply replaces its container
+    assert container["resources"] == MEASURED["iap"].rendered  # not the chart's 50m/25Mi
     sc = container["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["allowPrivilegeEscalation"] is False
@@ -169,7 +171,7 @@ def test_each_pod_reads_back_exactly_its_roles_settings(name: str) -> None:
 def test_sqlite_with_several_provider_replicas_is_refused_with_the_reason() -> None:
     with pytest.raises(ConfigError) as err:
         render_kubernetes(load_config(INPUTS["kkp-example"][0], env={}))
-    (problem,) = err.value.problems
+    (problem,) = [p for p in err.value.problems if p.severity == "error"]  # and the replicas' warning
     assert problem.path == "idgate.storage"
     assert "dex.replicas: 2" in problem.message and "postgresql://" in problem.message
 

@@ -1,13 +1,27 @@
-"""Outbound HTTP helpers: loopback names, fixed overrides, and a session that uses them."""
+"""Outbound HTTP helpers: loopback names, fixed overrides, a session that uses them, and reading a body
+whole (:func:`~idgate.net.read_limited`) from servers that send it in slow pieces."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import socket
+from collections.abc import AsyncIterator
+from typing import Any
 
+import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from tests.fakes.server import dribble, serve
 
-from idgate.net import LocalResolver, client_session
+from idgate.clock import FrozenClock
+from idgate.connectors.errors import UpstreamFailed
+from idgate.connectors.http import request_json
+from idgate.errors import UpstreamError
+from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, LocalResolver, client_session, read_limited
+from idgate.proxy.oidc_client import ProviderClient, ProviderUnavailable
 
 
 async def test_localhost_names_resolve_to_loopback() -> None:
@@ -45,3 +59,107 @@ async def test_client_session_reaches_an_overridden_host() -> None:
             assert await resp.text() == "idp.example.test"
     finally:
         await server.close()
+
+
+# -- read_limited: the whole body, however it arrives ----------------------------------------------------
+BODY = json.dumps({"id_token": "x" * 150_000, "groups": [f"g{i}" for i in range(10_000)]}).encode()
+
+
+@contextlib.asynccontextmanager
+async def slow_server(body: bytes, **how: Any) -> AsyncIterator[str]:
+    """A server answering ``GET /`` with ``body`` in slow pieces (``how``: :func:`dribble`'s options)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await dribble(request, body, **how)
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    async with serve(app) as origin:
+        yield origin
+
+
+async def read(url: str, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return await read_limited(resp, limit)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_sent_in_slow_pieces_is_read_whole(chunked: bool) -> None:
+    async with slow_server(BODY, pieces=6, pause=0.05, chunked=chunked) as origin:
+        assert await read(origin + "/") == BODY
+        # What the reads replaced: one read returns the pieces that have arrived, not the body.
+        async with aiohttp.ClientSession() as http, http.get(origin + "/") as resp:
+            assert len(await resp.content.read(MAX_RESPONSE_BYTES + 1)) < len(BODY)
+
+
+async def test_a_body_of_exactly_the_limit_is_read() -> None:
+    async with slow_server(b"a" * 1000, pieces=3, chunked=True) as origin:
+        assert await read(origin + "/", limit=1000) == b"a" * 1000
+
+
+@contextlib.asynccontextmanager
+async def raw_server(answer: bytes, *, then_close: bool) -> AsyncIterator[str]:
+    """A server that writes ``answer`` (a head, maybe part of a body) to each request, then closes the
+    connection (``then_close``) or waits for the client to."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        if not then_close:
+            await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_the_body_arrives() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n"
+    async with raw_server(head, then_close=False) as origin:  # the body never comes
+        with pytest.raises(BodyTooLarge) as caught:
+            await asyncio.wait_for(read(origin + "/?client_secret=hunter2", limit=100_000), 2.0)
+    err = caught.value
+    assert (err.limit, err.declared, err.url) == (100_000, 5_000_000, origin + "/")
+    assert str(err) == f"{origin}/ answered 5000000 bytes, more than the limit of 100000 bytes"
+    assert isinstance(err, UpstreamError) and "hunter2" not in str(err)
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_once_it_passes_it() -> None:
+    async with slow_server(BODY, pieces=20, pause=0.01, chunked=True) as origin:
+        with pytest.raises(BodyTooLarge) as caught:
+            await read(f"{origin.replace('http://', 'http://user:pw@')}/?code=abc#frag", limit=50_000)
+    assert str(caught.value) == f"{origin}/ answered more than the limit of 50000 bytes"
+    assert caught.value.declared is None
+
+
+async def test_a_body_cut_short_is_an_error_not_a_shorter_body() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    async with raw_server(head + b'{"id_token": "abc', then_close=True) as origin:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await read(origin + "/")
+
+
+async def test_callers_turn_an_answer_over_the_limit_into_their_own_error() -> None:
+    """The proxy's provider client answers ``ProviderUnavailable`` (a 502 page), a connector
+    ``UpstreamFailed``; both name the URL and the limit."""
+    huge = json.dumps({"keys": [], "pad": "x" * MAX_RESPONSE_BYTES}).encode()
+
+    async def jwks(request: web.Request) -> web.StreamResponse:
+        return await dribble(request, huge, chunked=True, pause=0.0)
+
+    app = web.Application()
+    app.router.add_get("/jwks", jwks)
+    async with serve(app) as origin, aiohttp.ClientSession() as http:
+        client = ProviderClient(origin, http, FrozenClock())
+        with pytest.raises(ProviderUnavailable) as unavailable:
+            await client._get_json(origin + "/jwks?x=1", "JWKS")
+        with pytest.raises(UpstreamFailed) as failed:
+            await request_json(http, "GET", origin + "/jwks", what="GitHub /user/teams")
+    limit = f"{origin}/jwks answered more than the limit of {MAX_RESPONSE_BYTES} bytes"
+    assert unavailable.value.reason == f"JWKS: {limit}"
+    assert failed.value.reason == f"GitHub /user/teams: {limit}"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import random
+import string
+import zlib
 
 import pytest
 from hypothesis import given
@@ -11,10 +14,17 @@ from hypothesis import strategies as st
 from idgate.clock import FrozenClock
 from idgate.sessions.base import Session
 from idgate.sessions.cookie import (
+    DEFLATE_ABOVE,
+    DEFLATED,
+    MAX_CHUNKS,
     MAX_COOKIE_VALUE,
+    MAX_INFLATED,
     Sealer,
+    SessionTooLarge,
     chunk_names,
+    deflate,
     derive_key,
+    inflate,
     join_chunks,
     split_chunks,
 )
@@ -159,10 +169,16 @@ def test_other_key_does_not_open() -> None:
     assert CookieSessions(proxy(encryption_key=b"x" * 32), clock).load(value) is None
 
 
+def random_groups(n: int) -> tuple[str, ...]:
+    """``n`` group names that deflate about as badly as names can (random letters and digits)."""
+    rnd = random.Random(n)
+    return tuple("".join(rnd.choices(string.ascii_lowercase + string.digits, k=8)) for _ in range(n))
+
+
 def test_large_sessions_are_split_into_chunks() -> None:
     clock = FrozenClock()
     store = CookieSessions(proxy(), clock)
-    big = session(clock.now(), groups=tuple(f"org:team-{i:04d}" for i in range(400)))
+    big = session(clock.now(), groups=random_groups(1000))
     cookies = dict(store.save(big))
     assert len(cookies) > 1 and all(k.startswith("grafana_oauth2_proxy_") for k in cookies)
     assert store.load(cookies) == big
@@ -178,3 +194,60 @@ def test_session_bytes_reject_non_sessions() -> None:
 def test_email_verified_must_be_literally_true() -> None:
     raw = b'{"u":"a","e":"b","v":"true","c":1,"x":2}'
     assert Session.from_bytes(raw).email_verified is False
+
+
+# -- deflated sessions ----------------------------------------------------------------------------------
+def opened_plaintext(store: CookieSessions, value: str) -> bytes:
+    plain = Sealer([KEY], "session").open(value, store.name)
+    assert plain is not None
+    return plain
+
+
+def test_a_small_session_is_sealed_as_before_and_a_cookie_sealed_before_deflating_still_opens() -> None:
+    clock = FrozenClock()
+    store = CookieSessions(proxy(), clock)
+    small = session(clock.now())
+    assert opened_plaintext(store, store.seal(small)) == small.to_bytes()  # not deflated: no cost to open
+    for s in (small, session(clock.now(), groups=random_groups(2000))):
+        old = Sealer([KEY], "session").seal(s.to_bytes(), store.name)  # as idgate sealed before deflating
+        assert store.open(old, clock.now()) == s
+
+
+def test_a_large_session_is_deflated_and_takes_half_the_cookies() -> None:
+    clock = FrozenClock()
+    store = CookieSessions(proxy(), clock)
+    big = session(clock.now(), groups=random_groups(2000))
+    value = store.seal(big)
+    plain = opened_plaintext(store, value)
+    assert plain[0] == DEFLATED and zlib.decompress(plain[1:], -15) == big.to_bytes()
+    undeflated = Sealer([KEY], "session").seal(big.to_bytes(), store.name)
+    assert len(value) < 0.6 * len(undeflated)
+    assert len(split_chunks(store.name, value)) == 5 and len(split_chunks(store.name, undeflated)) == 8
+    assert store.open(value, clock.now()) == big
+
+
+def test_deflate_only_pays_above_the_threshold() -> None:
+    assert deflate(b"{" + b"a" * (DEFLATE_ABOVE - 1)) == b"{" + b"a" * (DEFLATE_ABOVE - 1)
+    assert deflate(b"{" + b"a" * DEFLATE_ABOVE)[0] == DEFLATED
+    incompressible = b"{" + random.Random(1).randbytes(4 * DEFLATE_ABOVE)
+    assert deflate(incompressible) == incompressible
+
+
+def test_a_deflated_plaintext_that_is_malformed_unfinished_or_too_large_opens_as_nothing() -> None:
+    whole = deflate(b"{" + b"x" * 5000)
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+    huge = bytes((DEFLATED,)) + bomb.compress(b" " * (MAX_INFLATED + 1)) + bomb.flush()
+    for bad in (whole[:-3], whole + b"tail", bytes((DEFLATED,)) + b"not deflate", huge):
+        assert inflate(bad) is None
+    assert inflate(b"") == b"" and inflate(whole) == b"{" + b"x" * 5000
+
+
+def test_a_session_no_cookie_can_hold_raises_session_too_large() -> None:
+    clock = FrozenClock()
+    store = CookieSessions(proxy(), clock)
+    with pytest.raises(SessionTooLarge) as caught:
+        store.save(session(clock.now(), groups=random_groups(8000)))
+    assert caught.value.size > caught.value.limit == MAX_CHUNKS * MAX_COOKIE_VALUE
+    assert str(caught.value).startswith(f"session of {caught.value.size} bytes sealed is more than 8 cookies")
+    with pytest.raises(SessionTooLarge):
+        split_chunks("s", "v" * (MAX_CHUNKS * MAX_COOKIE_VALUE + 1))
