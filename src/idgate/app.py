@@ -5,7 +5,7 @@
     idgate serve
       └── serve(settings, workers=N)          binds; forks N workers sharing the port (SO_REUSEPORT)
             └── worker (one event loop, uvloop)
-                  ├── storage                  opened once (provider role only)
+                  ├── storage                  opened once (provider; a proxy's revoked cookie sessions)
                   ├── provider web app          aiohttp, private unix socket
                   ├── sign-in web app           aiohttp, private unix socket (/oauth/start, callback ...)
                   ├── demo upstream             only in the embedded demo
@@ -31,11 +31,16 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from idgate.clock import Clock, SystemClock
 from idgate.settings import Settings, split_host
+
+if TYPE_CHECKING:
+    from idgate.sessions.revocations import Revocations
+    from idgate.storage import Storage
 
 log = logging.getLogger("idgate")
 
@@ -151,16 +156,11 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
             services: dict[str, ProxyServices] = {}
             signin_socket: str | None = None
             checks: dict[str, Check] = {}  # readiness (idgate.health)
+            storage: Storage | None = None
             if settings.provider is not None:
                 from idgate.provider.app import build_provider_app
-                from idgate.storage import open_storage
 
-                if settings.storage.split("://", 1)[0].split("+", 1)[0].lower() == "sqlite":
-                    from idgate.storage.sql import sqlite_path
-                    from idgate.storage.sql.sqlite import migrate_apart
-
-                    await migrate_apart(sqlite_path(settings.storage))  # SQLAlchemy stays out of here
-                storage = await open_storage(settings.storage, pool_size=settings.storage_pool_size)
+                storage = await _open_storage(settings)
                 stack.push_async_callback(storage.close)
                 checks["storage"] = storage_check(storage)
                 provider_app = build_provider_app(settings.provider, storage, clock)
@@ -182,7 +182,11 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
                     stack.push_async_callback(close_redis)
                 from idgate.proxy.services import build_services
 
-                services = build_services(settings.proxies, clock, http)  # session stores, refresh, signer
+                revocations = await _revocations(settings, storage, stack)
+                poller = asyncio.create_task(revocations.run(clock.now))
+                stack.push_async_callback(_cancel, poller)
+                # session stores, refresh, signer
+                services = build_services(settings.proxies, clock, http, revocations)
                 for svc in services.values():
                     stack.push_async_callback(svc.close)
                 signin = build_signin_app(settings.proxies, clock, http, services)
@@ -220,6 +224,49 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
             log.info("idgate stopping (pid %d)", os.getpid())
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+async def _revocations(
+    settings: Settings, storage: Storage | None, stack: contextlib.AsyncExitStack
+) -> Revocations:
+    """The process's list of revoked sessions, shared through ``idgate.storage`` when a deployment keeps
+    its sessions in cookies (:mod:`idgate.sessions.revocations`).
+
+    The provider's storage when this process runs the provider; else ``idgate.storage`` is opened for it
+    (a proxy-only process). When it cannot be opened the proxy still serves, with a list of its own: a
+    signed-out cookie is then refused by this process only, which the log says plainly.
+    """
+    from idgate.sessions.revocations import Revocations
+
+    if all(p.session_store != "cookie" for p in settings.proxies):
+        return Revocations()  # Redis sessions: sign-out deletes the session itself
+    if storage is None:
+        from idgate.errors import StorageError
+
+        try:
+            storage = await _open_storage(settings)
+        except (StorageError, OSError) as exc:
+            log.warning(
+                "sign-out revokes cookie sessions in this process only: idgate.storage cannot be "
+                "opened for the revocation list (%s); a copied cookie still works in other processes",
+                exc,
+            )
+            return Revocations()
+        stack.push_async_callback(storage.close)
+    return Revocations(storage)
+
+
+async def _open_storage(settings: Settings) -> Storage:
+    """``idgate.storage``, migrated (a SQLite file in a short-lived child, so this process never loads
+    SQLAlchemy and Alembic)."""
+    from idgate.storage import open_storage
+
+    if settings.storage.split("://", 1)[0].split("+", 1)[0].lower() == "sqlite":
+        from idgate.storage.sql import sqlite_path
+        from idgate.storage.sql.sqlite import migrate_apart
+
+        await migrate_apart(sqlite_path(settings.storage))  # SQLAlchemy stays out of here
+    return await open_storage(settings.storage, pool_size=settings.storage_pool_size)
 
 
 ROLES = ("all", "provider", "proxy")

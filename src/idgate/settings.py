@@ -181,6 +181,9 @@ class ProxySettings:
     cookie_domains: tuple[str, ...] = ()
     cookie_path: str = "/"
     cookie_refresh: float = 0.0  # 0: never refresh
+    refresh_grace: float = (
+        300.0  # idgate extension: provider unreachable at refresh: kept this long, then ended
+    )
     cookie_httponly: bool = True
     cookie_samesite: str = "lax"  # idgate default (browsers assume it too); "strict", "none", "" (unset)
     approval_prompt: str = "force"

@@ -43,6 +43,7 @@ def alice(now: float = NOW, lifetime: float = 3600.0, **kw: object) -> Session:
         "expires_at": now + lifetime,
         "groups": ("org", "org:team"),
         "refresh_token": "rt-1",
+        "sid": "sid-alice",
     }
     base.update(kw)
     return Session(**base)  # type: ignore[arg-type]
@@ -225,6 +226,28 @@ class SessionStoreConformance:
         result = await Refresher(store, renew, refresh_after=60).refresh(value, alice(), NOW + 61)
         assert result.session == alice() and result.value is None
         assert await store.fetch(value, NOW + 61) == alice()
+
+    async def test_an_unreachable_provider_keeps_the_session_only_for_the_grace(
+        self, stores: Callable[..., SessionStore], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Past ``grace`` after its refresh point, a session whose provider still cannot be reached ends
+        (one ``ended`` record): removed groups take effect by then at the latest."""
+        store = stores()
+        value = await store.put(alice(), NOW)
+
+        async def renew(session: Session, now: float) -> Session:
+            raise ConnectionError("provider down")
+
+        refresher = Refresher(store, renew, refresh_after=60, deployment="app", grace=300)
+        kept = await refresher.refresh(value, alice(), NOW + 60 + 299)
+        assert kept.session == alice()
+        # a kept result answers the same cookie for a while, never past the grace
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="idgate.sessions"):
+            ended = await refresher.refresh(value, alice(), NOW + 60 + 300)
+        assert ended.session is None
+        assert [r for _, r, _ in refresh_records(caplog)] == ["ended"]
+        assert await store.fetch(value, NOW + 60 + 300) is None  # dropped (a cookie: revoked)
 
     async def test_loads_and_saves_are_timed_under_the_stores_name(
         self, stores: Callable[..., SessionStore]

@@ -447,3 +447,43 @@ class StorageConformance:
         stored = await storage.get(SecondFactor, "a@b.c")
         assert stored.last_step == 31 and stored.expires_at is None
         assert (await storage.garbage_collect(10_000.0)).removed.get("second_factor") is None
+
+    # -- the revocation list of proxy sessions (issue 18) ------------------------------------------
+
+    async def test_revoked_sessions_are_read_from_since_until_they_expire(self, storage: Storage) -> None:
+        await storage.revoke_session("early", revoked_at=100.0, expires_at=5000.0)
+        await storage.revoke_session("late", revoked_at=200.0, expires_at=5000.0)
+        await storage.revoke_session("short", revoked_at=200.0, expires_at=300.0)
+        assert await storage.revoked_sessions(0.0, 250.0) == [
+            ("early", 5000.0),
+            ("late", 5000.0),
+            ("short", 300.0),
+        ]
+        assert await storage.revoked_sessions(150.0, 250.0) == [("late", 5000.0), ("short", 300.0)]
+        assert await storage.revoked_sessions(150.0, 300.0) == [("late", 5000.0)]  # "short" has expired
+        assert await storage.revoked_sessions(201.0, 250.0) == []
+
+    async def test_a_second_revocation_of_one_id_keeps_the_later_times(self, storage: Storage) -> None:
+        await storage.revoke_session("s", revoked_at=100.0, expires_at=900.0)
+        await storage.revoke_session("s", revoked_at=300.0, expires_at=500.0)
+        assert await storage.revoked_sessions(250.0, 400.0) == [("s", 900.0)]  # seen again since 250
+        await storage.revoke_session("s", revoked_at=200.0, expires_at=2000.0)
+        assert await storage.revoked_sessions(250.0, 1000.0) == [("s", 2000.0)]
+
+    async def test_a_revocation_removes_those_that_expired_and_no_record_is_touched(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_request(expires_at=10.0))
+        await storage.revoke_session("old", revoked_at=100.0, expires_at=150.0)
+        await storage.revoke_session("new", revoked_at=200.0, expires_at=900.0)
+        # "old" is gone for every reader, whatever the time it asks with
+        assert await storage.revoked_sessions(0.0, 0.0) == [("new", 900.0)]
+        assert len(await storage.list(AuthRequest)) == 1
+        assert (await storage.garbage_collect(1000.0)).removed == {"auth_request": 1}
+
+    async def test_concurrent_revocations_are_all_kept(self, storage: Storage) -> None:
+        await asyncio.gather(
+            *(storage.revoke_session(f"s{n:02d}", revoked_at=100.0 + n, expires_at=1000.0) for n in range(20))
+        )
+        found = await storage.revoked_sessions(0.0, 500.0)
+        assert [i for i, _ in found] == [f"s{n:02d}" for n in range(20)]

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from idgate.config.dex import Image
 from idgate.config.options import ProxyOptions
-from idgate.config.types import AES_KEY_LENGTHS, Port, Raw, RawList, Strict, cookie_secret_bytes
+from idgate.config.types import AES_KEY_LENGTHS, Duration, Port, Raw, RawList, Strict, cookie_secret_bytes
 
 __all__ = ["CHART_PLACEHOLDER_ISSUER", "Deployment", "DeploymentIngress", "IapSection"]
 
@@ -112,6 +112,9 @@ class Deployment(Strict):
     previous_encryption_keys: list[EncryptionKey] = Field(default_factory=list)  # rotation: open-only
     pass_idgate_assertion: bool = True  # X-Idgate-Assertion (signed identity) to the upstream
     upstream_scheme: Literal["http", "https"] = "http"  # https: TLS to the upstream
+    # With cookie_refresh: how long past its refresh point a session is kept while the provider cannot
+    # be reached; then it ends (an invalid answer ends it at once).
+    refresh_grace: Duration = 300.0
 
     @property
     def previous_key_bytes(self) -> tuple[bytes, ...]:
@@ -167,6 +170,7 @@ def deployment_extensions(iap: IapSection, dep: Deployment) -> dict[str, Any]:
     out: dict[str, Any] = {
         "previous_encryption_keys": dep.previous_key_bytes,
         "pass_idgate_assertion": dep.pass_idgate_assertion,
+        "refresh_grace": dep.refresh_grace,
         "routes": tuple(
             RouteRule(
                 path=r.path,

@@ -298,10 +298,15 @@ def runtime_options(opts: ProxyOptions, default_sessions: str) -> dict[str, Any]
     out["extra_jwt_issuers"] = tuple((i, a) for i, _, a in (e.partition("=") for e in opts.extra_jwt_issuers))
     if opts.authenticated_emails_file:
         out["authenticated_emails"] = read_emails_file(opts.authenticated_emails_file)
-    if opts.session_store_type == "redis":
-        out["session_store"] = opts.redis_connection_url
-    elif opts.session_store_type == "cookie":
-        out["session_store"] = "cookie"
-    else:
-        out["session_store"] = opts.redis_connection_url or default_sessions
+    out["session_store"] = session_store(opts, default_sessions)
     return out
+
+
+def session_store(opts: ProxyOptions, default_sessions: str) -> str:
+    """Where a deployment keeps its sessions: ``cookie`` or a Redis URL (``session_store_type``,
+    ``redis_connection_url``, else ``idgate.sessions``)."""
+    if opts.session_store_type == "redis":
+        return opts.redis_connection_url or ""
+    if opts.session_store_type == "cookie":
+        return "cookie"
+    return opts.redis_connection_url or default_sessions

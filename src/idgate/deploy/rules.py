@@ -17,11 +17,16 @@ Warnings (it works, but probably not as meant):
 - ``idgate.kubernetes.persistence`` with PostgreSQL has no effect;
 - memory requests or limits (``dex.resources``, ``iap.resources``) below what the role was measured to use
   (:mod:`idgate.deploy.sizes`): the chart's Go-sized defaults, written out, starve a Python process;
-- chart keys that do not reach idgate's pods (Dex's or OAuth2-Proxy's image, ``grpc``, ``extraArgs``).
+- chart keys that do not reach idgate's pods (Dex's or OAuth2-Proxy's image, ``grpc``, ``extraArgs``);
+- cookie-session proxies on more than one replica (a deployment's ``replicas``, else ``iap.replicas``)
+  without PostgreSQL storage: sign-out revokes a cookie through ``idgate.storage``
+  (:mod:`idgate.sessions.revocations`), which only PostgreSQL shares between pods, so a copied cookie
+  keeps working on the other replicas (:func:`unshared_revocations`).
 
 :func:`render_notes` holds the render's own warning, which ``idgate check`` does not repeat since it is
 about no key of the file (most files for one machine would carry it): one provider replica on SQLite
-without ``idgate.kubernetes.persistence`` keeps its database in an emptyDir, lost with the pod.
+without ``idgate.kubernetes.persistence`` keeps its database in an emptyDir, lost with the pod; and
+the warning above for replicas the file does not write (the chart's default of 2).
 """
 
 from __future__ import annotations
@@ -29,12 +34,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from idgate.config.kkp import deployments
+from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
+from idgate.config.options import session_store
 from idgate.deploy.sizes import MEASURED, memory_mib
 from idgate.errors import Problem
 
-__all__ = ["kubernetes_problems", "render_notes", "renders_provider", "sqlite_in_pod", "upstream_namespace"]
+__all__ = [
+    "kubernetes_problems",
+    "render_notes",
+    "renders_provider",
+    "sqlite_in_pod",
+    "unshared_revocations",
+    "upstream_namespace",
+]
 
 
 def renders_provider(config: Config) -> bool:
@@ -59,6 +72,7 @@ def upstream_namespace(service: str) -> str | None:
 def kubernetes_problems(config: Config) -> list[Problem]:
     """Every problem ``render kubernetes`` has with ``config``, errors and warnings, in file order."""
     problems = _storage(config) + _network_policies(config) + _sizes(config) + _unused(config)
+    problems += unshared_revocations(config, written=True)
     if not renders_provider(config) and not (config.iap is not None and config.iap.deployments):
         problems.append(Problem("", "nothing to render: no dex.ingress.host and no iap.deployments"))
     return problems
@@ -94,6 +108,10 @@ def _storage(config: Config) -> list[Problem]:
 
 def render_notes(config: Config) -> list[Problem]:
     """Warnings of ``render kubernetes`` alone (see the module docstring)."""
+    return _emptydir(config) + unshared_revocations(config, written=False)
+
+
+def _emptydir(config: Config) -> list[Problem]:
     dex = config.dex
     if dex is None or not renders_provider(config) or not sqlite_in_pod(config) or dex.replicas > 1:
         return []
@@ -108,6 +126,39 @@ def render_notes(config: Config) -> list[Problem]:
             "PersistentVolumeClaim) or idgate.storage: postgresql://USER@HOST/DB",
             "warning",
         )
+    ]
+
+
+def unshared_revocations(config: Config, *, written: bool) -> list[Problem]:
+    """Cookie-session deployments on more than one replica without PostgreSQL storage (issue 18), one
+    warning per place ``replicas`` is set; ``written``: only replicas the file writes (``idgate check``
+    reports these), else only the chart's default (the render's own note)."""
+    iap = config.iap
+    scheme = (config.idgate.storage or "sqlite:").split(":", 1)[0].split("+", 1)[0].lower()
+    if iap is None or scheme in ("postgresql", "postgres"):
+        return []
+    found: dict[tuple[str | int, ...], tuple[int, list[str]]] = {}  # where replicas is set -> names
+    for key, dep in deployments(iap):
+        if session_store(effective_options(iap, dep), config.idgate.sessions) != "cookie":
+            continue  # Redis sessions: sign-out deletes the session in Redis
+        at: tuple[str | int, ...]
+        if dep.replicas is not None:
+            replicas, at = dep.replicas, ("iap", "deployments", key, "replicas")
+            is_written = "replicas" in dep.model_fields_set
+        else:
+            replicas, at, is_written = iap.replicas, ("iap", "replicas"), "replicas" in iap.model_fields_set
+        if replicas > 1 and is_written == written:
+            found.setdefault(at, (replicas, []))[1].append(f"'{dep.name}'")
+    return [
+        Problem(
+            config.path(*at),
+            f"{replicas} replicas of {', '.join(names)} keep sessions in cookies without a shared "
+            "revocation list: a signed-out cookie is refused only by the replica that signed it out, "
+            "and a copy of it keeps working on the others until it expires; set idgate.storage to "
+            "postgresql://USER@HOST/DB (shared by the replicas) or use Redis sessions",
+            "warning",
+        )
+        for at, (replicas, names) in found.items()
     ]
 
 

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from idgate.config.iap import Deployment, IapSection
+from idgate.config.kkp import effective_options
 from idgate.config.model import Config
+from idgate.config.options import session_store
 from idgate.config.sources import SECRET_KEYS
 
 __all__ = ["PodValues", "provider_values", "proxy_values"]
@@ -121,7 +123,10 @@ def provider_values(config: Config, *, listen: str, health: str, storage: str) -
 
 def proxy_values(config: Config, iap: IapSection, dep: Deployment, *, listen: str, health: str) -> PodValues:
     """One proxy deployment's document: ``iap`` with only this deployment, keyed by its name; the
-    provider CA (``customProviderCA``) at the chart's mount path."""
+    provider CA (``customProviderCA``) at the chart's mount path. A deployment with cookie sessions gets
+    ``idgate.storage`` when it is PostgreSQL: its replicas share the list of signed-out sessions there
+    (:mod:`idgate.sessions.revocations`; on SQLite each pod would keep its own, see
+    :func:`idgate.deploy.rules.unshared_revocations`)."""
     out = PodValues({})
     top = iap.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=IAP_CHART_ONLY)
     if "customProviderCA" in top:
@@ -139,5 +144,9 @@ def proxy_values(config: Config, iap: IapSection, dep: Deployment, *, listen: st
     section = _idgate_section(config, listen, health)
     sessions = config.idgate.sessions
     section["sessions"] = out.hide(sessions, SESSIONS_VAR) if sessions != "cookie" else "cookie"
+    storage = config.idgate.storage or ""
+    cookies = session_store(effective_options(iap, dep), sessions) == "cookie"
+    if cookies and storage.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres"):
+        section["storage"] = out.hide(storage, STORAGE_VAR)  # the revocation list the replicas share
     out.document = {"iap": {**_escape(top), "deployments": {dep.name: entry}}, "idgate": section}
     return out

@@ -3,9 +3,12 @@
 Nothing here does I/O. :class:`Gate` is one deployment's compiled state: its sealer, its policy, its
 cookie names, and a bounded per-process memo of verified cookies (base64, an AES-GCM open, JSON and the
 identity headers cost 12-16 µs; a dict hit well under 1 µs). Only cookies that opened are memoised,
-each until its session expires, so the memo cannot be filled with garbage and never outlives a session.
+each until its session expires (at most ``cookie_expire``), so the memo cannot be filled with garbage and
+never outlives a session. A memo hit is refused when its session id was revoked since (sign-out here or
+in another process: :mod:`idgate.sessions.revocations`), at the cost of one more dict look-up.
 Bearer JWTs (``skip_jwt_bearer_tokens``, :mod:`idgate.proxy.bearer`) have a memo of their own, on the
-same terms: only verified tokens, each until its ``exp``.
+same terms: only verified tokens, each until its ``exp`` (at most ``cookie_expire``: the bearer
+verifier caps the session).
 """
 
 from __future__ import annotations
@@ -108,12 +111,14 @@ class Verified:
         "forward_lines",
         "gate",
         "session",
+        "sid",
         "until",
         "upstream_headers",
     )
 
     def __init__(self, session: Session, gate: Gate, until: float) -> None:
         self.session = session
+        self.sid = session.sid
         self.gate = gate
         self.expires_at = session.expires_at
         self.until = until
@@ -176,6 +181,7 @@ class Gate:
         "pass_user_headers",
         "policy",
         "refresher",
+        "revoked",
         "settings",
         "signer",
         "stateful",
@@ -205,6 +211,7 @@ class Gate:
         self.host_override = None if p.pass_host_header else upstream_authority(p.upstream)
         self.drop = frozenset({b"authorization"}) if p.pass_authorization_header else frozenset()
         self.bearer = services.bearer
+        self.revoked: dict[str, float] = services.revocations.ids  # the process's, changed in place
         self._memo: dict[str, Verified] = {}
         self._bearer_memo: dict[str, Verified] = {}
         self._memo_size = memo_size
@@ -232,7 +239,7 @@ class Gate:
         return found
 
     def _until(self, session: Session, now: float) -> float:
-        until = session.expires_at
+        until = min(session.expires_at, now + self.settings.cookie_expire)
         if self.refresher is not None:
             until = min(until, self.refresher.due_at(session))
         if self.stateful:
@@ -246,10 +253,10 @@ class Gate:
             return None
         hit = self._memo.get(sealed)
         if hit is not None:
-            if now < hit.until:
+            if now < hit.until and hit.sid not in self.revoked:
                 return hit
             del self._memo[sealed]
-            return None if now >= hit.expires_at else PENDING
+            return None if now >= hit.expires_at or hit.sid in self.revoked else PENDING
         session = self.store.peek(sealed, now)
         if session is None or isinstance(session, Pending):
             return session

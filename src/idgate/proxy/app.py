@@ -34,10 +34,10 @@ from idgate.proxy.failures import (
     UnknownDeployment,
     page_for,
 )
-from idgate.proxy.oidc_client import OIDCError, ProviderClient, session_from_claims
+from idgate.proxy.oidc_client import OIDCError, ProviderClient
 from idgate.proxy.redirects import validate_redirect
-from idgate.proxy.services import ProxyServices, keep_tokens
-from idgate.sessions.base import SessionStore, SessionStoreUnavailable
+from idgate.proxy.services import ProxyServices, keep_tokens, session_for
+from idgate.sessions.base import SessionStore, SessionStoreUnavailable, new_session_id
 from idgate.sessions.cookie import join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
@@ -234,14 +234,7 @@ async def callback(request: web.Request) -> web.Response:
     claims = await dep.provider.complete_claims(
         claims, tokens.get("access_token"), email_claim=p.oidc_email_claim, groups_claim=p.oidc_groups_claim
     )
-    session = session_from_claims(
-        claims,
-        now=now,
-        lifetime=p.cookie_expire,
-        allow_unverified_email=p.insecure_allow_unverified_email,
-        email_claim=p.oidc_email_claim,
-        groups_claim=p.oidc_groups_claim,
-    )
+    session = session_for(p, claims, now=now, sid=new_session_id())
     meta = await dep.provider.metadata()
     session = keep_tokens(p, session, tokens, id_token_hint=meta.end_session_endpoint is not None)
     resp = _redirect(dep.target(login.rd))

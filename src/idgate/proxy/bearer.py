@@ -12,10 +12,12 @@ The steps, in order (each failure is a refusal; none falls back to anything)::
     unverified ``iss`` names an issuer?     no  -> refused (only used to pick the key set)
     issuer's keys cached?                   no  -> PENDING: the edge fetches them (discovery + JWKS)
     signature: RS256/ES256 only, ``kid``    unknown kid -> PENDING once a minute (refetch), else refused
-    claims: iss, aud, exp/iat/nbf (leeway)  (:func:`~idgate.proxy.oidc_client.validate_claims`, no nonce/azp)
+    claims: iss, aud, exp/iat/nbf (leeway)  (:func:`~idgate.proxy.oidc_client.validate_claims`, no nonce/azp;
+                                            times are NumericDates, exp at most a year ahead)
     session rules: sub, email (``oidc_email_claim``), email_verified unless
     ``insecure_oidc_allow_unverified_email``, groups from ``oidc_groups_claim``
-                                            -> a :class:`~idgate.sessions.base.Session` until ``exp``
+                                            -> a :class:`~idgate.sessions.base.Session` until ``exp``,
+                                               at most ``cookie_expire`` from now
 
 Each issuer's keys live in its :class:`~idgate.proxy.oidc_client.ProviderClient` (one per issuer and
 process, shared with the sign-in flow), so a key set is fetched once and refetched at most once a minute
@@ -34,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from idgate.oidc.numeric_date import TokenTimes
 from idgate.proxy.oidc_client import (
     LEEWAY,
     IdTokenInvalid,
@@ -134,9 +137,10 @@ class BearerVerifier:
 
     def _session(self, token: str, keys: Sequence[SigningKey], issuer: BearerIssuer, now: float) -> Session:
         claims: dict[str, Any] = verify_signature(token, keys)
-        self._validate(claims, issuer, now)
+        times = self._validate(claims, issuer, now)
         p = self._p
-        expires_at = float(claims["exp"]) + LEEWAY
+        # Until ``exp`` (with the leeway the check allowed), never longer than a cookie session would last.
+        expires_at = min(times.expires_at + LEEWAY, now + p.cookie_expire)
         session = session_from_claims(
             claims,
             now=now,
@@ -148,18 +152,18 @@ class BearerVerifier:
         # As OAuth2-Proxy: the bearer token is both the session's ID token and its access token.
         return dataclasses.replace(
             session,
-            created_at=float(claims["iat"]),
+            created_at=times.issued_at,
             id_token=token if self._keep_id_token else None,
             access_token=token if p.pass_access_token else None,
         )
 
     @staticmethod
-    def _validate(claims: dict[str, Any], issuer: BearerIssuer, now: float) -> None:
+    def _validate(claims: dict[str, Any], issuer: BearerIssuer, now: float) -> TokenTimes:
         """The ID token claim checks without nonce and azp, for the first audience that fits."""
         failure: IdTokenInvalid | None = None
         for audience in issuer.audiences:
             try:
-                validate_claims(
+                return validate_claims(
                     claims,
                     issuer=issuer.client.issuer,
                     client_id=audience,
@@ -169,8 +173,6 @@ class BearerVerifier:
                 )
             except IdTokenInvalid as exc:
                 failure = exc
-            else:
-                return
         raise failure or IdTokenInvalid("no audience configured")
 
 

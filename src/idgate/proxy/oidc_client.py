@@ -43,6 +43,7 @@ from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 from idgate.clock import Clock
 from idgate.errors import UpstreamError
 from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, read_limited
+from idgate.oidc.numeric_date import BadNumericDate, TokenTimes, token_times
 from idgate.sessions.base import Session
 
 ALLOWED_ALGORITHMS = ("RS256", "ES256")
@@ -189,8 +190,10 @@ def validate_claims(
     now: float,
     leeway: float = LEEWAY,
     check_azp: bool = True,
-) -> None:
-    """ID token validation of OpenID Connect Core §3.1.3.7 (after the signature is checked).
+) -> TokenTimes:
+    """ID token validation of OpenID Connect Core §3.1.3.7 (after the signature is checked); the
+    token's checked times (:func:`~idgate.oidc.numeric_date.token_times`: ``exp``, ``iat``, ``nbf`` are
+    NumericDates, ``exp`` at most a year ahead).
 
     ``nonce`` ``None``: nothing to compare: an ID token from a refresh (§12.2), or a bearer token.
     ``check_azp`` ``False``: a bearer JWT (RFC 9068 §4) whose ``azp`` is whichever client obtained it;
@@ -205,25 +208,17 @@ def validate_claims(
     azp = claims.get("azp")
     if check_azp and (len(audiences) > 1 or azp is not None) and azp != client_id:
         raise IdTokenInvalid("azp is not the client id")
-    exp: Any = claims.get("exp")
-    iat: Any = claims.get("iat")
-    if not _number(exp) or now >= float(exp) + leeway:
-        raise IdTokenInvalid("token expired")
-    if not _number(iat) or float(iat) > now + leeway:
-        raise IdTokenInvalid("token issued in the future")
-    nbf: Any = claims.get("nbf")
-    if nbf is not None and (not _number(nbf) or float(nbf) > now + leeway):
-        raise IdTokenInvalid("token not yet valid")
+    try:
+        times = token_times(claims, now=now, leeway=leeway)
+    except BadNumericDate as exc:
+        raise IdTokenInvalid(str(exc)) from exc
     got_nonce = claims.get("nonce")
     if nonce is not None and (not isinstance(got_nonce, str) or not _equal(got_nonce, nonce)):
         raise IdTokenInvalid("nonce mismatch")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise IdTokenInvalid("sub missing")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return times
 
 
 def _equal(a: str, b: str) -> bool:
@@ -279,10 +274,12 @@ def session_from_claims(
     allow_unverified_email: bool = False,
     email_claim: str = "email",
     groups_claim: str = "groups",
+    sid: str = "",
 ) -> Session:
     """The proxy session for verified claims: needs ``sub`` and an email, and a verified email.
 
-    ``email_claim`` / ``groups_claim`` are ``oidc_email_claim`` / ``oidc_groups_claim``.
+    ``email_claim`` / ``groups_claim`` are ``oidc_email_claim`` / ``oidc_groups_claim``; ``sid`` the
+    session's id (a new one at sign-in, the same one at refresh; none for a bearer token).
     """
     sub, email = claims.get("sub"), claims.get(email_claim)
     if not isinstance(sub, str) or not sub:
@@ -304,6 +301,7 @@ def session_from_claims(
         expires_at=now + lifetime,
         preferred_username=username if isinstance(username, str) else "",
         groups=tuple(groups),
+        sid=sid,
     )
 
 

@@ -8,8 +8,9 @@ provider client, hence no refresh and no bearer tokens.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -18,10 +19,11 @@ from idgate.clock import Clock
 from idgate.proxy.assertion import AssertionSigner
 from idgate.proxy.bearer import BearerVerifier, build_verifier
 from idgate.proxy.cookies import CookiePolicy
-from idgate.proxy.oidc_client import ProviderClient, TokenRequestRefused, session_from_claims
+from idgate.proxy.oidc_client import IdTokenInvalid, ProviderClient, TokenRequestRefused, session_from_claims
 from idgate.sessions import open_store
 from idgate.sessions.base import Session, SessionStore
 from idgate.sessions.refresh import Refresher, RefusedRefresh
+from idgate.sessions.revocations import Revocations
 from idgate.sessions.store import deployment_keys
 from idgate.settings import ProxySettings
 
@@ -32,6 +34,20 @@ def deployment_url(p: ProxySettings) -> str:
         parts = urlsplit(p.redirect_url)
         return f"{parts.scheme}://{parts.netloc}"
     return ("http" if p.cookie_secure is False else "https") + "://" + p.host
+
+
+def session_for(p: ProxySettings, claims: Mapping[str, Any], *, now: float, sid: str) -> Session:
+    """The session of deployment ``p`` for verified claims (at sign-in a new ``sid``, at refresh the
+    same): ``cookie_expire`` long, with the deployment's claim names and email rule."""
+    return session_from_claims(
+        claims,
+        now=now,
+        lifetime=p.cookie_expire,
+        allow_unverified_email=p.insecure_allow_unverified_email,
+        email_claim=p.oidc_email_claim,
+        groups_claim=p.oidc_groups_claim,
+        sid=sid,
+    )
 
 
 #: The longest ID token kept only to be sent back as ``id_token_hint``: the sign-out URL carries it, and
@@ -78,9 +94,14 @@ class ProxyServices:
     refresher: Refresher | None = None
     signer: AssertionSigner | None = None
     bearer: BearerVerifier | None = None
+    revocations: Revocations = dataclasses.field(default_factory=Revocations)
 
     async def renew(self, session: Session, now: float) -> Session:
-        """Refresh ``session`` at the provider; groups and email are read again."""
+        """Refresh ``session`` at the provider; groups and email are read again.
+
+        :class:`RefusedRefresh` (the session ends) when the provider refuses or its answer is invalid;
+        :class:`~idgate.proxy.oidc_client.ProviderUnavailable` when it cannot be reached (the refresher
+        keeps the session for ``refresh_grace``)."""
         p, provider = self.settings, self.provider
         assert provider is not None and session.refresh_token
         try:
@@ -98,18 +119,13 @@ class ProxyServices:
                 )
             else:
                 claims = await provider.userinfo(str(tokens.get("access_token", "")))
-        except TokenRequestRefused as exc:
+            if claims.get("sub") != session.user:
+                raise IdTokenInvalid("the refreshed identity is another person (sub differs)")
+            fresh = session_for(p, claims, now=now, sid=session.sid)
+        except TokenRequestRefused as exc:  # invalid_grant and the like
             raise RefusedRefresh(exc.reason) from exc
-        if claims.get("sub") != session.user:
-            raise RefusedRefresh("the refreshed identity is another person")
-        fresh = session_from_claims(
-            claims,
-            now=now,
-            lifetime=p.cookie_expire,
-            allow_unverified_email=p.insecure_allow_unverified_email,
-            email_claim=p.oidc_email_claim,
-            groups_claim=p.oidc_groups_claim,
-        )
+        except IdTokenInvalid as exc:  # signature, iss, aud, sub, times, email: an invalid answer
+            raise RefusedRefresh(f"invalid answer: {exc.reason}") from exc
         kept = {"refresh_token": session.refresh_token, "id_token": session.id_token, **tokens}
         return keep_tokens(p, fresh, kept, id_token_hint=session.id_token is not None)
 
@@ -118,9 +134,16 @@ class ProxyServices:
 
 
 def build_services(
-    proxies: Sequence[ProxySettings], clock: Clock, http: aiohttp.ClientSession | None
+    proxies: Sequence[ProxySettings],
+    clock: Clock,
+    http: aiohttp.ClientSession | None,
+    revocations: Revocations | None = None,
 ) -> dict[str, ProxyServices]:
-    """The services of every deployment (one provider client per issuer, bearer issuers included)."""
+    """The services of every deployment (one provider client per issuer, bearer issuers included).
+
+    ``revocations``: the process's list of revoked sessions, shared by every deployment (a private,
+    empty one when not given)."""
+    revocations = revocations if revocations is not None else Revocations()
     providers: dict[str, ProviderClient] = {}
     out: dict[str, ProxyServices] = {}
 
@@ -138,16 +161,19 @@ def build_services(
                 client(issuer)
         services = ProxyServices(
             settings=p,
-            store=open_store(p, clock),
+            store=open_store(p, clock, revocations),
             cookies=CookiePolicy.of(p),
             provider=provider,
             signer=AssertionSigner(deployment_keys(p), issuer=deployment_url(p), audience=p.upstream)
             if p.pass_idgate_assertion
             else None,
+            revocations=revocations,
         )
         if provider is not None:
             services.bearer = build_verifier(p, providers)
         if provider is not None and p.cookie_refresh > 0:
-            services.refresher = Refresher(services.store, services.renew, p.cookie_refresh, p.name)
+            services.refresher = Refresher(
+                services.store, services.renew, p.cookie_refresh, p.name, p.refresh_grace
+            )
         out[p.name] = services
     return out

@@ -2,7 +2,8 @@
 
 - :mod:`.cookie` + :mod:`.store`: the session sealed into the cookie (default), keys rotate;
 - :mod:`.ticket` + :mod:`.redis`: a ticket in the cookie, the sealed session in Redis with a TTL;
-- :mod:`.refresh`: refreshing after ``cookie_refresh`` with the refresh token, single flight.
+- :mod:`.refresh`: refreshing after ``cookie_refresh`` with the refresh token, single flight;
+- :mod:`.revocations`: the ids of signed-out sessions, shared through storage, refused by every process.
 
 :func:`open_store` is the one registry: ``session_store`` ``cookie`` or a ``redis://`` URL.
 """
@@ -11,18 +12,20 @@ from __future__ import annotations
 
 from idgate.clock import Clock
 from idgate.sessions.base import SessionStore
+from idgate.sessions.revocations import Revocations
 from idgate.settings import ProxySettings
 
 
-def open_store(proxy: ProxySettings, clock: Clock) -> SessionStore:
-    """The session store ``proxy.session_store`` names."""
+def open_store(proxy: ProxySettings, clock: Clock, revocations: Revocations | None = None) -> SessionStore:
+    """The session store ``proxy.session_store`` names; cookie sessions are revoked on ``revocations``
+    (Redis sessions are deleted instead)."""
     if proxy.session_store.startswith(("redis://", "rediss://")):
         from idgate.sessions.redis import RedisSessions
 
         return RedisSessions(proxy, proxy.session_store)
     from idgate.sessions.store import CookieSessions
 
-    return CookieSessions(proxy, clock)
+    return CookieSessions(proxy, clock, revocations)
 
 
 __all__ = ["SessionStore", "open_store"]

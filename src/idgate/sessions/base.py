@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from idgate.errors import IdgateError
 
 _JSON = json.JSONDecoder()
+_isfinite = math.isfinite
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +21,9 @@ class Session:
     """An authenticated person at one deployment.
 
     ``user`` is the ID token's ``sub``; times are epoch seconds. Tokens are kept only when a
-    feature needs them (refresh, ``pass_access_token``), so the cookie stays small.
+    feature needs them (refresh, ``pass_access_token``), so the cookie stays small. ``sid`` names the
+    session from sign-in to sign-out (a refresh keeps it): sign-out revokes it (:mod:`.revocations`).
+    Sessions sealed before it existed have none; the cookie store names them after their cookie.
     """
 
     user: str
@@ -29,6 +36,7 @@ class Session:
     id_token: str | None = None
     access_token: str | None = None
     refresh_token: str | None = None
+    sid: str = ""
 
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
@@ -46,7 +54,12 @@ class Session:
             doc["p"] = self.preferred_username
         if self.groups:
             doc["g"] = list(self.groups)
-        for key, value in (("i", self.id_token), ("a", self.access_token), ("r", self.refresh_token)):
+        for key, value in (
+            ("i", self.id_token),
+            ("a", self.access_token),
+            ("r", self.refresh_token),
+            ("s", self.sid),
+        ):
             if value:
                 doc[key] = value
         return json.dumps(doc, separators=(",", ":")).encode()
@@ -62,17 +75,21 @@ class Session:
             groups = doc.get("g", [])
             if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                 raise ValueError("groups")
+            created, expires = float(doc["c"]), float(doc["x"])
+            if not (_isfinite(created) and _isfinite(expires)):
+                raise ValueError("times")
             session = cls(  # positional: the fields' order (the hot path opens a cookie per request)
                 str(doc["u"]),
                 str(doc["e"]),
                 doc["v"] is True,
-                float(doc["c"]),
-                float(doc["x"]),
+                created,
+                expires,
                 str(doc.get("p", "")),
                 tuple(groups),
                 doc.get("i"),
                 doc.get("a"),
                 doc.get("r"),
+                str(doc.get("s", "")),
             )
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError("not a session") from exc
@@ -89,6 +106,11 @@ class Session:
         except ValueError:
             return None
         return None if session.expired(now) else session
+
+
+def new_session_id(random: Callable[[int], bytes] = os.urandom) -> str:
+    """A fresh session id: 128 random bits, base64url (22 characters)."""
+    return base64.urlsafe_b64encode(random(16)).rstrip(b"=").decode("ascii")
 
 
 class Pending:

@@ -4,22 +4,32 @@
 
     request with a session older than cookie_refresh ──> Refresher.refresh(value, session, now)
         same value already refreshing in this process? ──> wait for that one (single flight, .flight)
-        refreshed in the last GRACE seconds?          ──> that result (requests sent with the old cookie)
+        refreshed in the last RECENT seconds?         ──> that result (requests sent with the old cookie)
         store.lock(value) refused (another process)   ──> keep the current, still valid session
         renew(session) ──> new session   ──> store.put (cookie: a new value to set; redis: same slot)
                                          ──> SessionTooLarge (cookie) ──> the session ends, logged as an error
                        ──> RefusedRefresh ──> store.drop: the session ends (sign in again)
-                       ──> any other error ──> keep the current session, try again next request
+                       ──> any other error ──> keep the current session, try again later, until
+                                               ``grace`` past the refresh point; then it ends too
 
 ``renew`` is the provider call (refresh-token grant; groups re-read from the new ID token, so a person
-removed from a team loses access at the next refresh). The cookie store has no shared lock: its single
-flight holds per process. Time is an input.
+removed from a team loses access at the next refresh). It raises :class:`RefusedRefresh` for every answer
+that must end the session: the provider refused the refresh token (``invalid_grant``), or its answer is
+not acceptable (an ID token with a bad signature or the wrong ``iss``, ``aud``, ``sub`` or times, no
+verified email). Any other error is the provider being unreachable (refused connection, timeout, 5xx):
+the person keeps the identity of the last good answer for at most ``grace`` (``refresh_grace``, default
+:data:`DEFAULT_GRACE`) after the session was due, so removed groups take effect by then at the latest.
+The ended session is dropped from the store (cookie sessions: revoked, :mod:`.revocations`); the edge
+clears the cookie and sends the person to sign in (302, or 401 for an API client).
+
+The cookie store has no shared lock: its single flight holds per process. Time is an input.
 
 Each refresh that ran (the lock was taken) writes one record on ``idgate.sessions`` with
-``event: refresh``, ``deployment``, ``result`` (``success``; ``refused``: the provider refused, the session
-ended; ``error``: provider or store unreachable, or an odd answer) and ``duration_ms``: the metrics
-``idgate_refreshes_total{role="proxy",result}`` and ``idgate_refresh_duration_seconds{result}`` count them
-(:mod:`idgate.observability`).
+``event: refresh``, ``deployment``, ``result`` and ``duration_ms``: ``success``; ``refused``: the provider
+refused or answered something invalid, the session ended; ``error``: provider or store unreachable, the
+session is kept; ``ended``: still unreachable ``grace`` after the refresh point, the session ended. The
+metrics ``idgate_refreshes_total{role="proxy",result}`` and ``idgate_refresh_duration_seconds{result}``
+count them (:mod:`idgate.observability`).
 """
 
 from __future__ import annotations
@@ -36,11 +46,14 @@ from idgate.sessions.flight import SingleFlight
 log = logging.getLogger("idgate.sessions")
 
 LOCK_TTL = 30.0
-GRACE = 30.0
+#: How long the result of a refresh answers requests that still carry the cookie it replaced.
+RECENT = 30.0
+#: How long past its refresh point a session is kept while the provider cannot be reached (5 min).
+DEFAULT_GRACE = 300.0
 
 
 class RefusedRefresh(Exception):
-    """The provider refused the refresh token: the session must end."""
+    """The provider refused the refresh, or answered something invalid: the session must end."""
 
 
 Renew = Callable[[Session, float], Awaitable[Session]]
@@ -57,11 +70,19 @@ class Refreshed:
 class Refresher:
     """Refreshes one deployment's sessions through ``renew``, ``refresh_after`` seconds after sign-in."""
 
-    def __init__(self, store: SessionStore, renew: Renew, refresh_after: float, deployment: str = "") -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        renew: Renew,
+        refresh_after: float,
+        deployment: str = "",
+        grace: float = DEFAULT_GRACE,
+    ) -> None:
         self.store = store
         self.renew = renew
         self.refresh_after = refresh_after
         self.deployment = deployment
+        self.grace = grace
         self._flight: SingleFlight[Refreshed] = SingleFlight()
         self._recent: dict[str, tuple[float, Refreshed]] = {}
 
@@ -92,15 +113,20 @@ class Refresher:
         try:
             try:
                 fresh = await self.renew(session, now)
-            except RefusedRefresh:
-                result = "refused"
+            except RefusedRefresh as exc:
+                result, problem = "refused", str(exc) or "refused"
                 await self.store.drop(value)
                 return Refreshed(None)
             except SessionStoreUnavailable:
                 raise
-            except Exception as exc:  # provider down or odd answer: keep the session, retry later
-                problem = f"keeping the session: {str(exc) or type(exc).__name__}"
-                return Refreshed(session)
+            except Exception as exc:  # the provider cannot be reached: keep the session, for a while
+                why = str(exc) or type(exc).__name__
+                if now < self.due_at(session) + self.grace:
+                    problem = f"keeping the session for at most {self.grace:.0f} s past its refresh: {why}"
+                    return Refreshed(session)
+                result, problem = "ended", f"ending the session, {self.grace:.0f} s past its refresh: {why}"
+                await self.store.drop(value)
+                return Refreshed(None)
             try:
                 new_value = await self.store.put(fresh, now, value)
             except SessionTooLarge as exc:  # groups grew past what a cookie holds: sign in again (a page)
@@ -127,11 +153,19 @@ class Refresher:
         if result == "success":
             log.info("session of %s refreshed", session.email, extra=extra)
         elif result == "refused":
-            log.info("session of %s ended: the provider refused the refresh", session.email, extra=extra)
+            log.info(
+                "session of %s ended: the provider refused the refresh or its answer is invalid (%s)",
+                session.email,
+                problem,
+                extra=extra,
+            )
         else:
             log.warning("refresh of %s failed, %s", session.email, problem, extra=extra)
 
     def _remember(self, value: str, result: Refreshed, now: float) -> None:
         if len(self._recent) > 10_000:
             self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
-        self._recent[value] = (now + GRACE, result)
+        until = now + RECENT
+        if result.session is not None:  # a session kept after an error is not kept past its grace
+            until = min(until, self.due_at(result.session) + self.grace)
+        self._recent[value] = (until, result)

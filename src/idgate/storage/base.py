@@ -32,6 +32,10 @@ Records::
     SigningKeys    the key set: the signer, the next key, and retired keys still published
     LoginFailures  failed password logins of one account or one client address (login throttling)
     SecondFactor   a local user's TOTP secret, its last accepted step and the unused recovery codes
+
+Besides the records, the revocation list of proxy sessions (:meth:`Storage.revoke_session`,
+:meth:`Storage.revoked_sessions`): ids signed out, each until a cookie holding it would have expired, read
+by every proxy process every two seconds (:mod:`idgate.sessions.revocations`).
 """
 
 from __future__ import annotations
@@ -461,6 +465,18 @@ class Storage(Protocol):
         One replica at a time: when another holds the collection lock, return at once with
         ``skipped=True``.
         """
+        ...
+
+    async def revoke_session(self, id: str, revoked_at: float, expires_at: float) -> None:
+        """Put the proxy session ``id`` on the revocation list until ``expires_at``.
+
+        A second revocation of one id keeps the later of each time. Revocations that expired before
+        ``revoked_at`` are removed in the same transaction (the list needs no garbage collection)."""
+        ...
+
+    async def revoked_sessions(self, since: float, now: float) -> builtins.list[tuple[str, float]]:
+        """The revocations made at or after ``since`` and not expired at ``now``: ``(id, expires_at)``,
+        ordered by id (``since`` 0: every live one)."""
         ...
 
     async def close(self) -> None:

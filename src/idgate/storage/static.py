@@ -104,5 +104,11 @@ class StaticStorage:
     async def garbage_collect(self, now: float) -> GarbageCollected:
         return await self.backend.garbage_collect(now)
 
+    async def revoke_session(self, id: str, revoked_at: float, expires_at: float) -> None:
+        await self.backend.revoke_session(id, revoked_at, expires_at)
+
+    async def revoked_sessions(self, since: float, now: float) -> builtins.list[tuple[str, float]]:
+        return await self.backend.revoked_sessions(since, now)
+
     async def close(self) -> None:
         await self.backend.close()

@@ -4,8 +4,9 @@ It serves discovery, a JWKS, an authorization endpoint that signs in a fixed per
 token endpoint that checks ``client_secret_basic``, the redirect URI, single-use codes and PKCE S256 (and
 redeems refresh tokens), a UserInfo endpoint and an ``end_session_endpoint`` that records its queries.
 Knobs let a test break it (``down``, ``claims``, ``signing_key``, ``id_token_claims``,
-``refuse_refresh``) or slow it (``slow_pieces``: token responses written in that many pieces, 20 ms
-apart). :meth:`OIDCDouble.mint` signs any JWT for tests of bearer tokens.
+``refuse_refresh``; ``refresh_claims`` / ``refresh_key``: a refresh answers an ID token with these claims
+changed, or signed with another key) or slow it (``slow_pieces``: token responses written in that many
+pieces, 20 ms apart). :meth:`OIDCDouble.mint` signs any JWT for tests of bearer tokens.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class OIDCDouble:
     refresh_tokens: bool = False  # issue refresh tokens
     end_session: bool = True  # offer end_session_endpoint in discovery
     refuse_refresh: bool = False
+    refresh_claims: dict[str, Any] = field(default_factory=dict)  # laid over a refreshed ID token's claims
+    refresh_key: RSAKey | None = None  # signs a refreshed ID token instead of ``signing_key``
     refreshes: int = 0
     slow_pieces: int = 0
     authorize_queries: list[dict[str, str]] = field(default_factory=list)
@@ -156,9 +159,11 @@ class OIDCDouble:
         self.refreshes += 1
         if self.refuse_refresh or not form.get("refresh_token", "").startswith("rt-"):
             return web.json_response({"error": "invalid_grant"}, status=400)
-        return web.json_response(self._tokens(self.client_id, None))
+        return web.json_response(self._tokens(self.client_id, None, self.refresh_claims, self.refresh_key))
 
-    def _tokens(self, client_id: str, nonce: str | None) -> dict[str, Any]:
+    def _tokens(
+        self, client_id: str, nonce: str | None, over: dict[str, Any] | None = None, key: Any = None
+    ) -> dict[str, Any]:
         claims = {k: v for k, v in self.claims.items() if k not in self.id_token_omits}
         body = {
             "iss": self.issuer,
@@ -169,11 +174,12 @@ class OIDCDouble:
         }
         if nonce is not None:
             body["nonce"] = nonce
+        body.update(over or {})
         tokens: dict[str, Any] = {
             "access_token": "at-" + secrets.token_urlsafe(8),
             "token_type": "Bearer",
             "expires_in": 600,
-            "id_token": self.mint(body),
+            "id_token": self.mint(body, key=key),
         }
         if self.refresh_tokens:
             tokens["refresh_token"] = "rt-" + secrets.token_urlsafe(8)

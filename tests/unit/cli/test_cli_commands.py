@@ -45,6 +45,17 @@ class TestCheck:
             "warning: idgate.storage: render kubernetes would refuse: SQLite cannot back dex.replicas: 2"
         )
 
+    def test_proxy_replicas_without_a_shared_revocation_list_are_a_warning(self) -> None:
+        """The example as written: two proxy replicas with cookie sessions, storage on SQLite."""
+        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
+        assert result.exit_code == 1
+        lines = result.output.splitlines()
+        assert lines[1].startswith(
+            "warning: iap.replicas: render kubernetes: 2 replicas of 'alertmanager', 'grafana', 'prom"
+        )
+        assert "copy of it keeps working on the others" in lines[1]
+        assert lines[-1] == "0 errors, 2 warnings"
+
     def test_warnings_only_exit_1(self, tmp_path: Path) -> None:
         data = example()
         data["iap"]["deployments"]["grafana"]["config"] = {}

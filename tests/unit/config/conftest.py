@@ -21,8 +21,12 @@ Analyse = Callable[..., tuple[Config | None, list[str]]]
 
 @pytest.fixture
 def example() -> dict[str, Any]:
-    """A fresh copy of the kkp-values.md §6 example, to modify."""
-    return copy.deepcopy(_EXAMPLE)
+    """A fresh copy of the kkp-values.md §6 example, to modify; with ``iap.replicas: 1``, so that each
+    check is seen alone (with the example's 2 replicas on SQLite, ``idgate check`` warns that sign-out
+    cannot reach the other replica: ``test_config_check.py::test_the_example_as_written``)."""
+    data = copy.deepcopy(_EXAMPLE)
+    data["iap"]["replicas"] = 1
+    return data
 
 
 def _analyse(

@@ -32,6 +32,63 @@ def test_example_is_clean(cross: Callable[[dict[str, Any]], Found], example: dic
     assert cross(example) == []
 
 
+@pytest.fixture
+def revocations(analyse: Analyse) -> Callable[[dict[str, Any]], Found]:
+    """What ``idgate check`` (``check(config)``) says about replicas that cannot share sign-outs (a rule of
+    :mod:`idgate.deploy.rules`, reported as ``render kubernetes: ...``)."""
+
+    def run(data: dict[str, Any]) -> Found:
+        config, found = analyse(data)
+        assert found == [], found
+        return [(p.severity, str(p)) for p in check(config) if "revocation list" in p.message]
+
+    return run
+
+
+def test_the_example_as_written(
+    cross: Callable[[dict[str, Any]], Found],
+    revocations: Callable[[dict[str, Any]], Found],
+    example: dict[str, Any],
+) -> None:
+    """``iap.replicas: 2`` with cookie sessions and SQLite: sign-out reaches one replica only."""
+    example["iap"]["replicas"] = 2
+    assert cross(example) == []  # idgate serve on one host: its workers share the SQLite file
+    found = revocations(example)
+    assert [s for s, _ in found] == ["warning"]
+    assert found[0][1].startswith(
+        "iap.replicas: render kubernetes: 2 replicas of 'alertmanager', 'grafana', 'prometheus' keep "
+        "sessions in cookies without a shared revocation list: a signed-out cookie is refused only by"
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"idgate": {"storage": "postgresql://idgate@db.example/idgate"}},  # shared by the replicas
+        {"idgate": {"sessions": "redis://redis.example:6379/0"}},  # sign-out deletes the session
+        {},  # replicas not written: idgate serve on one host (render counts the chart's 2)
+    ],
+)
+def test_replicas_that_share_revocations_or_redis_sessions_are_fine(
+    revocations: Callable[[dict[str, Any]], Found], example: dict[str, Any], change: dict[str, Any]
+) -> None:
+    example["iap"]["replicas"] = 3
+    if not change:
+        del example["iap"]["replicas"]
+    example.update(change)
+    assert revocations(example) == []
+
+
+def test_a_deployments_own_replicas_decide(
+    revocations: Callable[[dict[str, Any]], Found], example: dict[str, Any]
+) -> None:
+    example["iap"]["deployments"]["grafana"]["replicas"] = 2
+    example["iap"]["deployments"]["alertmanager"]["config"]["session_store_type"] = "redis"
+    example["iap"]["deployments"]["alertmanager"]["config"]["redis_connection_url"] = "redis://r:6379/0"
+    example["iap"]["deployments"]["alertmanager"]["replicas"] = 2
+    assert [m.split(": ")[0] for _, m in revocations(example)] == ["iap.deployments.grafana.replicas"]
+
+
 def test_unknown_client_id(cross: Callable[[dict[str, Any]], Found], example: dict[str, Any]) -> None:
     example["iap"]["deployments"]["grafana"]["client_id"] = "graphana"
     assert cross(example) == [

@@ -103,6 +103,7 @@ def test_proxy_objects_carry_the_charts_labels_ports_and_defaults() -> None:
         "OAUTH2_PROXY_CLIENT_ID",
         "OAUTH2_PROXY_CLIENT_SECRET",
         "OAUTH2_PROXY_COOKIE_SECRET",
+        "IDGATE_STORAGE",  # PostgreSQL: the replicas share the list of signed-out sessions there
     }
 
 
@@ -170,7 +171,7 @@ def test_each_pod_reads_back_exactly_its_roles_settings(name: str) -> None:
 def test_sqlite_with_several_provider_replicas_is_refused_with_the_reason() -> None:
     with pytest.raises(ConfigError) as err:
         render_kubernetes(load_config(INPUTS["kkp-example"][0], env={}))
-    (problem,) = err.value.problems
+    (problem,) = [p for p in err.value.problems if p.severity == "error"]  # and the replicas' warning
     assert problem.path == "idgate.storage"
     assert "dex.replicas: 2" in problem.message and "postgresql://" in problem.message
 
@@ -266,3 +267,25 @@ def test_a_dex_theme_is_used_so_the_render_does_not_warn_about_it() -> None:
     config = load("maximal")
     assert config.dex is not None and config.dex.theme
     assert not [w for w in render_kubernetes(config).warnings if "theme" in w.path]
+
+
+def test_proxy_replicas_share_sign_outs_through_postgresql_or_are_warned_about() -> None:
+    """Issue 18: cookie-session proxy pods get ``idgate.storage`` when it is PostgreSQL (their shared
+    revocation list); on SQLite they cannot share it, and the render warns, counting the chart's default
+    of 2 replicas too."""
+    config = load("kkp-example")
+    rendered = render_kubernetes(config)
+    values = yaml.safe_load(
+        by_kind(rendered.objects)[("ConfigMap", "iap", "iap-grafana-configmap")]["data"]["values.yaml"]
+    )
+    assert values["idgate"]["storage"] == "${IDGATE_STORAGE}"
+    assert not [w for w in rendered.warnings if "revocation" in w.message]
+    path, _ = INPUTS["kkp-example"]
+    sqlite = ("idgate.storage=sqlite:///var/lib/idgate/idgate.db", "dex.replicas=1")
+    on_sqlite = render_kubernetes(load_config(path, sets=sqlite, env={}))
+    values = yaml.safe_load(
+        by_kind(on_sqlite.objects)[("ConfigMap", "iap", "iap-grafana-configmap")]["data"]["values.yaml"]
+    )
+    assert "storage" not in values["idgate"]
+    [warning] = [w for w in on_sqlite.warnings if "revocation" in w.message]
+    assert warning.path == "iap.replicas" and warning.message.startswith("2 replicas of ")

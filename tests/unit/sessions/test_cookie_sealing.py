@@ -57,6 +57,7 @@ def session(now: float, **kw: object) -> Session:
         expires_at=now + 3600,
         preferred_username="admin",
         groups=("org", "org:team"),
+        sid="sid-1",
     )
     base.update(kw)
     return Session(**base)  # type: ignore[arg-type]

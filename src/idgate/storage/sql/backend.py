@@ -23,14 +23,15 @@ import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from idgate.errors import AlreadyExists, Conflict, NotFound, StorageError
 from idgate.storage.base import GarbageCollected, R, Record, check_indexed, indexes
 from idgate.storage.codec import decode, encode
-from idgate.storage.sql.schema import TABLES
+from idgate.storage.sql.schema import REVOKED, TABLES
 from idgate.storage.sql.timing import timed
 
 UPDATE_ATTEMPTS = 30
@@ -173,6 +174,31 @@ class SqlStorage:
                 if count:
                     removed[kind.KIND] = count
         return GarbageCollected(removed)
+
+    @timed("revoke_session")
+    async def revoke_session(self, id: str, revoked_at: float, expires_at: float) -> None:
+        row = pg_insert(REVOKED).values(id=id, revoked_at=revoked_at, expires_at=expires_at)
+        upsert = row.on_conflict_do_update(
+            index_elements=[REVOKED.c.id],
+            set_={
+                "revoked_at": func.greatest(REVOKED.c.revoked_at, row.excluded.revoked_at),
+                "expires_at": func.greatest(REVOKED.c.expires_at, row.excluded.expires_at),
+            },
+        )
+        async with self._tx() as conn:
+            await conn.execute(delete(REVOKED).where(REVOKED.c.expires_at < revoked_at))
+            await conn.execute(upsert)
+
+    @timed("revoked_sessions")
+    async def revoked_sessions(self, since: float, now: float) -> builtins.list[tuple[str, float]]:
+        query = (
+            select(REVOKED.c.id, REVOKED.c.expires_at)
+            .where(REVOKED.c.revoked_at >= since, REVOKED.c.expires_at > now)
+            .order_by(REVOKED.c.id)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(str(row.id), float(row.expires_at)) for row in rows]
 
     async def close(self) -> None:
         await self._engine.dispose()

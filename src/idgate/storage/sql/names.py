@@ -22,7 +22,7 @@ from idgate.storage.base import (
 
 #: The newest Alembic revision (``migrations/versions``); a test checks it against Alembic's own head, so
 #: a new migration cannot forget it. A SQLite file at this revision opens without loading Alembic.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 #: record kind -> table name (one explicit registry; no import-time magic).
 NAMES: dict[type[Record], str] = {
@@ -39,3 +39,6 @@ NAMES: dict[type[Record], str] = {
     LoginFailures: "login_failures",
     SecondFactor: "second_factors",
 }
+
+#: The revocation list of proxy sessions (migration 0005): not a record kind, a table of its own.
+REVOKED_SESSIONS = "revoked_sessions"

@@ -5,6 +5,9 @@ update; the compare-and-swap that serialises concurrent updates), ``expires_at``
 collection) and ``data`` (the record as JSON, :mod:`idgate.storage.codec`). Fields named in a kind's
 ``INDEXES`` are also kept in indexed string columns of the same name (migration 0002), so
 :meth:`~idgate.storage.base.Storage.find` never scans a table.
+
+``revoked_sessions`` (migration 0005) is the one table of another shape: ``id``, ``revoked_at`` and
+``expires_at``, both indexed (:meth:`~idgate.storage.base.Storage.revoke_session`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
 from idgate.storage.base import Record, indexes
-from idgate.storage.sql.names import NAMES
+from idgate.storage.sql.names import NAMES, REVOKED_SESSIONS
 
 metadata = MetaData()
 
@@ -31,3 +34,11 @@ def _record_table(name: str, kind: type[Record]) -> Table:
 
 #: record kind -> its table (one explicit registry; no import-time magic).
 TABLES: dict[type[Record], Table] = {kind: _record_table(name, kind) for kind, name in NAMES.items()}
+
+REVOKED: Table = Table(
+    REVOKED_SESSIONS,
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("revoked_at", Float, nullable=False, index=True),
+    Column("expires_at", Float, nullable=False, index=True),
+)

@@ -52,6 +52,7 @@ _WRITES = frozenset(
         sqlite_fast.delete,
         sqlite_fast.execute_count,
         sqlite_fast.collect,
+        sqlite_fast.revoke_session,
     }
 )
 MEMORY = ":memory:"
@@ -219,6 +220,17 @@ class SqliteStorage:
             return GarbageCollected(removed)
         finally:
             os.close(fd)  # releases the lock
+
+    @timed("revoke_session")
+    async def revoke_session(self, id: str, revoked_at: float, expires_at: float) -> None:
+        await self._run("revoked_session", sqlite_fast.revoke_session, id, revoked_at, expires_at)
+
+    @timed("revoked_sessions")
+    async def revoked_sessions(self, since: float, now: float) -> builtins.list[tuple[str, float]]:
+        found: builtins.list[tuple[str, float]] = await self._run(
+            "revoked_session", sqlite_fast.revoked_sessions, since, now
+        )
+        return found
 
     async def close(self) -> None:
         if self._checkpoint is not None:

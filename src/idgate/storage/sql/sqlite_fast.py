@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from idgate.storage.base import Record, indexes
 from idgate.storage.codec import decode, encode
-from idgate.storage.sql.names import NAMES
+from idgate.storage.sql.names import NAMES, REVOKED_SESSIONS
 
 
 def _quote(name: str) -> str:
@@ -235,6 +235,32 @@ def collect(conn: sqlite3.Connection, now: float) -> dict[str, int]:
 
     result: dict[str, int] = _transaction(conn, body, write=True)
     return result
+
+
+_REVOKED = _quote(REVOKED_SESSIONS)
+_PRUNE_REVOKED = f"DELETE FROM {_REVOKED} WHERE expires_at < ?"
+_UPSERT_REVOKED = (
+    f"INSERT INTO {_REVOKED} (id, revoked_at, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at), "
+    "expires_at = max(expires_at, excluded.expires_at)"
+)
+_SELECT_REVOKED = (
+    f"SELECT id, expires_at FROM {_REVOKED} WHERE revoked_at >= ? AND expires_at > ? ORDER BY id"
+)
+
+
+def revoke_session(conn: sqlite3.Connection, id: str, revoked_at: float, expires_at: float) -> None:
+    """Add (or extend) one revocation and remove the expired ones, in one transaction."""
+
+    def body() -> None:
+        conn.execute(_PRUNE_REVOKED, (revoked_at,))
+        conn.execute(_UPSERT_REVOKED, (id, revoked_at, expires_at))
+
+    _transaction(conn, body, write=True)
+
+
+def revoked_sessions(conn: sqlite3.Connection, since: float, now: float) -> list[tuple[str, float]]:
+    return [(str(r[0]), float(r[1])) for r in conn.execute(_SELECT_REVOKED, (since, now)).fetchall()]
 
 
 def schema_revision(path: str) -> str | None:
