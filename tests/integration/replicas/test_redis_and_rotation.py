@@ -108,7 +108,10 @@ async def test_redis_sessions_are_shared_by_the_proxy_pair_and_survive_a_kill(
             for n in range(2):
                 assert (await first.get(f"{url}/kept-{n}", follow=False))[0].status == 200
 
-        assert len(await session_keys(redis_db)) == REDIS_LOGINS + 1
+        # Every login's session is in Redis. A login whose callback the killed replica had stored just
+        # before it died is started again by sign_in (once), so the dead replica's session can be left
+        # behind as well: it expires with its TTL, and no browser holds its cookie.
+        assert REDIS_LOGINS + 1 <= len(await session_keys(redis_db)) <= 2 * REDIS_LOGINS + 1
         seen = {s.target for s in upstream.seen}
         assert {"/shared-0", "/shared-1", "/shared-after", "/kept-0", "/kept-1"} <= seen
         assert all(f"/after-{n}" in seen for n in range(1, REDIS_LOGINS + 1))
