@@ -26,7 +26,7 @@ from idgate.clock import SystemClock
 from idgate.config.apart import read
 from idgate.edge.hotpath import split_cookies
 from idgate.proxy.headers import HeaderOptions, upstream_headers
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.cookie_store import CookieSessions
 
 _UNAUTHORIZED = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
 

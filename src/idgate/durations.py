@@ -2,12 +2,12 @@
 
 The edge's pattern (:mod:`idgate.edge.stats`) for operations that run on, or next to, the request path::
 
-    family                                     measured by                              labels
-    idgate_session_store_duration_seconds      idgate.sessions.store (cookie: open,     store, operation
-                                                 seal), idgate.sessions.redis (each
-                                                 round trip to Redis)
-    idgate_storage_duration_seconds            idgate.storage.sql.backend (each         operation
-                                                 public method of SqlStorage)
+    family                                   measured by                                    labels
+    idgate_session_store_duration_seconds    idgate.sessions.cookie_store (cookie: open,    store, operation
+                                               seal), idgate.sessions.redis_store (each
+                                               round trip to Redis)
+    idgate_storage_duration_seconds          idgate.storage.sql.postgres and .sqlite        operation
+                                               (each public method of their storage)
 
 A measuring site takes its :class:`Timer` once, when it is built::
 

@@ -23,7 +23,7 @@ from idgate.oauth2.requests import (
 from idgate.policy.path import normalise_path
 from idgate.provider.throttle import address_key, canonical_username, client_address
 from idgate.proxy.redirects import validate_redirect
-from idgate.sessions.cookie import Sealer, join_chunks
+from idgate.sessions.sealing import Sealer, join_chunks
 
 URLISH = st.text(
     alphabet=string.printable + "\u3002\uff0e\u2044\uff0f\u00a0\u200b\ufe52\u2215é", max_size=120

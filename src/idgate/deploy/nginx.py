@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
 from idgate.proxy.headers import SET_COOKIE_COPY
-from idgate.sessions.cookie import MAX_CHUNKS
+from idgate.sessions.sealing import MAX_CHUNKS
 from idgate.settings import split_host
 
 __all__ = ["DEFAULT_CACHE_DIR", "NginxOptions", "render_nginx"]

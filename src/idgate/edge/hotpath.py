@@ -30,9 +30,9 @@ from idgate.proxy.headers import SET_COOKIE_COPY, HeaderOptions, auth_headers, u
 from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, build_services
 from idgate.sessions.base import PENDING, Pending, Session
-from idgate.sessions.cookie import MAX_CHUNKS, split_chunks
+from idgate.sessions.cookie_store import CookieSessions
 from idgate.sessions.flight import SingleFlight
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.sealing import MAX_CHUNKS, split_chunks
 from idgate.settings import ProxySettings
 
 HTML = b"text/html; charset=utf-8"

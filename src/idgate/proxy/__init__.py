@@ -32,7 +32,7 @@ The states of one sign-in::
 
 Where each decision lives: :mod:`idgate.proxy.redirects` (is this post-login target safe — the only
 place), :mod:`idgate.proxy.csrf` (the state cookie), :mod:`idgate.proxy.oidc_client` (discovery, JWKS,
-code exchange, ID token verification), :mod:`idgate.sessions.store` (the session cookie),
+code exchange, ID token verification), :mod:`idgate.sessions.cookie_store` (the session cookie),
 :mod:`idgate.proxy.app` (the thin aiohttp layer and the one error renderer), :mod:`idgate.proxy.failures`
 (which failure is which page: the one mapping). API clients skip all of
 this with a bearer JWT (``skip_jwt_bearer_tokens``): :mod:`idgate.proxy.bearer`, judged by the edge.

@@ -38,8 +38,8 @@ from idgate.proxy.oidc_client import OIDCError, ProviderClient
 from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, keep_tokens, session_for
 from idgate.sessions.base import SessionStore, SessionStoreUnavailable, new_session_id
-from idgate.sessions.cookie import join_chunks, split_chunks
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.cookie_store import CookieSessions
+from idgate.sessions.sealing import join_chunks, split_chunks
 from idgate.settings import ProxySettings
 from idgate.web import LOGO, Look, environment
 

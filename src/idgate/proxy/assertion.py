@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from idgate.sessions.base import Session
-from idgate.sessions.cookie import derive_key
+from idgate.sessions.sealing import derive_key
 
 ASSERTION_HEADER = "X-Idgate-Assertion"
 LIFETIME = 60.0

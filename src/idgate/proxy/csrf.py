@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from idgate.sessions.cookie import Sealer
+from idgate.sessions.sealing import Sealer
 from idgate.settings import ProxySettings
 
 CSRF_PURPOSE = "csrf"

@@ -34,7 +34,7 @@ from aiohttp import web
 from idgate.errors import IdgateError
 from idgate.proxy.oidc_client import IdTokenInvalid, OIDCError, ProviderUnavailable, TokenRequestRefused
 from idgate.sessions.base import SessionStoreUnavailable
-from idgate.sessions.cookie import SessionTooLarge
+from idgate.sessions.sealing import SessionTooLarge
 
 __all__ = [
     "Clears",

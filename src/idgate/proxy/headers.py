@@ -40,7 +40,7 @@ AUTH_REQUEST_ACCESS_TOKEN = "X-Auth-Request-Access-Token"
 
 DEPLOYMENT_HEADER = "X-Idgate-Deployment"
 #: ``/oauth/auth`` repeats each ``Set-Cookie`` of its answer (a refreshed session, in up to
-#: :data:`~idgate.sessions.cookie.MAX_CHUNKS` cookies) as ``X-Idgate-Set-Cookie-0``, ``-1``...: nginx
+#: :data:`~idgate.sessions.sealing.MAX_CHUNKS` cookies) as ``X-Idgate-Set-Cookie-0``, ``-1``...: nginx
 #: copies numbered headers one by one, while its ``$upstream_http_set_cookie`` holds only the first of
 #: several (before 1.23) or all of them joined with ``", "`` (1.23 and later), which no browser splits.
 SET_COOKIE_COPY = "X-Idgate-Set-Cookie-"

@@ -22,9 +22,9 @@ from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.oidc_client import IdTokenInvalid, ProviderClient, TokenRequestRefused, session_from_claims
 from idgate.sessions import open_store
 from idgate.sessions.base import Session, SessionStore
+from idgate.sessions.cookie_store import deployment_keys
 from idgate.sessions.refresh import Refresher, RefusedRefresh
 from idgate.sessions.revocations import Revocations
-from idgate.sessions.store import deployment_keys
 from idgate.settings import ProxySettings
 
 

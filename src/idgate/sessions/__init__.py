@@ -1,7 +1,7 @@
 """Proxy sessions: the record and the store protocol (:mod:`.base`), and the stores that keep them.
 
-- :mod:`.cookie` + :mod:`.store`: the session sealed into the cookie (default), keys rotate;
-- :mod:`.ticket` + :mod:`.redis`: a ticket in the cookie, the sealed session in Redis with a TTL;
+- :mod:`.sealing` + :mod:`.cookie_store`: the session sealed into the cookie (default), keys rotate;
+- :mod:`.ticket` + :mod:`.redis_store`: a ticket in the cookie, the sealed session in Redis with a TTL;
 - :mod:`.refresh`: refreshing after ``cookie_refresh`` with the refresh token, single flight;
 - :mod:`.revocations`: the ids of signed-out sessions, shared through storage, refused by every process.
 
@@ -20,10 +20,10 @@ def open_store(proxy: ProxySettings, clock: Clock, revocations: Revocations | No
     """The session store ``proxy.session_store`` names; cookie sessions are revoked on ``revocations``
     (Redis sessions are deleted instead)."""
     if proxy.session_store.startswith(("redis://", "rediss://")):
-        from idgate.sessions.redis import RedisSessions
+        from idgate.sessions.redis_store import RedisSessions
 
         return RedisSessions(proxy, proxy.session_store)
-    from idgate.sessions.store import CookieSessions
+    from idgate.sessions.cookie_store import CookieSessions
 
     return CookieSessions(proxy, clock, revocations)
 

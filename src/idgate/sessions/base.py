@@ -138,8 +138,9 @@ class SessionStoreUnavailable(IdgateError):
 class SessionStore(Protocol):
     """Where a deployment keeps its sessions; the browser's cookie holds a *value* that leads to one.
 
-    ``cookie`` (:mod:`.store`): the value is the sealed session itself. ``redis`` (:mod:`.redis`): the
-    value is a sealed ticket (session id + per-session key); the session lives sealed in Redis.
+    ``cookie`` (:mod:`.cookie_store`): the value is the sealed session itself. ``redis``
+    (:mod:`.redis_store`): the value is a sealed ticket (session id + per-session key); the session lives
+    sealed in Redis.
     Every method takes time as an input; ``fetch`` costs at most one round trip.
     """
 

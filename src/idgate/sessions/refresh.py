@@ -40,8 +40,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from idgate.sessions.base import Session, SessionStore, SessionStoreUnavailable
-from idgate.sessions.cookie import SessionTooLarge
 from idgate.sessions.flight import SingleFlight
+from idgate.sessions.sealing import SessionTooLarge
 
 log = logging.getLogger("idgate.sessions")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from idgate.sessions.cookie import NONCE_BYTES, Sealer
+from idgate.sessions.sealing import NONCE_BYTES, Sealer
 
 TICKET_PURPOSE = "ticket"
 ID_BYTES = 16

@@ -21,7 +21,7 @@ from tests.integration.sessions.test_redis_store import REDIS_URL
 from tests.many_groups import many_groups
 from tests.unit.edge.conftest import NOW, alice
 
-from idgate.sessions.cookie import MAX_CHUNKS, MAX_COOKIE_VALUE
+from idgate.sessions.sealing import MAX_CHUNKS, MAX_COOKIE_VALUE
 
 HOST = "app.test:8080"
 SESSION = "app_oauth2_proxy"

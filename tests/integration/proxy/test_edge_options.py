@@ -23,7 +23,7 @@ from tests.unit.edge.conftest import NOW, Response, alice
 
 from idgate.config.options import ProxyOptions, runtime_options
 from idgate.sessions.base import Session
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.cookie_store import CookieSessions
 
 SESSION = "app_oauth2_proxy"
 BROWSER = "Accept: text/html\r\n"

@@ -13,7 +13,7 @@ from tests.integration.proxy.edge_world import cookie_pairs, edge_world, set_coo
 from tests.many_groups import many_groups
 from tests.shared_data import shared_testdata
 
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.cookie_store import CookieSessions
 from idgate.web import CSS, LOGO
 
 CORPUS = shared_testdata("open-redirects.txt").read_text(encoding="utf-8").splitlines()

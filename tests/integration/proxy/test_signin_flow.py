@@ -16,7 +16,7 @@ from tests.shared_data import shared_testdata
 from idgate.clock import FrozenClock
 from idgate.proxy.app import build_signin_app
 from idgate.proxy.csrf import LoginStateCookie
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.cookie_store import CookieSessions
 from idgate.settings import ProxySettings
 
 HOST = "grafana.test"

@@ -20,7 +20,7 @@ from tests.unit.edge.conftest import (
 from idgate.clock import FrozenClock
 from idgate.edge.routes import RouteTable
 from idgate.edge.server import start_edge
-from idgate.sessions.redis import RedisSessions
+from idgate.sessions.redis_store import RedisSessions
 from idgate.settings import Settings
 
 

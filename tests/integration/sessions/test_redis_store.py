@@ -15,7 +15,7 @@ from tests.conformance.sessions import NOW, SessionStoreConformance, alice, prox
 
 from idgate.clock import FrozenClock
 from idgate.sessions.base import PENDING, SessionStore, SessionStoreUnavailable
-from idgate.sessions.redis import RedisSessions
+from idgate.sessions.redis_store import RedisSessions
 from idgate.settings import ProxySettings
 
 REDIS_URL = os.environ.get("IDGATE_TEST_REDIS", "redis://127.0.0.1:6379/0")

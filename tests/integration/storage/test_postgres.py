@@ -61,7 +61,7 @@ async def test_garbage_collection_runs_in_one_replica_at_a_time(database_url: st
     from tests.conformance.storage import auth_request
 
     from idgate.storage.base import AuthRequest
-    from idgate.storage.sql.backend import GC_LOCK_ID
+    from idgate.storage.sql.postgres import GC_LOCK_ID
 
     storage = await open_storage(database_url)
     await storage.create(auth_request(expires_at=10.0))
@@ -78,9 +78,9 @@ async def test_garbage_collection_runs_in_one_replica_at_a_time(database_url: st
 
 
 async def test_the_pool_size_comes_from_the_config(database_url: str) -> None:
-    from idgate.storage.sql.backend import SqlStorage
+    from idgate.storage.sql.postgres import PostgresStorage
 
     storage = await open_storage(database_url, pool_size=3)
-    assert isinstance(storage, SqlStorage)
+    assert isinstance(storage, PostgresStorage)
     assert storage.engine.pool.size() == 3  # type: ignore[attr-defined]
     await storage.close()

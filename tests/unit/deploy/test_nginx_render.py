@@ -12,7 +12,7 @@ from tests.unit.deploy.support import INPUTS, check_golden, load
 
 from idgate.config import load_config
 from idgate.deploy.nginx import NginxOptions, render_nginx
-from idgate.sessions.cookie import MAX_CHUNKS
+from idgate.sessions.sealing import MAX_CHUNKS
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

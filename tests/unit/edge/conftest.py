@@ -21,7 +21,7 @@ from idgate.edge.pool import parse_upstream
 from idgate.edge.routes import RouteTable
 from idgate.edge.server import EdgeServer, start_edge
 from idgate.sessions.base import Session
-from idgate.sessions.cookie import Sealer
+from idgate.sessions.sealing import Sealer
 from idgate.settings import ProviderSettings, ProxySettings, Settings
 
 KEY = b"0123456789abcdef0123456789abcdef"

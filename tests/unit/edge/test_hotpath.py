@@ -7,7 +7,7 @@ import json
 import pytest
 from tests.unit.edge.conftest import NOW, Client, Env, alice, seal
 
-from idgate.sessions.cookie import split_chunks
+from idgate.sessions.sealing import split_chunks
 
 BROWSER = "Accept: text/html,application/xhtml+xml\r\n"
 

@@ -8,7 +8,7 @@ import hashlib
 from idgate.clock import FrozenClock
 from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie, pkce_challenge
 from idgate.sessions.base import Session
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.cookie_store import CookieSessions
 from idgate.settings import ProxySettings
 
 KEY = b"0123456789abcdef0123456789abcdef"

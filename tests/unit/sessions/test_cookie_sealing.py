@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from idgate.clock import FrozenClock
 from idgate.sessions.base import Session
-from idgate.sessions.cookie import (
+from idgate.sessions.cookie_store import CookieSessions
+from idgate.sessions.sealing import (
     DEFLATE_ABOVE,
     DEFLATED,
     MAX_CHUNKS,
@@ -28,7 +29,6 @@ from idgate.sessions.cookie import (
     join_chunks,
     split_chunks,
 )
-from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
 
 KEY = b"0123456789abcdef0123456789abcdef"

@@ -6,7 +6,7 @@ from tests.conformance.sessions import SessionStoreConformance
 
 from idgate.clock import FrozenClock
 from idgate.sessions.base import SessionStore
-from idgate.sessions.store import CookieSessions
+from idgate.sessions.cookie_store import CookieSessions
 from idgate.settings import ProxySettings
 
 

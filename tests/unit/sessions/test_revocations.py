@@ -15,8 +15,8 @@ from tests.conformance.sessions import NOW, alice, proxy
 
 from idgate.clock import FrozenClock
 from idgate.errors import StorageError
+from idgate.sessions.cookie_store import CookieSessions, legacy_id
 from idgate.sessions.revocations import LOOKBACK, MARGIN, Revocations
-from idgate.sessions.store import CookieSessions, legacy_id
 from idgate.storage import Storage, open_storage
 
 LIFETIME = 168 * 3600.0  # cookie_expire's default

@@ -14,7 +14,7 @@ from idgate.errors import StorageError
 from idgate.storage.sql.sqlite import MEMORY, SqliteStorage, open_sqlite
 
 if TYPE_CHECKING:
-    from idgate.storage.sql.backend import SqlStorage
+    from idgate.storage.sql.postgres import PostgresStorage
 
 __all__ = ["SqliteStorage", "async_url", "open_sql", "sqlite_path"]
 
@@ -45,7 +45,7 @@ def sqlite_path(url: str) -> str:
     return str(Path(path).expanduser())
 
 
-async def open_sql(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> SqliteStorage | SqlStorage:
+async def open_sql(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> SqliteStorage | PostgresStorage:
     """Connect, create the SQLite file's directory if needed, run migrations.
 
     ``pool_size``: PostgreSQL connections kept per process (as many again may open under load).
@@ -63,16 +63,16 @@ async def open_sql(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> SqliteSto
     return await _open_postgres(url, pool_size)
 
 
-async def _open_postgres(url: str, pool_size: int) -> SqlStorage:
+async def _open_postgres(url: str, pool_size: int) -> PostgresStorage:
     from sqlalchemy.engine import make_url
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from idgate.storage.sql.backend import SqlStorage
     from idgate.storage.sql.migrate import upgrade
+    from idgate.storage.sql.postgres import PostgresStorage
 
     kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
     engine = create_async_engine(make_url(async_url(url)), **kwargs)
-    storage = SqlStorage(engine)
+    storage = PostgresStorage(engine)
     try:
         await upgrade(engine)
     except Exception as exc:

@@ -1,6 +1,6 @@
 """The SQLite backend, on :mod:`sqlite3` alone: no SQLAlchemy or Alembic in a running process.
 
-Each operation is one function of :mod:`.sqlite_fast`. It runs on the event loop's own connection when
+Each operation is one function of :mod:`.sqlite_operations`. It runs on the event loop's own connection when
 the database is free (tens of µs, no thread hop), and otherwise -- another connection holds the write
 lock: another process of this host, or this process's worker -- in one worker thread whose connection
 waits for the lock (its busy timeout), never the loop. Every operation tries the loop's connection first
@@ -35,7 +35,7 @@ from idgate.errors import AlreadyExists, Conflict, NotFound, StorageError
 from idgate.progress import step
 from idgate.storage.base import GarbageCollected, R, Record, check_indexed
 from idgate.storage.codec import decode
-from idgate.storage.sql import sqlite_fast
+from idgate.storage.sql import sqlite_operations
 from idgate.storage.sql.names import SCHEMA_HEAD
 from idgate.storage.sql.timing import timed
 
@@ -44,15 +44,15 @@ UPDATE_ATTEMPTS = 30
 #: the last one once, however often it was written: measured here with a code exchange's inserts, 85 writes
 #: apart cost 213 µs per write, 512 apart 177 µs (a WAL of up to ~25 MB; SQLite's own default is ~80).
 CHECKPOINT_EVERY = 512
-#: The operations of :mod:`.sqlite_fast` that write (and so grow the WAL).
+#: The operations of :mod:`.sqlite_operations` that write (and so grow the WAL).
 _WRITES = frozenset(
     {
-        sqlite_fast.create,
-        sqlite_fast.update,
-        sqlite_fast.delete,
-        sqlite_fast.execute_count,
-        sqlite_fast.collect,
-        sqlite_fast.revoke_session,
+        sqlite_operations.create,
+        sqlite_operations.update,
+        sqlite_operations.delete,
+        sqlite_operations.execute_count,
+        sqlite_operations.collect,
+        sqlite_operations.revoke_session,
     }
 )
 MEMORY = ":memory:"
@@ -66,14 +66,14 @@ def _errors(kind: str) -> Iterator[None]:
     """sqlite3's exceptions as :mod:`idgate.errors`."""
     try:
         yield
-    except sqlite_fast.Missing:
+    except sqlite_operations.Missing:
         raise NotFound(f"{kind} not found") from None
-    except sqlite_fast.Changed:
+    except sqlite_operations.Changed:
         raise Conflict("concurrent update") from None
     except sqlite3.IntegrityError as exc:
         raise AlreadyExists(str(exc)) from None
     except sqlite3.OperationalError as exc:
-        if sqlite_fast.busy(exc):
+        if sqlite_operations.busy(exc):
             raise Conflict("concurrent transaction") from exc
         raise StorageError(f"storage failed: {type(exc).__name__}") from exc
     except sqlite3.Error as exc:
@@ -103,7 +103,7 @@ class SqliteStorage:
             if self._memory:
                 self._direct = sqlite3.connect(MEMORY, check_same_thread=False)
             else:
-                self._direct = sqlite_fast.open_direct(self._path)
+                self._direct = sqlite_operations.open_direct(self._path)
             self._thread = threading.get_ident()
         if not self._memory and self._thread != threading.get_ident():
             return None  # used from another thread (a CLI helper, a test): take the worker
@@ -120,7 +120,7 @@ class SqliteStorage:
                     try:
                         result = fn(direct, *args)
                     except sqlite3.OperationalError as exc:
-                        if self._memory or not sqlite_fast.busy(exc):
+                        if self._memory or not sqlite_operations.busy(exc):
                             raise
                     else:
                         if fn in _WRITES:
@@ -137,7 +137,7 @@ class SqliteStorage:
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """In the worker thread: its connection, opened there on first use."""
         if self._worker_conn is None:
-            self._worker_conn = sqlite_fast.open_worker(self._path)
+            self._worker_conn = sqlite_operations.open_worker(self._path)
         return fn(self._worker_conn, *args)
 
     def _count_write(self) -> None:
@@ -147,7 +147,7 @@ class SqliteStorage:
 
     async def _run_checkpoint(self) -> None:
         try:
-            await self._in_worker(sqlite_fast.checkpoint)
+            await self._in_worker(sqlite_operations.checkpoint)
         except sqlite3.Error:
             pass  # the next one tries again; the WAL only grows meanwhile
         finally:
@@ -158,18 +158,20 @@ class SqliteStorage:
     @timed("create")
     async def create(self, *records: Record) -> None:
         if records:
-            await self._run(records[0].KIND, sqlite_fast.create, records)
+            await self._run(records[0].KIND, sqlite_operations.create, records)
 
     @timed("get")
     async def get(self, kind: type[R], id: str) -> R:
-        data = await self._run(kind.KIND, sqlite_fast.get, kind, id)
+        data = await self._run(kind.KIND, sqlite_operations.get, kind, id)
         if data is None:
             raise NotFound(f"{kind.KIND} not found")
         return decode(kind, data)
 
     @timed("list")
     async def list(self, kind: type[R]) -> builtins.list[R]:
-        texts = await self._run(kind.KIND, sqlite_fast.select_all, sqlite_fast.statements(kind).list, ())
+        texts = await self._run(
+            kind.KIND, sqlite_operations.select_all, sqlite_operations.statements(kind).list, ()
+        )
         return [decode(kind, t) for t in texts]
 
     @timed("update")
@@ -178,7 +180,7 @@ class SqliteStorage:
     ) -> R:
         for attempt in range(UPDATE_ATTEMPTS):
             try:
-                new: R = await self._run(kind.KIND, sqlite_fast.update, kind, id, fn, create)
+                new: R = await self._run(kind.KIND, sqlite_operations.update, kind, id, fn, create)
                 return new
             except Conflict:
                 jitter = random.uniform(0.001, 0.004)  # noqa: S311 - a pause, not a secret
@@ -187,27 +189,27 @@ class SqliteStorage:
 
     @timed("delete")
     async def delete(self, kind: type[R], id: str) -> None:
-        if await self._run(kind.KIND, sqlite_fast.delete, kind, id) != 1:
+        if await self._run(kind.KIND, sqlite_operations.delete, kind, id) != 1:
             raise NotFound(f"{kind.KIND} not found")
 
     @timed("find")
     async def find(self, kind: type[R], **equals: str) -> builtins.list[R]:
         check_indexed(kind, equals)
-        sql = sqlite_fast.where_sql(kind, "select", tuple(equals))
-        texts = await self._run(kind.KIND, sqlite_fast.select_all, sql, tuple(equals.values()))
+        sql = sqlite_operations.where_sql(kind, "select", tuple(equals))
+        texts = await self._run(kind.KIND, sqlite_operations.select_all, sql, tuple(equals.values()))
         return [decode(kind, t) for t in texts]
 
     @timed("delete_where")
     async def delete_where(self, kind: type[R], **equals: str) -> int:
         check_indexed(kind, equals)
-        sql = sqlite_fast.where_sql(kind, "delete", tuple(equals))
-        count: int = await self._run(kind.KIND, sqlite_fast.execute_count, sql, tuple(equals.values()))
+        sql = sqlite_operations.where_sql(kind, "delete", tuple(equals))
+        count: int = await self._run(kind.KIND, sqlite_operations.execute_count, sql, tuple(equals.values()))
         return count
 
     @timed("garbage_collect")
     async def garbage_collect(self, now: float) -> GarbageCollected:
         if self._gc_lock_file is None:
-            return GarbageCollected(await self._run("gc", sqlite_fast.collect, now))
+            return GarbageCollected(await self._run("gc", sqlite_operations.collect, now))
         fd = os.open(self._gc_lock_file, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
@@ -216,19 +218,19 @@ class SqliteStorage:
                 return GarbageCollected(skipped=True)
             # a whole sweep may hold the write lock for a while: in the worker, never on the loop
             with _errors("gc"):
-                removed: dict[str, int] = await self._in_worker(sqlite_fast.collect, now)
+                removed: dict[str, int] = await self._in_worker(sqlite_operations.collect, now)
             return GarbageCollected(removed)
         finally:
             os.close(fd)  # releases the lock
 
     @timed("revoke_session")
     async def revoke_session(self, id: str, revoked_at: float, expires_at: float) -> None:
-        await self._run("revoked_session", sqlite_fast.revoke_session, id, revoked_at, expires_at)
+        await self._run("revoked_session", sqlite_operations.revoke_session, id, revoked_at, expires_at)
 
     @timed("revoked_sessions")
     async def revoked_sessions(self, since: float, now: float) -> builtins.list[tuple[str, float]]:
         found: builtins.list[tuple[str, float]] = await self._run(
-            "revoked_session", sqlite_fast.revoked_sessions, since, now
+            "revoked_session", sqlite_operations.revoked_sessions, since, now
         )
         return found
 
@@ -255,7 +257,7 @@ async def open_sqlite(path: str) -> SqliteStorage:
         _migrate(connection)
         return storage
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if sqlite_fast.schema_revision(path) != SCHEMA_HEAD:
+    if sqlite_operations.schema_revision(path) != SCHEMA_HEAD:
         await asyncio.to_thread(_migrate_file, path)
     return SqliteStorage(path)
 
@@ -267,7 +269,7 @@ async def migrate_apart(path: str) -> None:
     fails."""
     if path == MEMORY:
         return
-    current = sqlite_fast.schema_revision(path)
+    current = sqlite_operations.schema_revision(path)
     if current == SCHEMA_HEAD:
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -297,7 +299,7 @@ def _migrate_file(path: str) -> None:
     fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        conn = sqlite_fast.open_worker(path)
+        conn = sqlite_operations.open_worker(path)
         try:
             _migrate(conn)
         finally:

@@ -28,7 +28,8 @@ from time import perf_counter
 from idgate.clock import Clock
 from idgate.durations import SESSION_STORE
 from idgate.sessions.base import Pending, Session
-from idgate.sessions.cookie import (
+from idgate.sessions.revocations import Revocations
+from idgate.sessions.sealing import (
     MAX_SEALED,
     Sealer,
     SessionTooLarge,
@@ -38,7 +39,6 @@ from idgate.sessions.cookie import (
     join_chunks,
     split_chunks,
 )
-from idgate.sessions.revocations import Revocations
 from idgate.settings import ProxySettings
 
 SESSION_PURPOSE = "session"
@@ -98,7 +98,7 @@ class CookieSessions:
     def seal(self, session: Session) -> str:
         """The cookie value for ``session`` (before chunking), its bytes deflated when long.
 
-        Raises :class:`~idgate.sessions.cookie.SessionTooLarge` when even so it needs more cookies than a
+        Raises :class:`~idgate.sessions.sealing.SessionTooLarge` when even so it needs more cookies than a
         browser is given (the sign-in answers a page; the operator is told to use Redis sessions).
         """
         started = perf_counter()

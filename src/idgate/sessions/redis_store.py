@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 
 from idgate.durations import SESSION_STORE, Timer
 from idgate.sessions.base import PENDING, Pending, Session, SessionStoreUnavailable
-from idgate.sessions.store import deployment_keys
+from idgate.sessions.cookie_store import deployment_keys
 from idgate.sessions.ticket import Ticket, TicketSealer
 from idgate.settings import ProxySettings
 

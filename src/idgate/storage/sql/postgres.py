@@ -2,7 +2,7 @@
 
 Foreign exceptions are translated here, at one boundary, into :mod:`idgate.errors`.
 
-Concurrency: :meth:`SqlStorage.update` is an optimistic compare-and-swap on the row's ``version``. Under
+Concurrency: :meth:`PostgresStorage.update` is an optimistic compare-and-swap on the row's ``version``. Under
 PostgreSQL's READ COMMITTED, a second writer's ``UPDATE ... WHERE version = v`` waits for the first,
 then matches no row and runs ``fn`` again on the new state. A round that loses (or a serialization
 failure / deadlock the database reports) is retried with a growing, jittered pause; only after
@@ -44,7 +44,7 @@ def _retryable(exc: DBAPIError) -> bool:
     return code in _RETRYABLE_SQLSTATES
 
 
-class SqlStorage:
+class PostgresStorage:
     """:class:`~idgate.storage.base.Storage` on an :class:`~sqlalchemy.ext.asyncio.AsyncEngine`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
