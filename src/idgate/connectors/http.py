@@ -38,7 +38,6 @@ __all__ = [
     "derive_secret",
     "get_pages",
     "next_link",
-    "pkce_challenge",
     "request_json",
     "ssl_context",
     "token_request",
@@ -259,12 +258,6 @@ def derive_secret(key: bytes, purpose: str, state: str) -> str:
     """A 43-character URL-safe secret for ``purpose`` (``pkce``, ``nonce``) bound to this ``state``."""
     mac = hmac.new(key, purpose.encode() + b"\x00" + state.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
-
-
-def pkce_challenge(verifier: str) -> str:
-    """The ``S256`` code challenge of ``verifier`` (RFC 7636 §4.2)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def callback_params(query: Mapping[str, str], upstream: str) -> tuple[str, str]:

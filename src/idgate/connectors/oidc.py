@@ -46,11 +46,11 @@ from idgate.connectors.http import (
     callback_params,
     derive_key,
     derive_secret,
-    pkce_challenge,
     request_json,
     token_request,
     upstream_tls,
 )
+from idgate.oauth2.pkce import s256
 from idgate.proxy.oidc_client import (
     OIDCError,
     ProviderMetadata,
@@ -321,7 +321,7 @@ class OIDCConnector:
         verifier = derive_secret(self._key, "pkce", state)
         if self.config.pkceChallenge == "plain":
             return verifier, "plain"
-        return pkce_challenge(verifier), "S256"
+        return s256(verifier), "S256"
 
     def login_url(self, scopes: tuple[str, ...], callback_url: str, state: str) -> str:
         if self._metadata is None and not self.config.providerDiscoveryOverrides.authURL:

@@ -9,13 +9,13 @@ compares ``state`` in constant time. Pure: time and randomness are inputs.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from idgate.oauth2.pkce import s256
 from idgate.sessions.sealing import Sealer
 from idgate.settings import ProxySettings
 
@@ -25,12 +25,6 @@ LOGIN_TTL = 15 * 60.0
 
 def _token(random: Callable[[int], bytes], size: int = 32) -> str:
     return base64.urlsafe_b64encode(random(size)).rstrip(b"=").decode("ascii")
-
-
-def pkce_challenge(verifier: str) -> str:
-    """``S256`` code challenge of a PKCE verifier (RFC 7636 §4.2)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +50,7 @@ class LoginState:
 
     @property
     def code_challenge(self) -> str:
-        return pkce_challenge(self.verifier)
+        return s256(self.verifier)
 
     def matches(self, state: str) -> bool:
         """Constant-time comparison with the ``state`` the provider sent back."""

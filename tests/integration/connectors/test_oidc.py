@@ -18,8 +18,8 @@ from tests.fakes.tls import CertAuthority, make_ca
 
 from idgate.clock import SystemClock
 from idgate.connectors.errors import CallbackInvalid, LoginRefused, UpstreamFailed
-from idgate.connectors.http import pkce_challenge
 from idgate.connectors.oidc import OIDCConfig, OIDCConnector
+from idgate.oauth2.pkce import s256
 
 USERS = {
     "alice": {
@@ -116,7 +116,7 @@ async def test_sends_nonce_pkce_and_prompt(origin: str, http: aiohttp.ClientSess
     assert q["scope"] == "openid profile email offline_access"
     other = dict(parse_qsl(urlsplit(conn.login_url(SCOPES, CALLBACK, "st-2")).query))
     assert other["nonce"] != q["nonce"] and other["code_challenge"] != q["code_challenge"]
-    assert "nonce" not in pkce_challenge(q["nonce"])
+    assert "nonce" not in s256(q["nonce"])
 
 
 async def test_wrong_nonce_is_rejected(origin: str, http: aiohttp.ClientSession, fake: FakeOIDC) -> None:

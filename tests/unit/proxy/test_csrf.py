@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 from idgate.clock import FrozenClock
-from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie, pkce_challenge
+from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie
 from idgate.sessions.base import Session
 from idgate.sessions.cookie_store import CookieSessions
 from idgate.settings import ProxySettings
@@ -43,8 +43,8 @@ def test_fresh_values_are_random_and_long() -> None:
 
 
 def test_pkce_s256_matches_rfc7636_appendix_b() -> None:
-    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    assert pkce_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    state = LoginState("s", "n", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "/", 0)
+    assert state.code_challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     expected = base64.urlsafe_b64encode(hashlib.sha256(b"v").digest()).rstrip(b"=").decode()
     assert LoginState("s", "n", "v", "/", 0).code_challenge == expected
 
