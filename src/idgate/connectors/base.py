@@ -1,16 +1,28 @@
 """Connectors: how the provider learns who a person is, as small capability protocols (Dex's
-``connector.go``).
+``connector.go``), and how a connector type is declared.
 
 A connector implements the protocols it can honour, nothing more; the provider asks with
 ``isinstance(conn, PasswordConnector)`` (they are runtime-checkable) before it shows a password form, and
 ``isinstance(conn, RefreshConnector)`` before it issues a refresh token.
+
+Each connector module declares its type once, as ``TYPE = ConnectorType(name=..., config=..., open=...)``
+(:class:`ConnectorType`); :mod:`.registry` lists the modules and builds connectors from their declarations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from idgate.clock import Clock
+    from idgate.errors import Loc
+    from idgate.net import HTTPClient
+    from idgate.settings import ConnectorSettings
+    from idgate.storage.base import Storage
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +128,31 @@ class ClosableConnector(Connector, Protocol):
     """Holds resources of its own (an LDAP connection pool) to release when the provider stops."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorServices:
+    """What the provider shares with the connectors it builds: its storage (``local``'s passwords), its
+    clock, and the outbound HTTP client (:mod:`idgate.net`)."""
+
+    storage: Storage
+    clock: Clock
+    http: HTTPClient
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorType(Generic[C]):
+    """A connector type, as its module declares it (``TYPE``) for :mod:`.registry`.
+
+    ``name`` is the ``dex.connectors[].type`` it answers to. ``config`` is the typed model of its
+    ``config`` block (a :class:`~idgate.connectors.config.ConnectorConfig` with Dex's key spellings), or
+    ``None`` for a type that takes no keys (``local``: a server whose connectors are all local never loads
+    pydantic). ``open(entry, config, services, at)`` builds one connector from its entry (id, name), its
+    parsed ``config`` block (``None`` without a model), the shared services and the YAML location of the
+    block; it opens no sockets, and raises :class:`~idgate.errors.ConfigError` for a file the block names
+    that cannot be used (``rootCA``, ``serviceAccountFilePath``).
+    """
+
+    name: str
+    config: type[C] | None
+    open: Callable[[ConnectorSettings, C, ConnectorServices, Loc], Connector]

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 
 from idgate.config.translate import problems_from
 from idgate.config.types import Strict, did_you_mean
-from idgate.errors import ConfigError, Loc, Problem
+from idgate.errors import ConfigError, Loc, Problem, format_path
 
-__all__ = ["ConnectorConfig", "fold_keys", "parse_config", "validate_config"]
+__all__ = ["ConnectorConfig", "NoKeys", "config_problem", "fold_keys", "parse_config", "validate_config"]
 
 C = TypeVar("C", bound="ConnectorConfig")
 
@@ -40,8 +40,14 @@ class ConnectorConfig(Strict):
         return f"unknown key '{key}'{hint}"
 
 
-class LocalConfig(ConnectorConfig):
-    """``local`` takes no config keys (its users are ``staticPasswords`` and ``idgate user add``)."""
+class NoKeys(ConnectorConfig):
+    """The ``config`` of a connector type that takes no keys (``local``: its users are ``staticPasswords``
+    and ``idgate user add``)."""
+
+
+def config_problem(at: Loc, message: str) -> ConfigError:
+    """A :class:`ConfigError` about the key at ``at`` (a file it names cannot be used ...)."""
+    return ConfigError([Problem(format_path(at), message)])
 
 
 def _model_of(annotation: Any) -> type[Strict] | None:

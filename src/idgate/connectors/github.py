@@ -26,15 +26,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlencode
 
-import aiohttp
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from idgate.connectors.base import Identity
-from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.base import Connector, ConnectorServices, ConnectorType, Identity
+from idgate.connectors.config import ConnectorConfig, config_problem
 from idgate.connectors.email import checked_email
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.http import callback_params, get_pages, request_json, ssl_context, token_request
+from idgate.errors import Loc
+from idgate.net import HTTPClient
+from idgate.settings import ConnectorSettings
 
 __all__ = ["GitHubConfig", "GitHubConnector", "GitHubOrg"]
 
@@ -75,6 +77,16 @@ class GitHubConfig(ConnectorConfig):
     def required_orgs(self) -> list[GitHubOrg]:
         """The configured organisations (the legacy ``org`` as a one-entry list)."""
         return self.orgs or ([GitHubOrg(name=self.org)] if self.org else [])
+
+
+def _open(entry: ConnectorSettings, config: GitHubConfig, services: ConnectorServices, at: Loc) -> Connector:
+    try:
+        return GitHubConnector(entry.id, entry.name, config, services.http)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise config_problem((*at, "rootCA"), f"cannot use the CA certificate: {exc}") from exc
+
+
+TYPE = ConnectorType(name="github", config=GitHubConfig, open=_open)
 
 
 def email_matches(email: str, domain: str) -> bool:
@@ -141,7 +153,7 @@ def groups_for(
 class GitHubConnector:
     """GitHub as a :class:`CallbackConnector` and :class:`RefreshConnector`."""
 
-    def __init__(self, id: str, name: str, config: GitHubConfig, http: aiohttp.ClientSession) -> None:
+    def __init__(self, id: str, name: str, config: GitHubConfig, http: HTTPClient) -> None:
         self._id, self._name, self.config, self._http = id, name or "GitHub", config, http
         host = config.hostName.rstrip("/")
         if host and "://" not in host:

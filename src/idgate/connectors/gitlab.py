@@ -18,14 +18,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 from pydantic import Field
 
-from idgate.connectors.base import Identity
+from idgate.connectors.base import Connector, ConnectorServices, ConnectorType, Identity
 from idgate.connectors.config import ConnectorConfig
 from idgate.connectors.email import checked_email
 from idgate.connectors.errors import CallbackInvalid, LoginRefused, UpstreamFailed
 from idgate.connectors.http import callback_params, request_json, token_request
+from idgate.errors import Loc
+from idgate.net import HTTPClient
+from idgate.settings import ConnectorSettings
 
 __all__ = ["GitLabConfig", "GitLabConnector", "groups_with_permissions"]
 
@@ -43,6 +45,13 @@ class GitLabConfig(ConnectorConfig):
     groups: list[str] = Field(default_factory=list)
     useLoginAsID: bool = False
     getGroupsPermission: bool = False
+
+
+def _open(entry: ConnectorSettings, config: GitLabConfig, services: ConnectorServices, at: Loc) -> Connector:
+    return GitLabConnector(entry.id, entry.name, config, services.http)
+
+
+TYPE = ConnectorType(name="gitlab", config=GitLabConfig, open=_open)
 
 
 def groups_with_permissions(userinfo: Mapping[str, Any], permissions: bool) -> list[str]:
@@ -64,7 +73,7 @@ def groups_with_permissions(userinfo: Mapping[str, Any], permissions: bool) -> l
 class GitLabConnector:
     """GitLab as a :class:`CallbackConnector` and :class:`RefreshConnector`."""
 
-    def __init__(self, id: str, name: str, config: GitLabConfig, http: aiohttp.ClientSession) -> None:
+    def __init__(self, id: str, name: str, config: GitLabConfig, http: HTTPClient) -> None:
         self._id, self._name, self.config, self._http = id, name or "GitLab", config, http
         self._base = config.baseURL.rstrip("/")
 

@@ -25,17 +25,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from pydantic import Field
 
 from idgate.clock import Clock
-from idgate.connectors.base import Identity
-from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.base import Connector, ConnectorServices, ConnectorType, Identity
+from idgate.connectors.config import ConnectorConfig, config_problem
 from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.connectors.http import request_json, token_request
 from idgate.connectors.oidc import OIDCConfig, OIDCConnector
+from idgate.errors import Loc
+from idgate.net import HTTPClient
+from idgate.settings import ConnectorSettings
 
 __all__ = ["GOOGLE_ISSUER", "GoogleConfig", "GoogleConnector", "ServiceAccount"]
 
@@ -62,6 +64,28 @@ class GoogleConfig(ConnectorConfig):
     domainToAdminEmail: dict[str, str] = Field(default_factory=dict)
     fetchTransitiveGroupMembership: bool = False
     promptType: str | None = None
+
+
+def _open(entry: ConnectorSettings, config: GoogleConfig, services: ConnectorServices, at: Loc) -> Connector:
+    account = None
+    if config.serviceAccountFilePath:
+        try:
+            account = ServiceAccount.from_file(config.serviceAccountFilePath)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            reason = (
+                exc.strerror
+                if isinstance(exc, OSError) and exc.strerror
+                else "not a service-account key file"
+            )
+            raise config_problem(
+                (*at, "serviceAccountFilePath"), f"cannot use {config.serviceAccountFilePath}: {reason}"
+            ) from exc
+    return GoogleConnector(
+        entry.id, entry.name, config, services.http, services.clock, service_account=account
+    )
+
+
+TYPE = ConnectorType(name="google", config=GoogleConfig, open=_open)
 
 
 class ServiceAccount:
@@ -104,7 +128,7 @@ class GoogleConnector(OIDCConnector):
         id: str,
         name: str,
         config: GoogleConfig,
-        http: aiohttp.ClientSession,
+        http: HTTPClient,
         clock: Clock,
         *,
         service_account: ServiceAccount | None = None,

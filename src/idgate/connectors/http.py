@@ -1,8 +1,10 @@
-"""Outbound HTTP shared by the callback connectors: JSON requests, ``Link`` pagination, OAuth 2.0 code and
-refresh-token exchanges, PKCE and per-login secrets derived from the ``state``.
+"""What the callback connectors share over HTTP: JSON requests, ``Link`` pagination, OAuth 2.0 code and
+refresh-token exchanges, TLS contexts from Dex's CA keys, PKCE and per-login secrets derived from the
+``state``. The requests themselves are :mod:`idgate.net`'s (the one owner of aiohttp's client).
 
-Every network or format failure becomes :class:`~idgate.connectors.errors.UpstreamFailed` here, at one
-boundary; a reason names the endpoint's purpose ("GitHub /user/orgs"), never a token or code.
+Every network or format failure (:class:`~idgate.net.NetError`, a 5xx, an unusable body) becomes
+:class:`~idgate.connectors.errors.UpstreamFailed` here, at one boundary; a reason names the endpoint's
+purpose ("GitHub /user/orgs"), never a token or code.
 
 **Per-login secrets.** The callback protocol carries only ``state`` from :meth:`login_url` to
 :meth:`handle_callback`, and replicas share no memory. So the PKCE verifier (RFC 7636) and the OIDC nonce are
@@ -16,19 +18,16 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import aiohttp
+from typing import Any, Literal
 
 from idgate.connectors.errors import CallbackInvalid, UpstreamFailed
-from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, read_limited
+from idgate.net import BodyTooLarge, HTTPClient, TLSError, TransportError, get_json, post_form
 
 __all__ = [
     "MAX_PAGES",
@@ -45,7 +44,6 @@ __all__ = [
 ]
 
 MAX_PAGES = 50  # x 100 per page: more orgs or teams than this is an answer we do not trust
-TIMEOUT = aiohttp.ClientTimeout(total=15.0, connect=5.0)
 
 
 def ssl_context(ca_file: str | None = None, ca_data: str | None = None) -> ssl.SSLContext | None:
@@ -127,8 +125,8 @@ class Response:
 
 
 async def request_json(
-    http: aiohttp.ClientSession,
-    method: str,
+    http: HTTPClient,
+    method: Literal["GET", "POST"],
     url: str,
     *,
     what: str,
@@ -136,34 +134,24 @@ async def request_json(
     data: Mapping[str, str] | None = None,
     tls: ssl.SSLContext | None = None,
 ) -> Response:
-    """One request expecting JSON, its body read whole (:func:`~idgate.net.read_limited`). Network errors,
-    an answer over :data:`~idgate.net.MAX_RESPONSE_BYTES` and 5xx raise :class:`UpstreamFailed`; 4xx are
-    returned."""
-    hdrs = {"Accept": "application/json", **(headers or {})}
-    kwargs: dict[str, Any] = {"headers": hdrs, "timeout": TIMEOUT}
-    if data is not None:
-        kwargs["data"] = dict(data)
-    if tls is not None:
-        kwargs["ssl"] = tls
+    """A ``GET``, or a ``POST`` of the form ``data``, expecting JSON (:func:`idgate.net.get_json`,
+    :func:`idgate.net.post_form`: the body read whole, at most :data:`~idgate.net.MAX_RESPONSE_BYTES`).
+    A failed request, an answer over the limit and 5xx raise :class:`UpstreamFailed`; 4xx are returned."""
     try:
-        async with http.request(method, url, **kwargs) as resp:
-            raw = await read_limited(resp, MAX_RESPONSE_BYTES)
-            status, link = resp.status, resp.headers.get("Link", "")
+        if method == "POST":
+            reply = await post_form(http, url, data or {}, headers=headers, tls=tls)
+        else:
+            reply = await get_json(http, url, headers=headers, tls=tls)
     except BodyTooLarge as exc:
         raise UpstreamFailed(f"{what}: {exc}") from exc
-    except aiohttp.ClientConnectorCertificateError as exc:
-        raise UpstreamFailed(f"{what}: TLS certificate not trusted") from exc
-    except (ssl.SSLError, aiohttp.ClientSSLError) as exc:
-        raise UpstreamFailed(f"{what}: TLS failed ({type(exc).__name__})") from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise UpstreamFailed(f"{what}: unreachable ({type(exc).__name__})") from exc
-    if status >= 500:
-        raise UpstreamFailed(f"{what}: answered HTTP {status}")
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = None
-    return Response(status, body, link)
+    except TLSError as exc:
+        reason = "TLS certificate not trusted" if exc.untrusted else f"TLS failed ({exc.cause})"
+        raise UpstreamFailed(f"{what}: {reason}") from exc
+    except TransportError as exc:
+        raise UpstreamFailed(f"{what}: unreachable ({exc.cause})") from exc
+    if reply.status >= 500:
+        raise UpstreamFailed(f"{what}: answered HTTP {reply.status}")
+    return Response(reply.status, reply.json(), reply.headers.get("Link", ""))
 
 
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
@@ -181,7 +169,7 @@ def next_link(header: str) -> str | None:
 
 
 async def get_pages(
-    http: aiohttp.ClientSession,
+    http: HTTPClient,
     url: str,
     *,
     what: str,
@@ -217,7 +205,7 @@ def _error_hint(body: Any) -> str:
 
 
 async def token_request(
-    http: aiohttp.ClientSession,
+    http: HTTPClient,
     url: str,
     form: Mapping[str, str],
     *,

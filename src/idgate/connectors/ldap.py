@@ -39,11 +39,13 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Self
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from idgate.connectors.base import Identity
-from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.base import Connector, ConnectorServices, ConnectorType, Identity
+from idgate.connectors.config import ConnectorConfig, config_problem
 from idgate.connectors.email import checked_email
 from idgate.connectors.errors import LoginRefused, UpstreamFailed, UpstreamUnavailable
 from idgate.connectors.ldap_escape import escape_filter
+from idgate.errors import Loc
+from idgate.settings import ConnectorSettings
 
 if TYPE_CHECKING:  # ldap3 (~16 MB) is imported when an LDAP connector is built, not before
     import ldap3
@@ -138,6 +140,18 @@ class LDAPConfig(ConnectorConfig):
                 "ldap_client_cert", "clientCert needs TLS (LDAPS or startTLS), not insecureNoSSL"
             )
         return self
+
+
+def _open(entry: ConnectorSettings, config: LDAPConfig, services: ConnectorServices, at: Loc) -> Connector:
+    try:
+        return LDAPConnector(entry.id, entry.name, config)
+    except ClientCertError as exc:
+        raise config_problem((*at, "clientCert"), str(exc)) from exc
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise config_problem((*at, "rootCA"), f"cannot use the CA certificate: {exc}") from exc
+
+
+TYPE = ConnectorType(name="ldap", config=LDAPConfig, open=_open)
 
 
 def _filter(base: str) -> str:

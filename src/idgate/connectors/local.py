@@ -18,10 +18,11 @@ from typing import TypeVar
 
 import bcrypt
 
-from idgate.connectors.base import Identity
+from idgate.connectors.base import Connector, ConnectorServices, ConnectorType, Identity
 from idgate.connectors.email import checked_email
 from idgate.connectors.errors import LoginRefused
-from idgate.errors import NotFound
+from idgate.errors import Loc, NotFound
+from idgate.settings import ConnectorSettings
 from idgate.storage.base import Password, Storage
 from idgate.threads import CorePool
 
@@ -59,6 +60,15 @@ def _cost(hashed: str) -> int:
     with contextlib.suppress(ValueError, IndexError):
         return int(hashed.split("$")[2])
     return _DEFAULT_COST
+
+
+def _open(entry: ConnectorSettings, config: None, services: ConnectorServices, at: Loc) -> Connector:
+    return LocalConnector(services.storage, id=entry.id, name=entry.name or "Email")
+
+
+#: ``local`` takes no ``config`` keys, so it needs no model (and a server with only local connectors
+#: never loads pydantic).
+TYPE: ConnectorType[None] = ConnectorType(name="local", config=None, open=_open)
 
 
 class LocalConnector:

@@ -33,16 +33,16 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-import aiohttp
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from idgate.clock import Clock
-from idgate.connectors.base import Identity
-from idgate.connectors.config import ConnectorConfig
+from idgate.connectors.base import Connector, ConnectorServices, ConnectorType, Identity
+from idgate.connectors.config import ConnectorConfig, config_problem
 from idgate.connectors.email import checked_email
 from idgate.connectors.errors import CallbackInvalid, LoginRefused, UpstreamFailed
 from idgate.connectors.http import (
+    CAError,
     callback_params,
     derive_key,
     derive_secret,
@@ -50,6 +50,8 @@ from idgate.connectors.http import (
     token_request,
     upstream_tls,
 )
+from idgate.errors import Loc
+from idgate.net import HTTPClient
 from idgate.oauth2.pkce import s256
 from idgate.proxy.oidc_client import (
     OIDCError,
@@ -62,6 +64,7 @@ from idgate.proxy.oidc_client import (
     parse_metadata,
     verify_id_token,
 )
+from idgate.settings import ConnectorSettings
 
 __all__ = [
     "ClaimMapping",
@@ -171,14 +174,22 @@ class OIDCConfig(ConnectorConfig):
         return value or ("sub" if info.field_name == "userIDKey" else "name")
 
 
+def _open(entry: ConnectorSettings, config: OIDCConfig, services: ConnectorServices, at: Loc) -> Connector:
+    try:
+        return OIDCConnector(entry.id, entry.name, config, services.http, services.clock)
+    except CAError as exc:
+        raise config_problem((*at, "rootCAs", exc.index), exc.message) from exc
+
+
+TYPE = ConnectorType(name="oidc", config=OIDCConfig, open=_open)
+
+
 class OIDCConnector:
     """An upstream OpenID Connect provider as a :class:`CallbackConnector` and :class:`RefreshConnector`."""
 
     upstream = "the OpenID Connect provider"
 
-    def __init__(
-        self, id: str, name: str, config: OIDCConfig, http: aiohttp.ClientSession, clock: Clock
-    ) -> None:
+    def __init__(self, id: str, name: str, config: OIDCConfig, http: HTTPClient, clock: Clock) -> None:
         self._id, self._name, self.config = id, name or "OpenID Connect", config
         self._http, self._clock = http, clock
         self._key = derive_key(config.clientSecret, config.clientID, id)

@@ -10,9 +10,10 @@ import pytest
 
 from idgate.clock import FrozenClock
 from idgate.config import check, load_config_text
+from idgate.config.dex import CONNECTOR_TYPES
 from idgate.connectors.base import CallbackConnector, PasswordConnector, RefreshConnector
 from idgate.connectors.http import next_link
-from idgate.connectors.registry import build_connectors, config_models, connector_classes, connector_problems
+from idgate.connectors.registry import TYPES, build_connectors, connector_problems, connector_type
 from idgate.errors import ConfigError
 from idgate.settings import ConnectorSettings
 
@@ -23,12 +24,30 @@ def messages(type: str, config: object) -> list[str]:
     return [str(p) for p in connector_problems(type, config, AT)]
 
 
-def test_registry_is_explicit_and_complete() -> None:
-    assert (
-        set(connector_classes())
-        == set(config_models())
-        == {"local", "ldap", "github", "gitlab", "google", "oidc"}
-    )
+def test_each_module_declares_the_type_it_is_listed_under() -> None:
+    assert set(TYPES) == {"local", "ldap", "github", "gitlab", "google", "oidc"}
+    for name in TYPES:
+        kind = connector_type(name)
+        assert kind is not None and kind.name == name
+        assert (kind.config is None) == (name == "local")  # local alone takes no config keys
+    assert connector_type("saml") is None
+
+
+def test_the_config_model_knows_the_registered_types() -> None:
+    """``dex.connectors[].type`` is checked by the config model, which may not import the connectors
+    (they import config): its list is the registry's, in the same order (the order messages list them)."""
+    assert CONNECTOR_TYPES == TYPES
+
+
+def test_local_refuses_config_keys_like_the_load_time_check() -> None:
+    entry = ConnectorSettings("local", "local", "Email", {"users": []})
+    with pytest.raises(ConfigError) as err:
+        build_connectors([entry], storage=None, clock=FrozenClock(), http=None)  # type: ignore[arg-type]
+    assert [str(p) for p in err.value.problems] == [str(p) for p in messages_at("local", {"users": []})]
+
+
+def messages_at(type: str, config: object) -> list[object]:
+    return list(connector_problems(type, config, AT))
 
 
 def test_unknown_key_did_you_mean() -> None:

@@ -1,5 +1,6 @@
-"""Outbound HTTP helpers: loopback names, fixed overrides, a session that uses them, and reading a body
-whole (:func:`~idgate.net.read_limited`) from servers that send it in slow pieces."""
+"""Outbound HTTP (:mod:`idgate.net`): loopback names, fixed overrides, a client that uses them, reading a
+body whole (:func:`~idgate.net.read_limited`) from servers that send it in slow pieces, and one request
+(:func:`~idgate.net.get_json`, :func:`~idgate.net.post_form`) with its failures as net's own errors."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,12 +18,25 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from tests.fakes.server import dribble, serve
+from tests.fakes.tls import make_ca
 
 from idgate.clock import FrozenClock
 from idgate.connectors.errors import UpstreamFailed
 from idgate.connectors.http import request_json
 from idgate.errors import UpstreamError
-from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, LocalResolver, client_session, read_limited
+from idgate.net import (
+    MAX_RESPONSE_BYTES,
+    BodyTooLarge,
+    LocalResolver,
+    NetError,
+    Reply,
+    TLSError,
+    TransportError,
+    client_session,
+    get_json,
+    post_form,
+    read_limited,
+)
 from idgate.proxy.oidc_client import ProviderClient, ProviderUnavailable
 
 
@@ -163,3 +179,88 @@ async def test_callers_turn_an_answer_over_the_limit_into_their_own_error() -> N
     limit = f"{origin}/jwks answered more than the limit of {MAX_RESPONSE_BYTES} bytes"
     assert unavailable.value.reason == f"JWKS: {limit}"
     assert failed.value.reason == f"GitHub /user/teams: {limit}"
+
+
+# -- get_json / post_form: one request, the whole answer, this module's errors --------------------------
+
+
+async def test_get_json_and_post_form_answer_status_headers_and_the_whole_body() -> None:
+    seen: list[tuple[str, str, str, dict[str, str]]] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        seen.append((request.method, request.headers["Accept"], request.headers.get("X-Token", ""), form))
+        return web.json_response({"ok": True}, status=201, headers={"Link": "<next>"})
+
+    app = web.Application()
+    app.router.add_route("*", "/", echo)
+    async with serve(app) as origin, client_session() as http:
+        got = await get_json(http, origin + "/", headers={"X-Token": "t"})
+        posted = await post_form(http, origin + "/", {"grant_type": "x"})
+    assert (got.status, got.json(), got.headers["link"]) == (201, {"ok": True}, "<next>")
+    assert posted.body == b'{"ok": true}'
+    assert seen == [
+        ("GET", "application/json", "t", {}),
+        ("POST", "application/json", "", {"grant_type": "x"}),
+    ]
+
+
+def test_a_reply_that_is_not_json_reads_as_none() -> None:
+    assert Reply(200, {}, b"").json() is None
+    assert Reply(200, {}, b"<html>").json() is None
+    assert Reply(200, {}, b"\xff\xfe{").json() is None
+
+
+async def test_an_unreachable_peer_is_a_transport_error_naming_the_url_without_its_query() -> None:
+    port = unused_port()
+    async with client_session() as http:
+        with pytest.raises(TransportError) as caught:
+            await get_json(http, f"http://user:pw@127.0.0.1:{port}/x?code=secret")
+    err = caught.value
+    assert not isinstance(err, TLSError) and isinstance(err, NetError) and isinstance(err, UpstreamError)
+    assert err.cause == "ClientConnectorError"
+    assert str(err) == f"http://127.0.0.1:{port}/x: unreachable (ClientConnectorError)"
+
+
+async def test_a_body_cut_short_is_a_transport_error() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    async with raw_server(head + b'{"id_token": "abc', then_close=True) as origin, client_session() as http:
+        with pytest.raises(TransportError) as caught:
+            await get_json(http, origin + "/")
+    assert caught.value.cause == "ClientPayloadError"
+
+
+async def test_an_answer_over_the_limit_is_body_too_large() -> None:
+    async with slow_server(b"a" * 1000, pieces=2) as origin, client_session() as http:
+        with pytest.raises(BodyTooLarge):
+            await get_json(http, origin + "/", limit=999)
+        assert (await get_json(http, origin + "/", limit=1000)).body == b"a" * 1000
+
+
+async def test_an_untrusted_certificate_is_a_tls_error(tmp_path: Path) -> None:
+    async def hello(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    ca = make_ca(tmp_path / "ca")
+    async with serve(app, ca.server_context()) as origin, client_session() as http:
+        with pytest.raises(TLSError) as untrusted:
+            await get_json(http, origin + "/")
+        trusting = ssl.create_default_context(cafile=str(ca.ca_file))
+        assert (await get_json(http, origin + "/", tls=trusting)).status == 200
+    assert untrusted.value.untrusted
+    assert str(untrusted.value) == f"{origin}/: TLS certificate not trusted (ClientConnectorCertificateError)"
+
+
+async def test_tls_to_a_plain_server_is_a_tls_error_that_is_not_about_trust() -> None:
+    async with slow_server(b"{}") as origin, client_session() as http:
+        with pytest.raises(TLSError) as caught:
+            await get_json(http, origin.replace("http://", "https://") + "/")
+    assert not caught.value.untrusted
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
