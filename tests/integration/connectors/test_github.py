@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
+from tests.conformance.callback_connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
 from tests.fakes.github import FakeGitHub, GitHubUser
 from tests.fakes.server import serve
 from tests.fakes.tls import CertAuthority, make_ca

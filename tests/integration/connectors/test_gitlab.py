@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
+from tests.conformance.callback_connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
 from tests.fakes.gitlab import FakeGitLab, GitLabUser
 from tests.fakes.server import serve
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
+from tests.conformance.callback_connectors import CALLBACK, SCOPES, Refreshes, RefusesPeople, sign_in
 from tests.fakes.google import FakeGoogle
 from tests.fakes.server import serve
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
-from tests.conformance.connectors import CALLBACK, SCOPES, Refreshes, sign_in
+from tests.conformance.callback_connectors import CALLBACK, SCOPES, Refreshes, sign_in
 from tests.fakes.oidc import FakeOIDC
 from tests.fakes.server import serve
 from tests.fakes.tls import CertAuthority, make_ca

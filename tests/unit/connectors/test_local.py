@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
+import secrets
 import threading
 from collections.abc import AsyncIterator
 
 import bcrypt
 import pytest
+from tests.conformance.password_connectors import PasswordConnectorConformance, Person
 from tests.loop_ticks import LoopTicks
 
 from idgate.connectors.base import CallbackConnector, PasswordConnector, RefreshConnector
@@ -59,12 +63,6 @@ async def test_login_matches_email_case_insensitively(storage: Storage) -> None:
         "admin",
     )
     assert identity.email_verified
-
-
-async def test_wrong_password_and_unknown_user_both_answer_none(storage: Storage) -> None:
-    connector = LocalConnector(storage)
-    assert await connector.login((), "kubermatic@example.com", "nope") is None
-    assert await connector.login((), "nobody@example.com", "password") is None
 
 
 async def test_unknown_users_still_pay_for_a_bcrypt_check_of_the_same_cost(
@@ -132,3 +130,56 @@ async def test_bcrypt_runs_on_one_thread_per_core_never_on_the_loop(
     assert most <= (os.cpu_count() or 1)
     assert names and all(n.startswith("idgate-bcrypt") for n in names)
     assert threading.main_thread().name not in names
+
+
+class Accounts:
+    """The conformance suite's directory for ``local``: Password records in storage (no groups)."""
+
+    _numbers = itertools.count(1)
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def add(self, groups: tuple[str, ...] = ()) -> Person:
+        assert not groups, "local users have no groups"
+        n = next(self._numbers)
+        password = secrets.token_urlsafe(12)
+        person = Person(
+            login=f"person{n}@example.com",
+            password=password,
+            user_id=f"user-{n}",
+            email=f"person{n}@example.com",
+            name=f"Person {n}",
+        )
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        await self._storage.create(
+            Password(
+                id=person.email, email=person.email, hash=hashed, username=person.name, user_id=person.user_id
+            )
+        )
+        return person
+
+    async def rename(self, person: Person, name: str) -> None:
+        await self._storage.update(Password, person.email, lambda r: dataclasses.replace(r, username=name))
+
+    async def set_groups(self, person: Person, groups: tuple[str, ...]) -> None:
+        raise AssertionError("local users have no groups")
+
+    async def remove(self, person: Person) -> None:
+        await self._storage.delete(Password, person.email)
+
+
+class TestLocalConformance(PasswordConnectorConformance):
+    @pytest.fixture
+    async def accounts(self) -> AsyncIterator[Storage]:
+        backend = await open_storage("sqlite:///:memory:")
+        yield backend
+        await backend.close()
+
+    @pytest.fixture
+    async def connector(self, accounts: Storage) -> AsyncIterator[LocalConnector]:
+        yield LocalConnector(accounts)
+
+    @pytest.fixture
+    async def directory(self, accounts: Storage) -> AsyncIterator[Accounts]:
+        yield Accounts(accounts)
