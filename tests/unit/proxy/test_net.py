@@ -21,7 +21,7 @@ from idgate.connectors.errors import UpstreamFailed
 from idgate.connectors.http import request_json
 from idgate.errors import UpstreamError
 from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, LocalResolver, client_session, read_limited
-from idgate.proxy.oidc_client import ProviderClient, ProviderUnavailable
+from idgate.oidc.client import ProviderClient, ProviderUnavailable
 
 
 async def test_localhost_names_resolve_to_loopback() -> None:
