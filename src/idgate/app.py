@@ -136,8 +136,8 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
     from idgate.edge.server import start_edge
     from idgate.health import Check, redis_check, serve_health, storage_check
     from idgate.net import client_session
-    from idgate.proxy.app import build_signin_app
     from idgate.proxy.services import ProxyServices
+    from idgate.proxy.web import build_signin_app
 
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()

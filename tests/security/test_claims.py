@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from idgate.oidc.client import IdTokenInvalid
 from idgate.policy.criteria.email import email_domain, email_domains, email_verified
 from idgate.proxy.headers import upstream_identity_headers
-from idgate.proxy.oidc_client import IdTokenInvalid, session_from_claims
+from idgate.proxy.signin import session_from_claims
 from idgate.sessions.base import Session
 
 NOW = 1_800_000_000.0

@@ -1,4 +1,4 @@
-"""ID tokens the proxy receives, beyond ``tests/unit/proxy/test_id_token.py`` (which covers ``alg:
+"""ID tokens the proxy receives, beyond ``tests/unit/oidc/test_client.py`` (which covers ``alg:
 none``, HS256 keyed with the public key, wrong ``iss``/``aud``/``azp``, expiry and skew, ``nonce``, missing
 ``sub``, unknown ``kid`` refetch): header-borne keys (``jku``, ``x5u``, embedded ``jwk``) are ignored,
 unknown ``crit`` is refused, ``kid`` tricks find no key, oversized tokens are refused, a UserInfo ``sub``
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from tests.unit.proxy.test_id_token import NOW, PUBLIC, RSA, b64, claims, sign, verify
+from tests.unit.oidc.test_client import NOW, PUBLIC, RSA, b64, claims, sign, verify
 
-from idgate.proxy.oidc_client import (
+from idgate.oidc.client import (
     JWKS_REFETCH_INTERVAL,
     IdTokenInvalid,
     ProviderClient,

@@ -37,7 +37,7 @@ from idgate.net import (
     post_form,
     read_limited,
 )
-from idgate.proxy.oidc_client import ProviderClient, ProviderUnavailable
+from idgate.oidc.client import ProviderClient, ProviderUnavailable
 
 
 async def test_localhost_names_resolve_to_loopback() -> None:

@@ -61,8 +61,8 @@ from idgate.config.model import Config
 from idgate.config.options import ProxyOptions, read_emails_file
 from idgate.errors import ConfigError, Problem
 from idgate.oauth2.redirect_uris import registration_problem
-from idgate.proxy.cookies import HOST_PREFIX, has_prefix
 from idgate.settings import hostname
+from idgate.wire import HOST_PREFIX, has_prefix
 
 __all__ = ["KUBERNETES_REFUSES", "Target", "callback_urls", "check", "plain_http_allowed"]
 

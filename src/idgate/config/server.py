@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from idgate.config.types import Duration, Strict, did_you_mean
-from idgate.proxy.headers import FOREIGN_IDENTITY_HEADERS, normalise_pattern
+from idgate.wire import FOREIGN_IDENTITY_HEADERS, normalise_pattern, reads_itself
 
 __all__ = ["IdentityHeaders", "IdgateSection", "KubernetesSection", "LoginThrottle", "Persistence"]
 
@@ -100,8 +100,6 @@ def _header_pattern(value: str) -> str:
 
 
 def _strip_entry(value: str) -> str:
-    from idgate.edge.http import reads_itself  # the edge's own table of the headers it reads
-
     _header_pattern(value)
     if not value.endswith("*") and reads_itself(normalise_pattern(value)):
         raise PydanticCustomError(

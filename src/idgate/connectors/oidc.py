@@ -5,8 +5,9 @@ The flow (OpenID Connect Core §3.1): :meth:`prepare` reads the issuer's discove
 with a ``nonce`` and a PKCE ``S256`` challenge, both derived from the ``state``
 (:func:`idgate.connectors.http.derive_secret`); :meth:`handle_callback` redeems the code with the verifier
 (``client_secret_basic``, or ``client_secret_post`` with ``basicAuthUnsupported``), verifies the ID token
-with the proxy's pure verification (:func:`idgate.proxy.oidc_client.verify_id_token`: signature with an
-algorithm allow-list, then claims, including that nonce), optionally merges the UserInfo answer
+against the issuer's keys as the proxy does (:class:`idgate.oidc.client.IssuerCache`: the discovery
+document and JWKS cached, the JWKS refetched at most once a minute for an unknown ``kid``; signature with
+an algorithm allow-list, then claims, including that nonce), optionally merges the UserInfo answer
 (``getUserInfo``), and maps claims:
 
 - ``user_id`` from ``userIDKey`` (default ``sub``), ``username`` from ``userNameKey`` (default ``name``);
@@ -53,7 +54,8 @@ from idgate.connectors.http import (
 from idgate.errors import Loc
 from idgate.net import HTTPClient
 from idgate.oauth2.pkce import s256
-from idgate.proxy.oidc_client import (
+from idgate.oidc.client import (
+    IssuerCache,
     OIDCError,
     ProviderMetadata,
     SigningKey,
@@ -62,7 +64,6 @@ from idgate.proxy.oidc_client import (
     discovery_url,
     parse_jwks,
     parse_metadata,
-    verify_id_token,
 )
 from idgate.settings import ConnectorSettings
 
@@ -80,8 +81,6 @@ __all__ = [
 log = logging.getLogger("idgate.connectors")
 
 DEFAULT_SCOPES = ("openid", "profile", "email")
-METADATA_TTL = 3600.0
-JWKS_REFETCH_INTERVAL = 60.0
 
 
 class ClaimMapping(ConnectorConfig):
@@ -193,10 +192,7 @@ class OIDCConnector:
         self._id, self._name, self.config = id, name or "OpenID Connect", config
         self._http, self._clock = http, clock
         self._key = derive_key(config.clientSecret, config.clientID, id)
-        self._metadata: ProviderMetadata | None = None
-        self._metadata_at = 0.0
-        self._keys: tuple[SigningKey, ...] = ()
-        self._keys_at: float | None = None
+        self._issuer = IssuerCache(config.issuer, clock, self._discover, self._jwks)
         # raises ValueError for a rootCAs entry that is no certificate (a config error at start-up)
         self._tls = upstream_tls(config.rootCAs, skip_verify=config.insecureSkipVerify)
         mod = config.claimModifications
@@ -230,9 +226,11 @@ class OIDCConnector:
 
     async def prepare(self) -> None:
         """Read (or re-read, once it is an hour old) the discovery document."""
-        now = self._clock.now()
-        if self._metadata is not None and now - self._metadata_at < METADATA_TTL:
-            return
+        await self._issuer.metadata()
+
+    async def _discover(self) -> ProviderMetadata:
+        """The discovery document with ``providerDiscoveryOverrides`` applied (:class:`IssuerCache` keeps
+        it)."""
         resp = await request_json(
             self._http,
             "GET",
@@ -247,57 +245,33 @@ class OIDCConnector:
         except OIDCError as exc:
             raise UpstreamFailed(f"discovery of {self.config.issuer}: {exc.reason}") from exc
         o = self.config.providerDiscoveryOverrides
-        self._metadata = ProviderMetadata(
+        return ProviderMetadata(
             issuer=meta.issuer,
             authorization_endpoint=o.authURL or meta.authorization_endpoint,
             token_endpoint=o.tokenURL or meta.token_endpoint,
             jwks_uri=o.jwksURL or meta.jwks_uri,
             userinfo_endpoint=meta.userinfo_endpoint,
         )
-        self._metadata_at = now
 
-    async def _meta(self) -> ProviderMetadata:
-        await self.prepare()
-        assert self._metadata is not None
-        return self._metadata
-
-    async def _signing_keys(self, *, refresh: bool = False) -> tuple[SigningKey, ...]:
-        now = self._clock.now()
-        recent = self._keys_at is not None and now - self._keys_at < JWKS_REFETCH_INTERVAL
-        if self._keys_at is not None and (not refresh or recent):
-            return self._keys
-        meta = await self._meta()
-        resp = await request_json(self._http, "GET", meta.jwks_uri, what="upstream JWKS", tls=self._tls)
+    async def _jwks(self, jwks_uri: str) -> tuple[SigningKey, ...]:
+        """The upstream's signing keys (:class:`IssuerCache` keeps them)."""
+        resp = await request_json(self._http, "GET", jwks_uri, what="upstream JWKS", tls=self._tls)
         if resp.status != 200:
             raise UpstreamFailed(f"upstream JWKS answered HTTP {resp.status}")
         try:
-            self._keys = parse_jwks(resp.body)
+            return parse_jwks(resp.body)
         except OIDCError as exc:
             raise UpstreamFailed(f"upstream JWKS: {exc.reason}") from exc
-        self._keys_at = now
-        return self._keys
 
     async def _verify(self, id_token: str, nonce: str | None) -> dict[str, Any]:
         """Verify an ID token; ``nonce=None`` for a refreshed one (``sub`` is compared by the caller)."""
-        now = self._clock.now()
-        for refresh in (False, True):
-            keys = await self._signing_keys(refresh=refresh)
-            try:
-                # a refreshed ID token has no nonce to compare (Core §12.2): nonce is None then
-                return verify_id_token(
-                    id_token,
-                    keys=keys,
-                    issuer=self.config.issuer,
-                    client_id=self.config.clientID,
-                    nonce=nonce,
-                    now=now,
-                )
-            except UnknownSigningKey:
-                if refresh:
-                    raise UpstreamFailed("upstream ID token signed with an unknown key") from None
-            except OIDCError as exc:
-                raise UpstreamFailed(f"upstream ID token rejected: {exc.reason}") from exc
-        raise AssertionError("unreachable")
+        try:
+            # a refreshed ID token has no nonce to compare (Core §12.2): nonce is None then
+            return await self._issuer.verify(id_token, client_id=self.config.clientID, nonce=nonce)
+        except UnknownSigningKey:
+            raise UpstreamFailed("upstream ID token signed with an unknown key") from None
+        except OIDCError as exc:
+            raise UpstreamFailed(f"upstream ID token rejected: {exc.reason}") from exc
 
     # --- the flow ---------------------------------------------------------------------------------
 
@@ -335,10 +309,11 @@ class OIDCConnector:
         return s256(verifier), "S256"
 
     def login_url(self, scopes: tuple[str, ...], callback_url: str, state: str) -> str:
-        if self._metadata is None and not self.config.providerDiscoveryOverrides.authURL:
+        meta = self._issuer.cached_metadata()
+        if meta is None and not self.config.providerDiscoveryOverrides.authURL:
             raise UpstreamFailed(f"{self.upstream} at {self.config.issuer} has not been reached yet")
         endpoint = self.config.providerDiscoveryOverrides.authURL or (
-            self._metadata.authorization_endpoint if self._metadata else ""
+            meta.authorization_endpoint if meta else ""
         )
         challenge, method = self._pkce(state)
         query = {
@@ -356,7 +331,7 @@ class OIDCConnector:
         return f"{endpoint}{sep}{urlencode(query)}"
 
     async def _token(self, form: dict[str, str]) -> dict[str, Any]:
-        meta = await self._meta()
+        meta = await self._issuer.metadata()
         auth = None
         c = self.config
         if c.clientSecret and not c.basicAuthUnsupported:
@@ -421,7 +396,7 @@ class OIDCConnector:
         )
 
     async def _with_userinfo(self, claims: dict[str, Any], access_token: str) -> dict[str, Any]:
-        meta = await self._meta()
+        meta = await self._issuer.metadata()
         if not meta.userinfo_endpoint:
             raise UpstreamFailed(f"{self.upstream} has no userinfo_endpoint (getUserInfo is set)")
         resp = await request_json(

@@ -38,7 +38,7 @@ from idgate.edge.pages import page
 from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
 from idgate.edge.routes import RouteTable
 from idgate.edge.stats import STATS, EdgeStats
-from idgate.proxy.oidc_client import ProviderUnavailable
+from idgate.oidc.client import ProviderUnavailable
 from idgate.sessions.base import SessionStoreUnavailable
 
 access_log = logging.getLogger("idgate.access")

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Final
 
 from idgate.page_headers import PAGE_HEADERS_B
-from idgate.proxy.headers import UNDERSCORE, stripped_names
+from idgate.proxy.headers import stripped_names
+from idgate.wire import EDGE_HEADERS, HOP_BY_HOP
 
 REASONS: dict[int, bytes] = {
     100: b"Continue",
@@ -38,23 +39,9 @@ REASONS: dict[int, bytes] = {
     504: b"Gateway Timeout",
 }
 
-#: Hop-by-hop headers (RFC 9110 §7.6.1) and framing headers the edge writes itself.
-HOP_BY_HOP: frozenset[bytes] = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"content-length",
-    }
-)
-#: Headers the edge sets towards upstreams from its own knowledge.
-_FORWARDED = frozenset(
-    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-uri", b"x-forwarded-method"}
-)
+#: ``ord("_")``: ``UNDERSCORE in name`` is a byte search (~40 ns), ``b"_" in name`` a substring search
+#: through the buffer protocol (~200 ns here), once per request header on the edge's hot path.
+UNDERSCORE = 0x5F
 #: ``Connection`` tokens that name no header to remove (requests and responses alike).
 _CONNECTION_STANDARD = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 IDEMPOTENT: frozenset[bytes] = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
@@ -321,25 +308,18 @@ class Request:
 
 _Role = Callable[[Request, bytes, bytes], None]
 _KEEP: Final[_Role] = Request._keep
-#: Request headers the edge reads or controls, by lower-case name.
-_ROLES: dict[bytes, _Role] = {
+#: What the edge does with a request header it reads, by lower-case name.
+_READERS: dict[bytes, _Role] = {
     b"host": Request._host,
     b"cookie": Request._cookie,
     b"content-length": Request._content_length,
     b"transfer-encoding": Request._transfer_encoding,
     b"connection": Request._connection,
     b"upgrade": Request._upgrade,
-    **dict.fromkeys(
-        HOP_BY_HOP - {b"content-length", b"transfer-encoding", b"connection", b"upgrade"}, Request._drop
-    ),
     b"x-forwarded-for": Request._xff,
     b"x-forwarded-proto": Request._xfp,
     b"x-forwarded-uri": Request._xfu,
     b"x-forwarded-method": Request._xfm,
-    **dict.fromkeys(
-        _FORWARDED - {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-uri", b"x-forwarded-method"},
-        Request._drop,
-    ),
     b"expect": Request._expect,
     b"x-request-id": Request._request_id,
     b"accept": Request._accept,
@@ -348,6 +328,9 @@ _ROLES: dict[bytes, _Role] = {
     b"authorization": Request._authorization,
     b"x-real-ip": Request._real_ip,
 }
+#: Request headers the edge reads or controls (:data:`idgate.wire.EDGE_HEADERS`), by lower-case name:
+#: those it reads as above, the others (hop-by-hop, ``X-Forwarded-*`` it sets itself) dropped.
+_ROLES: dict[bytes, _Role] = {name: _READERS.get(name, Request._drop) for name in sorted(EDGE_HEADERS)}
 #: Names most requests carry, classified when the rules are built (so the first request does not pay).
 _COMMON = (
     b"user-agent", b"accept-encoding", b"accept-language", b"referer", b"cache-control", b"pragma",
@@ -409,11 +392,6 @@ class HeaderRules:
 
 
 DEFAULT_RULES = HeaderRules.of()
-
-
-def reads_itself(name: str) -> bool:
-    """Whether the edge reads or sets the request header ``name`` (lower-case) itself."""
-    return name.encode("latin-1") in _ROLES
 
 
 def upstream_head(

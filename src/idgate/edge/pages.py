@@ -24,7 +24,7 @@ from idgate.web import Look, Shell
 
 __all__ = ["SIGN_OUT", "page"]
 
-#: The proxy's sign-out endpoint (:mod:`idgate.proxy.app`): it clears the session, then goes to ``rd``.
+#: The proxy's sign-out endpoint (:mod:`idgate.proxy.web`): it clears the session, then goes to ``rd``.
 SIGN_OUT = "/oauth/sign_out"
 
 _SHELL = Shell.of(Look())

@@ -15,7 +15,7 @@ claim        accepted when
 ===========  ====================================================================================
 
 Pure: time is an input. The failures are :class:`BadNumericDate` (a ``ValueError``) naming the claim;
-callers translate them into their own error (:class:`~idgate.proxy.oidc_client.IdTokenInvalid`).
+callers translate them into their own error (:class:`~idgate.oidc.client.IdTokenInvalid`).
 """
 
 from __future__ import annotations

@@ -30,10 +30,14 @@ The states of one sign-in::
     verifying ──anything wrong──▶ 403 page
     verified ──the session store (Redis) down──▶ 503 page, no session, CSRF cookie cleared
 
-Where each decision lives: :mod:`idgate.proxy.redirects` (is this post-login target safe — the only
-place), :mod:`idgate.proxy.csrf` (the state cookie), :mod:`idgate.proxy.oidc_client` (discovery, JWKS,
-code exchange, ID token verification), :mod:`idgate.sessions.cookie_store` (the session cookie),
-:mod:`idgate.proxy.app` (the thin aiohttp layer and the one error renderer), :mod:`idgate.proxy.failures`
-(which failure is which page: the one mapping). API clients skip all of
-this with a bearer JWT (``skip_jwt_bearer_tokens``): :mod:`idgate.proxy.bearer`, judged by the edge.
+The core is framework-free: the rules (:mod:`idgate.proxy.redirects`: is this post-login target safe —
+the only place; :mod:`idgate.proxy.csrf`: the state cookie; :mod:`idgate.proxy.cookies`,
+:mod:`idgate.proxy.headers`, :mod:`idgate.proxy.assertion`, :mod:`idgate.proxy.bearer`), the sign-in steps
+(:mod:`idgate.proxy.signin`: start, finish -> session, renew), the failure table
+(:mod:`idgate.proxy.failures`: which failure is which page, the one mapping) and the wiring that the edge
+and the web layer share (:mod:`idgate.proxy.services`). The relying party's side of OpenID Connect
+(discovery, JWKS, code exchange, ID token verification) is :mod:`idgate.oidc.client`, the session cookie
+:mod:`idgate.sessions.cookie_store`. :mod:`idgate.proxy.web` is the thin aiohttp layer (parse, call the core,
+render) with the one error renderer. API clients skip all of this with a bearer JWT
+(``skip_jwt_bearer_tokens``): :mod:`idgate.proxy.bearer`, judged by the edge.
 """

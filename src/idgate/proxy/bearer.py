@@ -12,14 +12,14 @@ The steps, in order (each failure is a refusal; none falls back to anything)::
     unverified ``iss`` names an issuer?     no  -> refused (only used to pick the key set)
     issuer's keys cached?                   no  -> PENDING: the edge fetches them (discovery + JWKS)
     signature: RS256/ES256 only, ``kid``    unknown kid -> PENDING once a minute (refetch), else refused
-    claims: iss, aud, exp/iat/nbf (leeway)  (:func:`~idgate.proxy.oidc_client.validate_claims`, no nonce/azp;
+    claims: iss, aud, exp/iat/nbf (leeway)  (:func:`~idgate.oidc.client.validate_claims`, no nonce/azp;
                                             times are NumericDates, exp at most a year ahead)
     session rules: sub, email (``oidc_email_claim``), email_verified unless
     ``insecure_oidc_allow_unverified_email``, groups from ``oidc_groups_claim``
                                             -> a :class:`~idgate.sessions.base.Session` until ``exp``,
                                                at most ``cookie_expire`` from now
 
-Each issuer's keys live in its :class:`~idgate.proxy.oidc_client.ProviderClient` (one per issuer and
+Each issuer's keys live in its :class:`~idgate.oidc.client.ProviderClient` (one per issuer and
 process, shared with the sign-in flow), so a key set is fetched once and refetched at most once a minute
 when a token names an unknown ``kid``. Verified tokens are memoised by the edge (:mod:`idgate.edge.hotpath`).
 """
@@ -36,17 +36,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from idgate.oidc.numeric_date import TokenTimes
-from idgate.proxy.oidc_client import (
+from idgate.oidc.client import (
     LEEWAY,
     IdTokenInvalid,
-    ProviderClient,
+    IssuerCache,
     SigningKey,
     UnknownSigningKey,
-    session_from_claims,
     validate_claims,
     verify_signature,
 )
+from idgate.oidc.numeric_date import TokenTimes
+from idgate.proxy.signin import session_from_claims
 from idgate.sessions.base import PENDING, Pending, Session
 from idgate.settings import ProxySettings
 
@@ -86,7 +86,7 @@ def unverified_issuer(token: str) -> str | None:
 class BearerIssuer:
     """One issuer whose tokens a deployment accepts, with the audiences they may name (any one)."""
 
-    client: ProviderClient
+    client: IssuerCache
     audiences: tuple[str, ...]
 
 
@@ -117,7 +117,7 @@ class BearerVerifier:
     async def verify(self, token: str, now: float) -> Session | None:
         """The awaited half of :meth:`check`: fetch the issuer's keys (again for an unknown ``kid``).
 
-        Raises :class:`~idgate.proxy.oidc_client.ProviderUnavailable` when the keys cannot be fetched.
+        Raises :class:`~idgate.oidc.client.ProviderUnavailable` when the keys cannot be fetched.
         """
         issuer = self._issuer(token)
         if issuer is None:
@@ -176,11 +176,11 @@ class BearerVerifier:
         raise failure or IdTokenInvalid("no audience configured")
 
 
-def build_verifier(p: ProxySettings, clients: Mapping[str, ProviderClient]) -> BearerVerifier | None:
+def build_verifier(p: ProxySettings, clients: Mapping[str, IssuerCache]) -> BearerVerifier | None:
     """The verifier of deployment ``p`` (``None`` without ``skip_jwt_bearer_tokens``).
 
-    ``clients`` maps issuers to their shared :class:`ProviderClient`; it must hold ``p.issuer_url``
-    and every extra issuer (see :func:`idgate.proxy.services.build_services`).
+    ``clients`` maps issuers to their shared :class:`~idgate.oidc.client.ProviderClient`; it must hold
+    ``p.issuer_url`` and every extra issuer (see :func:`idgate.proxy.services.build_services`).
     """
     if not p.skip_jwt_bearer_tokens:
         return None

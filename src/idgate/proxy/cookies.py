@@ -21,14 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from idgate.settings import ProxySettings, hostname
-
-HOST_PREFIX = "__Host-"
-SECURE_PREFIX = "__Secure-"
-
-
-def has_prefix(name: str, prefix: str) -> bool:
-    """Whether cookie ``name`` starts with ``prefix`` (``__Host-``, ``__Secure-``), in any letter case."""
-    return name[: len(prefix)].lower() == prefix.lower()
+from idgate.wire import HOST_PREFIX, SECURE_PREFIX, has_prefix
 
 
 def pick_domain(host: str, domains: tuple[str, ...]) -> str | None:

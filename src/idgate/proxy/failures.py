@@ -1,13 +1,14 @@
-"""What can go wrong in the sign-in app, and the one mapping from each failure to its page.
+"""What can go wrong in a sign-in, and the one mapping from each failure to its page. Pure.
 
-The handlers (:mod:`idgate.proxy.app`) raise the typed errors below, or let those of the parts they call
-(:mod:`.oidc_client`, the session store) through; :func:`page_for` is the only place that decides the
-status and the words::
+The sign-in steps (:mod:`idgate.proxy.signin`) and the web layer (:mod:`idgate.proxy.web`) raise the typed
+errors below, or let those of the parts they call (:mod:`idgate.oidc.client`, the session store) through;
+:func:`page_for` is the only place that decides the status and the words, and the web layer's
+:func:`~idgate.proxy.web.page_of` adds aiohttp's own refusals (the rows marked *web*)::
 
     failure                                        status  page                             cookies cleared
-    UnknownDeployment, no route                    404     Not found
-    a method the app does not serve                405     Method not allowed
-    another refusal of aiohttp's (4xx)             its own
+    UnknownDeployment, no route (web)              404     Not found
+    a method the app does not serve (web)          405     Method not allowed
+    another refusal of aiohttp's (4xx) (web)       its own
     LoginStateInvalid (no/altered/expired state)   403     Login session expired
     ProviderRefused (callback?error=...)           403     Sign-in refused (names the code)  sign-in state
     MissingCode                                    400     Sign-in failed
@@ -29,10 +30,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from idgate.errors import IdgateError
-from idgate.proxy.oidc_client import IdTokenInvalid, OIDCError, ProviderUnavailable, TokenRequestRefused
+from idgate.oidc.client import IdTokenInvalid, OIDCError, ProviderUnavailable, TokenRequestRefused
 from idgate.sessions.base import SessionStoreUnavailable
 from idgate.sessions.sealing import SessionTooLarge
 
@@ -45,6 +44,7 @@ __all__ = [
     "SignInFailure",
     "SignedOutHereOnly",
     "UnknownDeployment",
+    "not_found",
     "page_for",
 ]
 
@@ -130,14 +130,15 @@ _TOO_LARGE = (
 )
 
 
+def not_found(reason: str) -> Page:
+    """The page of an address nothing answers (an unknown deployment, no route)."""
+    return Page(404, "Not found", "There is nothing here.", reason or "no route")
+
+
 def page_for(exc: BaseException) -> Page:
-    """The page for ``exc`` (the module's table)."""
-    if isinstance(exc, UnknownDeployment | web.HTTPNotFound):
-        return Page(404, "Not found", "There is nothing here.", str(exc) or "no route")
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        return Page(405, "Method not allowed", "This method is not supported here.", f"method {exc.method}")
-    if isinstance(exc, web.HTTPException):  # aiohttp's own refusals (a malformed request, a size limit)
-        return Page(exc.status, exc.reason, "The request could not be served.", exc.reason)
+    """The page for ``exc`` (the module's table, but for the rows the web layer adds)."""
+    if isinstance(exc, UnknownDeployment):
+        return not_found(str(exc))
     if isinstance(exc, LoginStateInvalid):
         return Page(403, "Login session expired", _EXPIRED, exc.reason, retry=True)
     if isinstance(exc, ProviderRefused):

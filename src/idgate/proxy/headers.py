@@ -8,10 +8,10 @@ with ``_`` instead of ``-`` (CGI-style servers map both to ``HTTP_X_FORWARDED_EM
 - any ``X-Auth-Request-*`` (what ``/oauth/auth`` answers to nginx) and any ``X-Idgate-*`` (idgate's
   own signals to its web apps, e.g. ``X-Idgate-Deployment``);
 - by default, the identity headers of other proxies and gateways that upstreams are commonly told to
-  trust (:data:`FOREIGN_IDENTITY_HEADERS`: ``Remote-User``, ``X-Remote-User``, ``OIDC_CLAIM_email``,
-  ``X-WEBAUTH-USER``, ``Impersonate-User`` ...). ``idgate.identity_headers`` adds names (``strip``) or
-  lets some of these through (``allow``); idgate's own names above are always removed
-  (:func:`stripped_names`).
+  trust (:data:`~idgate.wire.FOREIGN_IDENTITY_HEADERS`: ``Remote-User``, ``X-Remote-User``,
+  ``OIDC_CLAIM_email``, ``X-WEBAUTH-USER``, ``Impersonate-User`` ...). ``idgate.identity_headers`` adds
+  names (``strip``) or lets some of these through (``allow``); idgate's own names above are always
+  removed (:func:`stripped_names`).
 
 Values come from the session (ultimately from an ID token): a value with a control character (CR, LF,
 NUL...) is dropped rather than sent, so no claim can inject a header line. ``Authorization`` is the
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from idgate.sessions.base import Session
 from idgate.settings import ProxySettings
+from idgate.wire import FOREIGN_IDENTITY_HEADERS, normalise_name, normalise_pattern
 
 FORWARDED_USER = "X-Forwarded-User"
 FORWARDED_EMAIL = "X-Forwarded-Email"
@@ -59,45 +60,9 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 #: Normalised prefixes a client may never send.
 RESERVED_PREFIXES: tuple[str, ...] = ("x-auth-request-", "x-idgate-")
 
-#: Identity headers of other proxies and identity-aware gateways, which upstreams are often configured to
-#: trust: a client's copies are removed by default (docs/proxy.md lists them with their origin). A
-#: trailing ``*`` makes a prefix; names compare as :func:`normalise_name` makes them (``OIDC_*`` is
-#: ``oidc-*``: ``OIDC_CLAIM_email`` and ``OIDC-Claim-Email`` alike).
-FOREIGN_IDENTITY_HEADERS: tuple[str, ...] = (
-    "Remote-*",  # Authelia's Remote-User/-Groups/-Email/-Name; Apache's REMOTE_USER passed as a header
-    "X-Remote-*",  # Kubernetes' authenticating proxy: X-Remote-User, X-Remote-Group, X-Remote-Extra-*
-    "Impersonate-*",  # Kubernetes impersonation: Impersonate-User, -Group, -Uid, -Extra-*
-    "X-WEBAUTH-*",  # Grafana's auth.proxy default (X-WEBAUTH-USER); Gitea and Forgejo's reverse-proxy auth
-    "X-User",
-    "X-Email",
-    "X-Auth-User",
-    "X-Proxy-User",  # OpenSearch's proxy authentication (user and roles headers)
-    "X-Proxy-Roles",
-    "OIDC_*",  # mod_auth_openidc: OIDC_CLAIM_*, OIDC_access_token, OIDC_id_token, OIDC_id_token_payload
-    "X-Pomerium-*",
-    "X-Authentik-*",
-    "X-Vouch-*",
-    "Cf-Access-*",  # Cloudflare Access: Cf-Access-Jwt-Assertion, Cf-Access-Authenticated-User-Email
-    "X-Goog-Authenticated-User-*",  # Google Cloud IAP
-    "X-Goog-IAP-JWT-Assertion",
-    "X-Amzn-Oidc-*",  # AWS Application Load Balancer
-    "X-MS-Client-Principal*",  # Azure App Service authentication
-    "X-MS-Token-*",
-)
-
 #: Byte forms of the above, for the edge's parser callbacks.
 RESERVED_NAMES_B: frozenset[bytes] = frozenset(n.encode() for n in RESERVED_NAMES)
 RESERVED_PREFIXES_B: tuple[bytes, ...] = tuple(p.encode() for p in RESERVED_PREFIXES)
-
-
-def normalise_name(name: str) -> str:
-    """The comparison form of a header name: lower-case, ``_`` read as ``-``."""
-    return name.lower().replace("_", "-")
-
-
-def normalise_pattern(pattern: str) -> str:
-    """The comparison form of a list entry (``X-Remote-*`` -> ``x-remote-*``)."""
-    return normalise_name(pattern.strip())
 
 
 def stripped_names(
@@ -121,11 +86,6 @@ def is_reserved(name: str) -> bool:
     """Whether a client-sent header ``name`` is removed (by default) before any upstream sees it."""
     key = normalise_name(name)
     return key in _DEFAULT_NAMES or key.startswith(_DEFAULT_PREFIXES)
-
-
-#: ``ord("_")``: ``UNDERSCORE in name`` is a byte search (~40 ns), ``b"_" in name`` a substring search
-#: through the buffer protocol (~200 ns here), once per request header on the edge's hot path.
-UNDERSCORE = 0x5F
 
 
 def safe_value(value: str) -> str | None:

@@ -31,8 +31,8 @@ from idgate.app import unix_app
 from idgate.clock import FrozenClock
 from idgate.edge.routes import RouteTable
 from idgate.edge.server import EdgeServer, start_edge
-from idgate.proxy.app import build_signin_app
 from idgate.proxy.services import ProxyServices, build_services
+from idgate.proxy.web import build_signin_app
 from idgate.sessions.base import Session
 from idgate.settings import ProxySettings, Settings
 

@@ -22,7 +22,7 @@ from tests.integration.proxy.edge_world import (
 from tests.integration.sessions.redis_server import RedisServer
 from tests.unit.edge.conftest import Client, Response
 
-from idgate.proxy.oidc_client import METADATA_TTL
+from idgate.oidc.client import METADATA_TTL
 
 SESSION, CSRF = "app_oauth2_proxy", "app_oauth2_proxy_csrf"
 

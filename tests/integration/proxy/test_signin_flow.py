@@ -14,8 +14,8 @@ from tests.integration.proxy.oidc_double import OIDCDouble
 from tests.shared_data import shared_testdata
 
 from idgate.clock import FrozenClock
-from idgate.proxy.app import build_signin_app
 from idgate.proxy.csrf import LoginStateCookie
+from idgate.proxy.web import build_signin_app
 from idgate.sessions.cookie_store import CookieSessions
 from idgate.settings import ProxySettings
 

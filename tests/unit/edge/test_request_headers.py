@@ -126,3 +126,13 @@ def test_endless_new_names_are_classified_without_growing_the_memo() -> None:
     kept = _kept(rules, names)
     assert kept == names[: MEMO_NAMES + 500]
     assert len(rules.roles) == before + MEMO_NAMES
+
+
+def test_the_shared_table_names_exactly_the_headers_the_edge_reads_or_controls() -> None:
+    """:data:`idgate.wire.EDGE_HEADERS` is what the config refuses in ``identity_headers.strip``; it must
+    be the edge's own list, no more and no less."""
+    from idgate.edge.http import _READERS, _ROLES
+    from idgate.wire import EDGE_HEADERS, reads_itself
+
+    assert EDGE_HEADERS == READ and set(_ROLES) == READ and set(_READERS) <= READ
+    assert reads_itself("x-forwarded-host") and reads_itself("host") and not reads_itself("x-portal-user")

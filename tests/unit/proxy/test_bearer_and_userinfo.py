@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from idgate.oidc.client import IdTokenInvalid, merge_userinfo, validate_claims
 from idgate.proxy.bearer import bearer_token, unverified_issuer
 from idgate.proxy.cookies import CookiePolicy
-from idgate.proxy.oidc_client import IdTokenInvalid, merge_userinfo, validate_claims
 
 NOW = 1_800_000_000.0
 

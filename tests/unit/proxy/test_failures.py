@@ -1,5 +1,6 @@
-"""The sign-in app's one mapping from failures to pages (:mod:`idgate.proxy.failures`), and its renderer
-for a failure nobody expected: a 500 page with the request id, the traceback in the log only."""
+"""The sign-in app's one mapping from failures to pages (:mod:`idgate.proxy.failures`, with aiohttp's own
+refusals added by :func:`idgate.proxy.web.page_of`), and its renderer for a failure nobody expected: a 500
+page with the request id, the traceback in the log only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.unit.edge.conftest import proxy_settings
 
 from idgate.clock import FrozenClock
-from idgate.proxy.app import build_signin_app
+from idgate.oidc.client import IdTokenInvalid, OIDCError, ProviderUnavailable, TokenRequestRefused
 from idgate.proxy.failures import (
     Clears,
     LoginStateInvalid,
@@ -22,7 +23,7 @@ from idgate.proxy.failures import (
     UnknownDeployment,
     page_for,
 )
-from idgate.proxy.oidc_client import IdTokenInvalid, OIDCError, ProviderUnavailable, TokenRequestRefused
+from idgate.proxy.web import build_signin_app, page_of
 from idgate.sessions.base import SessionStoreUnavailable
 
 
@@ -46,9 +47,11 @@ from idgate.sessions.base import SessionStoreUnavailable
     ],
 )
 def test_every_failure_has_one_page(exc: BaseException, status: int, title: str, clears: Clears) -> None:
-    page = page_for(exc)
+    page = page_of(exc)
     assert (page.status, page.title, page.clears) == (status, title, clears)
     assert page.unexpected is (status == 500)
+    if not isinstance(exc, web.HTTPException):  # the core's table alone, without the web layer
+        assert page_for(exc) == page
 
 
 async def test_an_unexpected_failure_is_a_500_page_with_the_request_id(

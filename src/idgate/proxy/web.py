@@ -1,10 +1,12 @@
-"""The sign-in web app: ``/oauth/start``, ``sign_in``, ``callback``, ``sign_out`` and ``userinfo``.
+"""The sign-in web app, the proxy's one aiohttp layer: ``/oauth/start``, ``sign_in``, ``callback``,
+``sign_out`` and ``userinfo``.
 
 It sits behind the edge on a private socket. The edge names the deployment in ``X-Idgate-Deployment``
 (stripping any client-sent ``X-Idgate-*``) and sets ``X-Forwarded-Proto``; both are trusted here.
-Handlers parse the request, call the pure parts (:mod:`.redirects`, :mod:`.csrf`, :mod:`.oidc_client`)
-and hand the result or a typed error to one renderer (:func:`_error_page`), which asks
-:func:`idgate.proxy.failures.page_for` for the page of every failure, expected or not.
+Handlers parse the request, call the core (:mod:`.signin` for the sign-in steps, :mod:`.csrf` for the
+sign-in state cookie, the session store) and render: a redirect with its cookies, a page, or a typed error
+handed to one renderer (:func:`_error_page`), which asks :func:`page_of` for the page of every failure,
+expected or not.
 """
 
 from __future__ import annotations
@@ -22,30 +24,30 @@ import jinja2
 from aiohttp import web
 
 from idgate.clock import Clock
+from idgate.oidc.client import ProviderClient
 from idgate.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
 from idgate.proxy.cookies import CookiePolicy
-from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie
+from idgate.proxy.csrf import LOGIN_TTL, LoginStateCookie
 from idgate.proxy.failures import (
     Clears,
     LoginStateInvalid,
-    MissingCode,
-    ProviderRefused,
+    Page,
     SignedOutHereOnly,
     UnknownDeployment,
+    not_found,
     page_for,
 )
-from idgate.proxy.oidc_client import OIDCError, ProviderClient
-from idgate.proxy.redirects import validate_redirect
-from idgate.proxy.services import ProxyServices, keep_tokens, session_for
+from idgate.proxy.headers import DEPLOYMENT_HEADER
+from idgate.proxy.services import ProxyServices
+from idgate.proxy.signin import SignIn
 from idgate.sessions.base import SessionStore, SessionStoreUnavailable, new_session_id
 from idgate.sessions.cookie_store import CookieSessions
 from idgate.sessions.sealing import join_chunks, split_chunks
 from idgate.settings import ProxySettings
 from idgate.web import LOGO, Look, environment
 
-__all__ = ["DEPLOYMENT_HEADER", "build_signin_app"]
+__all__ = ["build_signin_app", "page_of"]
 
-DEPLOYMENT_HEADER = "X-Idgate-Deployment"
 log = logging.getLogger("idgate.proxy")
 
 
@@ -56,7 +58,7 @@ class Deployment:
     settings: ProxySettings
     sessions: CookieSessions
     login_cookie: LoginStateCookie
-    provider: ProviderClient
+    signin: SignIn
     services: ProxyServices | None = None
 
     @property
@@ -72,17 +74,6 @@ class Deployment:
     @property
     def store(self) -> SessionStore:
         return self.services.store if self.services is not None else self.sessions
-
-    def target(self, rd: str | None) -> str:
-        """The validated post-login target, ``/`` when ``rd`` is absent or refused."""
-        if not rd:
-            return "/"
-        p = self.settings
-        return validate_redirect(rd, host=p.host, whitelist_domains=p.whitelist_domains) or "/"
-
-    def redirect_uri(self, proto: str) -> str:
-        """``redirect_url``, or the callback on the configured host (never the request's ``Host``)."""
-        return self.settings.redirect_url or f"{proto}://{self.settings.host}/oauth/callback"
 
     def clear(self, resp: web.StreamResponse, cookies: Mapping[str, str], proto: str, what: Clears) -> None:
         """Delete ``what`` in the browser: the sign-in state cookie, and for :attr:`Clears.ALL` the
@@ -115,10 +106,6 @@ def _deployment(request: web.Request) -> Deployment:
     return dep
 
 
-def _printable(text: str) -> str:
-    return "".join(c for c in text[:64] if c.isascii() and c.isprintable())
-
-
 def _proto(request: web.Request) -> str:
     proto = request.headers.get("X-Forwarded-Proto", "https").strip().lower()
     return proto if proto in ("http", "https") else "https"
@@ -140,26 +127,9 @@ async def start(request: web.Request) -> web.Response:
     dep = _deployment(request)
     proto = _proto(request)
     rd = request.query.get("rd") or request.headers.get("X-Auth-Request-Redirect")
-    login = LoginState.new(rd=dep.target(rd), now=request.app[CLOCK].now())
-    meta = await dep.provider.metadata()
-    p = dep.settings
-    params = {
-        "response_type": "code",
-        "client_id": p.client_id,
-        "redirect_uri": dep.redirect_uri(proto),
-        "scope": " ".join(p.scopes),
-        "state": login.state,
-        "nonce": login.nonce,
-        "code_challenge": login.code_challenge if p.code_challenge_method == "S256" else login.verifier,
-        "code_challenge_method": p.code_challenge_method,
-    }
-    if p.prompt:
-        params["prompt"] = p.prompt
-    elif p.approval_prompt == "force":
-        params["prompt"] = "consent"
-    endpoint = meta.authorization_endpoint
-    resp = _redirect(endpoint + ("&" if "?" in endpoint else "?") + urlencode(params))
-    _set_login(resp, dep, dep.login_cookie.seal(login), proto, max_age=LOGIN_TTL)
+    started = await dep.signin.start(rd, proto=proto, now=request.app[CLOCK].now())
+    resp = _redirect(started.location)
+    _set_login(resp, dep, dep.login_cookie.seal(started.login), proto, max_age=LOGIN_TTL)
     return resp
 
 
@@ -169,7 +139,7 @@ async def sign_in(request: web.Request) -> web.Response:
     p = dep.settings
     if p.skip_provider_button:
         return await start(request)
-    rd = dep.target(request.query.get("rd") or request.headers.get("X-Auth-Request-Redirect"))
+    rd = dep.signin.target(request.query.get("rd") or request.headers.get("X-Auth-Request-Redirect"))
     look = Look(logo=_logo(p.custom_sign_in_logo) or "", headers=SIGN_IN_HEADERS)
     html = (
         request.app[TEMPLATES]
@@ -207,37 +177,15 @@ def _logo(value: str) -> str | None:
 
 
 async def callback(request: web.Request) -> web.Response:
-    """Finish a sign-in: check state, exchange the code, verify the ID token, set the session."""
+    """Finish a sign-in: the state cookie opened here, the rest by :meth:`SignIn.finish`; then the
+    session stored and its cookies set."""
     dep = _deployment(request)
     p, proto, now = dep.settings, _proto(request), request.app[CLOCK].now()
     login = dep.login_cookie.load(request.cookies, now=now)
     if login is None:
         raise LoginStateInvalid("csrf cookie missing or invalid")
-    if not login.matches(request.query.get("state", "")):
-        raise LoginStateInvalid("state mismatch")
-    error = request.query.get("error")
-    if error is not None:
-        # After the state check, so the reason is the provider's, for this browser's sign-in.
-        why = _printable(request.query.get("error_description", ""))[:300]
-        raise ProviderRefused(f"provider returned error {_printable(error)!r}", error[:100], why)
-    code = request.query.get("code")
-    if not code:
-        raise MissingCode("no code")
-    tokens = await dep.provider.exchange_code(
-        client_id=p.client_id,
-        client_secret=p.client_secret,
-        code=code,
-        redirect_uri=dep.redirect_uri(proto),
-        verifier=login.verifier,
-    )
-    claims = await dep.provider.verify(tokens["id_token"], client_id=p.client_id, nonce=login.nonce)
-    claims = await dep.provider.complete_claims(
-        claims, tokens.get("access_token"), email_claim=p.oidc_email_claim, groups_claim=p.oidc_groups_claim
-    )
-    session = session_for(p, claims, now=now, sid=new_session_id())
-    meta = await dep.provider.metadata()
-    session = keep_tokens(p, session, tokens, id_token_hint=meta.end_session_endpoint is not None)
-    resp = _redirect(dep.target(login.rd))
+    session = await dep.signin.finish(login, request.query, proto=proto, now=now, sid=new_session_id())
+    resp = _redirect(dep.signin.target(login.rd))
     policy = dep.cookies
     for name in dep.sessions.names_to_clear(request.cookies):
         resp.headers.add("Set-Cookie", policy.header(name, "", max_age=0, proto=proto))
@@ -258,7 +206,7 @@ async def sign_out(request: web.Request) -> web.Response:
     dep = _deployment(request)
     proto = _proto(request)
     value = join_chunks(request.cookies, dep.sessions.name)
-    target = dep.target(request.query.get("rd"))
+    target = dep.signin.target(request.query.get("rd"))
     id_token: str | None = None
     if value:
         try:
@@ -266,33 +214,11 @@ async def sign_out(request: web.Request) -> web.Response:
             id_token = session.id_token if session is not None else None
             await dep.store.drop(value)
         except SessionStoreUnavailable as exc:
-            onward = await _end_session_url(dep, target, proto, None) or target
+            onward = await dep.signin.end_session_url(target, proto, None) or target
             raise SignedOutHereOnly(f"sign-out: {exc}", onward) from exc
-    resp = _redirect(await _end_session_url(dep, target, proto, id_token) or target)
+    resp = _redirect(await dep.signin.end_session_url(target, proto, id_token) or target)
     dep.clear(resp, request.cookies, proto, Clears.ALL)
     return resp
-
-
-async def _end_session_url(dep: Deployment, target: str, proto: str, id_token: str | None) -> str | None:
-    """The provider's ``end_session_endpoint`` (RP-Initiated Logout 1.0 §2), returning to ``target``.
-
-    Sends ``id_token_hint`` (the session's ID token, when kept), ``client_id`` and
-    ``post_logout_redirect_uri``: the validated target as an absolute URL on the deployment's host, which
-    must be registered at the provider (typically ``https://<host>/``). No ``state``: the target itself
-    is the return address, so there is nothing to carry.
-    """
-    try:
-        meta = await dep.provider.metadata()
-    except OIDCError:
-        return None
-    if not meta.end_session_endpoint:
-        return None
-    back = target if "://" in target else f"{proto}://{dep.settings.host}{target}"
-    params = {"client_id": dep.settings.client_id, "post_logout_redirect_uri": back}
-    if id_token:
-        params = {"id_token_hint": id_token, **params}
-    endpoint = meta.end_session_endpoint
-    return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
 
 
 async def userinfo(request: web.Request) -> web.Response:
@@ -313,11 +239,23 @@ async def userinfo(request: web.Request) -> web.Response:
     )
 
 
+def page_of(exc: BaseException) -> Page:
+    """The page of ``exc``: aiohttp's own refusals here, every other failure as
+    :func:`~idgate.proxy.failures.page_for` says."""
+    if isinstance(exc, web.HTTPNotFound):
+        return not_found(str(exc))
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return Page(405, "Method not allowed", "This method is not supported here.", f"method {exc.method}")
+    if isinstance(exc, web.HTTPException):  # aiohttp's own refusals (a malformed request, a size limit)
+        return Page(exc.status, exc.reason, "The request could not be served.", exc.reason)
+    return page_for(exc)
+
+
 def _error_page(request: web.Request, exc: BaseException) -> web.Response:
-    """The one renderer of failures: the page :func:`page_for` chooses, escaped, with the edge's request
+    """The one renderer of failures: the page :func:`page_of` chooses, escaped, with the edge's request
     id (made up when there is none), the cookies it clears; the reason logged (never secrets), with the
     traceback when the failure was unexpected."""
-    err = page_for(exc)
+    err = page_of(exc)
     name = request.headers.get(DEPLOYMENT_HEADER, "")
     dep = request.app[DEPLOYMENTS].get(name)
     request_id = request.headers.get("X-Request-Id", "") or secrets.token_hex(8)
@@ -361,7 +299,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:  # a redirect raised by aiohttp is an answer, not a failure
             raise
         return _error_page(request, exc)
-    except Exception as exc:  # every failure gets a page; page_for logs the unexpected ones in full
+    except Exception as exc:  # every failure gets a page; the unexpected ones are logged in full
         return _error_page(request, exc)
 
 
@@ -373,16 +311,20 @@ def build_signin_app(
 ) -> web.Application:
     """The sign-in app for every deployment; one :class:`ProviderClient` per issuer.
 
-    ``services`` (shared with the edge) brings each deployment's session store (cookie or Redis).
+    ``services`` (shared with the edge) brings each deployment's session store (cookie or Redis) and
+    sign-in.
     """
     providers: dict[str, ProviderClient] = {}
     deployments: dict[str, Deployment] = {}
     for p in proxies:
         svc = services.get(p.name) if services else None
-        provider = (svc.provider if svc and svc.provider else None) or providers.setdefault(
-            p.issuer_url, ProviderClient(p.issuer_url, http, clock)
-        )
-        deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), provider, svc)
+        signin = svc.signin if svc and svc.signin else None
+        if signin is None:
+            provider = providers.get(p.issuer_url)
+            if provider is None:
+                provider = providers[p.issuer_url] = ProviderClient(p.issuer_url, http, clock)
+            signin = SignIn(p, provider)
+        deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), signin, svc)
     app = web.Application(middlewares=[_errors])
     app[DEPLOYMENTS] = deployments
     app[CLOCK] = clock

@@ -1,17 +1,22 @@
-"""The proxy as an OpenID Connect relying party of *any* provider (OpenID Connect Core 1.0, Discovery 1.0).
+"""The relying-party side of OpenID Connect (Core 1.0, Discovery 1.0): what idgate does with an issuer it
+signs people in through, for the proxy (:mod:`idgate.proxy.signin`, :mod:`idgate.proxy.bearer`) and the
+``oidc`` connector (:mod:`idgate.connectors.oidc`) alike.
 
 Pure parts (no I/O, time and keys as inputs): :func:`parse_metadata`, :func:`parse_jwks`,
 :func:`verify_id_token` (:func:`verify_signature`, then :func:`validate_claims`, as two explicit steps;
-algorithms from :data:`ALLOWED_ALGORITHMS` only; the same two steps check bearer JWTs in
-:mod:`idgate.proxy.bearer`), :func:`merge_userinfo` and :func:`session_from_claims`.
+algorithms from :data:`ALLOWED_ALGORITHMS` only; the same two steps check the proxy's bearer JWTs),
+:func:`merge_userinfo` and :func:`basic_auth`.
 
-The I/O part, :class:`ProviderClient`, owns one issuer: its discovery document (cached), its JWKS
-(cached; refetched at most once per :data:`JWKS_REFETCH_INTERVAL` when a token names an unknown ``kid``),
-the token requests (``client_secret_basic``, RFC 6749 §2.3.1; the code with the PKCE ``code_verifier``,
-and refresh tokens) and UserInfo, asked only when the ID token lacks the email or groups claim
-(:meth:`ProviderClient.complete_claims`, OpenID Connect Core §5.4: many providers put scope claims only
-there when an access token is issued). Every answer is read whole, up to a limit
-(:func:`idgate.net.read_limited`, in :meth:`ProviderClient._fetch`).
+:class:`IssuerCache` keeps one issuer's discovery document (for :data:`METADATA_TTL`) and its JWKS
+(refetched at most once per :data:`JWKS_REFETCH_INTERVAL` when a token names an unknown ``kid``), and
+verifies ID tokens against them. How a document is fetched, and what a failed fetch is called, is its
+owner's: the ``oidc`` connector fetches with the connector family's helpers (its TLS settings, its
+errors, the ``providerDiscoveryOverrides``); :class:`ProviderClient`, the proxy's, over its own HTTP
+client, and it also makes the token requests (``client_secret_basic``, RFC 6749 §2.3.1; the code with the
+PKCE ``code_verifier``, and refresh tokens) and asks UserInfo, only when the ID token lacks the email or
+groups claim (:meth:`ProviderClient.complete_claims`, OpenID Connect Core §5.4: many providers put scope
+claims only there when an access token is issued). Every answer is read whole, up to a limit
+(:func:`idgate.net.read_limited`); requests are made by :mod:`idgate.net`, the one owner of the HTTP client.
 
 Errors::
 
@@ -30,21 +35,19 @@ import asyncio
 import base64
 import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
-import aiohttp
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
 from idgate.clock import Clock
 from idgate.errors import UpstreamError
-from idgate.net import MAX_RESPONSE_BYTES, BodyTooLarge, read_limited
+from idgate.net import BodyTooLarge, HTTPClient, TransportError, get_json, post_form
 from idgate.oidc.numeric_date import BadNumericDate, TokenTimes, token_times
-from idgate.sessions.base import Session
 
 ALLOWED_ALGORITHMS = ("RS256", "ES256")
 JWKS_REFETCH_INTERVAL = 60.0
@@ -266,93 +269,34 @@ def merge_userinfo(
     return merged
 
 
-def session_from_claims(
-    claims: Mapping[str, Any],
-    *,
-    now: float,
-    lifetime: float,
-    allow_unverified_email: bool = False,
-    email_claim: str = "email",
-    groups_claim: str = "groups",
-    sid: str = "",
-) -> Session:
-    """The proxy session for verified claims: needs ``sub`` and an email, and a verified email.
-
-    ``email_claim`` / ``groups_claim`` are ``oidc_email_claim`` / ``oidc_groups_claim``; ``sid`` the
-    session's id (a new one at sign-in, the same one at refresh; none for a bearer token).
-    """
-    sub, email = claims.get("sub"), claims.get(email_claim)
-    if not isinstance(sub, str) or not sub:
-        raise IdTokenInvalid("sub missing")
-    if not isinstance(email, str) or not email:
-        raise IdTokenInvalid("email missing")
-    verified = claims.get("email_verified") is True
-    if not verified and not allow_unverified_email:
-        raise IdTokenInvalid("email not verified")
-    username = claims.get("preferred_username") or claims.get("name") or ""
-    groups = claims.get(groups_claim)
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        groups = []
-    return Session(
-        user=sub,
-        email=email,
-        email_verified=verified,
-        created_at=now,
-        expires_at=now + lifetime,
-        preferred_username=username if isinstance(username, str) else "",
-        groups=tuple(groups),
-        sid=sid,
-    )
-
-
 def basic_auth(client_id: str, client_secret: str) -> str:
     """``Authorization`` value for ``client_secret_basic``: both parts form-encoded first (§2.3.1)."""
     pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
     return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
 
 
-class ProviderClient:
-    """One issuer seen from the proxy: discovery, keys and the token endpoint, over ``http``."""
+#: Loads an issuer's discovery document; raises its owner's error when it cannot.
+MetadataLoader = Callable[[], Awaitable[ProviderMetadata]]
+#: Loads the signing keys at a ``jwks_uri``; raises its owner's error when it cannot.
+KeysLoader = Callable[[str], Awaitable[tuple[SigningKey, ...]]]
 
-    def __init__(self, issuer: str, http: aiohttp.ClientSession, clock: Clock) -> None:
+
+class IssuerCache:
+    """One issuer's discovery document and signing keys, as a relying party keeps them; ID tokens
+    verified against those keys (see the module docstring)."""
+
+    def __init__(
+        self, issuer: str, clock: Clock, load_metadata: MetadataLoader, load_keys: KeysLoader
+    ) -> None:
         self.issuer = issuer
-        self._http = http
         self._clock = clock
+        self._load_metadata = load_metadata
+        self._load_keys = load_keys
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
         self._keys: tuple[SigningKey, ...] = ()
         self._keys_at: float | None = None
         self._lock = asyncio.Lock()
-
-    async def _fetch(
-        self,
-        method: str,
-        url: str,
-        what: str,
-        headers: Mapping[str, str],
-        form: Mapping[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        """The status and whole body (:func:`~idgate.net.read_limited`) of one request to the provider.
-
-        Unreachable, cut short, timed out or larger than :data:`~idgate.net.MAX_RESPONSE_BYTES`:
-        :class:`ProviderUnavailable` naming ``what``.
-        """
-        try:
-            async with self._http.request(method, url, headers=headers, data=form) as resp:
-                return resp.status, await read_limited(resp, MAX_RESPONSE_BYTES)
-        except BodyTooLarge as exc:
-            raise ProviderUnavailable(f"{what}: {exc}") from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderUnavailable(f"{what} unreachable: {type(exc).__name__}") from exc
-
-    async def _get_json(self, url: str, what: str) -> Any:
-        status, body = await self._fetch("GET", url, what, {"Accept": "application/json"})
-        if status != 200:
-            raise ProviderUnavailable(f"{what} answered HTTP {status}")
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise ProviderUnavailable(f"{what} is not JSON") from exc
 
     async def metadata(self) -> ProviderMetadata:
         """The provider's discovery document, fetched once and kept for :data:`METADATA_TTL`."""
@@ -361,9 +305,12 @@ class ProviderClient:
             return self._metadata
         async with self._lock:
             if self._metadata is None or now - self._metadata_at >= METADATA_TTL:
-                doc = await self._get_json(discovery_url(self.issuer), "discovery")
-                self._metadata, self._metadata_at = parse_metadata(doc, self.issuer), now
+                self._metadata, self._metadata_at = await self._load_metadata(), now
             return self._metadata
+
+    def cached_metadata(self) -> ProviderMetadata | None:
+        """The discovery document fetched so far (``None``: never fetched): for synchronous steps."""
+        return self._metadata
 
     async def keys(self, *, refresh: bool = False) -> tuple[SigningKey, ...]:
         """The provider's signing keys; ``refresh`` refetches unless done in the last minute."""
@@ -374,9 +321,57 @@ class ProviderClient:
         meta = await self.metadata()
         async with self._lock:
             if self._keys_at is None or (refresh and now - self._keys_at >= JWKS_REFETCH_INTERVAL):
-                self._keys = parse_jwks(await self._get_json(meta.jwks_uri, "JWKS"))
+                self._keys = await self._load_keys(meta.jwks_uri)
                 self._keys_at = now
             return self._keys
+
+    def cached_keys(self) -> tuple[SigningKey, ...] | None:
+        """The signing keys fetched so far (``None``: never fetched): for synchronous checks."""
+        return self._keys if self._keys_at is not None else None
+
+    def may_refetch_keys(self, now: float) -> bool:
+        """Whether :meth:`keys` with ``refresh`` would fetch again now (rate limit not reached)."""
+        return self._keys_at is None or now - self._keys_at >= JWKS_REFETCH_INTERVAL
+
+    async def verify(self, token: str, *, client_id: str, nonce: str | None) -> dict[str, Any]:
+        """Verify an ID token against the cached JWKS, refetching once for an unknown ``kid``."""
+        keys: Sequence[SigningKey] = await self.keys()
+        now = self._clock.now()
+        try:
+            return verify_id_token(
+                token, keys=keys, issuer=self.issuer, client_id=client_id, nonce=nonce, now=now
+            )
+        except UnknownSigningKey:
+            keys = await self.keys(refresh=True)
+        return verify_id_token(
+            token, keys=keys, issuer=self.issuer, client_id=client_id, nonce=nonce, now=now
+        )
+
+
+class ProviderClient(IssuerCache):
+    """One issuer seen from the proxy: its discovery document and keys fetched over ``http``, its token
+    endpoint and UserInfo."""
+
+    def __init__(self, issuer: str, http: HTTPClient, clock: Clock) -> None:
+        super().__init__(issuer, clock, self._discover, self._jwks)
+        self._http = http
+
+    async def _discover(self) -> ProviderMetadata:
+        return parse_metadata(await self._get_json(discovery_url(self.issuer), "discovery"), self.issuer)
+
+    async def _jwks(self, jwks_uri: str) -> tuple[SigningKey, ...]:
+        return parse_jwks(await self._get_json(jwks_uri, "JWKS"))
+
+    async def _get_json(self, url: str, what: str) -> Any:
+        status, body = await _request(
+            self._http, "GET", url, what=what, headers={"Accept": "application/json"}
+        )
+        if status != 200:
+            raise ProviderUnavailable(f"{what} answered HTTP {status}")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ProviderUnavailable(f"{what} is not JSON") from exc
 
     async def exchange_code(
         self, *, client_id: str, client_secret: str, code: str, redirect_uri: str, verifier: str
@@ -403,7 +398,9 @@ class ProviderClient:
         if meta.userinfo_endpoint is None:
             raise ProviderUnavailable("the provider has no userinfo_endpoint")
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        status, body = await self._fetch("GET", meta.userinfo_endpoint, "userinfo", headers)
+        status, body = await _request(
+            self._http, "GET", meta.userinfo_endpoint, what="userinfo", headers=headers
+        )
         if status in (401, 403):
             raise TokenRequestRefused(f"userinfo refused the access token: HTTP {status}")
         try:
@@ -419,7 +416,9 @@ class ProviderClient:
     ) -> dict[str, Any]:
         meta = await self.metadata()
         headers = {"Authorization": basic_auth(client_id, client_secret), "Accept": "application/json"}
-        status, body = await self._fetch("POST", meta.token_endpoint, "token endpoint", headers, form)
+        status, body = await _request(
+            self._http, "POST", meta.token_endpoint, what="token endpoint", headers=headers, form=form
+        )
         if status >= 500:
             raise ProviderUnavailable(f"token endpoint answered HTTP {status}")
         try:
@@ -433,14 +432,6 @@ class ProviderClient:
         if not isinstance(doc, dict) or (needs_id_token and not isinstance(doc.get("id_token"), str)):
             raise ProviderUnavailable("token response holds no id_token")
         return doc
-
-    def cached_keys(self) -> tuple[SigningKey, ...] | None:
-        """The signing keys fetched so far (``None``: never fetched): for synchronous checks."""
-        return self._keys if self._keys_at is not None else None
-
-    def may_refetch_keys(self, now: float) -> bool:
-        """Whether :meth:`keys` with ``refresh`` would fetch again now (rate limit not reached)."""
-        return self._keys_at is None or now - self._keys_at >= JWKS_REFETCH_INTERVAL
 
     async def complete_claims(
         self, claims: Mapping[str, Any], access_token: object, *, email_claim: str, groups_claim: str
@@ -465,16 +456,29 @@ class ProviderClient:
             return dict(claims)
         return merge_userinfo(claims, info, email_claim=email_claim)
 
-    async def verify(self, token: str, *, client_id: str, nonce: str | None) -> dict[str, Any]:
-        """Verify an ID token against the cached JWKS, refetching once for an unknown ``kid``."""
-        keys: Sequence[SigningKey] = await self.keys()
-        now = self._clock.now()
-        try:
-            return verify_id_token(
-                token, keys=keys, issuer=self.issuer, client_id=client_id, nonce=nonce, now=now
-            )
-        except UnknownSigningKey:
-            keys = await self.keys(refresh=True)
-        return verify_id_token(
-            token, keys=keys, issuer=self.issuer, client_id=client_id, nonce=nonce, now=now
-        )
+
+async def _request(
+    http: HTTPClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str],
+    form: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """The status and whole body of one request to the provider (the JSON GETs and the token POST),
+    made by :mod:`idgate.net`.
+
+    Unreachable, cut short, timed out or larger than :data:`~idgate.net.MAX_RESPONSE_BYTES`:
+    :class:`ProviderUnavailable` naming ``what``.
+    """
+    try:
+        if form is None:
+            reply = await get_json(http, url, headers=headers)
+        else:
+            reply = await post_form(http, url, form, headers=headers)
+    except BodyTooLarge as exc:
+        raise ProviderUnavailable(f"{what}: {exc}") from exc
+    except TransportError as exc:
+        raise ProviderUnavailable(f"{what} unreachable: {exc.cause}") from exc
+    return reply.status, reply.body

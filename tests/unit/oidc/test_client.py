@@ -1,4 +1,5 @@
-"""ID token verification (OIDC Core §3.1.3.7) and the session built from its claims; keys, time as inputs."""
+"""The relying party's pure steps (:mod:`idgate.oidc.client`): ID token verification (OIDC Core §3.1.3.7),
+discovery documents, key sets, client_secret_basic; keys and time as inputs."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
-from idgate.proxy.oidc_client import (
+from idgate.oidc.client import (
     IdTokenInvalid,
     ProviderUnavailable,
     UnknownSigningKey,
     basic_auth,
     parse_jwks,
     parse_metadata,
-    session_from_claims,
     verify_id_token,
 )
 
@@ -140,45 +140,6 @@ def test_rs256_header_on_an_ec_key_finds_no_key() -> None:
 def test_garbage_is_refused(token: str) -> None:
     with pytest.raises(IdTokenInvalid):
         verify(token)
-
-
-def test_session_from_claims() -> None:
-    session = session_from_claims(claims(), now=NOW, lifetime=3600)
-    assert (session.user, session.email, session.email_verified) == (
-        "CgVhbGljZRIFbG9jYWw",
-        "alice@example.com",
-        True,
-    )
-    assert session.groups == ("org", "org:team")
-    assert session.preferred_username == "alice"
-    assert (session.created_at, session.expires_at) == (NOW, NOW + 3600)
-
-
-@pytest.mark.parametrize("value", [False, "true", 1, None])
-def test_email_must_be_verified_literally_true(value: object) -> None:
-    with pytest.raises(IdTokenInvalid, match="email not verified"):
-        session_from_claims(claims(email_verified=value), now=NOW, lifetime=60)
-    session = session_from_claims(
-        claims(email_verified=value), now=NOW, lifetime=60, allow_unverified_email=True
-    )
-    assert session.email_verified is False
-
-
-def test_email_and_sub_are_required() -> None:
-    with pytest.raises(IdTokenInvalid, match="email missing"):
-        session_from_claims(claims(email=None), now=NOW, lifetime=60)
-    with pytest.raises(IdTokenInvalid, match="sub missing"):
-        session_from_claims(claims(sub=None), now=NOW, lifetime=60)
-
-
-@pytest.mark.parametrize("groups", ["org", [1, 2], {"a": 1}, ["ok", None]])
-def test_malformed_groups_give_no_groups(groups: object) -> None:
-    assert session_from_claims(claims(groups=groups), now=NOW, lifetime=60).groups == ()
-
-
-def test_name_stands_in_for_preferred_username() -> None:
-    body = claims(preferred_username=None, name="Alice A.")
-    assert session_from_claims(body, now=NOW, lifetime=60).preferred_username == "Alice A."
 
 
 def test_discovery_issuer_must_match_exactly() -> None:
