@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from idgate.page_headers import PAGE_HEADERS_B
 from idgate.proxy.headers import UNDERSCORE, stripped_names
+from idgate.web.page_headers import PAGE_HEADERS_B
 
 REASONS: dict[int, bytes] = {
     100: b"Continue",

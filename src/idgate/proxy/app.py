@@ -22,7 +22,6 @@ import jinja2
 from aiohttp import web
 
 from idgate.clock import Clock
-from idgate.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
 from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.csrf import LOGIN_TTL, LoginState, LoginStateCookie
 from idgate.proxy.failures import (
@@ -42,6 +41,7 @@ from idgate.sessions.cookie import join_chunks, split_chunks
 from idgate.sessions.store import CookieSessions
 from idgate.settings import ProxySettings
 from idgate.web import LOGO, Look, environment
+from idgate.web.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
 
 __all__ = ["DEPLOYMENT_HEADER", "build_signin_app"]
 
