@@ -19,7 +19,7 @@ A measuring site takes its :class:`Timer` once, when it is built::
 prometheus-client object. :class:`DurationsCollector` exports every family at scrape time; with
 ``--workers N`` (prometheus-client's multiprocess mode, where a collector would report one worker only)
 :func:`flush_into` adds what was observed since the last flush to ``Histogram`` objects instead
-(:func:`idgate.observability.flush_edge_stats` calls it every second).
+(:func:`idgate.runtime.metrics.flush_edge_stats` calls it every second).
 """
 
 from __future__ import annotations

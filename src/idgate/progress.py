@@ -1,6 +1,7 @@
 """What a long-running step is doing: one short line on stderr for commands, a log line for ``serve``.
 
-Library code marks a step; the entry point decides, once, where steps are reported::
+Library code marks a step; the entry point decides, once, where steps are reported (:func:`report_to`;
+the ``idgate`` command's stderr lines are :mod:`idgate.cli.progress`)::
 
     with step("Migrating storage from 0002 to 0003") as s:
         ...
@@ -12,11 +13,9 @@ Library code marks a step; the entry point decides, once, where steps are report
 
 Commands write their results on stdout and their progress on stderr, so ``idgate render kubernetes |
 kubectl apply -f -`` and ``idgate init > values.yaml`` stay machine-readable. The ``idgate`` group
-selects stderr (:func:`to_stderr`, nothing with ``--quiet``) and goes back to logging when the command ends;
-``idgate serve`` keeps logging (its stderr carries text or JSON log lines). A step that ends with an
-exception says ``failed after`` and lets the exception go on. A step started while another is open
-(a migration inside ``idgate keys rotate``) ends the open line first, and the outer step then repeats its
-name with its time.
+selects stderr (:func:`idgate.cli.progress.to_stderr`, nothing with ``--quiet``) and goes back to
+logging when the command ends; ``idgate serve`` keeps logging (its stderr carries text or JSON log
+lines). A step that ends with an exception says ``failed after`` and lets the exception go on.
 """
 
 from __future__ import annotations
@@ -25,10 +24,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from typing import Protocol
 
-import click
-
-__all__ = ["Step", "step", "to_log", "to_stderr"]
+__all__ = ["Sink", "Step", "report_to", "step", "to_log"]
 
 log = logging.getLogger("idgate.progress")
 
@@ -41,6 +39,14 @@ class Step:
     def __init__(self, what: str) -> None:
         self.what = what
         self.note = ""
+
+
+class Sink(Protocol):
+    """Where steps are reported: told when one starts and when it ends."""
+
+    def start(self, s: Step) -> None: ...
+
+    def end(self, s: Step, seconds: float, failed: bool) -> None: ...
 
 
 class _Log:
@@ -57,49 +63,18 @@ class _Log:
             log.info("%s: %s in %.2f s", s.what, s.note or "done", seconds, extra=extra)
 
 
-class _Stderr:
-    """Commands: ``what ... done in 0.31 s`` on stderr, the line left open while the step runs."""
-
-    def __init__(self) -> None:
-        self._open: Step | None = None  # the step whose line waits for its end
-
-    def start(self, s: Step) -> None:
-        if self._open is not None:
-            click.echo("", err=True)  # a nested step: end the outer's line
-        click.echo(f"{s.what} ... ", err=True, nl=False)
-        self._open = s
-
-    def end(self, s: Step, seconds: float, failed: bool) -> None:
-        if self._open is not s:  # something else was written since: name the step again
-            click.echo(f"{s.what} ... ", err=True, nl=False)
-        self._open = None
-        if failed:
-            click.echo(f"failed after {seconds:.2f} s", err=True)
-        else:
-            click.echo(f"{s.note or 'done'} in {seconds:.2f} s", err=True)
+_sink: Sink = _Log()
 
 
-class _Quiet:
-    def start(self, s: Step) -> None:
-        pass
-
-    def end(self, s: Step, seconds: float, failed: bool) -> None:
-        pass
-
-
-_sink: _Log | _Stderr | _Quiet = _Log()
-
-
-def to_stderr(*, quiet: bool = False) -> None:
-    """Report steps on stderr from now on (nothing at all when ``quiet``): what commands do."""
+def report_to(sink: Sink) -> None:
+    """Report steps to ``sink`` from now on (the ``idgate`` command's: :mod:`idgate.cli.progress`)."""
     global _sink  # noqa: PLW0603 - one reporting choice per process, made by the entry point
-    _sink = _Quiet() if quiet else _Stderr()
+    _sink = sink
 
 
 def to_log() -> None:
     """Report steps as log records (the default; ``idgate serve``)."""
-    global _sink  # noqa: PLW0603
-    _sink = _Log()
+    report_to(_Log())
 
 
 @contextlib.contextmanager

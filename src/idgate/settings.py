@@ -224,8 +224,8 @@ class Settings:
     """Everything ``idgate serve`` runs: which roles, where to listen, where to keep state."""
 
     listen: str = "127.0.0.1:4180"
-    health_listen: str | None = None  # probes and metrics (idgate.health); off when None
-    metrics_listen: str | None = None  # /metrics and probes (idgate.observability); off when None
+    health_listen: str | None = None  # probes and metrics (idgate.runtime.health); off when None
+    metrics_listen: str | None = None  # /metrics and probes (idgate.runtime.metrics); off when None
     metrics_optional: bool = False  # the default address: a port in use is a warning, not an error
     storage: str = "sqlite:///data/idgate.db"
     storage_pool_size: int = 10  # idgate.storage_pool_size: PostgreSQL connections per process
@@ -233,7 +233,7 @@ class Settings:
     data_dir: str = "data"
     provider: ProviderSettings | None = None
     proxies: tuple[ProxySettings, ...] = field(default_factory=tuple)
-    # Demo mode: serve the built-in upstream page (``idgate.demo``) on this address.
+    # Demo mode: serve the built-in upstream page (``idgate.runtime.demo_upstream``) on this address.
     demo_upstream: str | None = None
     # idgate.identity_headers: client headers removed besides the defaults, and defaults let through
     strip_headers: tuple[str, ...] = ()

@@ -267,7 +267,7 @@ class SessionStoreConformance:
         self, stores: Callable[..., SessionStore], caplog: pytest.LogCaptureFixture
     ) -> None:
         """The records ``idgate_refreshes_total{role="proxy"}`` and ``idgate_refresh_duration_seconds``
-        count (idgate.observability): success, refused (the session ends) and error (it is kept)."""
+        count (idgate.runtime.metrics): success, refused (the session ends) and error (it is kept)."""
         store = stores()
         outcomes: list[Exception | None] = [None, RefusedRefresh("revoked"), ConnectionError("provider down")]
 

@@ -142,12 +142,12 @@ def test_debug_level_keeps_data_logging_libraries_quiet() -> None:
     """At DEBUG, SQL drivers would log every statement's parameters (signing keys, connector data)."""
     import logging
 
-    from idgate.observability import DATA_LOGGERS, configure_logging
+    from idgate.runtime.logs import DATA_LOGGERS, configure_logging
 
-    configure_logging({"IDGATE_LOG_LEVEL": "DEBUG"})
+    configure_logging(log_level="DEBUG")
     try:
         assert logging.getLogger().level == logging.DEBUG
         for name in DATA_LOGGERS:
             assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
     finally:
-        configure_logging({"IDGATE_LOG_LEVEL": "WARNING"})
+        configure_logging(log_level="WARNING")

@@ -1,5 +1,5 @@
-"""The documentation stays true: the configuration reference is what ``python -m idgate.docs`` writes
-from the models today, it names every key, and every example values file in ``docs/`` loads.
+"""The documentation stays true: the configuration reference is what ``python -m idgate.config.reference``
+writes from the models today, it names every key, and every example values file in ``docs/`` loads.
 
 An example is a fenced ``yaml`` block with a top-level ``dex:`` or ``iap:``; a block that elides part of
 the file with a ``# ...`` comment is a fragment, not an example, and is not loaded."""
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from idgate.config import load_config_text
 from idgate.config.model import Config
-from idgate.docs import reference, sections
+from idgate.config.reference import reference, sections
 from idgate.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ EXAMPLE_ENV = {
 
 def test_the_reference_is_what_the_models_say_today() -> None:
     assert REFERENCE.read_text(encoding="utf-8") == reference(), (
-        "docs/configuration.md is stale: run `python -m idgate.docs`"
+        "docs/configuration.md is stale: run `python -m idgate.config.reference`"
     )
 
 

@@ -9,7 +9,7 @@ import logging
 from prometheus_client import CollectorRegistry, generate_latest
 
 from idgate.durations import BUCKETS, STORAGE, DurationFamily, DurationsCollector, Timer, flush_into
-from idgate.observability import Metrics, MetricsHandler
+from idgate.runtime.metrics import Metrics, MetricsHandler
 from idgate.storage import Client, open_storage
 
 

@@ -183,7 +183,7 @@ class IdgateSection(Strict):
 
     ``metrics_listen`` (default ``127.0.0.1:9180``; ``null`` turns it off) and ``health_listen`` (off by
     default) each serve ``/metrics``, ``/healthz/live`` and ``/healthz/ready`` on a port of their own, never
-    on the public listener (:mod:`idgate.health`, :mod:`idgate.observability`). When only
+    on the public listener (:mod:`idgate.runtime.health`, :mod:`idgate.runtime.metrics`). When only
     ``health_listen`` is given, it is the one such listener. When ``metrics_listen`` is not given and its
     default port is taken, idgate warns and runs without it.
     """

@@ -159,7 +159,7 @@ def soft_anti_affinity(labels: Mapping[str, str]) -> Obj:
 
 def probes(live_path: str, host: str) -> Obj:
     """Liveness through the edge on the public port (with the ``Host`` it routes by); readiness on the
-    health port, where the role's dependencies are checked (:mod:`idgate.health`)."""
+    health port, where the role's dependencies are checked (:mod:`idgate.runtime.health`)."""
     return {
         "livenessProbe": {
             "httpGet": {"path": live_path, "port": "http", "httpHeaders": [{"name": "Host", "value": host}]},

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from idgate.page_headers import PAGE_HEADERS_B
 from idgate.proxy.headers import stripped_names
+from idgate.web.page_headers import PAGE_HEADERS_B
 from idgate.wire import EDGE_HEADERS, HOP_BY_HOP
 
 REASONS: dict[int, bytes] = {

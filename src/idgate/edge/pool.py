@@ -62,18 +62,12 @@ def unix_target(path: str) -> Target:
     return Target(key="unix:" + path, path=path)
 
 
-_TLS: dict[bool, ssl.SSLContext] = {}
-
-
 def _tls_context(verify: bool) -> ssl.SSLContext:
-    """One client TLS context per kind, made once (making one loads the system CA store)."""
-    ctx = _TLS.get(verify)
-    if ctx is None:
-        ctx = ssl.create_default_context()
-        if not verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        _TLS[verify] = ctx
+    """A client TLS context (making one loads the system CA store: :class:`Pool` keeps its own)."""
+    ctx = ssl.create_default_context()
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
@@ -291,6 +285,7 @@ class Pool:
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tls: dict[bool, ssl.SSLContext] = {}  # by ``verify``, made on first use
         self.connects = 0  # connections opened so far (for tests and metrics)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
@@ -327,7 +322,9 @@ class Pool:
                 lambda: UpstreamConnection(self, target), target.path
             )
         elif target.tls:
-            ctx = _tls_context(target.verify)
+            ctx = self._tls.get(target.verify)
+            if ctx is None:
+                ctx = self._tls[target.verify] = _tls_context(target.verify)
             _, proto = await loop.create_connection(
                 lambda: UpstreamConnection(self, target), target.host, target.port, ssl=ctx
             )

@@ -10,7 +10,7 @@ edge runs on one event loop thread)::
     EdgeStats.decision(deployment, allowed, reasons)       idgate_decisions_total{deployment,decision,reason}
                                                              (one per reason, as the audit log lists them)
 
-The metric names, labels and buckets are those of :class:`idgate.observability.Metrics`, which derived
+The metric names, labels and buckets are those of :class:`idgate.runtime.metrics.Metrics`, which derived
 them from the access and audit log records; :class:`EdgeStatsCollector` reads the counters at scrape time.
 Register it instead of counting those four families from log records, never as well (the names would be
 registered twice)::
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-#: Latency buckets (seconds), the same as ``idgate.observability.LATENCY_BUCKETS``.
+#: Latency buckets (seconds), the same as ``idgate.runtime.metrics.LATENCY_BUCKETS``.
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.0005,
     0.001,
@@ -141,7 +141,7 @@ class EdgeStats:
         """Add what was counted since snapshot ``last`` to prometheus-client metric objects.
 
         ``metrics`` has ``requests``, ``latency``, ``upstream_errors`` and ``decisions`` like
-        :class:`idgate.observability.Metrics`. Returns the snapshot to pass next time. For
+        :class:`idgate.runtime.metrics.Metrics`. Returns the snapshot to pass next time. For
         multiprocess mode, where a custom collector would report one worker only.
         """
         now = self.snapshot()

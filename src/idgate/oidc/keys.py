@@ -218,8 +218,3 @@ class KeyRing:
                 self._loaded = load(stored, now)
                 self._loaded_at = now
             return self._loaded
-
-
-async def ensure_signing_keys(storage: Storage, clock: Clock, rotate_after: float) -> SigningKeys:
-    """The stored key set, creating it if there is none yet (kept for callers of the first version)."""
-    return await KeyRing(storage, clock, rotate_after).stored()

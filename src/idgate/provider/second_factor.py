@@ -6,7 +6,7 @@ steps (:mod:`.login`): the password form, then a code. A code is checked inside
 code used) in the same transaction: two submits of one code, even on two replicas, have one winner.
 The codes themselves are :mod:`.totp`'s; the secret is never logged.
 
-``idgate user totp enroll|disable|recovery-codes`` (:mod:`idgate.admin`) build records with
+``idgate user totp enroll|disable|recovery-codes`` (:mod:`idgate.cli.user`) build records with
 :func:`enrollment` and :func:`hashed`.
 """
 

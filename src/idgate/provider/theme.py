@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from idgate.page_headers import page_headers
 from idgate.settings import ProviderSettings
 from idgate.web import Look
+from idgate.web.page_headers import page_headers
 from idgate.web.theme import Theme, load_theme
 
 __all__ = ["THEME", "ProviderLook", "look_of", "provider_look", "theme_file"]

@@ -104,7 +104,7 @@ class Tokens:
                 await check_peers(self.lookup, client, grant.scopes)
             answer = await self.issue(ctx, grant, refresh=True)  # the grant's own write goes with it
         except Exception:
-            if refreshing:  # metrics: idgate_refreshes_total (idgate.observability)
+            if refreshing:  # metrics: idgate_refreshes_total (idgate.runtime.metrics)
                 log.info(
                     "refresh refused", extra={"client_id": client.id, "event": "refresh", "result": "failure"}
                 )

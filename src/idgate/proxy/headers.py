@@ -141,20 +141,6 @@ def _identity(session: Session, names: tuple[bytes, ...]) -> list[Header]:
     return out
 
 
-def _text(headers: list[Header]) -> list[tuple[str, str]]:
-    return [(name.decode("ascii"), value.decode()) for name, value in headers]
-
-
-def upstream_identity_headers(session: Session) -> list[tuple[str, str]]:
-    """What the upstream receives about the signed-in person (``pass_user_headers``)."""
-    return _text(_identity(session, _FORWARDED))
-
-
-def auth_response_headers(session: Session) -> list[tuple[str, str]]:
-    """What ``/oauth/auth`` answers on 202, for nginx ``auth_request_set``."""
-    return _text(_identity(session, _AUTH_REQUEST))
-
-
 @dataclass(frozen=True, slots=True)
 class HeaderOptions:
     """The OAuth2-Proxy options that shape identity headers, read once from the settings."""

@@ -25,7 +25,6 @@ from aiohttp import web
 
 from idgate.clock import Clock
 from idgate.oidc.client import ProviderClient
-from idgate.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
 from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.csrf import LOGIN_TTL, LoginStateCookie
 from idgate.proxy.failures import (
@@ -45,6 +44,7 @@ from idgate.sessions.cookie_store import CookieSessions
 from idgate.sessions.sealing import join_chunks, split_chunks
 from idgate.settings import ProxySettings
 from idgate.web import LOGO, Look, environment
+from idgate.web.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
 
 __all__ = ["build_signin_app", "page_of"]
 

@@ -29,7 +29,7 @@ Each refresh that ran (the lock was taken) writes one record on ``idgate.session
 refused or answered something invalid, the session ended; ``error``: provider or store unreachable, the
 session is kept; ``ended``: still unreachable ``grace`` after the refresh point, the session ended. The
 metrics ``idgate_refreshes_total{role="proxy",result}`` and ``idgate_refresh_duration_seconds{result}``
-count them (:mod:`idgate.observability`).
+count them (:mod:`idgate.runtime.metrics`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ behind, is not missed.
 
 A write that fails (storage unreachable) is kept and written again at each poll until it succeeds; the
 revocation holds in this process meanwhile. A poll that fails is logged once per outage and tried again.
-Time is an input; the poller (:meth:`Revocations.run`) is started by the worker (:mod:`idgate.app`).
+Time is an input; the poller (:meth:`Revocations.run`) is started by the worker
+(:mod:`idgate.runtime.worker`).
 """
 
 from __future__ import annotations

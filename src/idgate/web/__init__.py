@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from idgate.page_headers import PAGE_HEADERS
+from idgate.web.page_headers import PAGE_HEADERS
 
 if TYPE_CHECKING:
     import jinja2

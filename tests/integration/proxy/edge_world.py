@@ -27,12 +27,12 @@ from tests.unit.edge.conftest import (
     proxy_settings,
 )
 
-from idgate.app import unix_app
 from idgate.clock import FrozenClock
 from idgate.edge.routes import RouteTable
 from idgate.edge.server import EdgeServer, start_edge
 from idgate.proxy.services import ProxyServices, build_services
 from idgate.proxy.web import build_signin_app
+from idgate.runtime.listeners import unix_app
 from idgate.sessions.base import Session
 from idgate.settings import ProxySettings, Settings
 

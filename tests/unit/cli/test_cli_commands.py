@@ -121,17 +121,18 @@ def test_version() -> None:
 
 
 class TestServe:
-    """``serve`` builds settings and hands them to ``idgate.app.serve`` (replaced here by a recorder)."""
+    """``serve`` builds settings and hands them to ``idgate.runtime.processes.serve`` (replaced here by a
+    recorder)."""
 
     @pytest.fixture
     def served(self, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, int]]:
         calls: list[tuple[Settings, int]] = []
-        import idgate.app
+        import idgate.runtime.processes
 
         monkeypatch.setattr(
-            idgate.app,
+            idgate.runtime.processes,
             "serve",
-            lambda settings, *, workers=1, log_format=None: calls.append((settings, workers)),
+            lambda settings, *, workers=1, **_: calls.append((settings, workers)),
         )
         return calls
 
@@ -191,7 +192,7 @@ class TestServe:
     def test_without_config_serves_the_demo(
         self, served: list[tuple[Settings, int]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
-        import idgate.demo
+        import idgate.cli.demo
 
         demo = Settings(listen="127.0.0.1:9999")
         asked: list[tuple[str, str]] = []
@@ -200,7 +201,7 @@ class TestServe:
             asked.append((data_dir, listen))
             return demo
 
-        monkeypatch.setattr(idgate.demo, "demo_settings", fake_demo)
+        monkeypatch.setattr(idgate.cli.demo, "demo_settings", fake_demo)
         result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path)])
         assert result.exit_code == 0, result.output
         assert asked == [(str(tmp_path), "127.0.0.1:4180")]

@@ -14,10 +14,11 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idgate.cli import main, new_secret
+from idgate.cli import main
 from idgate.config import build_settings, check, load_config_text
+from idgate.config.starter import Generated, InitOptions, Service, parse_service, render, scalar, validate
 from idgate.errors import ConfigError
-from idgate.init import Generated, InitOptions, Service, parse_service, render, scalar, validate
+from idgate.secrets import new_secret
 
 GITHUB_ENV = {"GITHUB_CLIENT_ID": "0a1b2c3d4e5f60718293", "GITHUB_CLIENT_SECRET": "gh-secret"}
 PROMETHEUS = Service("prometheus", "prometheus.monitoring.svc.cluster.local", 9090)

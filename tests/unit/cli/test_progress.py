@@ -18,6 +18,7 @@ from tests.unit.deploy.support import KKP_EXAMPLE, KKP_STORAGE, documents
 
 from idgate import progress
 from idgate.cli import main
+from idgate.cli.progress import to_stderr
 from idgate.storage.sql.migrate import MIGRATIONS
 
 DONE = r"done in \d+\.\d\d s"
@@ -112,7 +113,7 @@ def test_after_a_command_steps_are_logged_again(caplog: pytest.LogCaptureFixture
 # -- the stderr lines ----------------------------------------------------------------------------------------
 @pytest.fixture
 def on_stderr() -> object:
-    progress.to_stderr()
+    to_stderr()
     yield
     progress.to_log()
 
@@ -141,6 +142,8 @@ def test_a_failing_step_says_so_and_the_exception_goes_on(capsys: pytest.Capture
 def test_serve_logs_its_steps(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """``idgate serve`` switches back to logging before it starts (its stderr carries log lines)."""
     seen: list[str] = []
-    monkeypatch.setattr("idgate.app.serve", lambda *a, **k: seen.append(type(progress._sink).__name__))
+    monkeypatch.setattr(
+        "idgate.runtime.processes.serve", lambda *a, **k: seen.append(type(progress._sink).__name__)
+    )
     assert run("serve", "--data-dir", str(tmp_path)).exit_code == 0
     assert seen == ["_Log"]

@@ -17,12 +17,12 @@ from tests.unit.deploy.support import (
     validate,
 )
 
-from idgate.app import select_role
 from idgate.config import build_settings, load_config, load_config_text
 from idgate.deploy.common import dump_all
 from idgate.deploy.kubernetes import RenderOptions, render_kubernetes
 from idgate.deploy.sizes import MEASURED
 from idgate.errors import ConfigError
+from idgate.runtime.roles import select_role
 
 
 @pytest.mark.parametrize("name", sorted(INPUTS))

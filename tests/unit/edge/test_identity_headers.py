@@ -8,11 +8,9 @@ from idgate.edge.http import Request
 from idgate.proxy.headers import (
     HeaderOptions,
     auth_headers,
-    auth_response_headers,
     is_reserved,
     safe_value,
     upstream_headers,
-    upstream_identity_headers,
 )
 from idgate.sessions.base import Session
 
@@ -118,20 +116,20 @@ def test_headers_for_the_edge_are_wire_ready() -> None:
 
 def test_identity_headers() -> None:
     s = Session("sub", "a@example.com", True, 0, 1, "alice", ("g1", "bad\ng", "with,comma", "g2"))
-    assert upstream_identity_headers(s) == [
-        ("X-Forwarded-User", "sub"),
-        ("X-Forwarded-Email", "a@example.com"),
-        ("X-Forwarded-Groups", "g1,g2"),
-        ("X-Forwarded-Preferred-Username", "alice"),
+    assert upstream_headers(s, HeaderOptions()) == [
+        (b"X-Forwarded-User", b"sub"),
+        (b"X-Forwarded-Email", b"a@example.com"),
+        (b"X-Forwarded-Groups", b"g1,g2"),
+        (b"X-Forwarded-Preferred-Username", b"alice"),
     ]
-    assert [k for k, _ in auth_response_headers(s)] == [
-        "X-Auth-Request-User",
-        "X-Auth-Request-Email",
-        "X-Auth-Request-Groups",
-        "X-Auth-Request-Preferred-Username",
+    assert [k for k, _ in auth_headers(s, HeaderOptions())] == [
+        b"X-Auth-Request-User",
+        b"X-Auth-Request-Email",
+        b"X-Auth-Request-Groups",
+        b"X-Auth-Request-Preferred-Username",
     ]
 
 
 def test_empty_values_are_omitted() -> None:
     s = Session("sub", "a@example.com", True, 0, 1)
-    assert [k for k, _ in upstream_identity_headers(s)] == ["X-Forwarded-User", "X-Forwarded-Email"]
+    assert [k for k, _ in upstream_headers(s, HeaderOptions())] == [b"X-Forwarded-User", b"X-Forwarded-Email"]

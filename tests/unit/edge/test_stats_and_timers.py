@@ -51,7 +51,7 @@ def test_bucket_bounds_are_inclusive() -> None:
 
 
 def test_flush_into_adds_deltas_to_prometheus_metrics() -> None:
-    from idgate.observability import Metrics
+    from idgate.runtime.metrics import Metrics
 
     metrics = Metrics(CollectorRegistry())
     stats = EdgeStats()

@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet, RSAKey
 from idgate.clock import FrozenClock
 from idgate.oauth2.grants.base import Grant
 from idgate.oidc import id_token
-from idgate.oidc.keys import KeyRing, ensure_signing_keys, load
+from idgate.oidc.keys import KeyRing, load
 from idgate.oidc.subject import encode_subject
 from idgate.storage import Storage, open_storage
 from idgate.storage.base import Claims, SigningKeys
@@ -42,7 +42,7 @@ def grant(scopes: tuple[str, ...], nonce: str = "n-1") -> Grant:
 
 async def test_first_start_generates_one_2048_bit_rsa_key_and_stores_it(storage: Storage) -> None:
     clock = FrozenClock()
-    keys = await ensure_signing_keys(storage, clock, rotate_after=3600)
+    keys = await KeyRing(storage, clock, 3600).stored()
     assert len(keys.keys) == 1 and keys.keys[0].alg == "RS256"
     assert keys.next_rotation == clock.now() + 3600
     assert await storage.get(SigningKeys, SigningKeys.SINGLETON) == keys

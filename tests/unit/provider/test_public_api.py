@@ -1,4 +1,4 @@
-"""The names and signatures the runtime (``idgate.app``) relies on; changing them breaks it."""
+"""The names and signatures the runtime (``idgate.runtime``) relies on; changing them breaks it."""
 
 from __future__ import annotations
 

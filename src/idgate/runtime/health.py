@@ -11,7 +11,7 @@ liveness, proxy              ``GET /oauth/healthy`` on the public port, ``Host: 
 readiness, both roles        ``GET /healthz/ready`` on that port: 200 ``ok`` when every dependency of
                              this process answers, else 503 and one line per failing check
 (also) liveness              ``GET /healthz/live`` on that port: 200 while the event loop runs
-metrics                      ``GET /metrics`` (Prometheus text format; :mod:`idgate.observability`)
+metrics                      ``GET /metrics`` (Prometheus text format; :mod:`idgate.runtime.metrics`)
 ==========================  ==============================================================================
 
 Readiness checks are what this process's role needs: ``storage`` when it runs the provider (one round trip:
@@ -43,6 +43,7 @@ Check = Callable[[], Awaitable[None]]
 """A readiness check: returns when the dependency answers, raises otherwise."""
 
 CHECKS: web.AppKey[Mapping[str, Check]] = web.AppKey("checks", Mapping)
+MULTIPROCESS: web.AppKey[bool] = web.AppKey("multiprocess", bool)
 
 
 def storage_check(storage: Storage) -> Check:
@@ -93,19 +94,21 @@ async def _ready(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
-async def _metrics(_: web.Request) -> web.Response:
-    from idgate.observability import render_metrics
+async def _metrics(request: web.Request) -> web.Response:
+    from idgate.runtime.metrics import render_metrics
 
-    body, content_type = render_metrics()  # every worker's, with --workers N
+    body, content_type = render_metrics(request.app[MULTIPROCESS])  # every worker's, with --workers N
     resp = web.Response(body=body)
     resp.headers["Content-Type"] = content_type
     return resp
 
 
-def build_health_app(checks: Mapping[str, Check]) -> web.Application:
-    """The probe app: ``/healthz/live``, ``/healthz/ready`` (running ``checks``) and ``/metrics``."""
+def build_health_app(checks: Mapping[str, Check], *, multiprocess: bool = False) -> web.Application:
+    """The probe app: ``/healthz/live``, ``/healthz/ready`` (running ``checks``) and ``/metrics`` (of every
+    worker when ``multiprocess``: prometheus-client's multiprocess mode, ``--workers N``)."""
     app = web.Application()
     app[CHECKS] = dict(checks)
+    app[MULTIPROCESS] = multiprocess
     app.router.add_get("/healthz/live", _live)
     app.router.add_get("/healthz/ready", _ready)
     app.router.add_get("/metrics", _metrics)
@@ -113,7 +116,9 @@ def build_health_app(checks: Mapping[str, Check]) -> web.Application:
 
 
 @contextlib.asynccontextmanager
-async def serve_health(checks: Mapping[str, Check], address: str, *, reuse_port: bool) -> AsyncIterator[None]:
+async def serve_health(
+    checks: Mapping[str, Check], address: str, *, reuse_port: bool, multiprocess: bool = False
+) -> AsyncIterator[None]:
     """Serve :func:`build_health_app` on ``address`` (``host:port``) while the context lasts.
 
     With ``reuse_port`` the workers of ``idgate serve --workers N`` share the port, as on the main listener.
@@ -122,7 +127,9 @@ async def serve_health(checks: Mapping[str, Check], address: str, *, reuse_port:
 
     host, port = split_host(address)
     assert port is not None  # validated: idgate.health_listen is host:port
-    runner = web.AppRunner(build_health_app(checks), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        build_health_app(checks, multiprocess=multiprocess), access_log=None, handle_signals=False
+    )
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]") or None, port, shutdown_timeout=1.0, reuse_port=reuse_port)
     try:

@@ -1,4 +1,4 @@
-"""``idgate render kubernetes|nginx``: the click commands (added to ``idgate`` by :mod:`idgate.cli`).
+"""``idgate render kubernetes|nginx``: the click commands over the renderers of :mod:`idgate.deploy`.
 
 ::
 

@@ -1,8 +1,9 @@
 """The embedded demo: ``idgate serve`` with no config shows the whole flow on one machine.
 
 - provider at ``http://localhost:<port>/dex`` with one user, ``admin@example.com``;
-- deployment ``demo`` at ``http://demo.localhost:<port>`` in front of :func:`upstream_app`, a page that
-  shows what a protected app receives (the identity headers, path and query).
+- deployment ``demo`` at ``http://demo.localhost:<port>`` in front of the demo upstream
+  (:mod:`idgate.runtime.demo_upstream`, served on ``Settings.demo_upstream``), a page that shows what a
+  protected app receives (the identity headers, path and query).
 
 The admin password is ``$IDGATE_ADMIN_PASSWORD`` or, on first start, a generated one printed once; only its
 bcrypt hash is kept, in the data directory. The client secret and the cookie key are generated on first
@@ -11,7 +12,6 @@ start and kept there too (mode 0600), so sessions survive a restart.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import socket
@@ -20,19 +20,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import bcrypt
-from aiohttp import web
 
-from idgate.cli import new_secret
+from idgate.secrets import new_secret
 from idgate.settings import ClientSettings, ProviderSettings, ProxySettings, Settings, split_host
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_USER_ID = "00000000-0000-4000-8000-00000000a0d1"
-IDENTITY_HEADERS = (
-    "X-Forwarded-User",
-    "X-Forwarded-Email",
-    "X-Forwarded-Groups",
-    "X-Forwarded-Preferred-Username",
-)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -142,46 +135,3 @@ def demo_settings(
         proxies=(replace(proxy, upstream=f"http://{upstream}"),),
         demo_upstream=upstream,
     )
-
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>idgate demo upstream</title>
-<style>
-body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}}
-h1{{font-size:1.4rem}} table{{border-collapse:collapse;width:100%}}
-td,th{{text-align:left;border-bottom:1px solid #d0d7de;padding:.35rem .5rem;vertical-align:top}}
-code{{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px;word-break:break-all}}
-a{{color:#0b5cad}}
-</style></head><body>
-<h1>You are through: this is the protected app</h1>
-<p>idgate checked your session and forwarded <code>{method} {target}</code> with these identity headers:</p>
-<table><tr><th>Header</th><th>Value</th></tr>{rows}</table>
-<p><a href="/oauth/sign_out">Sign out</a></p>
-</body></html>
-"""
-
-
-async def _show(request: web.Request) -> web.StreamResponse:
-    seen = {name: request.headers.get(name) for name in IDENTITY_HEADERS}
-    if "application/json" in request.headers.get("Accept", ""):
-        return web.json_response(
-            {
-                "method": request.method,
-                "path": request.raw_path,
-                "headers": dict(request.headers),
-            }
-        )
-    rows = "".join(
-        f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v or '(none)')}</td></tr>"
-        for k, v in seen.items()
-    )
-    body = PAGE.format(method=html.escape(request.method), target=html.escape(request.raw_path), rows=rows)
-    return web.Response(text=body, content_type="text/html")
-
-
-def upstream_app() -> web.Application:
-    """The demo's protected app: shows what it receives (HTML, or JSON for ``Accept: application/json``)."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", _show)
-    return app

@@ -1,6 +1,6 @@
 """``idgate init``: a complete values file for a domain and a list of services, with fresh secrets.
 
-Pure: options in, YAML text (and the one-time admin password) out. The command in :mod:`idgate.cli`
+Pure: options in, YAML text (and the one-time admin password) out. The command in :mod:`idgate.cli.init`
 parses the options, writes the file and prints the password; secrets come from ``make_secret``.
 
 What the file holds (kkp-values.md §3 and §6; ``idgate check`` passes on it):

@@ -1,4 +1,5 @@
-"""Prometheus metrics and log formats, derived from the structured log records idgate already writes.
+"""Prometheus metrics, derived from the structured log records idgate already writes and from the plain
+counters of the edge and :mod:`idgate.durations`.
 
 Two sources, one registry::
 
@@ -27,31 +28,24 @@ of the hot path); the provider's rare events come from the log records it writes
 host and ``none`` for a host idgate does not serve (its 404). ``reason`` on upstream errors is the
 edge's reason word (``upstream_unreachable``, ``upstream_timeout`` ...).
 
-Metrics are served with the probes by :mod:`idgate.health` on ``idgate.metrics_listen`` (default
+Metrics are served with the probes by :mod:`idgate.runtime.health` on ``idgate.metrics_listen`` (default
 ``127.0.0.1:9180``; and on ``idgate.health_listen`` when that is set), never on the public listener.
 
 With ``idgate serve --workers N`` every worker counts into prometheus-client's *multiprocess mode*
 (``PROMETHEUS_MULTIPROC_DIR``: a directory of memory-mapped files, made by the supervisor before the
-fork and removed when it exits), and any worker answers a scrape with the sum over all of them: the
-workers share the metrics port as they share the public one (``SO_REUSEPORT``), so a scrape may land on
-any of them.
-
-Logs: ``--log-format text`` (the default) writes ``time level logger message``; ``--log-format json``
-writes one JSON object per line with the record's ``extra`` fields as keys (a standard-library
-formatter: no processor chain on the access log's path). When the edge put a ``request_id`` into an
-access line's reason, it becomes its own ``request_id`` field.
+fork and removed when it exits, unless the operator chose one), and any worker answers a scrape with the
+sum over all of them: the workers share the metrics port as they share the public one (``SO_REUSEPORT``),
+so a scrape may land on any of them. The supervisor decides the mode once (:mod:`.processes`) and hands
+it down; nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,19 +55,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_METRICS_LISTEN",
-    "LOG_FORMATS",
-    "JsonFormatter",
     "Metrics",
     "MetricsHandler",
     "cleanup_multiprocess",
-    "configure_logging",
+    "flush_edge_stats",
     "install_metrics",
     "prepare_multiprocess",
     "render_metrics",
 ]
 
 DEFAULT_METRICS_LISTEN = "127.0.0.1:9180"
-LOG_FORMATS = ("text", "json")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -186,13 +177,15 @@ class MetricsHandler(logging.Handler):
 # -- multiprocess mode ----------------------------------------------------------------------------------
 
 
-def prepare_multiprocess() -> str | None:
-    """Before forking workers: a fresh ``PROMETHEUS_MULTIPROC_DIR`` (unless the operator set one).
+def prepare_multiprocess(operator_dir: str | None) -> str | None:
+    """Before forking workers: a fresh ``PROMETHEUS_MULTIPROC_DIR``, unless the operator set one
+    (``operator_dir``, which prometheus-client then uses as it is).
 
     Must run before :mod:`prometheus_client` is first imported in this process: it chooses its value
-    storage at import time. Returns the directory this call made (for :func:`cleanup_multiprocess`).
+    storage at import time, from the environment this sets. Returns the directory this call made (for
+    :func:`cleanup_multiprocess`).
     """
-    if os.environ.get(MULTIPROC_ENV):
+    if operator_dir:
         return None
     if "prometheus_client" in sys.modules:
         logging.getLogger("idgate").warning(
@@ -208,13 +201,12 @@ def cleanup_multiprocess(path: str | None) -> None:
     """After the workers ended: remove the directory :func:`prepare_multiprocess` made."""
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
-        if os.environ.get(MULTIPROC_ENV) == path:
-            del os.environ[MULTIPROC_ENV]
+        os.environ.pop(MULTIPROC_ENV, None)
 
 
-async def flush_edge_stats(interval: float = 1.0) -> None:
+async def flush_edge_stats(metrics: Metrics, interval: float = 1.0) -> None:
     """In a worker of ``--workers N``: add the edge's counts and :mod:`idgate.durations` to the shared
-    metrics every ``interval``.
+    (multiprocess-mode) ``metrics`` every ``interval``.
 
     Runs until cancelled, and flushes once more then, so a worker's last requests are not lost.
     """
@@ -223,9 +215,6 @@ async def flush_edge_stats(interval: float = 1.0) -> None:
     from idgate import durations
     from idgate.edge.stats import STATS
 
-    if _installed is None or not hasattr(_installed.metrics, "requests"):
-        return
-    metrics = _installed.metrics
     last: dict[str, Any] | None = None
     last_durations: durations.Snapshot | None = None
     try:
@@ -238,15 +227,15 @@ async def flush_edge_stats(interval: float = 1.0) -> None:
         durations.flush_into(metrics.durations, last_durations)
 
 
-def render_metrics() -> tuple[bytes, str]:
-    """The Prometheus text exposition of this process (or of all workers, in multiprocess mode)."""
+def render_metrics(multiprocess: bool = False) -> tuple[bytes, str]:
+    """The Prometheus text exposition of this process (or of all workers, in ``multiprocess`` mode)."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
+    if multiprocess:
+        from prometheus_client.multiprocess import MultiProcessCollector
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
@@ -256,8 +245,9 @@ def render_metrics() -> tuple[bytes, str]:
 _installed: MetricsHandler | None = None
 
 
-def install_metrics(settings: Settings) -> MetricsHandler:
-    """Attach the metrics handler to the ``idgate`` logger (once per process) for ``settings``.
+def install_metrics(settings: Settings, *, multiprocess: bool = False) -> MetricsHandler:
+    """Attach the metrics handler to the ``idgate`` logger (once per process) for ``settings``;
+    ``multiprocess``: prometheus-client's multiprocess mode is on (``--workers N``).
 
     Request, latency, upstream-error and decision metrics are counted by the edge itself
     (:mod:`idgate.edge.stats`, plain integers: no log record per request) and exported by its collector;
@@ -270,7 +260,6 @@ def install_metrics(settings: Settings) -> MetricsHandler:
 
     hosts = frozenset({hostname(settings.provider.host)} if settings.provider is not None else ())
     if _installed is None:
-        multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         _installed = MetricsHandler(Metrics(edge_families=multiprocess), hosts)
         if not multiprocess:
             from prometheus_client import REGISTRY
@@ -287,60 +276,3 @@ def install_metrics(settings: Settings) -> MetricsHandler:
     for name in ("idgate.provider", "idgate.oidc", "idgate.sessions"):
         logging.getLogger(name).setLevel(logging.INFO)
     return _installed
-
-
-# -- log formats ----------------------------------------------------------------------------------------
-
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: ``time``, ``level``, ``logger``, ``message``, then the ``extra`` fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
-        reason = out.get("reason")
-        if isinstance(reason, str) and " request_id=" in reason:
-            out["reason"], _, out["request_id"] = reason.partition(" request_id=")
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, separators=(",", ":"))
-
-
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-
-
-#: Third-party loggers that would write secrets (SQL parameters, request data) at DEBUG or INFO.
-DATA_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg", "redis", "ldap3")
-
-
-def configure_logging(env: Mapping[str, str] | None = None, log_format: str | None = None) -> None:
-    """Log to stderr at ``IDGATE_LOG_LEVEL`` (default INFO) in ``log_format`` (``IDGATE_LOG_FORMAT``,
-    default ``text``)."""
-    env = os.environ if env is None else env
-    level = getattr(logging, env.get("IDGATE_LOG_LEVEL", "INFO").upper(), logging.INFO)
-    fmt = (log_format or env.get("IDGATE_LOG_FORMAT") or "text").lower()
-    if fmt not in LOG_FORMATS:
-        raise ValueError(f"unknown log format {fmt!r} (expected one of: {', '.join(LOG_FORMATS)})")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(level)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_idgate", False)]:
-        root.removeHandler(old)
-    handler._idgate = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, level))
-    # Libraries that log statement parameters (stored records: signing keys, connector data, state)
-    # at DEBUG/INFO: never below WARNING, whatever IDGATE_LOG_LEVEL says (THREAT_MODEL.md, exposure).
-    for name in DATA_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, level))

@@ -1,0 +1,69 @@
+"""The ``idgate`` command. Thin: parse options, call the config package or the runtime, map results to exits.
+
+::
+
+    idgate check FILE [--set PATH=VALUE]...       every problem, one per line; exit 0/1/2     (.check)
+    idgate serve [--config FILE] [--set ...]      run what the file describes (without --config: the demo)
+          [--workers N] [--data-dir DIR] [--listen HOST:PORT] [--role provider|proxy|all [--deployment NAME]]
+          [--log-format text|json]                                                         (.serve, .demo)
+    idgate render kubernetes|nginx --config FILE   manifests / an nginx config                 (.render)
+    idgate init --domain D --service NAME=HOST:PORT...   a values file with fresh secrets        (.init)
+          [--github-org ORG [--github-team T]] [--kkp-client] [--local [--port N]] [--out FILE [--force]]
+    idgate secret                                  a fresh 32-character [A-Za-z0-9] secret   (.secret)
+    idgate client add|list|delete                  OAuth clients in storage                  (.client)
+    idgate user add|list|delete|passwd|unlock|totp users of the local connector              (.user)
+    idgate keys list|rotate                        the provider's signing keys                 (.keys)
+    idgate version
+
+One module per command group; each finds its work in a core (:mod:`idgate.config`, :mod:`idgate.deploy`,
+:mod:`idgate.storage` ...) or in :mod:`idgate.runtime` (``serve``), and imports it when it runs, so that
+``idgate --help`` loads none of them. The administration commands (client, user, keys) share
+:mod:`.storage` (``--storage URL`` or ``--config FILE``).
+
+Results go to stdout, problems and progress to stderr: long steps (migrations, ``keys rotate``,
+``render``, ``init``) say what they do there (:mod:`idgate.progress`, :mod:`.progress`; ``idgate -q CMD``
+for none).
+"""
+
+from __future__ import annotations
+
+import click
+
+from idgate import __version__
+from idgate.cli.check import check
+from idgate.cli.client import client
+from idgate.cli.init import init
+from idgate.cli.keys import keys
+from idgate.cli.render import render
+from idgate.cli.secret import secret
+from idgate.cli.serve import serve
+from idgate.cli.user import user
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="idgate")
+@click.option(
+    "--quiet", "-q", is_flag=True, envvar="IDGATE_QUIET", help="No progress lines on stderr (idgate -q CMD)."
+)
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
+    """idgate: single sign-on for internal web services (an OIDC provider and an identity-aware proxy)."""
+    from idgate import progress
+    from idgate.cli.progress import to_stderr
+
+    # Long steps (migrations, key rotation, rendering) say what they do on stderr; stdout keeps the
+    # command's output. `serve` logs them instead (idgate.progress).
+    to_stderr(quiet=quiet)
+    ctx.call_on_close(progress.to_log)
+
+
+@main.command()
+def version() -> None:
+    """Print idgate's version."""
+    click.echo(__version__)
+
+
+for command in (check, serve, render, init, secret, client, user, keys):
+    main.add_command(command)

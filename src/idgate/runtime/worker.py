@@ -1,0 +1,122 @@
+"""One worker: the runtime that :mod:`.build` makes from the settings, served until SIGTERM or SIGINT.
+
+::
+
+    run_worker(settings)
+      ├── the public listener        bound once the signal handlers are in place
+      ├── build_runtime              storage, provider, proxies' services, route table (idgate.runtime.build)
+      ├── provider web app           aiohttp, private unix socket
+      ├── sign-in web app            aiohttp, private unix socket (/oauth/start, callback ...)
+      ├── demo upstream              only in the embedded demo
+      ├── the edge                   the public listener; routes by Host to all of the above
+      └── health app                 on idgate.metrics_listen / health_listen: probes, /metrics
+
+SIGTERM or SIGINT stops a worker cleanly: the listener closes, in-flight work ends, the sockets go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from idgate.clock import Clock, SystemClock
+from idgate.runtime.listeners import bind, tcp_app, unix_app
+from idgate.settings import Settings
+
+if TYPE_CHECKING:
+    from idgate.runtime.build import Runtime
+    from idgate.runtime.metrics import Metrics
+
+__all__ = ["run_worker"]
+
+log = logging.getLogger("idgate")
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    reuse_port: bool = False,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    shared_metrics: Metrics | None = None,
+) -> None:
+    """Run every role of ``settings`` until ``stop`` is set (or SIGTERM/SIGINT).
+
+    The listener is bound only once the signal handlers are in place, so a SIGTERM that arrives as
+    soon as the port accepts connections still ends the worker cleanly. ``shared_metrics``: with
+    ``--workers N``, the multiprocess-mode metrics this worker adds the edge's counts to.
+    """
+    from idgate.edge.server import start_edge
+    from idgate.runtime.build import build_runtime
+
+    clock = clock or SystemClock()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    sock = bind(settings.listen, reuse_port=reuse_port)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(sock.close)
+        runtime = await build_runtime(settings, stack, clock=clock, listener=sock)
+        await _serve_apps(runtime, stack)
+        if shared_metrics is not None:  # --workers N: share the edge's counts
+            from idgate.runtime.metrics import flush_edge_stats
+
+            _background(stack, flush_edge_stats(shared_metrics))
+        edge = await start_edge(settings, runtime.routes, clock, sock=sock)
+        stack.push_async_callback(edge.aclose)
+        await _serve_health(runtime, stack, reuse_port=reuse_port, multiprocess=shared_metrics is not None)
+        log.info("idgate listening on %s (pid %d)", settings.listen, os.getpid())
+        await stop.wait()
+        log.info("idgate stopping (pid %d)", os.getpid())
+
+
+async def _serve_apps(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
+    """The web apps behind the edge on their unix sockets, the revocation poller, the demo upstream."""
+    if runtime.provider_app is not None and runtime.provider_socket is not None:
+        await stack.enter_async_context(unix_app(runtime.provider_app, runtime.provider_socket))
+    if runtime.revocations is not None:
+        _background(stack, runtime.revocations.run(runtime.clock.now))
+    if runtime.signin_app is not None and runtime.signin_socket is not None:
+        await stack.enter_async_context(unix_app(runtime.signin_app, runtime.signin_socket))
+    if runtime.settings.demo_upstream:
+        from idgate.runtime.demo_upstream import upstream_app
+
+        await stack.enter_async_context(tcp_app(upstream_app(), runtime.settings.demo_upstream))
+
+
+async def _serve_health(
+    runtime: Runtime, stack: contextlib.AsyncExitStack, *, reuse_port: bool, multiprocess: bool
+) -> None:
+    """Probes and /metrics on their own addresses, never on the public listener."""
+    from idgate.runtime.health import serve_health
+
+    settings = runtime.settings
+    for address in dict.fromkeys(a for a in (settings.health_listen, settings.metrics_listen) if a):
+        try:
+            await stack.enter_async_context(
+                serve_health(runtime.checks, address, reuse_port=reuse_port, multiprocess=multiprocess)
+            )
+        except OSError as exc:
+            if address != settings.metrics_listen or not settings.metrics_optional:
+                raise
+            log.warning("metrics not served: cannot listen on %s: %s", address, exc.strerror)
+
+
+def _background(stack: contextlib.AsyncExitStack, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` as a task until the worker stops (then it is cancelled)."""
+    task = asyncio.create_task(work)
+    stack.push_async_callback(_cancel, task)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
