@@ -158,7 +158,7 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
             checks: dict[str, Check] = {}  # readiness (idgate.health)
             storage: Storage | None = None
             if settings.provider is not None:
-                from idgate.provider.app import build_provider_app
+                from idgate.provider.web.app import build_provider_app
 
                 storage = await _open_storage(settings)
                 stack.push_async_callback(storage.close)
@@ -167,8 +167,8 @@ async def run_worker(  # noqa: PLR0915 - one linear start-up sequence
                 provider_socket = await stack.enter_async_context(
                     unix_app(provider_app, os.path.join(rundir, "provider.sock"))
                 )
-                from idgate.provider.routes import PROVIDER
                 from idgate.provider.token_lane import TokenLane
+                from idgate.provider.web.routes import PROVIDER
 
                 local = TokenLane(provider_app[PROVIDER], settings.provider.path)
             if settings.proxies:

@@ -6,7 +6,7 @@ objects, ~1 ms of CPU on the machines ``bench/`` runs on, as much as the RS256 s
 already parsed the request; it hands the few things the endpoint reads -- ``Authorization`` and the form
 body -- to :meth:`TokenLane.answer`, which calls the same :meth:`Provider.token
 <idgate.provider.service.Provider.token>` and renders errors through the same
-:func:`~idgate.provider.render.json_error` as the web app's handler.
+:func:`~idgate.provider.web.render.json_error` as the web app's handler.
 
 Only what is unambiguous takes this lane (:meth:`TokenLane.takes`): ``POST``, ``Content-Type:
 application/x-www-form-urlencoded``, a ``Content-Length`` of at most :data:`MAX_BODY` (no chunked body).
@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl
 
 from idgate.oauth2.errors import InvalidRequest
 from idgate.oauth2.requests import Params
-from idgate.provider.render import NO_STORE, Surface, as_oauth_error, json_error
 from idgate.provider.service import Provider
+from idgate.provider.web.render import NO_STORE, Surface, as_oauth_error, json_error
 
 MAX_BODY = 16 * 1024  # a token request is a few hundred bytes; larger ones take the web app's path
 FORM = b"application/x-www-form-urlencoded"

@@ -1,8 +1,9 @@
-"""The provider's HTTP routes: thin handlers that parse, call :class:`~.service.Provider`, render.
+"""The provider's back-channel routes, and what every handler shares: thin handlers that parse, call
+the core (:class:`~idgate.provider.service.Provider`'s parts), render.
 
 Every handler is wrapped by :func:`endpoint`, which hands any exception to the one renderer
 (:func:`~.render.render_error`) with the kind of client that reads the answer. The browser pages are in
-:mod:`.pages`; this module has the back-channel endpoints and :func:`add_routes`.
+:mod:`.pages`; the route table is :func:`~.app.add_routes`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from multidict import MultiMapping
 from idgate.oauth2 import response_types
 from idgate.oauth2.requests import Params, parse_bearer
 from idgate.oidc.discovery import discovery_document
-from idgate.provider.render import NO_STORE, Surface, json_response, render_error
 from idgate.provider.service import Provider
-from idgate.provider.theme import look_of, theme_file
+from idgate.provider.web.render import NO_STORE, Surface, json_response, render_error
+from idgate.provider.web.theme import look_of
 
 PROVIDER = web.AppKey("provider", Provider)
 
@@ -133,29 +134,3 @@ async def keys(request: web.Request) -> web.StreamResponse:
 
 async def healthz(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok", headers=NO_STORE)
-
-
-def add_routes(app: web.Application, prefix: str) -> None:
-    """Dex's paths under the issuer path ``prefix`` (the edge forwards paths unchanged)."""
-    from idgate.provider import pages
-
-    router = app.router
-    router.add_get(f"{prefix}/.well-known/openid-configuration", discovery)
-    router.add_get(f"{prefix}/keys", keys)
-    for method in ("GET", "POST"):
-        router.add_route(method, f"{prefix}/auth", pages.auth)
-        router.add_route(method, f"{prefix}/auth/{{connector}}", pages.auth)
-        router.add_route(method, f"{prefix}/auth/{{connector}}/login", pages.login)
-        router.add_route(method, f"{prefix}/callback", pages.callback)
-        router.add_route(method, f"{prefix}/approval", pages.approval)
-        router.add_route(method, f"{prefix}/device", pages.device)
-        router.add_route(method, f"{prefix}/logout", pages.logout)
-        router.add_route(method, f"{prefix}/userinfo", userinfo)
-    router.add_post(f"{prefix}/auth/{{connector}}/totp", pages.second_factor)
-    router.add_post(f"{prefix}/token", token)
-    router.add_post(f"{prefix}/token/introspect", introspect)
-    router.add_post(f"{prefix}/token/revoke", revoke)
-    router.add_post(f"{prefix}/device/code", device_code)
-    router.add_post(f"{prefix}/device/token", token)
-    router.add_get(f"{prefix}/healthz", healthz)
-    router.add_get(f"{prefix}/theme/{{name}}", theme_file)

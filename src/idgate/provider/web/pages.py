@@ -1,11 +1,11 @@
 """The provider's browser routes: ``/auth``, the chooser and login form, the second-factor form,
 ``/callback``, the approval screen, ``/device``, ``/logout``. Each parses, calls
-:class:`~.service.Provider`, and renders an outcome (:mod:`.outcomes`).
+:class:`~.service.Provider`, and renders an outcome (:mod:`..outcomes`).
 
 Cookies (``Path`` = the issuer path, ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https):
 
 - ``idgate_browser`` binds a pending login to the browser that started it;
-- ``idgate_session`` is the SSO login session (:mod:`.sso`), for ``dex``'s ``login_session_lifetime``.
+- ``idgate_session`` is the SSO login session (:mod:`..sso`), for ``dex``'s ``login_session_lifetime``.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from idgate.provider.outcomes import (
     LoginStarted,
     SecondFactorForm,
 )
-from idgate.provider.render import Surface, page, redirect
-from idgate.provider.routes import PROVIDER, endpoint, params_of, request_params
 from idgate.provider.sso import COOKIE as SESSION_COOKIE
-from idgate.provider.theme import look_of
 from idgate.provider.throttle import client_address
+from idgate.provider.web.render import Surface, page, redirect
+from idgate.provider.web.routes import PROVIDER, endpoint, params_of, request_params
+from idgate.provider.web.theme import look_of
 
 #: Binds a pending login to the browser that started it (its SHA-256 is in the AuthRequest).
 BROWSER_COOKIE = "idgate_browser"
@@ -191,7 +191,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @endpoint(Surface.BROWSER)
 async def second_factor(request: web.Request) -> web.StreamResponse:
-    """``POST /auth/{connector}/totp``: the code of a login whose password step passed (:mod:`.login`)."""
+    """``POST /auth/{connector}/totp``: the code of a login whose password step passed (:mod:`..login`)."""
     provider = request.app[PROVIDER]
     fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     result = await provider.second_factor(
@@ -220,7 +220,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
 @endpoint(Surface.BROWSER)
 async def approval(request: web.Request) -> web.StreamResponse:
     """``{path}/approval``: GET ``?req=ID`` shows the approval screen, POST ``req`` + ``approval``
-    (``approve`` or ``deny``) answers it (:mod:`.approval`)."""
+    (``approve`` or ``deny``) answers it (:mod:`..approval`)."""
     provider = request.app[PROVIDER]
     browser = request.cookies.get(BROWSER_COOKIE, "")
     if request.method == "GET":
@@ -268,7 +268,7 @@ async def device(request: web.Request) -> web.StreamResponse:
 
 @endpoint(Surface.BROWSER)
 async def logout(request: web.Request) -> web.StreamResponse:
-    """``{path}/logout``: RP-initiated logout (:mod:`.logout`)."""
+    """``{path}/logout``: RP-initiated logout (:mod:`..logout`)."""
     provider = request.app[PROVIDER]
     settings = provider.settings
     params = await request_params(request)
