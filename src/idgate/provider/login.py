@@ -33,7 +33,6 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idgate.clock import Clock
 from idgate.connectors.base import CallbackConnector, Connector, Identity, PasswordConnector
@@ -51,6 +50,7 @@ from idgate.oauth2.errors import (
 )
 from idgate.oauth2.grants import Grant, GrantContext
 from idgate.oauth2.grants import authorization_code as code_grant
+from idgate.oauth2.redirect_uris import add_query
 from idgate.oauth2.requests import AuthorizationRequest
 from idgate.oidc import prompt as prompts
 from idgate.provider import approval
@@ -102,16 +102,6 @@ class LoginExpired(InvalidRequest):
 def _locked_message(exc: Throttled) -> str:
     minutes = max(1, int(exc.retry_after + 59) // 60)
     return f"Too many failed sign-in attempts. Try again in {minutes} minute(s)."
-
-
-def add_query(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
-    """``uri`` with ``params`` added to its query (RFC 6749 §3.1.2), or as its fragment (§4.2.2)."""
-    parts = urlsplit(uri)
-    extra = urlencode(params)
-    if fragment:
-        return urlunsplit(parts._replace(fragment=extra))
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit(parts._replace(query=query))
 
 
 class Logins(DeviceLogins):

@@ -28,6 +28,7 @@ from idgate.errors import NotFound
 from idgate.oauth2.errors import InvalidGrant, TemporarilyUnavailable
 from idgate.oauth2.grants import GrantContext, RefreshPolicy, grant_types
 from idgate.oauth2.grants import device_code as device_grant
+from idgate.oauth2.redirect_uris import add_query
 from idgate.oauth2.requests import (
     AuthorizationRequest,
     LogoutRequest,
@@ -37,7 +38,7 @@ from idgate.oauth2.requests import (
 from idgate.oidc.keys import KeyRing
 from idgate.provider import connectors as connector_hooks
 from idgate.provider import second_factor
-from idgate.provider.login import Finished, LoginExpired, Logins, add_query
+from idgate.provider.login import Finished, LoginExpired, Logins
 from idgate.provider.logout import Logouts
 from idgate.provider.outcomes import (
     ApprovalForm,
@@ -54,6 +55,7 @@ from idgate.provider.outcomes import (
 )
 from idgate.provider.sso import Sessions
 from idgate.provider.throttle import Throttle, Throttled
+from idgate.provider.token_endpoint import TokenEndpoint
 from idgate.provider.tokens import Tokens
 from idgate.settings import ProviderSettings
 from idgate.storage.base import Claims, Client, Storage
@@ -72,7 +74,6 @@ __all__ = [
     "LoginStarted",
     "Provider",
     "SecondFactorForm",
-    "add_query",
 ]
 
 log = logging.getLogger("idgate.provider")
@@ -129,6 +130,7 @@ class Provider:
             throttle=Throttle(storage, clock, settings.login_limits),
         )
         self.logouts = Logouts(self.keys, self.sessions, clock, self.client)
+        self.token_endpoint = TokenEndpoint(self.tokens)
         self.throttle = self.logins.throttle
 
     async def client(self, client_id: str) -> Client | None:
@@ -246,9 +248,6 @@ class Provider:
         return await self.logouts.logout(request, browser, session, confirmed)
 
     # -- back channel ------------------------------------------------------------------------
-
-    async def token(self, authorization: str | None, params: Params) -> dict[str, Any]:
-        return await self.tokens.token(authorization, params)
 
     async def device_authorization(self, authorization: str | None, params: Params) -> dict[str, Any]:
         """``/device/code`` (RFC 8628 §3.1-3.2)."""

@@ -295,7 +295,7 @@ async def test_unexpected_errors_are_500_with_a_request_id_and_no_detail(
     async def boom(*args: object) -> None:
         raise RuntimeError("secret-detail")
 
-    core.token = boom
+    core.tokens.token = boom
     core.authorize = boom
     resp = await provider.client.post("/dex/token", data={"grant_type": "x"}, headers=BASIC)
     assert resp.status == 500

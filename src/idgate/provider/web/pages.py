@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from idgate.oauth2.requests import parse_authorization_request, parse_logout_request
+from idgate.provider.answers import Surface
 from idgate.provider.outcomes import (
     ApprovalForm,
     ApprovalNeeded,
@@ -31,7 +32,7 @@ from idgate.provider.outcomes import (
 )
 from idgate.provider.sso import COOKIE as SESSION_COOKIE
 from idgate.provider.throttle import client_address
-from idgate.provider.web.render import Surface, page, redirect
+from idgate.provider.web.render import page, redirect
 from idgate.provider.web.routes import PROVIDER, endpoint, params_of, request_params
 from idgate.provider.web.theme import look_of
 

@@ -18,8 +18,9 @@ from multidict import MultiMapping
 from idgate.oauth2 import response_types
 from idgate.oauth2.requests import Params, parse_bearer
 from idgate.oidc.discovery import discovery_document
+from idgate.provider.answers import NO_STORE, Surface
 from idgate.provider.service import Provider
-from idgate.provider.web.render import NO_STORE, Surface, json_response, render_error
+from idgate.provider.web.render import json_response, render_error
 from idgate.provider.web.theme import look_of
 
 PROVIDER = web.AppKey("provider", Provider)
@@ -69,10 +70,21 @@ async def request_params(request: web.Request) -> Params:
 
 @endpoint(Surface.TOKEN)
 async def token(request: web.Request) -> web.StreamResponse:
-    """``POST /token`` and ``POST /device/token`` (RFC 6749 §3.2, RFC 8628 §3.4)."""
+    """``POST /token`` and ``POST /device/token`` (RFC 6749 §3.2, RFC 8628 §3.4): the core's answer
+    (:mod:`idgate.provider.token_endpoint`, as on the edge's lane), written out."""
     provider = request.app[PROVIDER]
-    doc = await provider.token(request.headers.get("Authorization"), params_of(await request.post()))
-    return json_response(doc, no_store=True)
+    params = params_of(await request.post())
+    headers = request.headers
+    found = await provider.token_endpoint.answer(
+        headers.get("Authorization"), params, headers.get("X-Request-Id", "")
+    )
+    return web.Response(
+        body=found.body,
+        status=found.status,
+        content_type="application/json",
+        charset="utf-8",
+        headers={**NO_STORE, **dict(found.headers)},
+    )
 
 
 @endpoint(Surface.TOKEN)
