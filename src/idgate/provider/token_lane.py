@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from idgate.oauth2.errors import InvalidRequest
 from idgate.oauth2.requests import Params
 from idgate.provider.answers import NO_STORE
-from idgate.provider.service import Provider
+from idgate.provider.core import Provider
 from idgate.provider.token_endpoint import TokenAnswer, refused
 
 MAX_BODY = 16 * 1024  # a token request is a few hundred bytes; larger ones take the web app's path

@@ -296,7 +296,7 @@ async def test_unexpected_errors_are_500_with_a_request_id_and_no_detail(
         raise RuntimeError("secret-detail")
 
     core.tokens.token = boom
-    core.authorize = boom
+    core.logins.authorize = boom
     resp = await provider.client.post("/dex/token", data={"grant_type": "x"}, headers=BASIC)
     assert resp.status == 500
     body = await resp.json()

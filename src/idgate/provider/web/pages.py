@@ -1,6 +1,6 @@
 """The provider's browser routes: ``/auth``, the chooser and login form, the second-factor form,
 ``/callback``, the approval screen, ``/device``, ``/logout``. Each parses, calls
-:class:`~.service.Provider`, and renders an outcome (:mod:`..outcomes`).
+:class:`~idgate.provider.core.Provider`'s parts, and renders an outcome (:mod:`..outcomes`).
 
 Cookies (``Path`` = the issuer path, ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https):
 
@@ -157,7 +157,7 @@ async def auth(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
     params = await request_params(request)
     browser, new = _browser(request)
-    result = await provider.authorize(
+    result = await provider.logins.authorize(
         parse_authorization_request(params),
         request.match_info.get("connector"),
         browser,
@@ -174,11 +174,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     browser = request.cookies.get(BROWSER_COOKIE, "")
     if request.method == "GET":
         return _render(
-            request, await provider.login_form(request.query.get("req", ""), connector_id, browser)
+            request, await provider.logins.select(request.query.get("req", ""), connector_id, browser)
         )
     data = await request.post()
     fields = {k: v for k, v in data.items() if isinstance(v, str)}
-    result = await provider.login(
+    result = await provider.logins.login(
         fields.get("req", ""),
         connector_id,
         browser,
@@ -195,7 +195,7 @@ async def second_factor(request: web.Request) -> web.StreamResponse:
     """``POST /auth/{connector}/totp``: the code of a login whose password step passed (:mod:`..login`)."""
     provider = request.app[PROVIDER]
     fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-    result = await provider.second_factor(
+    result = await provider.logins.second_factor(
         fields.get("req", ""),
         request.match_info["connector"],
         request.cookies.get(BROWSER_COOKIE, ""),
@@ -212,7 +212,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     values = params_of(await request.post()) if request.method == "POST" else params_of(request.query)
     query = {k: v[0] for k, v in values.items() if len(v) == 1}
     provider = request.app[PROVIDER]
-    result = await provider.callback(
+    result = await provider.logins.callback(
         query, request.cookies.get(BROWSER_COOKIE, ""), request.cookies.get(SESSION_COOKIE, "")
     )
     return _render(request, result)
@@ -225,10 +225,10 @@ async def approval(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
     browser = request.cookies.get(BROWSER_COOKIE, "")
     if request.method == "GET":
-        return _render(request, await provider.approval_form(request.query.get("req", ""), browser))
+        return _render(request, await provider.logins.approval_form(request.query.get("req", ""), browser))
     fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     return _render(
-        request, await provider.approve(fields.get("req", ""), browser, fields.get("approval", ""))
+        request, await provider.logins.approve(fields.get("req", ""), browser, fields.get("approval", ""))
     )
 
 
@@ -253,7 +253,7 @@ async def device(request: web.Request) -> web.StreamResponse:
     from idgate.oauth2.errors import InvalidRequest
 
     try:
-        result = await provider.device_login(typed, browser)
+        result = await provider.devices.start_device_login(typed, browser)
     except InvalidRequest as exc:
         response = page(
             "device.html",
@@ -275,7 +275,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     params = await request_params(request)
     browser, new = _browser(request)
     confirm = params.get("confirm", [""])[0] if request.method == "POST" else ""
-    result = await provider.logout(
+    result = await provider.logouts.logout(
         parse_logout_request(params), "" if new else browser, request.cookies.get(SESSION_COOKIE, ""), confirm
     )
     if isinstance(result, ConfirmLogout):

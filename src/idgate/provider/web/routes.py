@@ -1,5 +1,5 @@
 """The provider's back-channel routes, and what every handler shares: thin handlers that parse, call
-the core (:class:`~idgate.provider.service.Provider`'s parts), render.
+the core (:class:`~idgate.provider.core.Provider`'s parts), render.
 
 Every handler is wrapped by :func:`endpoint`, which hands any exception to the one renderer
 (:func:`~.render.render_error`) with the kind of client that reads the answer. The browser pages are in
@@ -19,7 +19,7 @@ from idgate.oauth2 import response_types
 from idgate.oauth2.requests import Params, parse_bearer
 from idgate.oidc.discovery import discovery_document
 from idgate.provider.answers import NO_STORE, Surface
-from idgate.provider.service import Provider
+from idgate.provider.core import Provider
 from idgate.provider.web.render import json_response, render_error
 from idgate.provider.web.theme import look_of
 
@@ -92,7 +92,7 @@ async def device_code(request: web.Request) -> web.StreamResponse:
     """``POST /device/code`` (RFC 8628 §3.1)."""
     provider = request.app[PROVIDER]
     params = params_of(await request.post())
-    doc = await provider.device_authorization(request.headers.get("Authorization"), params)
+    doc = await provider.devices.device_authorization(request.headers.get("Authorization"), params)
     return json_response(doc, no_store=True)
 
 
@@ -101,7 +101,7 @@ async def introspect(request: web.Request) -> web.StreamResponse:
     """``POST /token/introspect`` (RFC 7662)."""
     provider = request.app[PROVIDER]
     params = params_of(await request.post())
-    doc = await provider.introspect(request.headers.get("Authorization"), params)
+    doc = await provider.tokens.introspect(request.headers.get("Authorization"), params, provider.clock.now())
     return json_response(doc, no_store=True)
 
 
@@ -109,7 +109,8 @@ async def introspect(request: web.Request) -> web.StreamResponse:
 async def revoke(request: web.Request) -> web.StreamResponse:
     """``POST /token/revoke`` (RFC 7009): 200 with an empty body, also for unknown tokens."""
     provider = request.app[PROVIDER]
-    await provider.revoke(request.headers.get("Authorization"), params_of(await request.post()))
+    params = params_of(await request.post())
+    await provider.tokens.revoke(request.headers.get("Authorization"), params, provider.clock.now())
     return web.Response(status=200, headers=NO_STORE)
 
 
@@ -117,7 +118,8 @@ async def revoke(request: web.Request) -> web.StreamResponse:
 async def userinfo(request: web.Request) -> web.StreamResponse:
     """``GET|POST /userinfo`` with ``Authorization: Bearer``."""
     provider = request.app[PROVIDER]
-    doc = await provider.userinfo(parse_bearer(request.headers.get("Authorization")))
+    bearer = parse_bearer(request.headers.get("Authorization"))
+    doc = await provider.tokens.userinfo(bearer, provider.clock.now())
     return json_response(doc, no_store=True)
 
 
@@ -139,7 +141,7 @@ async def discovery(request: web.Request) -> web.StreamResponse:
 @endpoint(Surface.TOKEN)
 async def keys(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
-    response = json_response(await provider.jwks())
+    response = json_response((await provider.keys.current()).jwks)
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
 
