@@ -22,7 +22,7 @@ from idgate.provider.tokens import Tokens
 __all__ = ["TokenAnswer", "TokenEndpoint", "refused"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every token request, and a frozen one costs 4x to build
 class TokenAnswer:
     """The token endpoint's answer: ``body`` is JSON; ``headers`` are those besides ``Content-Type:
     application/json`` and :data:`~.answers.NO_STORE`, which every answer has (``WWW-Authenticate`` for
