@@ -57,7 +57,7 @@ def run(target: Target, action: Callable[[Storage, Target], Awaitable[T]]) -> T:
         try:
             storage: Storage = backend
             if target.provider is not None:
-                from idgate.provider.app import with_static
+                from idgate.provider.core import with_static
 
                 storage = with_static(backend, target.provider)
             return await action(storage, target)

@@ -21,6 +21,9 @@ IP redirect (``http://127.0.0.1/...`` or ``http://[::1]/...``, no port) may use 
 operating system hands a native app an ephemeral one. Nothing else is relaxed: the scheme, host, path and
 query must be exactly as registered, ``localhost`` (a name that may resolve elsewhere, §8.3) gets no
 exception, and a confidential client's URIs are matched exactly.
+
+**Answering** (:func:`add_query`): the answer goes back in the redirect URI's query, kept as registered
+(§3.1.2), or in its fragment for the implicit flow (§4.2.2).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]"})
 
@@ -187,3 +190,13 @@ def application_home(registered: tuple[str, ...]) -> str | None:
         if ok and parts.username is None and parts.password is None:
             return f"{parts.scheme}://{parts.netloc}/"
     return None
+
+
+def add_query(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
+    """``uri`` with ``params`` added to its query (RFC 6749 §3.1.2), or as its fragment (§4.2.2)."""
+    parts = urlsplit(uri)
+    extra = urlencode(params)
+    if fragment:
+        return urlunsplit(parts._replace(fragment=extra))
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))

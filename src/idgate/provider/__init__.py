@@ -1,4 +1,4 @@
-"""The provider's web layer: an OpenID Connect provider in Dex's place, under Dex's paths.
+"""The provider: an OpenID Connect provider in Dex's place, under Dex's paths.
 
 Routes (full paths under the issuer path, e.g. ``/dex``; the edge forwards paths unchanged)::
 
@@ -60,9 +60,12 @@ The states of a login::
       ▼ {access_token, token_type, expires_in, id_token, scope[, refresh_token]}  Cache-Control: no-store
     GET /userinfo, /token/introspect, /token/revoke, /logout (ends the session and its refresh tokens)
 
-Modules: :mod:`.app` builds the aiohttp app; :mod:`.routes` (back channel) and :mod:`.pages` (browser)
-parse and call :mod:`.service` (the core, no web imports), composed of :mod:`.login`, :mod:`.sso`,
-:mod:`.tokens`, :mod:`.logout`, :mod:`.throttle`, :mod:`.second_factor` (codes: :mod:`.totp`),
-:mod:`.approval` and :mod:`.connectors`; :mod:`.render` answers every error in one place; :mod:`.theme`
-is the pages' look (``dex.frontend``, ``dex.theme``) in idgate's one design (:mod:`idgate.web`).
+Modules. The core (no web framework, no aiohttp; unit-tested without a server): :mod:`.core` assembles
+one :class:`~.core.Provider` from its parts -- :mod:`.login` (with :mod:`.approval`, :mod:`.second_factor`
+and its codes :mod:`.totp`, :mod:`.throttle`), :mod:`.device_login`, :mod:`.sso`, :mod:`.logout`,
+:mod:`.tokens`, :mod:`.password_grant` and :mod:`.connectors`; :mod:`.outcomes` is what they hand back.
+:mod:`.token_endpoint` answers ``/token`` for both front doors; :mod:`.answers` is how an error is answered
+without a framework. :mod:`.token_lane` is the edge's lane to the token endpoint (bytes in, bytes out).
+The web layer (:mod:`.web`: app, routes, pages, render, theme, templates) parses a request, calls a part,
+and renders.
 """

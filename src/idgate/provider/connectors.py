@@ -1,9 +1,11 @@
-"""The provider's connectors: built from the settings, and the two hooks the grants use.
+"""The provider's connectors: which are on, which a client may use, and the two hooks the grants use.
 
 - ``local`` (passwords in storage, with ``dex.staticPasswords`` laid over them) is on when the config has
   static passwords, when no other connector is configured, or when storage holds users
   (``idgate user add``) at start-up.
-- every ``dex.connectors`` entry is built by :func:`idgate.connectors.registry.build_connectors`.
+- every ``dex.connectors`` entry is built by :func:`idgate.connectors.registry.build_connectors` (by the
+  web layer's app, which holds the HTTP client they call upstream with).
+- a client may use the connectors of its ``allowedConnectors``, or all (:func:`allowed_connectors`).
 
 At refresh (:func:`refresh_identity`) a connector that can refresh is asked again; one that says the
 person lost access ends the refresh token family (``invalid_grant``), an unreachable one answers
@@ -16,16 +18,12 @@ import logging
 from collections.abc import Mapping
 from typing import cast
 
-import aiohttp
-
-from idgate.clock import Clock
 from idgate.connectors.base import Connector, Identity, RefreshConnector, refreshes
 from idgate.connectors.local import CONNECTOR_ID, LocalConnector
-from idgate.connectors.registry import build_connectors
 from idgate.errors import UpstreamError
 from idgate.oauth2.errors import InvalidGrant, TemporarilyUnavailable
 from idgate.settings import ProviderSettings
-from idgate.storage.base import Claims, Storage
+from idgate.storage.base import Claims, Client, Storage
 
 log = logging.getLogger("idgate.provider")
 
@@ -54,12 +52,10 @@ def identity_of(claims: Claims, connector_data: str) -> Identity:
 
 
 def configured_connectors(
-    settings: ProviderSettings, storage: Storage, clock: Clock, http: aiohttp.ClientSession
+    settings: ProviderSettings, storage: Storage, built: Mapping[str, Connector]
 ) -> dict[str, Connector]:
-    """The connectors of ``dex.connectors`` (through the registry) and ``local`` when it applies."""
-    connectors: dict[str, Connector] = dict(
-        build_connectors(settings.connectors, storage=storage, clock=clock, http=http)
-    )
+    """The connectors of ``dex.connectors`` (``built`` by the registry) and ``local`` when it applies."""
+    connectors: dict[str, Connector] = dict(built)
     if CONNECTOR_ID not in connectors and (settings.static_passwords or not connectors):
         connectors[CONNECTOR_ID] = LocalConnector(storage)
     return connectors
@@ -71,6 +67,19 @@ async def add_local_if_users(connectors: dict[str, Connector], storage: Storage)
 
     if CONNECTOR_ID not in connectors and await storage.list(Password):
         connectors[CONNECTOR_ID] = LocalConnector(storage)
+
+
+def allowed_connectors(connectors: Mapping[str, Connector], client: Client | None) -> dict[str, Connector]:
+    """The connectors ``client`` may use (its ``allowedConnectors``, or all)."""
+    if client is None or not client.allowed_connectors:
+        return dict(connectors)
+    return {k: c for k, c in connectors.items() if k in client.allowed_connectors}
+
+
+def can_refresh(connectors: Mapping[str, Connector], connector_id: str) -> bool:
+    """Whether a grant of ``connector_id`` earns a refresh token: the connector can refresh."""
+    connector = connectors.get(connector_id)
+    return connector is not None and refreshes(connector)
 
 
 async def refresh_identity(

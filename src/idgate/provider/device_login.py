@@ -1,8 +1,6 @@
-"""The device flow's browser side (RFC 8628 §3.3): the person types a user code at ``/device``, logs in
-as for any client, and the login approves the device's code instead of issuing one.
-
-:class:`DeviceLogins` is a part of :class:`~idgate.provider.login.Logins` (its base class), kept apart so
-that each file reads as one subject.
+"""Device logins (RFC 8628): the device asks for a code at ``/device/code`` (§3.1-3.2); the person types
+the user code at ``/device`` (§3.3), logs in as for any client (:class:`~.login.Logins`, which holds a
+:class:`DeviceLogins`), and the login approves the device's code instead of issuing one.
 """
 
 from __future__ import annotations
@@ -10,13 +8,18 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from idgate.clock import Clock
 from idgate.connectors.base import Connector
 from idgate.errors import NotFound
 from idgate.oauth2.errors import InvalidRequest, OAuthError, ServerError
-from idgate.oauth2.grants import device_code
+from idgate.oauth2.grants import GrantContext, device_code
+from idgate.oauth2.redirect_uris import add_query
+from idgate.oauth2.requests import Params, parse_device_authorization
+from idgate.provider.connectors import allowed_connectors
 from idgate.provider.outcomes import ChooseConnector, LoginStarted
+from idgate.provider.tokens import Tokens
 from idgate.settings import ProviderSettings
 from idgate.storage.base import (
     AuthRequest,
@@ -31,22 +34,43 @@ from idgate.storage.base import (
 
 
 class DeviceLogins:
-    """Device logins, and which connectors a client may use (both halves of a login ask that).
+    """The device flow's steps at the provider."""
 
-    The attributes are set by :class:`~idgate.provider.login.Logins`.
-    """
+    def __init__(
+        self,
+        *,
+        settings: ProviderSettings,
+        storage: Storage,
+        clock: Clock,
+        connectors: Mapping[str, Connector],
+        lookup: Callable[[str], Awaitable[Client | None]],
+        tokens: Tokens,
+        context: Callable[[], GrantContext],
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.clock = clock
+        self.connectors = connectors
+        self.lookup = lookup
+        self.tokens = tokens
+        self.context = context
 
-    settings: ProviderSettings
-    storage: Storage
-    clock: Clock
-    connectors: Mapping[str, Connector]
-    lookup: Callable[[str], Awaitable[Client | None]]
-
-    def allowed(self, client: Client | None) -> dict[str, Connector]:
-        """The connectors ``client`` may use (its ``allowedConnectors``, or all)."""
-        if client is None or not client.allowed_connectors:
-            return dict(self.connectors)
-        return {k: c for k, c in self.connectors.items() if k in client.allowed_connectors}
+    async def device_authorization(self, authorization: str | None, params: Params) -> dict[str, Any]:
+        """``/device/code`` (RFC 8628 §3.1-3.2): authenticate the client, store the device's request."""
+        client = await self.tokens.authenticate(authorization, params)
+        request = parse_device_authorization(params)
+        started = await device_code.start(
+            self.context(), client, request.scopes, self.settings.device_request_ttl
+        )
+        verification = f"{self.settings.issuer}/device"
+        return {
+            "device_code": started.device_code,
+            "user_code": device_code.format_user_code(started.user_code),
+            "verification_uri": verification,
+            "verification_uri_complete": add_query(verification, {"user_code": started.user_code}),
+            "expires_in": started.expires_in,
+            "interval": started.interval,
+        }
 
     async def start_device_login(self, typed_code: str, browser: str) -> LoginStarted | ChooseConnector:
         """The person typed a user code at ``/device``: a pending login that approves it."""
@@ -59,7 +83,7 @@ class DeviceLogins:
         if request is None or now >= request.expires_at:
             raise InvalidRequest("That code is not valid or has expired. Check the code on your device.")
         client = await self.lookup(request.client_id)
-        allowed = self.allowed(client)
+        allowed = allowed_connectors(self.connectors, client)
         if not allowed:
             raise ServerError("no login method is configured for this client")
         pending = AuthRequest(
@@ -81,9 +105,10 @@ class DeviceLogins:
             return LoginStarted(pending.id, pending.connector_id)
         return ChooseConnector(pending.id, tuple(allowed.values()))
 
-    async def _approve_device(
+    async def approve_device(
         self, pending: AuthRequest, claims: Claims, connector_data: str, session: LoginSession, now: float
     ) -> None:
+        """The person finished the login ``pending`` of a user code: its device token is approved (once)."""
         try:
             request = await self.storage.get(DeviceRequest, pending.device_user_code)
             approve = device_code.approval(

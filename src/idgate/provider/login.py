@@ -33,7 +33,6 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idgate.clock import Clock
 from idgate.connectors.base import CallbackConnector, Connector, Identity, PasswordConnector
@@ -51,11 +50,12 @@ from idgate.oauth2.errors import (
 )
 from idgate.oauth2.grants import Grant, GrantContext
 from idgate.oauth2.grants import authorization_code as code_grant
+from idgate.oauth2.redirect_uris import add_query
 from idgate.oauth2.requests import AuthorizationRequest
 from idgate.oidc import prompt as prompts
 from idgate.provider import approval
 from idgate.provider import second_factor as factors
-from idgate.provider.connectors import claims_of, identity_of
+from idgate.provider.connectors import allowed_connectors, claims_of, identity_of
 from idgate.provider.device_login import DeviceLogins
 from idgate.provider.outcomes import (
     ApprovalForm,
@@ -104,18 +104,8 @@ def _locked_message(exc: Throttled) -> str:
     return f"Too many failed sign-in attempts. Try again in {minutes} minute(s)."
 
 
-def add_query(uri: str, params: dict[str, str], *, fragment: bool = False) -> str:
-    """``uri`` with ``params`` added to its query (RFC 6749 §3.1.2), or as its fragment (§4.2.2)."""
-    parts = urlsplit(uri)
-    extra = urlencode(params)
-    if fragment:
-        return urlunsplit(parts._replace(fragment=extra))
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit(parts._replace(query=query))
-
-
-class Logins(DeviceLogins):
-    """Every browser step of a login."""
+class Logins:
+    """Every browser step of a login; a device login ends by approving its code (``devices``)."""
 
     def __init__(
         self,
@@ -128,7 +118,8 @@ class Logins(DeviceLogins):
         tokens: Tokens,
         lookup: ClientLookup,
         context: Callable[[], GrantContext],
-        throttle: Throttle | None = None,
+        throttle: Throttle,
+        devices: DeviceLogins,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -138,7 +129,8 @@ class Logins(DeviceLogins):
         self.tokens = tokens
         self.lookup = lookup
         self.context = context
-        self.throttle = throttle or Throttle(storage, clock, settings.login_limits)
+        self.throttle = throttle
+        self.devices = devices
 
     @property
     def callback_url(self) -> str:
@@ -159,7 +151,7 @@ class Logins(DeviceLogins):
             await check_peers(self.lookup, valid.client, valid.scopes)
         except OAuthError as exc:
             raise exc.redirecting(valid.redirect_uri, valid.state, fragment=implicit) from None
-        allowed = self.allowed(valid.client)
+        allowed = allowed_connectors(self.connectors, valid.client)
         if not allowed:
             raise ServerError("no login method is configured for this client")
         wanted = path_connector or valid.connector_id
@@ -229,7 +221,7 @@ class Logins(DeviceLogins):
     async def select(self, request_id: str, connector_id: str, browser: str) -> LoginForm | GoUpstream:
         """``GET /auth/{connector}/login?req=ID``: bind the connector, show its form or go upstream."""
         pending = await self.pending(request_id, browser)
-        allowed = self.allowed(await self.lookup(pending.client_id))
+        allowed = allowed_connectors(self.connectors, await self.lookup(pending.client_id))
         if connector_id not in allowed or pending.connector_id not in ("", connector_id):
             raise LoginExpired()
         if not pending.connector_id:
@@ -514,7 +506,7 @@ class Logins(DeviceLogins):
         if not approved and approval.needed(pending.prompt, skip=skip, device=bool(pending.device_user_code)):
             return await self._ask_approval(pending, claims, connector_data, session, cookie)
         if pending.device_user_code:
-            await self._approve_device(pending, claims, connector_data, session, now)
+            await self.devices.approve_device(pending, claims, connector_data, session, now)
             return DeviceApproved(await self._client_name(pending), cookie)
         params: dict[str, str]
         if pending.response_type == response_types.CODE:

@@ -19,12 +19,11 @@ from typing import Any
 from idgate.clock import Clock
 from idgate.oauth2 import client_auth
 from idgate.oauth2.errors import BackLink, InvalidRequest
-from idgate.oauth2.redirect_uris import application_home
+from idgate.oauth2.redirect_uris import add_query, application_home
 from idgate.oauth2.requests import LogoutRequest
 from idgate.oidc import id_token
 from idgate.oidc.keys import KeyRing
 from idgate.oidc.subject import encode_subject
-from idgate.provider.login import add_query
 from idgate.provider.outcomes import ConfirmLogout, LoggedOut
 from idgate.provider.sso import Sessions
 from idgate.storage.base import Client

@@ -4,9 +4,9 @@ The token endpoint is the provider's busiest back channel: every login's code ex
 refresh. Forwarding it to the aiohttp app costs a unix-socket round trip and aiohttp's per-request
 objects, ~1 ms of CPU on the machines ``bench/`` runs on, as much as the RS256 signature itself. The edge
 already parsed the request; it hands the few things the endpoint reads -- ``Authorization`` and the form
-body -- to :meth:`TokenLane.answer`, which calls the same :meth:`Provider.token
-<idgate.provider.service.Provider.token>` and renders errors through the same
-:func:`~idgate.provider.render.json_error` as the web app's handler.
+body -- to :meth:`TokenLane.answer`, which reads the form and calls the same
+:meth:`TokenEndpoint.answer <idgate.provider.token_endpoint.TokenEndpoint.answer>` as the web app's
+handler, then writes its answer out as the edge's bytes.
 
 Only what is unambiguous takes this lane (:meth:`TokenLane.takes`): ``POST``, ``Content-Type:
 application/x-www-form-urlencoded``, a ``Content-Length`` of at most :data:`MAX_BODY` (no chunked body).
@@ -15,14 +15,14 @@ Every other request to these paths goes to the web app as before, so odd request
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
 from idgate.oauth2.errors import InvalidRequest
 from idgate.oauth2.requests import Params
-from idgate.provider.render import NO_STORE, Surface, as_oauth_error, json_error
-from idgate.provider.service import Provider
+from idgate.provider.answers import NO_STORE
+from idgate.provider.core import Provider
+from idgate.provider.token_endpoint import TokenAnswer, refused
 
 MAX_BODY = 16 * 1024  # a token request is a few hundred bytes; larger ones take the web app's path
 FORM = b"application/x-www-form-urlencoded"
@@ -49,7 +49,7 @@ class TokenLane:
     """The token endpoints of one provider, for the edge (:mod:`idgate.edge.dispatch`)."""
 
     def __init__(self, provider: Provider, issuer_path: str) -> None:
-        self.provider = provider
+        self.endpoint = provider.token_endpoint
         base = issuer_path.rstrip("/").encode()
         self.paths = frozenset({base + b"/token", base + b"/device/token"})
 
@@ -65,13 +65,15 @@ class TokenLane:
     async def answer(self, authorization: bytes, body: bytes, request_id: str) -> Answer:
         """Status, headers (``Pragma: no-cache`` and, for ``invalid_client``, ``WWW-Authenticate``) and
         the JSON body."""
+        found: TokenAnswer
         try:
             params = form_params(body)
+        except InvalidRequest as err:
+            found = refused(err, request_id)
+        else:
             auth = authorization.decode("utf-8", "surrogateescape") if authorization else None  # as aiohttp
-            doc: dict[str, object] = dict(await self.provider.token(auth, params))
-            status, extra = 200, list(_NO_STORE)
-        except Exception as err:  # every error is rendered, as the web app's handler renders it
-            status, headers, error_doc = json_error(as_oauth_error(err, request_id), Surface.TOKEN)
-            doc = dict(error_doc)
-            extra = _NO_STORE + [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]
-        return status, extra, json.dumps(doc, separators=(",", ":")).encode()
+            found = await self.endpoint.answer(auth, params, request_id)
+        if not found.headers:
+            return found.status, list(_NO_STORE), found.body
+        headers = _NO_STORE + [(k.encode(), v.encode("latin-1")) for k, v in found.headers]
+        return found.status, headers, found.body

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from idgate.connectors.base import Connector
 from idgate.errors import NotFound
 from idgate.oauth2 import client_auth
 from idgate.oauth2 import scopes as scope_names
@@ -37,6 +38,7 @@ from idgate.oauth2.revocation import revoke_grant
 from idgate.oidc import id_token
 from idgate.oidc.keys import KeyRing
 from idgate.oidc.subject import encode_subject
+from idgate.provider.connectors import can_refresh
 from idgate.settings import ProviderSettings
 from idgate.storage.base import AccessToken, Client, Record, RefreshToken, Storage, secret_id
 from idgate.threads import CorePool
@@ -73,7 +75,7 @@ class Tokens:
         lookup: ClientLookup,
         grants: dict[str, GrantType],
         context: Callable[[], GrantContext],
-        can_refresh: Callable[[str], bool],
+        connectors: Mapping[str, Connector],
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -81,7 +83,7 @@ class Tokens:
         self.lookup = lookup
         self.grants = grants
         self.context = context
-        self.can_refresh = can_refresh
+        self.connectors = connectors
 
     async def authenticate(self, authorization: str | None, params: Params) -> Client:
         credentials = parse_client_credentials(authorization, params)
@@ -145,7 +147,7 @@ class Tokens:
             and not refresh_token
             and scope_names.OFFLINE_ACCESS in grant.scopes
             and grant.grant_id
-            and self.can_refresh(grant.connector_id)
+            and can_refresh(self.connectors, grant.connector_id)
         ):
             refresh_token, family = await start_family(ctx, grant)
             records.append(family)

@@ -86,9 +86,9 @@ async def build_runtime(
     provider_socket: str | None = None
     local: LocalEndpoint | None = None  # the token endpoint, answered on the edge
     if settings.provider is not None:
-        from idgate.provider.app import build_provider_app
-        from idgate.provider.routes import PROVIDER
         from idgate.provider.token_lane import TokenLane
+        from idgate.provider.web.app import build_provider_app
+        from idgate.provider.web.routes import PROVIDER
 
         storage = await _open_storage(settings)
         stack.push_async_callback(storage.close)

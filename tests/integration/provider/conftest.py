@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.unit.provider.support import SETTINGS, Provider
 
 from idgate.clock import FrozenClock
-from idgate.provider.app import build_provider_app
-from idgate.provider.routes import PROVIDER
+from idgate.provider.web.app import build_provider_app
+from idgate.provider.web.routes import PROVIDER
 from idgate.settings import ProviderSettings
 from idgate.storage import Storage, open_storage
 

@@ -15,7 +15,7 @@ from tests.integration.provider.helpers import BASIC, code_of, settings, tokens
 from tests.unit.provider.support import CB, EMAIL, PASSWORD, Provider, auth_params, hidden_req
 
 from idgate.provider import totp
-from idgate.provider.routes import PROVIDER
+from idgate.provider.web.routes import PROVIDER
 from idgate.settings import LoginLimits
 from idgate.storage.base import AuthCode, LoginSession, SecondFactor
 

@@ -10,8 +10,8 @@ import pytest
 
 from idgate.clock import FrozenClock
 from idgate.config import build_settings
-from idgate.provider.app import build_provider_app
-from idgate.provider.routes import PROVIDER
+from idgate.provider.web.app import build_provider_app
+from idgate.provider.web.routes import PROVIDER
 from idgate.settings import LoginLimits
 from idgate.storage import open_storage
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.unit.provider.support import SETTINGS, Provider
 
 from idgate.clock import FrozenClock
-from idgate.provider.app import build_provider_app
+from idgate.provider.web.app import build_provider_app
 from idgate.storage import Storage, open_storage
 
 

@@ -288,15 +288,15 @@ async def test_discovery_keys_and_health_are_served_under_the_issuer_path(
 async def test_unexpected_errors_are_500_with_a_request_id_and_no_detail(
     provider: Provider,
 ) -> None:
-    from idgate.provider.routes import PROVIDER
+    from idgate.provider.web.routes import PROVIDER
 
     core = provider.client.app[PROVIDER]
 
     async def boom(*args: object) -> None:
         raise RuntimeError("secret-detail")
 
-    core.token = boom
-    core.authorize = boom
+    core.tokens.token = boom
+    core.logins.authorize = boom
     resp = await provider.client.post("/dex/token", data={"grant_type": "x"}, headers=BASIC)
     assert resp.status == 500
     body = await resp.json()
@@ -316,7 +316,7 @@ async def test_browser_cookie_is_secure_httponly_lax_under_an_https_issuer(
     from tests.unit.provider.support import SETTINGS
 
     from idgate.clock import FrozenClock
-    from idgate.provider.app import build_provider_app
+    from idgate.provider.web.app import build_provider_app
 
     settings = dataclasses.replace(SETTINGS, issuer="https://kkp.example.com/dex")
     app = build_provider_app(settings, storage, FrozenClock())  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import idgate.storage
-from idgate.provider.app import build_provider_app
+from idgate.provider.web.app import build_provider_app
 from idgate.storage.base import Storage
 
 

@@ -15,7 +15,8 @@ from idgate.oauth2.errors import (
     InvalidToken,
     OAuthError,
 )
-from idgate.provider.render import Surface, render_error
+from idgate.provider.answers import Surface
+from idgate.provider.web.render import render_error
 
 ISSUER = "https://kkp.example.com/dex"
 
@@ -92,7 +93,8 @@ def test_unexpected_exceptions_are_500_with_a_request_id_and_no_detail(
 
 def test_a_storage_conflict_is_temporarily_unavailable_not_a_500() -> None:
     from idgate.errors import Conflict
-    from idgate.provider.render import Surface, render_error
+    from idgate.provider.answers import Surface
+    from idgate.provider.web.render import render_error
 
     resp = render_error(Conflict("too many"), Surface.TOKEN, issuer="https://i")
     assert resp.status == 503 and resp.headers["Cache-Control"] == "no-store"

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.unit.provider.support import SETTINGS, auth_params
 
 from idgate.clock import FrozenClock
-from idgate.provider.app import build_provider_app
+from idgate.provider.web.app import build_provider_app
 from idgate.storage import open_storage
 from idgate.web import CSS
 from idgate.web.theme import BUILTIN

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import idgate.provider
+import idgate.provider.web
 import idgate.proxy
 from idgate.web import CSS, ICON, LOGO, Look, Shell, environment, page_title
 from idgate.web.theme import BUILTIN
 
-PROVIDER = Path(idgate.provider.__file__).parent / "templates"
+PROVIDER = Path(idgate.provider.web.__file__).parent / "templates"
 PROXY = Path(idgate.proxy.__file__).parent / "templates"
 
 

@@ -1,11 +1,11 @@
 """The provider's browser routes: ``/auth``, the chooser and login form, the second-factor form,
 ``/callback``, the approval screen, ``/device``, ``/logout``. Each parses, calls
-:class:`~.service.Provider`, and renders an outcome (:mod:`.outcomes`).
+:class:`~idgate.provider.core.Provider`'s parts, and renders an outcome (:mod:`..outcomes`).
 
 Cookies (``Path`` = the issuer path, ``HttpOnly``, ``SameSite=Lax``, ``Secure`` under https):
 
 - ``idgate_browser`` binds a pending login to the browser that started it;
-- ``idgate_session`` is the SSO login session (:mod:`.sso`), for ``dex``'s ``login_session_lifetime``.
+- ``idgate_session`` is the SSO login session (:mod:`..sso`), for ``dex``'s ``login_session_lifetime``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from idgate.oauth2.requests import parse_authorization_request, parse_logout_request
+from idgate.provider.answers import Surface
 from idgate.provider.outcomes import (
     ApprovalForm,
     ApprovalNeeded,
@@ -29,11 +30,11 @@ from idgate.provider.outcomes import (
     LoginStarted,
     SecondFactorForm,
 )
-from idgate.provider.render import Surface, page, redirect
-from idgate.provider.routes import PROVIDER, endpoint, params_of, request_params
 from idgate.provider.sso import COOKIE as SESSION_COOKIE
-from idgate.provider.theme import look_of
 from idgate.provider.throttle import client_address
+from idgate.provider.web.render import page, redirect
+from idgate.provider.web.routes import PROVIDER, endpoint, params_of, request_params
+from idgate.provider.web.theme import look_of
 
 #: Binds a pending login to the browser that started it (its SHA-256 is in the AuthRequest).
 BROWSER_COOKIE = "idgate_browser"
@@ -156,7 +157,7 @@ async def auth(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
     params = await request_params(request)
     browser, new = _browser(request)
-    result = await provider.authorize(
+    result = await provider.logins.authorize(
         parse_authorization_request(params),
         request.match_info.get("connector"),
         browser,
@@ -173,11 +174,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     browser = request.cookies.get(BROWSER_COOKIE, "")
     if request.method == "GET":
         return _render(
-            request, await provider.login_form(request.query.get("req", ""), connector_id, browser)
+            request, await provider.logins.select(request.query.get("req", ""), connector_id, browser)
         )
     data = await request.post()
     fields = {k: v for k, v in data.items() if isinstance(v, str)}
-    result = await provider.login(
+    result = await provider.logins.login(
         fields.get("req", ""),
         connector_id,
         browser,
@@ -191,10 +192,10 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @endpoint(Surface.BROWSER)
 async def second_factor(request: web.Request) -> web.StreamResponse:
-    """``POST /auth/{connector}/totp``: the code of a login whose password step passed (:mod:`.login`)."""
+    """``POST /auth/{connector}/totp``: the code of a login whose password step passed (:mod:`..login`)."""
     provider = request.app[PROVIDER]
     fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-    result = await provider.second_factor(
+    result = await provider.logins.second_factor(
         fields.get("req", ""),
         request.match_info["connector"],
         request.cookies.get(BROWSER_COOKIE, ""),
@@ -211,7 +212,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     values = params_of(await request.post()) if request.method == "POST" else params_of(request.query)
     query = {k: v[0] for k, v in values.items() if len(v) == 1}
     provider = request.app[PROVIDER]
-    result = await provider.callback(
+    result = await provider.logins.callback(
         query, request.cookies.get(BROWSER_COOKIE, ""), request.cookies.get(SESSION_COOKIE, "")
     )
     return _render(request, result)
@@ -220,14 +221,14 @@ async def callback(request: web.Request) -> web.StreamResponse:
 @endpoint(Surface.BROWSER)
 async def approval(request: web.Request) -> web.StreamResponse:
     """``{path}/approval``: GET ``?req=ID`` shows the approval screen, POST ``req`` + ``approval``
-    (``approve`` or ``deny``) answers it (:mod:`.approval`)."""
+    (``approve`` or ``deny``) answers it (:mod:`..approval`)."""
     provider = request.app[PROVIDER]
     browser = request.cookies.get(BROWSER_COOKIE, "")
     if request.method == "GET":
-        return _render(request, await provider.approval_form(request.query.get("req", ""), browser))
+        return _render(request, await provider.logins.approval_form(request.query.get("req", ""), browser))
     fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     return _render(
-        request, await provider.approve(fields.get("req", ""), browser, fields.get("approval", ""))
+        request, await provider.logins.approve(fields.get("req", ""), browser, fields.get("approval", ""))
     )
 
 
@@ -252,7 +253,7 @@ async def device(request: web.Request) -> web.StreamResponse:
     from idgate.oauth2.errors import InvalidRequest
 
     try:
-        result = await provider.device_login(typed, browser)
+        result = await provider.devices.start_device_login(typed, browser)
     except InvalidRequest as exc:
         response = page(
             "device.html",
@@ -268,13 +269,13 @@ async def device(request: web.Request) -> web.StreamResponse:
 
 @endpoint(Surface.BROWSER)
 async def logout(request: web.Request) -> web.StreamResponse:
-    """``{path}/logout``: RP-initiated logout (:mod:`.logout`)."""
+    """``{path}/logout``: RP-initiated logout (:mod:`..logout`)."""
     provider = request.app[PROVIDER]
     settings = provider.settings
     params = await request_params(request)
     browser, new = _browser(request)
     confirm = params.get("confirm", [""])[0] if request.method == "POST" else ""
-    result = await provider.logout(
+    result = await provider.logouts.logout(
         parse_logout_request(params), "" if new else browser, request.cookies.get(SESSION_COOKIE, ""), confirm
     )
     if isinstance(result, ConfirmLogout):

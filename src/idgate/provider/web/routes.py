@@ -1,8 +1,9 @@
-"""The provider's HTTP routes: thin handlers that parse, call :class:`~.service.Provider`, render.
+"""The provider's back-channel routes, and what every handler shares: thin handlers that parse, call
+the core (:class:`~idgate.provider.core.Provider`'s parts), render.
 
 Every handler is wrapped by :func:`endpoint`, which hands any exception to the one renderer
 (:func:`~.render.render_error`) with the kind of client that reads the answer. The browser pages are in
-:mod:`.pages`; this module has the back-channel endpoints and :func:`add_routes`.
+:mod:`.pages`; the route table is :func:`~.app.add_routes`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from multidict import MultiMapping
 from idgate.oauth2 import response_types
 from idgate.oauth2.requests import Params, parse_bearer
 from idgate.oidc.discovery import discovery_document
-from idgate.provider.render import NO_STORE, Surface, json_response, render_error
-from idgate.provider.service import Provider
-from idgate.provider.theme import look_of, theme_file
+from idgate.provider.answers import NO_STORE, Surface
+from idgate.provider.core import Provider
+from idgate.provider.web.render import json_response, render_error
+from idgate.provider.web.theme import look_of
 
 PROVIDER = web.AppKey("provider", Provider)
 
@@ -68,10 +70,21 @@ async def request_params(request: web.Request) -> Params:
 
 @endpoint(Surface.TOKEN)
 async def token(request: web.Request) -> web.StreamResponse:
-    """``POST /token`` and ``POST /device/token`` (RFC 6749 §3.2, RFC 8628 §3.4)."""
+    """``POST /token`` and ``POST /device/token`` (RFC 6749 §3.2, RFC 8628 §3.4): the core's answer
+    (:mod:`idgate.provider.token_endpoint`, as on the edge's lane), written out."""
     provider = request.app[PROVIDER]
-    doc = await provider.token(request.headers.get("Authorization"), params_of(await request.post()))
-    return json_response(doc, no_store=True)
+    params = params_of(await request.post())
+    headers = request.headers
+    found = await provider.token_endpoint.answer(
+        headers.get("Authorization"), params, headers.get("X-Request-Id", "")
+    )
+    return web.Response(
+        body=found.body,
+        status=found.status,
+        content_type="application/json",
+        charset="utf-8",
+        headers={**NO_STORE, **dict(found.headers)},
+    )
 
 
 @endpoint(Surface.TOKEN)
@@ -79,7 +92,7 @@ async def device_code(request: web.Request) -> web.StreamResponse:
     """``POST /device/code`` (RFC 8628 §3.1)."""
     provider = request.app[PROVIDER]
     params = params_of(await request.post())
-    doc = await provider.device_authorization(request.headers.get("Authorization"), params)
+    doc = await provider.devices.device_authorization(request.headers.get("Authorization"), params)
     return json_response(doc, no_store=True)
 
 
@@ -88,7 +101,7 @@ async def introspect(request: web.Request) -> web.StreamResponse:
     """``POST /token/introspect`` (RFC 7662)."""
     provider = request.app[PROVIDER]
     params = params_of(await request.post())
-    doc = await provider.introspect(request.headers.get("Authorization"), params)
+    doc = await provider.tokens.introspect(request.headers.get("Authorization"), params, provider.clock.now())
     return json_response(doc, no_store=True)
 
 
@@ -96,7 +109,8 @@ async def introspect(request: web.Request) -> web.StreamResponse:
 async def revoke(request: web.Request) -> web.StreamResponse:
     """``POST /token/revoke`` (RFC 7009): 200 with an empty body, also for unknown tokens."""
     provider = request.app[PROVIDER]
-    await provider.revoke(request.headers.get("Authorization"), params_of(await request.post()))
+    params = params_of(await request.post())
+    await provider.tokens.revoke(request.headers.get("Authorization"), params, provider.clock.now())
     return web.Response(status=200, headers=NO_STORE)
 
 
@@ -104,7 +118,8 @@ async def revoke(request: web.Request) -> web.StreamResponse:
 async def userinfo(request: web.Request) -> web.StreamResponse:
     """``GET|POST /userinfo`` with ``Authorization: Bearer``."""
     provider = request.app[PROVIDER]
-    doc = await provider.userinfo(parse_bearer(request.headers.get("Authorization")))
+    bearer = parse_bearer(request.headers.get("Authorization"))
+    doc = await provider.tokens.userinfo(bearer, provider.clock.now())
     return json_response(doc, no_store=True)
 
 
@@ -126,36 +141,10 @@ async def discovery(request: web.Request) -> web.StreamResponse:
 @endpoint(Surface.TOKEN)
 async def keys(request: web.Request) -> web.StreamResponse:
     provider = request.app[PROVIDER]
-    response = json_response(await provider.jwks())
+    response = json_response((await provider.keys.current()).jwks)
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok", headers=NO_STORE)
-
-
-def add_routes(app: web.Application, prefix: str) -> None:
-    """Dex's paths under the issuer path ``prefix`` (the edge forwards paths unchanged)."""
-    from idgate.provider import pages
-
-    router = app.router
-    router.add_get(f"{prefix}/.well-known/openid-configuration", discovery)
-    router.add_get(f"{prefix}/keys", keys)
-    for method in ("GET", "POST"):
-        router.add_route(method, f"{prefix}/auth", pages.auth)
-        router.add_route(method, f"{prefix}/auth/{{connector}}", pages.auth)
-        router.add_route(method, f"{prefix}/auth/{{connector}}/login", pages.login)
-        router.add_route(method, f"{prefix}/callback", pages.callback)
-        router.add_route(method, f"{prefix}/approval", pages.approval)
-        router.add_route(method, f"{prefix}/device", pages.device)
-        router.add_route(method, f"{prefix}/logout", pages.logout)
-        router.add_route(method, f"{prefix}/userinfo", userinfo)
-    router.add_post(f"{prefix}/auth/{{connector}}/totp", pages.second_factor)
-    router.add_post(f"{prefix}/token", token)
-    router.add_post(f"{prefix}/token/introspect", introspect)
-    router.add_post(f"{prefix}/token/revoke", revoke)
-    router.add_post(f"{prefix}/device/code", device_code)
-    router.add_post(f"{prefix}/device/token", token)
-    router.add_get(f"{prefix}/healthz", healthz)
-    router.add_get(f"{prefix}/theme/{{name}}", theme_file)

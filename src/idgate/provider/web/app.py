@@ -1,4 +1,5 @@
-"""Build the provider's aiohttp application from its settings, a storage and a clock."""
+"""Build the provider's aiohttp application from its settings, a storage and a clock, and its route table
+(:func:`add_routes`: the back channel in :mod:`.routes`, the browser pages in :mod:`.pages`)."""
 
 from __future__ import annotations
 
@@ -11,39 +12,20 @@ import aiohttp
 from aiohttp import web
 
 from idgate.clock import Clock
-from idgate.connectors.registry import close_connectors, prepare_connectors
+from idgate.connectors.registry import build_connectors, close_connectors, prepare_connectors
 from idgate.net import client_session
 from idgate.provider.connectors import add_local_if_users, configured_connectors
-from idgate.provider.routes import PROVIDER, add_routes
-from idgate.provider.service import Provider
-from idgate.provider.theme import THEME, provider_look
+from idgate.provider.core import Provider, collect_garbage, with_static
+from idgate.provider.web import pages, routes, theme
+from idgate.provider.web.routes import PROVIDER
+from idgate.provider.web.theme import THEME, provider_look
 from idgate.settings import ProviderSettings
 from idgate.storage.base import Storage
-from idgate.storage.static import StaticStorage, client_from_settings, password_from_settings
 
 log = logging.getLogger("idgate.provider")
 
 GC_INTERVAL = 300.0
 MAX_BODY = 64 * 1024
-
-
-def with_static(storage: Storage, settings: ProviderSettings) -> StaticStorage:
-    """``storage`` with the config's clients and static passwords laid over it (read-only)."""
-    if isinstance(storage, StaticStorage):
-        storage = storage.backend
-    return StaticStorage(
-        storage,
-        clients=[client_from_settings(c) for c in settings.clients],
-        passwords=[password_from_settings(p) for p in settings.static_passwords],
-    )
-
-
-async def collect_garbage(provider: Provider) -> None:
-    """One round: expired records go (in one replica at a time), keys rotate when due."""
-    removed = await provider.storage.garbage_collect(provider.clock.now())
-    if removed.total:
-        log.info("garbage collected", extra={"removed": removed.removed})
-    await provider.keys.current()  # rotates when due, also on a quiet provider
 
 
 async def _housekeeping(provider: Provider) -> None:
@@ -73,7 +55,8 @@ def build_provider_app(
     own_http = http is None
     client = client_session() if http is None else http
     layered = with_static(storage, settings)
-    connectors = configured_connectors(settings, layered, clock, client)
+    built = build_connectors(settings.connectors, storage=layered, clock=clock, http=client)
+    connectors = configured_connectors(settings, layered, built)
     provider = Provider(settings, layered, clock, connectors)
     app = web.Application(client_max_size=MAX_BODY)
     app[PROVIDER] = provider
@@ -96,3 +79,27 @@ def build_provider_app(
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    """Dex's paths under the issuer path ``prefix`` (the edge forwards paths unchanged)."""
+    router = app.router
+    router.add_get(f"{prefix}/.well-known/openid-configuration", routes.discovery)
+    router.add_get(f"{prefix}/keys", routes.keys)
+    for method in ("GET", "POST"):
+        router.add_route(method, f"{prefix}/auth", pages.auth)
+        router.add_route(method, f"{prefix}/auth/{{connector}}", pages.auth)
+        router.add_route(method, f"{prefix}/auth/{{connector}}/login", pages.login)
+        router.add_route(method, f"{prefix}/callback", pages.callback)
+        router.add_route(method, f"{prefix}/approval", pages.approval)
+        router.add_route(method, f"{prefix}/device", pages.device)
+        router.add_route(method, f"{prefix}/logout", pages.logout)
+        router.add_route(method, f"{prefix}/userinfo", routes.userinfo)
+    router.add_post(f"{prefix}/auth/{{connector}}/totp", pages.second_factor)
+    router.add_post(f"{prefix}/token", routes.token)
+    router.add_post(f"{prefix}/token/introspect", routes.introspect)
+    router.add_post(f"{prefix}/token/revoke", routes.revoke)
+    router.add_post(f"{prefix}/device/code", routes.device_code)
+    router.add_post(f"{prefix}/device/token", routes.token)
+    router.add_get(f"{prefix}/healthz", routes.healthz)
+    router.add_get(f"{prefix}/theme/{{name}}", theme.theme_file)

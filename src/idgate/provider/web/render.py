@@ -26,33 +26,17 @@ the query, which holds codes).
 from __future__ import annotations
 
 import json
-import logging
-import secrets
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from idgate.errors import Conflict
-from idgate.oauth2.errors import InvalidClient, OAuthError, ServerError, TemporarilyUnavailable
-from idgate.provider.login import add_query
+from idgate.oauth2.redirect_uris import add_query
+from idgate.provider.answers import NO_STORE, Surface, as_oauth_error, json_error
 from idgate.web import Look, environment
-
-log = logging.getLogger("idgate.provider")
 
 #: The provider's templates; each extends ``base.html``, which extends idgate's ``layout.html``.
 TEMPLATES = environment(Path(__file__).parent / "templates")
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-class Surface(Enum):
-    """Who reads the answer of an endpoint."""
-
-    BROWSER = "browser"
-    TOKEN = "token"
-    BEARER = "bearer"
 
 
 def page(template: str, status: int = 200, *, look: Look | None = None, **context: Any) -> web.Response:
@@ -79,10 +63,6 @@ def json_response(doc: dict[str, Any], status: int = 200, *, no_store: bool = Fa
 
 def redirect(location: str, status: int = 302) -> web.Response:
     return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})
-
-
-def _quoted(value: str) -> str:
-    return value.replace("\\", "").replace('"', "'")
 
 
 def render_error(
@@ -123,32 +103,3 @@ def render_error(
     response = json_response(doc, status=status, no_store=True)
     response.headers.update(headers)
     return response
-
-
-def as_oauth_error(err: BaseException, request_id: str = "") -> OAuthError:
-    """``err`` as the OAuth error it is answered with: a lost storage race is ``temporarily_unavailable``;
-    anything unexpected is logged with its traceback under ``request_id`` (made up when empty) and is a
-    ``server_error`` that says nothing more."""
-    if isinstance(err, Conflict):
-        return TemporarilyUnavailable("too many concurrent requests; try again")
-    if isinstance(err, OAuthError):
-        return err
-    request_id = request_id or secrets.token_hex(8)
-    log.error("unexpected error", exc_info=err, extra={"request_id": request_id})
-    return ServerError(f"Something went wrong (request id {request_id}).")
-
-
-def json_error(err: OAuthError, surface: Surface) -> tuple[int, dict[str, str], dict[str, str]]:
-    """The JSON answer of ``err`` at a back-channel endpoint: status, extra headers (besides
-    ``no-store``), and the ``{"error", "error_description"}`` document."""
-    doc = {"error": err.code}
-    if err.description:
-        doc["error_description"] = err.description
-    headers: dict[str, str] = {}
-    if surface is Surface.TOKEN and isinstance(err, InvalidClient):
-        headers["WWW-Authenticate"] = 'Basic realm="idgate"'
-    elif surface is Surface.BEARER and err.status == 401:
-        headers["WWW-Authenticate"] = (
-            f'Bearer error="{err.code}", error_description="{_quoted(err.description)}"'
-        )
-    return err.status, headers, doc
