@@ -37,7 +37,7 @@ from idgate.edge.http import HeadError, Request, header_lines, simple_response
 from idgate.edge.pages import page
 from idgate.edge.pool import Target
 from idgate.edge.routes import Deployment, Kind, LocalEndpoint
-from idgate.policy.decision import BEARER, BEARER_INVALID, SKIP_AUTH, Decision
+from idgate.policy.decision import REFUSE_WEBSOCKET_ORIGIN, Decision, Reason
 from idgate.proxy.bearer import bearer_token
 from idgate.proxy.headers import DEPLOYMENT_HEADER
 from idgate.proxy.redirects import validate_redirect
@@ -55,6 +55,10 @@ _DEPLOYMENT_B = DEPLOYMENT_HEADER.encode()
 _REDIRECT_B = b"X-Auth-Request-Redirect"
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
+# Read per request: bound once (an enum member read as ``Reason.X`` costs a metaclass hook on 3.11).
+_SKIP_AUTH = Reason.SKIP_AUTH
+_MARK_BEARER = frozenset({Reason.BEARER})
+_MARK_BEARER_INVALID = frozenset({Reason.BEARER_INVALID})
 
 
 def dispatch(conn: EdgeConnection, req: Request) -> None:
@@ -199,18 +203,18 @@ def serve(
     gate = dep.gate
     decision = gate.decide(req, verified)
     if bearer and verified is not None:
-        decision = Decision(decision.allowed, decision.reasons | {BEARER})
+        decision = Decision(decision.allowed, decision.reasons | _MARK_BEARER)
     conn.reason = reason_of(decision)
     if decision.allowed:
         if req.wants_upgrade and not _origin_allowed(req, gate):
-            decision = Decision(False, frozenset({"websocket_origin_not_allowed"}))
+            decision = REFUSE_WEBSOCKET_ORIGIN
             conn.reason = decision.reason
             _audit(conn, gate, req, verified, decision)
             rid = req.request_id().decode("ascii")
             conn.reply(403, forbidden_response(req, decision, close, rid, gate.settings), close)
             return
         # skip_auth passes no identity, as OAuth2-Proxy does, even when a session exists.
-        skipped = SKIP_AUTH in decision.reasons
+        skipped = _SKIP_AUTH in decision.reasons
         now = conn.state.clock.now()
         extra = verified.header_lines(now) if verified is not None and not skipped else b""
         _audit(conn, gate, req, verified, decision)
@@ -226,7 +230,7 @@ def serve(
             response_extra=set_cookies,
         )
     elif decision.unauthenticated and bearer:
-        decision = Decision(False, decision.reasons | {BEARER_INVALID})
+        decision = Decision(False, decision.reasons | _MARK_BEARER_INVALID)
         conn.reason = decision.reason
         _audit(conn, gate, req, verified, decision)
         conn.reply(401, invalid_token_response(req, close), close)

@@ -22,7 +22,7 @@ from idgate.edge.http import Request, header_lines, simple_response
 from idgate.edge.pages import page
 from idgate.policy.criteria import Criterion
 from idgate.policy.criteria.query import query_constraints
-from idgate.policy.decision import SKIP_AUTH, Decision
+from idgate.policy.decision import Decision, Reason
 from idgate.policy.path import normalise_path
 from idgate.policy.policy import Policy, compile_policy
 from idgate.proxy.assertion import ASSERTION_HEADER
@@ -43,6 +43,8 @@ STATEFUL_MEMO_SECONDS = 2.0
 SPLIT_MEMO_SIZE = 512
 SPLIT_MEMO_BYTES = 4096
 _JSON_401 = json.dumps({"error": "unauthorized"}).encode()
+# Read per request: bound once (an enum member read as ``Reason.X`` costs a metaclass hook on 3.11).
+_SKIP_AUTH = Reason.SKIP_AUTH
 _JSON_401_RID = b'{"error": "unauthorized", "request_id": "'
 
 
@@ -523,7 +525,7 @@ def auth_response(
     status, each also as ``X-Idgate-Set-Cookie-<n>`` for nginx to copy to the browser.
     """
     decision = auth_decision(req, gate, verified, trusted)
-    if SKIP_AUTH in decision.reasons:  # no identity for a skipped path, as on the hot path
+    if _SKIP_AUTH in decision.reasons:  # no identity for a skipped path, as on the hot path
         keep = req.version == "1.0" and not close
         copies = _with_copies(set_cookies) if set_cookies else None
         return simple_response(202, b"", headers=copies, close=close, keep_alive_10=keep), decision
