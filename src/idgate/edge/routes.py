@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from idgate.edge.hotpath import Gate
+from idgate.edge.gate import Gate
 from idgate.edge.pool import Target, parse_upstream, unix_target
 from idgate.edge.trust import Trust
 from idgate.proxy.services import ProxyServices
