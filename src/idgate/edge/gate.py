@@ -338,7 +338,8 @@ class Gate:
                 decision = Decision(decision.allowed, decision.reasons | _MARK_BEARER)
             elif decision.unauthenticated:
                 decision = Decision(False, decision.reasons | _MARK_BEARER_INVALID)
-        if decision.allowed and req.wants_upgrade and not self.origin_allowed(req):
+        # ``req.upgrade`` first: no Upgrade header (nearly every request) costs no property call.
+        if decision.allowed and req.upgrade and req.wants_upgrade and not self.origin_allowed(req):
             return REFUSE_WEBSOCKET_ORIGIN
         return decision
 
