@@ -24,7 +24,7 @@ import uvloop
 
 from idgate.clock import SystemClock
 from idgate.config.apart import read
-from idgate.edge.hotpath import split_cookies
+from idgate.edge.cookies import split_cookies
 from idgate.proxy.headers import HeaderOptions, upstream_headers
 from idgate.sessions.cookie_store import CookieSessions
 

@@ -21,7 +21,10 @@ import sys
 CHILD = r"""
 import json, sys, time
 from idgate.clock import FrozenClock
-from idgate.edge.hotpath import Gate
+try:
+    from idgate.edge.gate import Gate
+except ImportError:  # a tree from before the edge's gate had a module of its own
+    from idgate.edge.hotpath import Gate
 from idgate.proxy.services import build_services
 from idgate.sessions.base import Session
 from idgate.settings import ProxySettings

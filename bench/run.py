@@ -125,6 +125,17 @@ def metrics_args() -> list[str]:
     return ["--set", f"idgate.metrics_listen=127.0.0.1:{free_port()}"]
 
 
+def memo_off(env: dict[str, str]) -> list[str]:
+    """Turn the per-process memo of verified cookies off: ``idgate.session_memo_size=0``, or, for a tree
+    from before that key (an A/B against an older commit), the environment variable it read then."""
+    from idgate.config.server import IdgateSection
+
+    if "session_memo_size" in IdgateSection.model_fields:
+        return ["--set", "idgate.session_memo_size=0"]
+    env["IDGATE_SESSION_MEMO_SIZE"] = "0"
+    return []
+
+
 def start_stack(
     tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node: bool, variants: Sequence[str]
 ) -> Stack:
@@ -165,8 +176,6 @@ def start_stack(
     for variant in variants:
         workers, memo = IDGATE_VARIANTS[variant]
         env = {"IDGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
-        if not memo:
-            env["IDGATE_SESSION_MEMO_SIZE"] = "0"
         port = ports.idgate[variant]
         st.procs[variant] = sup.start(
             variant,
@@ -181,6 +190,7 @@ def start_stack(
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
+                *([] if memo else memo_off(env)),
                 *metrics_args(),
             ],
             env=env,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bench import report
 from bench.report import Summary, Target
-from idgate.edge.hotpath import STATEFUL_MEMO_SECONDS
+from idgate.edge.gate import STATEFUL_MEMO_SECONDS
 
 NGINX = "nginx proxy_pass (keep-alive pool)"
 APACHE_SC = "Apache + mod_auth_openidc, server-cache"

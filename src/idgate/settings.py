@@ -229,6 +229,7 @@ class Settings:
     metrics_optional: bool = False  # the default address: a port in use is a warning, not an error
     storage: str = "sqlite:///data/idgate.db"
     storage_pool_size: int = 10  # idgate.storage_pool_size: PostgreSQL connections per process
+    session_memo_size: int = 10_000  # idgate.session_memo_size: verified cookies remembered per deployment
     sessions: str = "cookie"
     data_dir: str = "data"
     provider: ProviderSettings | None = None

@@ -52,6 +52,7 @@ def build_settings(config: Config) -> Settings:
         metrics_optional="metrics_listen" not in section.model_fields_set,
         storage=section.storage_url,
         storage_pool_size=section.storage_pool_size,
+        session_memo_size=section.session_memo_size,
         sessions=section.sessions,
         data_dir=section.data_dir,
         provider=provider,

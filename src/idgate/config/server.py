@@ -197,6 +197,8 @@ class IdgateSection(Strict):
     workers: int = Field(default=1, ge=1)
     # PostgreSQL connections per process (as many again may open under load).
     storage_pool_size: int = Field(default=10, ge=1, le=1000)
+    # Verified session cookies (and bearer tokens) remembered per process and deployment; 0 turns it off.
+    session_memo_size: int = Field(default=10_000, ge=0)
     # How the provider signs ID tokens; both are published in /keys.
     signing_algorithm: Literal["RS256", "ES256"] = "RS256"
     # The provider's single sign-on session: how long a login is reused for other clients.

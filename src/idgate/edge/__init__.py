@@ -9,19 +9,22 @@ path: request bytes go from parser callbacks straight to the other transport. Th
                       ▼
                     dispatch (dispatch.py) ── RouteTable.match(Host, path) (routes.py)
                       │
-      ┌───────────────┼──────────────────┬──────────────────────┬─────────────────────┐
-      ▼               ▼                  ▼                      ▼                     ▼
-   unknown host   /oauth/healthy     /oauth/auth          provider path,       any other path on a
-   404 page       200 "OK"           202 + X-Auth-        /oauth/start...      deployment host: HOT
-   (pages.py)                        Request-* | 401|403  web apps (unix sock)       │
-                                                                │                    ▼
-                                                                │     Gate (hotpath.py): hand-split Cookie,
-                                                                │     Sealer.open (memoised), Policy.decide
-                                                                │       ├ unauthenticated: 302 /oauth/start
-                                                                │       │   (401 JSON for API clients)
-                                                                │       ├ refused: 403 page with reason
-                                                                │       └ allowed: + X-Forwarded-User...
-                                                                ▼                    ▼
+      ┌───────────────┼──────────────────┬─────────────────────────────────┐
+      ▼               ▼                  ▼                                 ▼
+   unknown host   /oauth/healthy     provider path,         a deployment host: /oauth/auth (AUTH)
+   404 page       200 "OK"           /oauth/start...        and any other path (HOT)
+   (pages.py)                        web apps (unix sock)              │
+                                            │                          ▼
+                                            │       Gate (gate.py): hand-split Cookie (cookies.py),
+                                            │       Sealer.open (memoised), Policy.decide
+                                            │                          ▼
+                                            │       verdict (verdict.py): decision x lane -> answer
+                                            │         ├ unauthenticated: 302 /oauth/start (401 JSON
+                                            │         │   for API clients; 401 on /oauth/auth)
+                                            │         ├ refused: 403 page with reason (responses.py)
+                                            │         ├ /oauth/auth allowed: 202 + X-Auth-Request-*
+                                            │         └ allowed: + X-Forwarded-User... and forward
+                                            ▼                          ▼
                                         Forward (forward.py): head rebuilt (hop-by-hop, identity and
                                         X-Idgate-* stripped; X-Forwarded-For/-Proto/-Host set), body
                                         streamed with backpressure, response re-framed for the client,

@@ -23,7 +23,6 @@ from httptools import HttpParserError, HttpParserUpgrade
 from idgate.clock import Clock
 from idgate.edge.dispatch import dispatch, emit
 from idgate.edge.forward import Forward
-from idgate.edge.hotpath import HTML
 from idgate.edge.http import (
     CONTINUE_100,
     DEFAULT_RULES,
@@ -36,6 +35,7 @@ from idgate.edge.http import (
 from idgate.edge.limits import EdgeLimits
 from idgate.edge.pages import page
 from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
+from idgate.edge.responses import HTML
 from idgate.edge.routes import RouteTable
 from idgate.edge.stats import STATS, EdgeStats
 from idgate.oidc.client import ProviderUnavailable

@@ -5,10 +5,13 @@ one of ``conn.reply`` (an answer built here), ``conn.error`` (an error page) or 
 (a :class:`~idgate.edge.forward.Forward` to an upstream or web app), and leaves the deployment and
 the decision's reason on the connection for the access log.
 
-The cookie store and memoised sessions are decided synchronously. Only when the gate answers
-``PENDING`` (a Redis lookup, a refresh that is due, a bearer token whose issuer's keys must be fetched)
-does the request take an async step (``conn.defer``), and then continues exactly as the synchronous
-path would. Every decision on a deployment is written to the ``idgate.audit`` log with its reasons.
+A deployment's requests (the proxy lane, and ``/oauth/auth``) take one path: :func:`admit` finds who is
+asking -- a bearer JWT, else the session cookie -- through the gate (:mod:`idgate.edge.gate`), then
+:func:`answer` has the gate decide, writes the decision to the ``idgate.audit`` log with its reasons,
+and forwards or replies with the verdict for the request's lane (:mod:`idgate.edge.verdict`). The cookie
+store and memoised sessions are decided synchronously. Only when the gate answers ``PENDING`` (a Redis
+lookup, a refresh that is due, a bearer token whose issuer's keys must be fetched) does the request take
+an async step (``conn.defer``), and then continues with :func:`answer` exactly as the synchronous path.
 
 Bearer JWTs (``skip_jwt_bearer_tokens``): a request whose ``Authorization`` is ``Bearer <JWT>`` is judged
 by that token alone. A verified token is the session (the cookie is not read); a refused one gives
@@ -24,23 +27,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from idgate.edge.hotpath import (
-    HTML,
-    Gate,
-    Verified,
-    auth_response,
-    forbidden_response,
-    invalid_token_response,
-    login_response,
-)
+from idgate.edge.gate import Gate, Verified
 from idgate.edge.http import HeadError, Request, header_lines, simple_response
 from idgate.edge.pages import page
 from idgate.edge.pool import Target
+from idgate.edge.responses import HTML
 from idgate.edge.routes import Deployment, Kind, LocalEndpoint
-from idgate.policy.decision import BEARER, BEARER_INVALID, SKIP_AUTH, Decision
+from idgate.edge.verdict import AUTH_LANE, BEARER_LANE, PROXY_LANE, Lane, verdict
+from idgate.policy.decision import Decision, Reason
 from idgate.proxy.bearer import bearer_token
 from idgate.proxy.headers import DEPLOYMENT_HEADER
-from idgate.proxy.redirects import validate_redirect
 from idgate.sessions.base import Pending
 
 if TYPE_CHECKING:
@@ -55,6 +51,7 @@ _DEPLOYMENT_B = DEPLOYMENT_HEADER.encode()
 _REDIRECT_B = b"X-Auth-Request-Redirect"
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
+_SKIP_AUTH = Reason.SKIP_AUTH  # read per request: bound once (see idgate.policy.decision)
 
 
 def dispatch(conn: EdgeConnection, req: Request) -> None:
@@ -70,7 +67,7 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
     kind, dep = table.match(req.host, req.path())
     if kind is Kind.HOT:
         assert dep is not None
-        hot_path(conn, req, dep, close)
+        admit(conn, req, dep, close, PROXY_LANE)
     elif kind is Kind.PROVIDER:
         local = table.local
         if local is not None and local.takes(req.method, req.path(), req.headers, req.content_length):
@@ -86,7 +83,7 @@ def dispatch(conn: EdgeConnection, req: Request) -> None:
         to_webapp(conn, req, table.signin, extra, dep.name, trusted=trusted)
     elif kind is Kind.AUTH:
         assert dep is not None
-        auth_endpoint(conn, req, dep, close)
+        admit(conn, req, dep, close, AUTH_LANE)
     elif kind is Kind.JWKS:
         assert dep is not None
         conn.deployment = dep.name
@@ -125,14 +122,28 @@ def _proto(req: Request, trusted: bool) -> str:
     return "https" if trusted and req.xfp == b"https" else "http"
 
 
-def hot_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -> None:
-    """Session -> policy -> forward with identity headers, or a login redirect / 401 / 403."""
+def admit(conn: EdgeConnection, req: Request, dep: Deployment, close: bool, lane: Lane) -> None:
+    """Find who is asking ``dep`` on ``lane`` (``PROXY`` or ``AUTH``), then :func:`answer`.
+
+    A bearer JWT, when the deployment takes them, is the session (or refused) and turns the proxy lane
+    into the ``BEARER`` lane; otherwise the session cookie is. When the gate cannot tell synchronously,
+    the rest runs after the async step.
+    """
     gate = dep.gate
     conn.deployment = dep.name
     if gate.bearer is not None and req.authorization:
         token = bearer_token(req.authorization)
         if token is not None:
-            _bearer_path(conn, req, dep, close, token)
+            if lane is PROXY_LANE:
+                lane = BEARER_LANE
+                cookie = gate.split(req.cookies)[1] if req.cookies else None
+            else:
+                cookie = None
+            found = gate.open_bearer(token, conn.state.clock.now())
+            if isinstance(found, Pending):
+                conn.defer(req, _after_bearer(conn, req, dep, lane, close=close, token=token, cookie=cookie))
+                return
+            answer(conn, req, dep, lane, found, close=close, cookie=cookie)
             return
     if req.cookies:
         sealed, cookie = gate.split(req.cookies)
@@ -140,38 +151,34 @@ def hot_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -
         verified = gate.open(sealed, now)
         if isinstance(verified, Pending):
             assert sealed is not None
-            conn.defer(
-                req, _resolve_then_serve(conn, req, dep, close=close, sealed=sealed, cookie=cookie, now=now)
-            )
+            later = _after_lookup(conn, req, dep, lane, close=close, sealed=sealed, cookie=cookie, now=now)
+            conn.defer(req, later)
             return
     else:
         cookie, verified = None, None
-    serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=None)
+    answer(conn, req, dep, lane, verified, close=close, cookie=cookie)
 
 
-def _bearer_path(conn: EdgeConnection, req: Request, dep: Deployment, close: bool, token: str) -> None:
-    """The hot path for ``Authorization: Bearer <JWT>``: the token is the session (or refused)."""
-    gate = dep.gate
-    cookie = gate.split(req.cookies)[1] if req.cookies else None
-    verified = gate.open_bearer(token, conn.state.clock.now())
-    if isinstance(verified, Pending):
-        conn.defer(req, _resolve_bearer_then_serve(conn, req, dep, close=close, token=token, cookie=cookie))
-        return
-    serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=None, bearer=True)
-
-
-async def _resolve_bearer_then_serve(
-    conn: EdgeConnection, req: Request, dep: Deployment, *, close: bool, token: str, cookie: bytes | None
-) -> None:
-    verified = await dep.gate.resolve_bearer(token, conn.state.clock.now())
-    if conn.still_serving(req):
-        serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=None, bearer=True)
-
-
-async def _resolve_then_serve(
+async def _after_bearer(
     conn: EdgeConnection,
     req: Request,
     dep: Deployment,
+    lane: Lane,
+    *,
+    close: bool,
+    token: str,
+    cookie: bytes | None,
+) -> None:
+    verified = await dep.gate.resolve_bearer(token, conn.state.clock.now())
+    if conn.still_serving(req):
+        answer(conn, req, dep, lane, verified, close=close, cookie=cookie)
+
+
+async def _after_lookup(
+    conn: EdgeConnection,
+    req: Request,
+    dep: Deployment,
+    lane: Lane,
     *,
     close: bool,
     sealed: str,
@@ -181,39 +188,35 @@ async def _resolve_then_serve(
     trusted = dep.trust.trusts(conn.peer)
     verified, set_cookies = await dep.gate.resolve(sealed, now, _proto(req, trusted))
     if conn.still_serving(req):
-        serve(conn, req, dep, close=close, cookie=cookie, verified=verified, set_cookies=set_cookies or None)
+        answer(conn, req, dep, lane, verified, close=close, cookie=cookie, set_cookies=set_cookies or None)
 
 
-def serve(
+def answer(
     conn: EdgeConnection,
     req: Request,
     dep: Deployment,
+    lane: Lane,
+    verified: Verified | None,
     *,
     close: bool,
     cookie: bytes | None,
-    verified: Verified | None,
-    set_cookies: list[tuple[bytes, bytes]] | None,
-    bearer: bool = False,
+    set_cookies: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """The synchronous rest of the hot path, once the session is known (``bearer``: from a JWT)."""
+    """The synchronous rest, once the session is known: decide, audit, then forward (with identity
+    headers) or reply with the verdict. ``cookie`` is the Cookie header for the upstream; ``set_cookies``
+    a refreshed or cleared session cookie for the client."""
     gate = dep.gate
-    decision = gate.decide(req, verified)
-    if bearer and verified is not None:
-        decision = Decision(decision.allowed, decision.reasons | {BEARER})
+    if lane is AUTH_LANE:
+        decision = gate.decide_auth(req, verified, dep.trust.trusts(conn.peer))
+    else:
+        decision = gate.decide(req, verified, lane is BEARER_LANE)
     conn.reason = reason_of(decision)
-    if decision.allowed:
-        if req.wants_upgrade and not _origin_allowed(req, gate):
-            decision = Decision(False, frozenset({"websocket_origin_not_allowed"}))
-            conn.reason = decision.reason
-            _audit(conn, gate, req, verified, decision)
-            rid = req.request_id().decode("ascii")
-            conn.reply(403, forbidden_response(req, decision, close, rid, gate.settings), close)
-            return
+    _audit(conn, gate, req, verified, decision)
+    if decision.allowed and lane is not AUTH_LANE:
         # skip_auth passes no identity, as OAuth2-Proxy does, even when a session exists.
-        skipped = SKIP_AUTH in decision.reasons
+        skipped = _SKIP_AUTH in decision.reasons
         now = conn.state.clock.now()
         extra = verified.header_lines(now) if verified is not None and not skipped else b""
-        _audit(conn, gate, req, verified, decision)
         conn.forward_to(
             req,
             dep.upstream,
@@ -225,31 +228,9 @@ def serve(
             drop=gate.drop if extra else frozenset(),
             response_extra=set_cookies,
         )
-    elif decision.unauthenticated and bearer:
-        decision = Decision(False, decision.reasons | {BEARER_INVALID})
-        conn.reason = decision.reason
-        _audit(conn, gate, req, verified, decision)
-        conn.reply(401, invalid_token_response(req, close), close)
-    elif decision.unauthenticated:
-        _audit(conn, gate, req, verified, decision)
-        data = login_response(
-            req, close, api=gate.is_api(req), headers=set_cookies, request_id=req.request_id()
-        )
-        conn.reply(401 if data.startswith(b"HTTP/1.1 401") else 302, data, close)
-    else:
-        _audit(conn, gate, req, verified, decision)
-        rid = req.request_id().decode("ascii")
-        conn.reply(403, forbidden_response(req, decision, close, rid, gate.settings), close)
-
-
-def _origin_allowed(req: Request, gate: Gate) -> bool:
-    """A WebSocket handshake from a browser must come from the deployment's own origin (or a
-    ``whitelist_domains`` one): another site's page cannot open it with the visitor's cookie."""
-    if not req.origin:
-        return True  # not a browser: cross-site WebSocket hijacking needs one
-    p = gate.settings
-    origin = req.origin.decode("latin-1")
-    return validate_redirect(origin + "/", host=p.host, whitelist_domains=p.whitelist_domains) is not None
+        return
+    status, data = verdict(lane, decision, req, gate, verified, close=close, set_cookies=set_cookies)
+    conn.reply(status, data, close)
 
 
 def _audit(
@@ -303,63 +284,6 @@ def emit(logger: logging.Logger, msg: str, args: tuple[object, ...], extra: dict
     """
     record = logger.makeRecord(logger.name, logging.INFO, "(edge)", 0, msg, args, None, extra=extra)
     logger.handle(record)
-
-
-def auth_endpoint(conn: EdgeConnection, req: Request, dep: Deployment, close: bool) -> None:
-    """``/oauth/auth``: answered by the edge, with an async step only for a lookup, a refresh or a
-    bearer token issuer's keys. A bearer JWT is judged alone here too (401 when refused)."""
-    conn.deployment = dep.name
-    gate = dep.gate
-    token = bearer_token(req.authorization) if gate.bearer is not None and req.authorization else None
-    if token is not None:
-        found = gate.open_bearer(token, conn.state.clock.now())
-        if isinstance(found, Pending):
-            conn.defer(req, _resolve_bearer_then_auth(conn, req, dep, close=close, token=token))
-            return
-        _auth_reply(conn, req, dep, found, close)
-        return
-    sealed, _ = gate.split(req.cookies)
-    now = conn.state.clock.now()
-    verified = gate.open(sealed, now)
-    if isinstance(verified, Pending):
-        assert sealed is not None
-        conn.defer(req, _resolve_then_auth(conn, req, dep, close=close, sealed=sealed, now=now))
-        return
-    _auth_reply(conn, req, dep, verified, close)
-
-
-async def _resolve_bearer_then_auth(
-    conn: EdgeConnection, req: Request, dep: Deployment, *, close: bool, token: str
-) -> None:
-    verified = await dep.gate.resolve_bearer(token, conn.state.clock.now())
-    if conn.still_serving(req):
-        _auth_reply(conn, req, dep, verified, close)
-
-
-async def _resolve_then_auth(
-    conn: EdgeConnection, req: Request, dep: Deployment, *, close: bool, sealed: str, now: float
-) -> None:
-    verified, set_cookies = await dep.gate.resolve(sealed, now, _proto(req, dep.trust.trusts(conn.peer)))
-    if conn.still_serving(req):
-        _auth_reply(conn, req, dep, verified, close, set_cookies=set_cookies)
-
-
-def _auth_reply(
-    conn: EdgeConnection,
-    req: Request,
-    dep: Deployment,
-    verified: Verified | None,
-    close: bool,
-    *,
-    set_cookies: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    gate = dep.gate
-    trusted = dep.trust.trusts(conn.peer)
-    data, decision = auth_response(req, gate, verified, close, set_cookies, trusted=trusted)
-    conn.reason = reason_of(decision)
-    _audit(conn, gate, req, verified, decision)
-    status = 202 if decision.allowed else 401 if decision.unauthenticated else 403
-    conn.reply(status, data, close)
 
 
 async def answer_locally(conn: EdgeConnection, req: Request, local: LocalEndpoint) -> None:

@@ -22,5 +22,4 @@ class EdgeLimits:
     upstream_timeout: float = 60.0  # request sent, no response byte for this long -> 504
     pool_max_idle: int = 64  # idle keep-alive connections kept per upstream
     pool_idle_timeout: float = 15.0  # an idle upstream connection older than this is closed
-    session_memo_size: int = 10_000  # verified cookies remembered per deployment
     shutdown_grace: float = 10.0  # aclose(): how long in-flight requests may finish

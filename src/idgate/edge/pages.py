@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
+from idgate.policy.decision import Reason
 from idgate.web import Look, Shell
 
 __all__ = ["SIGN_OUT", "page"]
@@ -44,14 +45,15 @@ _TEXTS: dict[int, tuple[str, str]] = {
 }
 _RETRY = frozenset({502, 503, 504})
 
+#: What a refusal's reason means to the person refused (a reason without an entry is shown as its word).
 _REASONS: dict[str, str] = {
-    "email_not_verified": "your email address is not verified by the identity provider",
-    "email_domain_not_allowed": "your email domain is not allowed",
-    "github_org_not_allowed": "you are not a member of the required GitHub organisation",
-    "github_team_not_allowed": "you are not a member of the required GitHub team",
-    "not_in_allowed_groups": "you are not a member of an allowed group",
-    "email_not_allowed": "your email address is not on the list of allowed addresses",
-    "websocket_origin_not_allowed": "the page that opened this connection is on another site",
+    Reason.EMAIL_NOT_VERIFIED: "your email address is not verified by the identity provider",
+    Reason.EMAIL_DOMAIN_NOT_ALLOWED: "your email domain is not allowed",
+    Reason.GITHUB_ORG_NOT_ALLOWED: "you are not a member of the required GitHub organisation",
+    Reason.GITHUB_TEAM_NOT_ALLOWED: "you are not a member of the required GitHub team",
+    Reason.GROUP_NOT_ALLOWED: "you are not a member of an allowed group",
+    Reason.EMAIL_NOT_ALLOWED: "your email address is not on the list of allowed addresses",
+    Reason.WEBSOCKET_ORIGIN_NOT_ALLOWED: "the page that opened this connection is on another site",
 }
 
 

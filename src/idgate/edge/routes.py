@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from idgate.edge.hotpath import Gate
-from idgate.edge.limits import EdgeLimits
+from idgate.edge.gate import Gate
 from idgate.edge.pool import Target, parse_upstream, unix_target
 from idgate.edge.trust import Trust
 from idgate.proxy.services import ProxyServices
@@ -103,7 +101,6 @@ class RouteTable:
         *,
         provider_socket: str | None,
         signin_socket: str | None,
-        limits: EdgeLimits | None = None,
         services: Mapping[str, ProxyServices] | None = None,
         local: LocalEndpoint | None = None,
     ) -> RouteTable:
@@ -111,9 +108,7 @@ class RouteTable:
 
         Raises ``ValueError`` for an unusable upstream URL and ``re.error`` for a bad skip regex.
         """
-        memo = (limits or EdgeLimits()).session_memo_size
-        if os.environ.get("IDGATE_SESSION_MEMO_SIZE"):  # bench/: 0 turns the memo off
-            memo = int(os.environ["IDGATE_SESSION_MEMO_SIZE"])
+        memo = settings.session_memo_size
         hosts: dict[str, HostRoutes] = {}
         if settings.provider is not None:
             path = settings.provider.path.rstrip("/").encode()

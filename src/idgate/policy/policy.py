@@ -11,15 +11,13 @@ from idgate.policy.criteria.groups import allowed_groups, github
 from idgate.policy.criteria.routes import CompiledRoute, compile_routes, route_failures
 from idgate.policy.decision import (
     ALLOW_AUTHENTICATED,
+    ALLOW_PREFLIGHT,
     ALLOW_SKIP_AUTH,
-    PREFLIGHT,
     REFUSE_UNAUTHENTICATED,
     Decision,
 )
 from idgate.sessions.base import Session
 from idgate.settings import ProxySettings
-
-ALLOW_PREFLIGHT = Decision(True, frozenset({PREFLIGHT}))
 
 
 class Policy:

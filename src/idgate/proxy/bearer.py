@@ -21,7 +21,7 @@ The steps, in order (each failure is a refusal; none falls back to anything)::
 
 Each issuer's keys live in its :class:`~idgate.oidc.client.ProviderClient` (one per issuer and
 process, shared with the sign-in flow), so a key set is fetched once and refetched at most once a minute
-when a token names an unknown ``kid``. Verified tokens are memoised by the edge (:mod:`idgate.edge.hotpath`).
+when a token names an unknown ``kid``. Verified tokens are memoised by the edge (:mod:`idgate.edge.gate`).
 """
 
 from __future__ import annotations

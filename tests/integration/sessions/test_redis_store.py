@@ -199,7 +199,7 @@ async def test_concurrent_requests_with_one_cookie_share_one_redis_read() -> Non
     """A dashboard's panels arrive together when the memo entry has ended: one GET serves them all."""
     import dataclasses
 
-    from idgate.edge.hotpath import Gate
+    from idgate.edge.gate import Gate
 
     gate = Gate(dataclasses.replace(_unique(proxy()), session_store=REDIS_URL))
     store = gate.store

@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from tests.unit.edge.conftest import NOW, Client, Env, alice, proxy_settings, read_response, seal
 
-from idgate.edge.hotpath import SPLIT_MEMO_SIZE, Gate
+from idgate.edge.cookies import SPLIT_MEMO_SIZE
+from idgate.edge.gate import Gate
 from idgate.edge.limits import EdgeLimits
 from idgate.edge.stats import LATENCY_BUCKETS, EdgeStats, EdgeStatsCollector
 from idgate.proxy.assertion import AssertionSigner

@@ -8,12 +8,12 @@ and an empty list lets nobody in.
 from __future__ import annotations
 
 from idgate.policy.criteria import Criterion
-from idgate.policy.decision import EMAIL_DOMAIN_NOT_ALLOWED, EMAIL_NOT_VERIFIED
+from idgate.policy.decision import Reason
 from idgate.sessions.base import Session
 
 _PASS: tuple[str, ...] = ()
-_NOT_VERIFIED = (EMAIL_NOT_VERIFIED,)
-_BAD_DOMAIN = (EMAIL_DOMAIN_NOT_ALLOWED,)
+_NOT_VERIFIED = (Reason.EMAIL_NOT_VERIFIED,)
+_BAD_DOMAIN = (Reason.EMAIL_DOMAIN_NOT_ALLOWED,)
 
 
 def email_verified(insecure_allow_unverified: bool) -> Criterion | None:

@@ -9,14 +9,13 @@ compare exactly, as OAuth2-Proxy does.
 from __future__ import annotations
 
 from idgate.policy.criteria import Criterion
-from idgate.policy.decision import (
-    GITHUB_ORG_NOT_ALLOWED,
-    GITHUB_TEAM_NOT_ALLOWED,
-    GROUP_NOT_ALLOWED,
-)
+from idgate.policy.decision import Reason
 from idgate.sessions.base import Session
 
 _PASS: tuple[str, ...] = ()
+_NO_ORG = (Reason.GITHUB_ORG_NOT_ALLOWED,)
+_NO_TEAM = (Reason.GITHUB_TEAM_NOT_ALLOWED,)
+_NO_GROUP = (Reason.GROUP_NOT_ALLOWED,)
 
 
 def github(org: str | None, team: str | None) -> Criterion | None:
@@ -31,9 +30,9 @@ def github(org: str | None, team: str | None) -> Criterion | None:
         groups = {g.lower() for g in session.groups}
         # A team group implies the org even when a provider emits only ``org:team``.
         if org_key not in groups and not any(g.startswith(prefix) for g in groups):
-            return (GITHUB_ORG_NOT_ALLOWED,)
+            return _NO_ORG
         if teams and groups.isdisjoint(teams):
-            return (GITHUB_TEAM_NOT_ALLOWED,)
+            return _NO_TEAM
         return _PASS
 
     return check
@@ -46,6 +45,6 @@ def allowed_groups(groups: tuple[str, ...]) -> Criterion | None:
         return None
 
     def check(session: Session) -> tuple[str, ...]:
-        return _PASS if not wanted.isdisjoint(session.groups) else (GROUP_NOT_ALLOWED,)
+        return _PASS if not wanted.isdisjoint(session.groups) else _NO_GROUP
 
     return check

@@ -11,8 +11,12 @@ from urllib.parse import parse_qsl
 
 from idgate.policy.criteria import Criterion
 from idgate.policy.criteria.email import email_domain
-from idgate.policy.decision import EMAIL_DOMAIN_NOT_ALLOWED, EMAIL_NOT_ALLOWED, GROUP_NOT_ALLOWED
+from idgate.policy.decision import Reason
 from idgate.sessions.base import Session
+
+_NO_GROUP = (Reason.GROUP_NOT_ALLOWED,)
+_NO_EMAIL = (Reason.EMAIL_NOT_ALLOWED,)
+_NO_DOMAIN = (Reason.EMAIL_DOMAIN_NOT_ALLOWED,)
 
 
 def _values(pairs: list[tuple[str, str]], key: str) -> frozenset[str]:
@@ -31,11 +35,11 @@ def query_constraints(query: str) -> Criterion | None:
     def check(session: Session) -> tuple[str, ...]:
         failed: tuple[str, ...] = ()
         if groups and groups.isdisjoint(session.groups):
-            failed += (GROUP_NOT_ALLOWED,)
+            failed += _NO_GROUP
         if emails and session.email.lower() not in emails:
-            failed += (EMAIL_NOT_ALLOWED,)
+            failed += _NO_EMAIL
         if domains and email_domain(session.email) not in domains:
-            failed += (EMAIL_DOMAIN_NOT_ALLOWED,)
+            failed += _NO_DOMAIN
         return failed
 
     return check

@@ -13,9 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from idgate.policy.criteria.email import email_domain
-from idgate.policy.decision import EMAIL_DOMAIN_NOT_ALLOWED, EMAIL_NOT_ALLOWED, GROUP_NOT_ALLOWED
+from idgate.policy.decision import Reason
 from idgate.sessions.base import Session
 from idgate.settings import RouteRule
+
+_NO_GROUP, _NO_EMAIL, _NO_DOMAIN = (
+    Reason.GROUP_NOT_ALLOWED,
+    Reason.EMAIL_NOT_ALLOWED,
+    Reason.EMAIL_DOMAIN_NOT_ALLOWED,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +44,11 @@ class CompiledRoute:
         tag = f"route[{self.index}]:"
         out: list[str] = []
         if self.groups and self.groups.isdisjoint(session.groups):
-            out.append(tag + GROUP_NOT_ALLOWED)
+            out.append(tag + _NO_GROUP)
         if self.emails and session.email.lower() not in self.emails:
-            out.append(tag + EMAIL_NOT_ALLOWED)
+            out.append(tag + _NO_EMAIL)
         if self.domains and email_domain(session.email) not in self.domains:
-            out.append(tag + EMAIL_DOMAIN_NOT_ALLOWED)
+            out.append(tag + _NO_DOMAIN)
         return tuple(out)
 
 

@@ -1,90 +1,55 @@
-"""The hot path's decisions: session cookie -> session -> policy -> what to send where.
+"""The gate: session cookie (or bearer JWT) -> session -> decision, for one deployment.
 
-Nothing here does I/O. :class:`Gate` is one deployment's compiled state: its sealer, its policy, its
-cookie names, and a bounded per-process memo of verified cookies (base64, an AES-GCM open, JSON and the
-identity headers cost 12-16 µs; a dict hit well under 1 µs). Only cookies that opened are memoised,
-each until its session expires (at most ``cookie_expire``), so the memo cannot be filled with garbage and
-never outlives a session. A memo hit is refused when its session id was revoked since (sign-out here or
-in another process: :mod:`idgate.sessions.revocations`), at the cost of one more dict look-up.
-Bearer JWTs (``skip_jwt_bearer_tokens``, :mod:`idgate.proxy.bearer`) have a memo of their own, on the
-same terms: only verified tokens, each until its ``exp`` (at most ``cookie_expire``: the bearer
-verifier caps the session).
+Nothing here does I/O except :meth:`Gate.resolve` and :meth:`Gate.resolve_bearer`, the awaited halves
+taken only when the synchronous ones answer ``PENDING``. :class:`Gate` is one deployment's compiled state:
+its sealer, its policy, its cookie names, and a bounded per-process memo of verified cookies (base64, an
+AES-GCM open, JSON and the identity headers cost 12-16 µs; a dict hit well under 1 µs). Only cookies that
+opened are memoised, each until its session expires (at most ``cookie_expire``), so the memo cannot be
+filled with garbage and never outlives a session. A memo hit is refused when its session id was revoked
+since (sign-out here or in another process: :mod:`idgate.sessions.revocations`), at the cost of one more
+dict look-up. Bearer JWTs (``skip_jwt_bearer_tokens``, :mod:`idgate.proxy.bearer`) have a memo of their
+own, on the same terms: only verified tokens, each until its ``exp`` (at most ``cookie_expire``: the
+bearer verifier caps the session).
+
+The decision is :meth:`Gate.decide`'s on the proxy lane (the policy, a bearer token's marks, a WebSocket
+handshake's origin) and :meth:`Gate.decide_auth`'s for ``/oauth/auth`` (the policy about the request a
+proxy in front asks for, narrowed by the query's constraints). What the edge answers for a decision is
+:mod:`idgate.edge.verdict`'s; the cookie on the wire is :mod:`idgate.edge.cookies`'.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from urllib.parse import quote
 
 from idgate.clock import SystemClock
+from idgate.edge.cookies import (
+    SPLIT_MEMO_BYTES,
+    SPLIT_MEMO_SIZE,
+    cleared_cookies,
+    renewed_cookies,
+    split_cookies,
+)
 from idgate.edge.http import Request, header_lines, simple_response
-from idgate.edge.pages import page
 from idgate.policy.criteria import Criterion
 from idgate.policy.criteria.query import query_constraints
-from idgate.policy.decision import SKIP_AUTH, Decision
+from idgate.policy.decision import REFUSE_WEBSOCKET_ORIGIN, Decision, Reason
 from idgate.policy.path import normalise_path
 from idgate.policy.policy import Policy, compile_policy
 from idgate.proxy.assertion import ASSERTION_HEADER
-from idgate.proxy.headers import SET_COOKIE_COPY, HeaderOptions, auth_headers, upstream_headers
+from idgate.proxy.headers import HeaderOptions, auth_headers, upstream_headers
 from idgate.proxy.redirects import validate_redirect
 from idgate.proxy.services import ProxyServices, build_services
 from idgate.sessions.base import PENDING, Pending, Session
 from idgate.sessions.cookie_store import CookieSessions
 from idgate.sessions.flight import SingleFlight
-from idgate.sessions.sealing import MAX_CHUNKS, split_chunks
 from idgate.settings import ProxySettings
 
-HTML = b"text/html; charset=utf-8"
 #: How long a session read from a server-side store (Redis) is remembered per process.
 STATEFUL_MEMO_SECONDS = 2.0
-#: Cookie headers remembered with their split (a browser sends the same one each time), and the
-#: largest one remembered: at most ~4 MiB per deployment.
-SPLIT_MEMO_SIZE = 512
-SPLIT_MEMO_BYTES = 4096
-_JSON_401 = json.dumps({"error": "unauthorized"}).encode()
-_JSON_401_RID = b'{"error": "unauthorized", "request_id": "'
-
-
-def split_cookies(headers: list[bytes], name: bytes, csrf: bytes) -> tuple[str | None, bytes | None]:
-    """Find the session cookie ``name`` (or its chunks ``name_0``...) by a hand split.
-
-    Returns the sealed value (chunks joined; a whole ``name`` wins over chunks) and the Cookie header
-    to send upstream: every other cookie, in order, without the session, its chunks and ``csrf``
-    (``None`` when nothing is left).
-    """
-    whole: bytes | None = None
-    chunks: dict[int, bytes] = {}
-    kept: list[bytes] = []
-    prefix = name + b"_"
-    for header in headers:
-        for part in header.split(b";"):
-            pair = part.strip()
-            if not pair:
-                continue
-            key, _, value = pair.partition(b"=")
-            key = key.strip()
-            if key.startswith(name):
-                if key == name:
-                    whole = value.strip()
-                    continue
-                if key == csrf:
-                    continue
-                suffix = key[len(prefix) :] if key.startswith(prefix) else b""
-                if suffix.isdigit() and len(suffix) <= 2:
-                    chunks[int(suffix)] = value.strip()
-                    continue
-            kept.append(pair)
-    rest = b"; ".join(kept) if kept else None
-    if whole is not None:
-        return whole.decode("latin-1"), rest
-    parts: list[bytes] = []
-    for i in range(MAX_CHUNKS):
-        piece = chunks.get(i)
-        if piece is None:
-            break
-        parts.append(piece)
-    return (b"".join(parts).decode("latin-1") if parts else None), rest
+# Read per request: bound once (an enum member read as ``Reason.X`` costs a metaclass hook on 3.11).
+_SKIP_AUTH = Reason.SKIP_AUTH
+_MARK_BEARER = frozenset({Reason.BEARER})
+_MARK_BEARER_INVALID = frozenset({Reason.BEARER_INVALID})
 
 
 _ASSERTION_B = ASSERTION_HEADER.encode()
@@ -314,17 +279,16 @@ class Gate:
             session = result.session
             if result.value is not None:
                 max_age = session.expires_at - now
-                for name, value in split_chunks(self.cookie, result.value):
-                    header = self.cookies.header(name, value, max_age=max_age, proto=proto)
-                    set_cookies.append((b"Set-Cookie", header.encode("latin-1")))
+                set_cookies = renewed_cookies(
+                    self.cookies, self.cookie, result.value, max_age=max_age, proto=proto
+                )
         verified = Verified(session, self, self._until(session, now))
         if now >= verified.until:  # refresh still due (another process holds the lock)
             verified.until = now + 1.0
         return self._remember(sealed, verified, now), set_cookies
 
     def _clear(self, proto: str) -> list[tuple[bytes, bytes]]:
-        names = [self.cookie, *(f"{self.cookie}_{i}" for i in range(MAX_CHUNKS))]
-        return [(b"Set-Cookie", self.cookies.header(n, "", max_age=0, proto=proto).encode()) for n in names]
+        return cleared_cookies(self.cookies, self.cookie, proto)
 
     def _remember(
         self, key: str, verified: Verified, now: float, memo: dict[str, Verified] | None = None
@@ -348,19 +312,74 @@ class Gate:
         while len(memo) >= self._memo_size:
             del memo[next(iter(memo))]  # the oldest entry
 
-    def decide(self, req: Request, verified: Verified | None) -> Decision:
-        """The policy's decision for ``req`` (path normalised only when the policy looks at it)."""
+    def decide(self, req: Request, verified: Verified | None, bearer: bool = False) -> Decision:
+        """The decision for ``req`` on the proxy lane.
+
+        The policy's (the path normalised only when the policy looks at it); with ``bearer`` (the
+        request carried a bearer JWT) marked ``bearer_token`` when the token is the session and
+        ``bearer_token_invalid`` when it was refused where a session is needed. A WebSocket handshake
+        from another site's page is refused (``websocket_origin_not_allowed``) whatever the policy says.
+        """
         policy = self.policy
         if not policy.uses_path:  # a function of the session alone: kept with the verified session
             if verified is None:
-                return policy.decide_session(None)
-            found = verified.decision
-            if found is None:
-                found = verified.decision = policy.decide_session(verified.session)
-            return found
-        session = verified.session if verified is not None else None
-        path = normalise_path(req.path().decode("latin-1"))
-        return policy.decide(session, req.method.decode("ascii", "replace"), path)
+                decision = policy.decide_session(None)
+            else:
+                found = verified.decision
+                if found is None:
+                    found = verified.decision = policy.decide_session(verified.session)
+                decision = found
+        else:
+            session = verified.session if verified is not None else None
+            path = normalise_path(req.path().decode("latin-1"))
+            decision = policy.decide(session, req.method.decode("ascii", "replace"), path)
+        if bearer:
+            if verified is not None:
+                decision = Decision(decision.allowed, decision.reasons | _MARK_BEARER)
+            elif decision.unauthenticated:
+                decision = Decision(False, decision.reasons | _MARK_BEARER_INVALID)
+        # ``req.upgrade`` first: no Upgrade header (nearly every request) costs no property call.
+        if decision.allowed and req.upgrade and req.wants_upgrade and not self.origin_allowed(req):
+            return REFUSE_WEBSOCKET_ORIGIN
+        return decision
+
+    def decide_auth(self, req: Request, verified: Verified | None, trusted: bool) -> Decision:
+        """What ``/oauth/auth`` decides: about the request the proxy in front is asking for.
+
+        A trusted proxy names it in ``X-Forwarded-Uri`` (and ``X-Forwarded-Method``, default ``GET``), as
+        OAuth2-Proxy reads them: the whole policy applies to that path -- ``skip_auth_*`` and the per-route
+        rules. Without one (or from a peer not trusted), a policy with route rules applies all of them
+        (``path=None``: fail closed), and one without any decides on the session alone. The query's
+        ``allowed_groups`` / ``allowed_emails`` / ``allowed_email_domains`` narrow an allowed session
+        (:mod:`idgate.policy.criteria.query`); a skipped path stays allowed.
+        """
+        session = verified.session if verified else None
+        policy = self.policy
+        if not policy.uses_path:
+            decision = policy.decide_session(session)
+        elif trusted and req.xfu:
+            q = req.xfu.find(b"?")
+            path = normalise_path((req.xfu if q < 0 else req.xfu[:q]).decode("latin-1"))
+            method = (req.xfm or b"GET").decode("ascii", "replace").upper()
+            decision = policy.decide(session, method, path)
+        else:
+            decision = policy.decide(session, "GET", None)
+        if decision.allowed and verified is not None:
+            extra = _constraints(req.url)
+            if extra is not None and _SKIP_AUTH not in decision.reasons:
+                failed = extra(verified.session)
+                if failed:
+                    return Decision(False, frozenset(failed))
+        return decision
+
+    def origin_allowed(self, req: Request) -> bool:
+        """A WebSocket handshake from a browser must come from the deployment's own origin (or a
+        ``whitelist_domains`` one): another site's page cannot open it with the visitor's cookie."""
+        if not req.origin:
+            return True  # not a browser: cross-site WebSocket hijacking needs one
+        p = self.settings
+        origin = req.origin.decode("latin-1")
+        return validate_redirect(origin + "/", host=p.host, whitelist_domains=p.whitelist_domains) is not None
 
     def is_api(self, req: Request) -> bool:
         """An API client: JSON/XHR, or a path in ``api_routes`` (401 instead of a login redirect)."""
@@ -386,76 +405,6 @@ def wants_json(req: Request) -> bool:
     return b"application/json" in accept and b"text/html" not in accept
 
 
-def login_response(
-    req: Request,
-    close: bool,
-    *,
-    api: bool | None = None,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    request_id: bytes = b"",
-) -> bytes:
-    """No session: 302 to ``/oauth/start?rd=<original path and query>``, or 401 for API clients
-    (whose JSON names ``request_id``, a safe token, when given)."""
-    head_only = req.method == b"HEAD"
-    if api if api is not None else wants_json(req):
-        return simple_response(
-            401,
-            _JSON_401_RID + request_id + b'"}' if request_id else _JSON_401,
-            headers=headers,
-            content_type=b"application/json",
-            close=close,
-            keep_alive_10=req.version == "1.0" and not close,
-            head_only=head_only,
-        )
-    target = req.url if req.url.startswith(b"/") else b"/"
-    rd = quote(target.decode("latin-1"), safe="").encode("ascii")
-    return simple_response(
-        302,
-        b"",
-        headers=[(b"Location", b"/oauth/start?rd=" + rd), *(headers or ())],
-        close=close,
-        keep_alive_10=req.version == "1.0" and not close,
-        head_only=head_only,
-    )
-
-
-_JSON_INVALID_TOKEN = json.dumps({"error": "invalid_token"}).encode()
-_WWW_INVALID_TOKEN = (b"WWW-Authenticate", b'Bearer error="invalid_token"')
-
-
-def invalid_token_response(req: Request, close: bool) -> bytes:
-    """A bearer JWT was presented and refused: 401 ``invalid_token`` (RFC 6750 §3.1), never a redirect."""
-    return simple_response(
-        401,
-        _JSON_INVALID_TOKEN,
-        headers=[_WWW_INVALID_TOKEN],
-        content_type=b"application/json",
-        close=close,
-        keep_alive_10=req.version == "1.0" and not close,
-        head_only=req.method == b"HEAD",
-    )
-
-
-def forbidden_response(
-    req: Request, decision: Decision, close: bool, request_id: str = "", settings: ProxySettings | None = None
-) -> bytes:
-    """Refused by the policy: a 403 page that names the reasons and the request id (the connection
-    adds the ``X-Request-Id`` header to every answer the edge makes), and offers to sign in as someone
-    else, back to this address when the redirect validator accepts it for the deployment ``settings``."""
-    rd = None
-    if settings is not None and req.url.startswith(b"/"):
-        target = req.url.decode("latin-1")
-        rd = validate_redirect(target, host=settings.host, whitelist_domains=settings.whitelist_domains)
-    return simple_response(
-        403,
-        page(403, reasons=decision.reason, request_id=request_id, rd=rd),
-        content_type=HTML,
-        close=close,
-        keep_alive_10=req.version == "1.0" and not close,
-        head_only=req.method == b"HEAD",
-    )
-
-
 _QUERY_MEMO_MAX = 256
 _query_memo: dict[bytes, Criterion | None] = {}
 
@@ -473,81 +422,3 @@ def _constraints(url: bytes) -> Criterion | None:
     if len(_query_memo) < _QUERY_MEMO_MAX:
         _query_memo[query] = criterion
     return criterion
-
-
-_AUTH_401 = simple_response(401, b"Unauthorized")
-_AUTH_REFUSED = {True: (401, b"Unauthorized"), False: (403, b"Forbidden")}
-_SET_COOKIE_COPY_B = SET_COOKIE_COPY.encode()
-
-
-def _with_copies(set_cookies: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """``set_cookies``, then each value again as ``X-Idgate-Set-Cookie-<n>`` (see ``SET_COOKIE_COPY``)."""
-    copies = [(b"%s%d" % (_SET_COOKIE_COPY_B, i), value) for i, (_, value) in enumerate(set_cookies)]
-    return [*set_cookies, *copies]
-
-
-def auth_decision(req: Request, gate: Gate, verified: Verified | None, trusted: bool) -> Decision:
-    """What ``/oauth/auth`` decides: about the request the proxy in front is asking for.
-
-    A trusted proxy names it in ``X-Forwarded-Uri`` (and ``X-Forwarded-Method``, default ``GET``), as
-    OAuth2-Proxy reads them: the whole policy applies to that path -- ``skip_auth_*`` and the per-route
-    rules. Without one (or from a peer not trusted), a policy with route rules applies all of them
-    (``path=None``: fail closed), and one without any decides on the session alone.
-    """
-    session = verified.session if verified else None
-    policy = gate.policy
-    if not policy.uses_path:
-        return policy.decide_session(session)
-    if trusted and req.xfu:
-        q = req.xfu.find(b"?")
-        path = normalise_path((req.xfu if q < 0 else req.xfu[:q]).decode("latin-1"))
-        method = (req.xfm or b"GET").decode("ascii", "replace").upper()
-        return policy.decide(session, method, path)
-    return policy.decide(session, "GET", None)
-
-
-def auth_response(
-    req: Request,
-    gate: Gate,
-    verified: Verified | None,
-    close: bool,
-    set_cookies: list[tuple[bytes, bytes]] | None = None,
-    *,
-    trusted: bool = False,
-) -> tuple[bytes, Decision]:
-    """``/oauth/auth`` for nginx ``auth_request``: 202 + ``X-Auth-Request-*``, 401 or 403.
-
-    The decision is :func:`auth_decision`'s; the query's ``allowed_groups`` / ``allowed_emails`` /
-    ``allowed_email_domains`` narrow it (see :mod:`idgate.policy.criteria.query`). A skipped path is a
-    202 without identity. ``set_cookies`` (a refreshed session, or cleared cookies) go out with any
-    status, each also as ``X-Idgate-Set-Cookie-<n>`` for nginx to copy to the browser.
-    """
-    decision = auth_decision(req, gate, verified, trusted)
-    if SKIP_AUTH in decision.reasons:  # no identity for a skipped path, as on the hot path
-        keep = req.version == "1.0" and not close
-        copies = _with_copies(set_cookies) if set_cookies else None
-        return simple_response(202, b"", headers=copies, close=close, keep_alive_10=keep), decision
-    if decision.allowed and verified is not None:
-        extra = _constraints(req.url)
-        failed = extra(verified.session) if extra is not None else ()
-        if failed:
-            decision = Decision(False, frozenset(failed))
-    keep_10 = req.version == "1.0" and not close
-    if set_cookies:
-        if decision.allowed and verified is not None:
-            status, text, identity = 202, b"", verified.auth_headers
-        else:
-            status, text = _AUTH_REFUSED[decision.unauthenticated]
-            identity = []
-        headers = [*identity, *_with_copies(set_cookies)]
-        body = simple_response(status, text, headers=headers, close=close, keep_alive_10=keep_10)
-    elif decision.allowed and verified is not None:
-        body = verified.auth_accepted(close, keep_10)
-    elif decision.unauthenticated:
-        if close or keep_10:
-            body = simple_response(401, b"Unauthorized", close=close, keep_alive_10=keep_10)
-        else:
-            body = _AUTH_401
-    else:
-        body = simple_response(403, b"Forbidden", close=close, keep_alive_10=keep_10)
-    return body, decision
