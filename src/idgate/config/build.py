@@ -20,6 +20,7 @@ from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
 from idgate.config.options import runtime_options
 from idgate.config.server import IdgateSection
+from idgate.config.theme_files import decode_base64
 from idgate.settings import (
     ClientSettings,
     ConnectorSettings,
@@ -29,7 +30,6 @@ from idgate.settings import (
     Settings,
     StaticPassword,
 )
-from idgate.web.theme import decode_base64
 
 __all__ = ["build_settings"]
 

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from idgate.config.theme_files import decode_base64, name_problem
 from idgate.config.types import Duration, Raw, RawList, Strict, did_you_mean
-from idgate.web.theme import decode_base64, name_problem
 
 __all__ = [
     "CONNECTOR_TYPES",

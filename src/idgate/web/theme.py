@@ -6,61 +6,29 @@ Three layers, a later one replacing a file of the same name::
       < the files of <dex.frontend.dir>/themes/<dex.frontend.theme, default "light">/   (read at start-up)
       < dex.theme: file name -> base64 content, as the oauth chart takes it
 
-Only plain file names with a known type are theme files (:func:`name_problem`): a name never holds a path,
-so nothing outside the theme can be served, and every file goes out with its own ``Content-Type``. A
+Only plain file names with a known type are theme files (:mod:`idgate.config.theme_files`, the rules
+``check`` applies too): a name never holds a path, so nothing outside the theme can be served, and every
+file goes out with its own ``Content-Type``. A
 ``styles.css`` from the second or third layer is linked after idgate's stylesheet on the provider's pages.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CONTENT_TYPES", "Theme", "ThemeFile", "decode_base64", "load_theme", "name_problem"]
+from idgate.config.theme_files import CONTENT_TYPES, name_problem
+
+__all__ = ["CONTENT_TYPES", "Theme", "ThemeFile", "load_theme", "name_problem"]
 
 log = logging.getLogger("idgate.provider")
 
 BUILTIN = Path(__file__).parent / "theme"
-CONTENT_TYPES: dict[str, str] = {
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".ico": "image/x-icon",
-    ".css": "text/css; charset=utf-8",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-}
 #: A file of ``dex.frontend.dir`` larger than this is not read (a theme holds logos and fonts).
 MAX_FILE_BYTES = 4 * 1024 * 1024
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a theme file, or ``None`` when it can."""
-    if not _NAME.fullmatch(name) or ".." in name:
-        return "expected a plain file name such as logo.svg (letters, digits, '.', '-', '_'; no path)"
-    if Path(name).suffix.lower() not in CONTENT_TYPES:
-        return f"unsupported file type (expected one of: {', '.join(CONTENT_TYPES)})"
-    return None
-
-
-def decode_base64(value: str) -> bytes | None:
-    """The content of a ``dex.theme`` value (standard base64, line breaks allowed), or ``None``."""
-    try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 @dataclass(frozen=True, slots=True)
