@@ -29,12 +29,16 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Trust:
     """Decides whether a peer address is a trusted proxy."""
 
-    __slots__ = ("_entries", "_memo", "_networks")
+    __slots__ = ("_entries", "_memo", "_networks", "_ranges")
 
     def __init__(self, networks: Sequence[str], *, enabled: bool = True) -> None:
         chosen = (networks or DEFAULT_TRUSTED) if enabled else ()
         self._networks: tuple[Network, ...] = tuple(ipaddress.ip_network(n, strict=False) for n in chosen)
         self._memo: dict[bytes, bool] = {}
+        # (version, network, mask) as integers: a forwarded entry is checked with a few int operations
+        self._ranges: tuple[tuple[int, int, int], ...] = tuple(
+            (n.version, int(n.network_address), int(n.netmask)) for n in self._networks
+        )
         # forwarded entries come from clients: remembered apart (and forgotten when full), so they
         # never crowd the peers out of ``_memo``
         self._entries: dict[bytes, int] = {}
@@ -68,7 +72,12 @@ class Trust:
         else:
             mapped = getattr(addr, "ipv4_mapped", None)
             addr = mapped or addr
-            kind = _TRUSTED if any(addr in n for n in self._networks) else _UNTRUSTED
+            version, value = addr.version, int(addr)
+            kind = _UNTRUSTED
+            for net_version, network, mask in self._ranges:
+                if net_version == version and value & mask == network:
+                    kind = _TRUSTED
+                    break
         if len(self._entries) >= _MEMO_MAX:
             self._entries.clear()
         self._entries[entry] = kind
