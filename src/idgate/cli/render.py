@@ -9,7 +9,9 @@
 
 Output goes to stdout (``--out`` writes one file per object); problems go to stderr with their YAML
 paths, exit 2 when the file cannot be rendered: the checks of ``idgate check`` decide (``check(config,
-"kubernetes")`` and ``check(config, "serve")``, :mod:`idgate.config.checks`), with the same messages.
+"kubernetes")`` and ``check(config, "serve")``, :mod:`idgate.config.checks`), with the same messages;
+``render nginx`` adds its own (:func:`idgate.deploy.nginx.nginx_problems`: nginx listening where idgate
+does, hosts whose port is not nginx's, Kubernetes Service names without ``--resolver``).
 Warnings do not stop the render.
 What is being rendered, and how long it took, is a progress line on stderr (:mod:`idgate.progress`).
 """
@@ -137,29 +139,30 @@ def nginx(
 ) -> None:
     """An nginx configuration for the auth_request integration (nginx in front, idgate deciding)."""
     from idgate.config import check, load_config
-    from idgate.deploy.nginx import NginxOptions, render_nginx
+    from idgate.deploy.nginx import NginxOptions, nginx_problems, render_nginx
 
     try:
         config = load_config(config_file, sets=sets)
     except ConfigError as exc:
         _fail(exc.problems)
         return
-    problems = check(config, "serve")  # idgate behind nginx serves this file: what serve refuses, stops here
+    if standalone is not None:
+        standalone = str(Path(standalone).resolve())
+    options = NginxOptions(
+        listen=listen,
+        idgate=idgate_address,
+        resolver=resolver,
+        standalone=standalone,
+        cache_seconds=cache_seconds,
+        cache_dir=cache_dir,
+    )
+    # idgate behind nginx serves this file: what serve refuses stops here, and so does a loop
+    problems = check(config, "serve") + nginx_problems(config, options)
     if any(p.severity == "error" for p in problems):
         _fail(problems)
         return
     if problems:
         click.echo(format_report(problems), err=True)
-    if standalone is not None:
-        standalone = str(Path(standalone).resolve())
     with step(f"Rendering the nginx configuration for {_what(config)}"):
-        options = NginxOptions(
-            listen=listen,
-            idgate=idgate_address,
-            resolver=resolver,
-            standalone=standalone,
-            cache_seconds=cache_seconds,
-            cache_dir=cache_dir,
-        )
         text = render_nginx(config, options)
     click.echo(text, nl=False)

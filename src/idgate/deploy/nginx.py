@@ -52,20 +52,33 @@ emptied there too. The output is an ``http {}`` fragment for ``/etc/nginx/conf.d
 into a whole ``nginx.conf`` whose pid file, logs, temporary files and cache live in one directory (what the
 tests run with ``nginx -c``). With ``resolver``, upstream names are resolved per request (Kubernetes Services
 that come and go) instead of once at start; without it each upstream is a keep-alive pool.
+
+**What the render refuses or warns about** (:func:`nginx_problems`, pure: the options matter, so these are
+not ``idgate check``'s):
+
+- error: nginx would listen where idgate does (``--listen 4180`` with ``idgate.listen: 127.0.0.1:4180``,
+  as a file from ``idgate init --local`` invites): nginx would pass every request to itself;
+- warning: the file's hosts name a port (``localhost:4180``, as ``init --local`` writes them) other than
+  nginx's: the issuer and the redirect URIs lead browsers to that port, past nginx;
+- warning: an ``upstream_service`` that is a Kubernetes Service name (``*.svc``, ``*.cluster.local``)
+  without ``resolver``: nginx resolves upstream names once at start with the system's resolver, so
+  outside the cluster it does not start (``nginx -t``: "host not found in upstream").
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
+from idgate.errors import Problem
 from idgate.proxy.headers import SET_COOKIE_COPY
 from idgate.sessions.sealing import MAX_CHUNKS
 from idgate.settings import split_host
 
-__all__ = ["DEFAULT_CACHE_DIR", "NginxOptions", "render_nginx"]
+__all__ = ["DEFAULT_CACHE_DIR", "NginxOptions", "nginx_problems", "render_nginx"]
 
 DEFAULT_CACHE_DIR = "/var/cache/nginx/idgate"
 CACHE_ZONE = "idgate_auth"
@@ -221,6 +234,108 @@ def _idgate_address(config: Config, options: NginxOptions) -> str:
     if host in ("", "0.0.0.0", "[::]"):  # noqa: S104 - a wildcard listener is reached on loopback
         host = "127.0.0.1"
     return f"{host}:{port}"
+
+
+_WILDCARD = frozenset({"", "*", "0.0.0.0", "[::]"})  # noqa: S104 - the wildcard as nginx writes it
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _listen_address(listen: str) -> tuple[str, int | None]:
+    """The host and port of nginx's ``listen`` value (``80``, ``127.0.0.1:8080``, ``[::]:443 ssl``...);
+    ``("", port)`` for every address; a unix socket has no port."""
+    first = listen.split(maxsplit=1)[0] if listen.split() else ""
+    if first.startswith("unix:"):
+        return first, None
+    if first.isdigit():
+        return "", int(first)
+    host, port = split_host(first)
+    return host, 80 if port is None else port
+
+
+def _same_listener(a: tuple[str, int | None], b: tuple[str, int | None]) -> bool:
+    """Whether two listen addresses take the same connections (a wildcard takes every address)."""
+    (host_a, port_a), (host_b, port_b) = a, b
+    if port_a is None or port_a != port_b:
+        return False
+    if host_a in _WILDCARD or host_b in _WILDCARD or host_a == host_b:
+        return True
+    return host_a in _LOOPBACK and host_b in _LOOPBACK
+
+
+def _cluster_name(name: str) -> bool:
+    """A Kubernetes Service name (``grafana.monitoring.svc.cluster.local``, ``grafana.monitoring.svc``)."""
+    labels = name.lower().rstrip(".").split(".")
+    return "svc" in labels[1:] or name.lower().rstrip(".").endswith(".cluster.local")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def nginx_problems(config: Config, options: NginxOptions) -> list[Problem]:
+    """What stops this render or makes it work other than meant (see the module's docstring)."""
+    problems: list[Problem] = []
+    nginx = _listen_address(options.listen)
+    idgate = split_host(_idgate_address(config, options))
+    if _same_listener(nginx, idgate):
+        moved = f"{idgate[0] if idgate[0] not in _WILDCARD else '127.0.0.1'}:{(idgate[1] or 0) + 1}"
+        problems.append(
+            Problem(
+                "--idgate" if options.idgate else "idgate.listen",
+                f"nginx would listen on {options.listen}, where idgate itself listens "
+                f"({options.idgate or config.idgate.listen}), and pass every request back to itself. "
+                f"Run idgate on another address and point nginx at it: `idgate serve ... --listen {moved}` "
+                f"and `idgate render nginx ... --listen {options.listen} --idgate {moved}`",
+            )
+        )
+    problems += _host_ports(config, nginx[1])
+    if not options.resolver and config.iap is not None:
+        for key, dep in deployments(config.iap):
+            name = dep.upstream_service
+            if name and not _is_ip(name) and _cluster_name(name):
+                problems.append(
+                    Problem(
+                        f"iap.deployments.{key}.upstream_service",
+                        f"{name} is a Kubernetes Service name: nginx resolves upstream names once, at "
+                        "start, and outside the cluster it will not start ('host not found in upstream'). "
+                        "Give --resolver with the cluster's DNS server (e.g. --resolver 10.96.0.10; "
+                        "`kubectl -n kube-system get service kube-dns`) to resolve it per request, "
+                        "or set upstream_service to an address nginx can reach",
+                        "warning",
+                    )
+                )
+    return problems
+
+
+def _host_ports(config: Config, nginx_port: int | None) -> list[Problem]:
+    """Hosts that name a port nginx does not listen on (one warning: the first, and how many more)."""
+    hosts: list[tuple[str, str]] = []
+    if config.dex is not None and config.dex.ingress.host:
+        hosts.append(("dex.ingress.host", config.dex.ingress.host))
+    if config.iap is not None:
+        hosts += [
+            (f"iap.deployments.{key}.ingress.host", dep.ingress.host) for key, dep in deployments(config.iap)
+        ]
+    off = [(path, host) for path, host in hosts if split_host(host)[1] not in (None, nginx_port)]
+    if not off or nginx_port is None:
+        return []
+    path, host = off[0]
+    port = split_host(host)[1]
+    more = f" (and {len(off) - 1} more host{'' if len(off) == 2 else 's'})" if len(off) > 1 else ""
+    return [
+        Problem(
+            path,
+            f"{host} names port {port}{more}, but nginx listens on {nginx_port}: the issuer and the redirect "
+            f"URIs send browsers to port {port}, past nginx. Render with --listen {port} (and run idgate on "
+            "another port: `idgate serve ... --listen 127.0.0.1:PORT`, `--idgate 127.0.0.1:PORT` here), "
+            "or drop the port from the hosts",
+            "warning",
+        )
+    ]
 
 
 def _cache_dir(options: NginxOptions) -> str:

@@ -43,7 +43,8 @@ Starting and stopping (server.py)::
     await edge.aclose()   # stop accepting, finish in-flight requests, close pooled connections
 
 Limits and timeouts live in :class:`~idgate.edge.limits.EdgeLimits`. Every request is logged once on
-``idgate.access`` (method, host, path without query, status, duration, deployment, decision reason)
+``idgate.access`` (client address behind the trusted proxies, method, host, path without query,
+status, duration, deployment, decision reason)
 when that logger is enabled for INFO, and every decision on ``idgate.audit``; both are always counted
 in :mod:`idgate.edge.stats` (plain integers, exported by its prometheus-client collector), so metrics do
 not need the log records.

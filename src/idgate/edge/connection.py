@@ -38,6 +38,7 @@ from idgate.edge.pool import Pool, Target, UpstreamConnection, set_nodelay
 from idgate.edge.responses import HTML
 from idgate.edge.routes import RouteTable
 from idgate.edge.stats import STATS, EdgeStats
+from idgate.edge.trust import DEFAULT_TRUST
 from idgate.oidc.client import ProviderUnavailable
 from idgate.sessions.base import SessionStoreUnavailable
 
@@ -603,11 +604,13 @@ class EdgeConnection(asyncio.Protocol):
         path = req.path().decode("ascii", "backslashreplace")
         ms = seconds * 1000.0
         rid = req.request_id().decode("ascii")
+        client = self._client(req).decode("ascii", "backslashreplace")
         emit(
             access_log,
             _ACCESS_FORMAT,
-            (method, host, path, self._status, ms, deployment or "-", self.reason or "-", rid),
+            (client, method, host, path, self._status, ms, deployment or "-", self.reason or "-", rid),
             {
+                "client_ip": client,
                 "method": method,
                 "host": host,
                 "path": path,
@@ -619,5 +622,20 @@ class EdgeConnection(asyncio.Protocol):
             },
         )
 
+    def _client(self, req: Request) -> bytes:
+        """The client's address for the access line, behind the proxies the route trusts (the
+        deployment's ``trusted_proxy_ips``; the provider's and unknown hosts': the default ones). A
+        request without forwarding headers costs nothing more: its client is the peer."""
+        peer = self.peer
+        if not req.xff and not req.real_ip:
+            return peer
+        trust = DEFAULT_TRUST
+        if self.deployment:
+            routes = self.state.table.host(req.host)
+            dep = routes.deployment if routes is not None else None
+            if dep is not None:
+                trust = dep.trust
+        return trust.client(peer, req.xff, req.real_ip)
 
-_ACCESS_FORMAT = "%s %s %s %d %.2fms deployment=%s reason=%s request_id=%s"
+
+_ACCESS_FORMAT = "%s %s %s %s %d %.2fms deployment=%s reason=%s request_id=%s"

@@ -25,6 +25,10 @@ finishes the login (no SSO session and no code before it).
 With ``skipApprovalScreen: false`` or ``prompt=consent`` a browser login ends at the approval screen
 (:mod:`.approval`) instead: the request is stored again with ``approval_pending``, and only its
 ``approve`` answer finishes the login.
+
+Every step is logged on ``idgate.provider`` with ``event: login``, its ``result`` and the
+``client_ip`` the web layer found behind the trusted proxies; a failed password (or code) also with the
+``login`` name that was typed (:func:`typed_login`), never the password.
 """
 
 from __future__ import annotations
@@ -97,6 +101,15 @@ class LoginExpired(InvalidRequest):
             "This login request has expired or was already used. "
             "Go back to the application and sign in again."
         )
+
+
+#: How much of a typed login name a log line keeps (the form accepts longer ones).
+LOGIN_IN_LOG = 256
+
+
+def typed_login(username: str) -> str:
+    """The login name as a log line shows it: at most :data:`LOGIN_IN_LOG` characters."""
+    return username if len(username) <= LOGIN_IN_LOG else username[:LOGIN_IN_LOG] + "..."
 
 
 def _locked_message(exc: Throttled) -> str:
@@ -259,22 +272,28 @@ class Logins:
         password: str,
         session_cookie: str,
         address: str = "",
+        *,
+        client: str = "",
     ) -> LoginForm | SecondFactorForm | Finished:
         """Check the credentials (throttled, :mod:`.throttle`); the form again on failure, the code form
-        for a user with a second factor (:mod:`.second_factor`), else finish."""
+        for a user with a second factor (:mod:`.second_factor`), else finish. ``address`` is what the
+        throttle counts; ``client`` the client's address for the log."""
         pending = await self.pending(request_id, browser)
         connector = self.connectors.get(connector_id)
         if pending.connector_id != connector_id or not isinstance(connector, PasswordConnector):
             raise LoginExpired()
+        failed = {
+            "connector_id": connector_id,
+            "event": "login",
+            "login": typed_login(username),
+            "client_ip": client,
+        }
         started = self.throttle.started()
         counted = await self.throttle.counted_as(connector, username)  # the account, whichever name was typed
         try:
             await self.throttle.check(counted, address)
         except Throttled as exc:
-            log.warning(
-                "password login throttled",
-                extra={"connector_id": connector_id, "event": "login", "result": "throttled"},
-            )
+            log.warning("password login throttled", extra={**failed, "result": "throttled"})
             await self.throttle.fail_slowly(started)
             return LoginForm(
                 pending.id,
@@ -287,26 +306,15 @@ class Logins:
         try:
             identity = await connector.login(pending.scopes, username, password)
         except LoginRefused as exc:  # the password was right, the account is not usable (its email ...)
-            log.warning(
-                "password login refused",
-                extra={
-                    "connector_id": connector_id,
-                    "event": "login",
-                    "result": "refused",
-                    "reason": exc.reason,
-                },
-            )
+            log.warning("password login refused", extra={**failed, "result": "refused", "reason": exc.reason})
             await self.throttle.fail_slowly(started)
             return LoginForm(
                 pending.id, connector, await self._client_name(pending), username, exc.reason, status=403
             )
         except UpstreamFailed as exc:
-            return await self._not_checked(pending, connector, username, exc)
+            return await self._not_checked(pending, connector, username, exc, failed)
         if identity is None:
-            log.info(
-                "password login failed",
-                extra={"connector_id": connector_id, "event": "login", "result": "failure"},
-            )
+            log.info("password login failed", extra={**failed, "result": "failure"})
             await self.throttle.failed(counted, address)
             await self.throttle.fail_slowly(started)
             return LoginForm(
@@ -318,12 +326,17 @@ class Logins:
             )
         factor = await factors.enrolled(self.storage, connector, identity)
         if factor is not None:  # not signed in yet, and the account's failures stay counted
-            return await self._ask_code(pending, connector, counted, factor, identity)
+            return await self._ask_code(pending, connector, counted, factor, identity, client)
         await self.throttle.succeeded(counted)
-        return await self._fresh(pending, identity, session_cookie)
+        return await self._fresh(pending, identity, session_cookie, client)
 
     async def _not_checked(
-        self, pending: AuthRequest, connector: PasswordConnector, username: str, exc: UpstreamFailed
+        self,
+        pending: AuthRequest,
+        connector: PasswordConnector,
+        username: str,
+        exc: UpstreamFailed,
+        fields: Mapping[str, str],
     ) -> LoginForm:
         """The connector could not check the password (its directory unreachable or failing): the form
         again with 503 (502), nothing counted and nothing stored, so the same form works once it is back.
@@ -332,11 +345,7 @@ class Logins:
         log.warning(
             "password login: the connector could not check the password: %s",
             exc.reason,
-            extra={
-                "connector_id": connector.id,
-                "event": "login",
-                "result": "upstream_unavailable" if down else "upstream_failed",
-            },
+            extra={**fields, "result": "upstream_unavailable" if down else "upstream_failed"},
         )
         error = (
             f"The directory ({connector.name}) could not be reached, so your password was not checked. "
@@ -350,13 +359,14 @@ class Logins:
 
     # -- second factor (.second_factor) ------------------------------------------------------
 
-    async def _ask_code(
+    async def _ask_code(  # noqa: PLR0917
         self,
         pending: AuthRequest,
         connector: PasswordConnector,
         username: str,
         factor: str,
         identity: Identity,
+        client: str,
     ) -> SecondFactorForm:
         """Remember who passed the password step (in the pending login, for a few minutes); ask for the
         code."""
@@ -375,7 +385,12 @@ class Logins:
             raise LoginExpired() from None
         log.info(
             "password accepted, second factor required",
-            extra={"connector_id": connector.id, "event": "login", "result": "second_factor_required"},
+            extra={
+                "connector_id": connector.id,
+                "event": "login",
+                "result": "second_factor_required",
+                "client_ip": client,
+            },
         )
         return SecondFactorForm(pending.id, connector, await self._client_name(pending))
 
@@ -387,9 +402,11 @@ class Logins:
         code: str,
         session_cookie: str,
         address: str = "",
+        *,
+        client: str = "",
     ) -> SecondFactorForm | Finished:
         """Check the code of a login whose password step passed (throttled like the password, on the
-        same counters); the form again on failure, else finish."""
+        same counters); the form again on failure, else finish. ``client``: as for :meth:`login`."""
         pending = await self.pending(request_id, browser)
         connector = self.connectors.get(connector_id)
         passed = pending.password_passed
@@ -400,12 +417,13 @@ class Logins:
             or self.clock.now() >= passed.until
         ):
             raise LoginExpired()
-        extra = {"connector_id": connector_id, "event": "login"}
+        extra = {"connector_id": connector_id, "event": "login", "client_ip": client}
+        failed = {**extra, "login": typed_login(passed.login)}
         started = self.throttle.started()
         try:
             await self.throttle.check(passed.login, address)
         except Throttled as exc:
-            log.warning("second factor throttled", extra={**extra, "result": "second_factor_throttled"})
+            log.warning("second factor throttled", extra={**failed, "result": "second_factor_throttled"})
             await self.throttle.fail_slowly(started)
             return SecondFactorForm(
                 pending.id, connector, await self._client_name(pending), _locked_message(exc), 429
@@ -415,7 +433,7 @@ class Logins:
         except NotFound:  # the second factor was removed meanwhile: start again
             raise LoginExpired() from None
         if used is None:
-            log.info("second factor failed", extra={**extra, "result": "second_factor_failed"})
+            log.info("second factor failed", extra={**failed, "result": "second_factor_failed"})
             await self.throttle.failed(passed.login, address)
             await self.throttle.fail_slowly(started)
             return SecondFactorForm(
@@ -426,12 +444,16 @@ class Logins:
             )
         log.info("second factor passed", extra={**extra, "result": "second_factor_passed", "method": used})
         await self.throttle.succeeded(passed.login)
-        return await self._fresh(pending, identity_of(passed.claims, passed.connector_data), session_cookie)
+        identity = identity_of(passed.claims, passed.connector_data)
+        return await self._fresh(pending, identity, session_cookie, client)
 
     # -- {path}/callback ---------------------------------------------------------------------
 
-    async def callback(self, query: Mapping[str, str], browser: str, session_cookie: str) -> Finished:
-        """An upstream's answer (``state`` is the pending login's id) -> finish the login."""
+    async def callback(
+        self, query: Mapping[str, str], browser: str, session_cookie: str, *, client: str = ""
+    ) -> Finished:
+        """An upstream's answer (``state`` is the pending login's id) -> finish the login (``client``:
+        the client's address, for the log)."""
         pending = await self.pending(query.get("state", ""), browser)
         connector = self.connectors.get(pending.connector_id)
         if not isinstance(connector, CallbackConnector):
@@ -452,6 +474,7 @@ class Logins:
                     "reason": exc.reason,
                     "event": "login",
                     "result": "refused",
+                    "client_ip": client,
                 },
             )
             if pending.device_user_code:
@@ -461,11 +484,13 @@ class Logins:
                 pending.state,
                 fragment=response_types.is_implicit(pending.response_type),
             ) from None
-        return await self._fresh(pending, identity, session_cookie)
+        return await self._fresh(pending, identity, session_cookie, client)
 
     # -- the end of a login ------------------------------------------------------------------
 
-    async def _fresh(self, pending: AuthRequest, identity: Identity, session_cookie: str) -> Finished:
+    async def _fresh(
+        self, pending: AuthRequest, identity: Identity, session_cookie: str, client: str = ""
+    ) -> Finished:
         """A person just authenticated: claim the request, start an SSO session, finish."""
         await self._claim(pending)
         cookie, session = await self.sessions.start(
@@ -483,6 +508,7 @@ class Logins:
                 "event": "login",
                 "result": "success",
                 "email": identity.email,
+                "client_ip": client,
             },
         )
         return await self._finish(

@@ -6,6 +6,9 @@ context's ``password_login``. The attempt is throttled on the form's counters (:
 address is not known here, so only the account's counter applies), refused after the same delay, and a
 user with a second factor (:mod:`.second_factor`) is refused: the grant has no step for a code. A
 connector that cannot check the password answers ``temporarily_unavailable`` and nothing is counted.
+A refused attempt is logged like the form's (``event: login``, its ``result``, the ``login`` name typed,
+never the password), without ``client_ip``: the edge answers the token endpoint itself and does not hand
+the address down this far.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from idgate.connectors.errors import LoginRefused, UpstreamFailed
 from idgate.oauth2.errors import InvalidGrant, TemporarilyUnavailable
 from idgate.provider import second_factor
 from idgate.provider.connectors import claims_of
+from idgate.provider.login import typed_login
 from idgate.provider.throttle import Throttle, Throttled
 from idgate.storage.base import Claims, Storage
 
@@ -44,20 +48,24 @@ class PasswordGrantLogin:
             return None
         started = self.throttle.started()
         counted = await self.throttle.counted_as(connector, username)
+        failed = {"connector_id": connector.id, "event": "login", "login": typed_login(username)}
         try:
             await self.throttle.check(counted, "")
         except Throttled:
+            log.warning("password grant throttled", extra={**failed, "result": "throttled"})
             await self.throttle.fail_slowly(started)
             return None
         try:
             identity = await connector.login(scopes, username, password)
         except LoginRefused as exc:  # the password was right, the account is not usable (its email ...)
+            log.warning("password grant refused", extra={**failed, "result": "refused"})
             await self.throttle.fail_slowly(started)
             raise InvalidGrant(exc.reason) from None
         except UpstreamFailed as exc:  # nothing was decided about the person: nothing is counted
             log.warning("password grant: the connector could not check the password: %s", exc.reason)
             raise TemporarilyUnavailable("the directory could not check the password; try again") from None
         if identity is None:
+            log.info("password grant failed", extra={**failed, "result": "failure"})
             await self.throttle.failed(counted, "")
             await self.throttle.fail_slowly(started)
             return None

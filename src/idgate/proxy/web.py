@@ -7,6 +7,10 @@ Handlers parse the request, call the core (:mod:`.signin` for the sign-in steps,
 sign-in state cookie, the session store) and render: a redirect with its cookies, a page, or a typed error
 handed to one renderer (:func:`_error_page`), which asks :func:`page_of` for the page of every failure,
 expected or not.
+
+A sign-in is logged on ``idgate.proxy`` with ``event: sign_in``: ``result: success`` with the email, or
+``failure`` with the reason in the message (from the renderer), each with the ``deployment``
+and the ``client_ip`` behind the deployment's trusted proxies (:meth:`~idgate.edge.trust.Trust.client`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import jinja2
 from aiohttp import web
 
 from idgate.clock import Clock
+from idgate.edge.trust import DEFAULT_TRUST, Trust
 from idgate.oidc.client import ProviderClient
 from idgate.proxy.cookies import CookiePolicy
 from idgate.proxy.csrf import LOGIN_TTL, LoginStateCookie
@@ -60,6 +65,7 @@ class Deployment:
     login_cookie: LoginStateCookie
     signin: SignIn
     services: ProxyServices | None = None
+    trust: Trust = DEFAULT_TRUST  # whom the edge believes X-Forwarded-For from, for this deployment
 
     @property
     def cookies(self) -> CookiePolicy:
@@ -104,6 +110,16 @@ def _deployment(request: web.Request) -> Deployment:
     if dep is None:
         raise UnknownDeployment("unknown deployment")
     return dep
+
+
+def _client(request: web.Request, dep: Deployment | None) -> str:
+    """The client's address for the log, behind the proxies ``dep`` trusts, from the ``X-Forwarded-For``
+    the edge wrote (its last entry is the peer the edge saw)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if not forwarded:
+        return request.remote or ""
+    trust = dep.trust if dep is not None else DEFAULT_TRUST
+    return trust.forwarded_client(forwarded, request.headers.get("X-Real-IP", ""))
 
 
 def _proto(request: web.Request) -> str:
@@ -193,7 +209,18 @@ async def callback(request: web.Request) -> web.Response:
     for name, chunk in split_chunks(dep.sessions.name, value):
         resp.headers.add("Set-Cookie", policy.header(name, chunk, max_age=p.cookie_expire, proto=proto))
     _set_login(resp, dep, "", proto, max_age=0)
-    log.info("proxy %s: signed in %s", p.name, session.email)
+    log.info(
+        "proxy %s: signed in %s",
+        p.name,
+        session.email,
+        extra={
+            "event": "sign_in",
+            "result": "success",
+            "deployment": p.name,
+            "email": session.email,
+            "client_ip": _client(request, dep),
+        },
+    )
     return resp
 
 
@@ -260,10 +287,13 @@ def _error_page(request: web.Request, exc: BaseException) -> web.Response:
     dep = request.app[DEPLOYMENTS].get(name)
     request_id = request.headers.get("X-Request-Id", "") or secrets.token_hex(8)
     where = f"proxy {name or '-'}: {request.path} {err.status}"
+    fields = {"request_id": request_id, "deployment": name, "client_ip": _client(request, dep)}
+    if request.path == "/oauth/callback":  # a sign-in that did not finish
+        fields.update(event="sign_in", result="failure")
     if err.unexpected:
-        log.error("%s: unexpected failure", where, exc_info=exc, extra={"request_id": request_id})
+        log.error("%s: unexpected failure", where, exc_info=exc, extra=fields)
     else:
-        log.warning("%s: %s", where, err.reason, extra={"request_id": request_id})
+        log.warning("%s: %s", where, err.reason, extra=fields)
     html = (
         request.app[TEMPLATES]
         .get_template("error.html")
@@ -324,7 +354,8 @@ def build_signin_app(
             if provider is None:
                 provider = providers[p.issuer_url] = ProviderClient(p.issuer_url, http, clock)
             signin = SignIn(p, provider)
-        deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), signin, svc)
+        trust = Trust(p.trusted_proxy_ips, enabled=p.reverse_proxy)
+        deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), signin, svc, trust)
     app = web.Application(middlewares=[_errors])
     app[DEPLOYMENTS] = deployments
     app[CLOCK] = clock

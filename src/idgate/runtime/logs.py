@@ -1,7 +1,17 @@
-"""Logs on stderr: ``--log-format text`` (the default) writes ``time level logger message``;
-``--log-format json`` writes one JSON object per line with the record's ``extra`` fields as keys (a
-standard-library formatter: no processor chain on the access log's path). When the edge put a
-``request_id`` into an access line's reason, it becomes its own ``request_id`` field.
+"""Logs on stderr: ``--log-format text`` (the default) writes ``time level logger message``, then the
+record's ``extra`` fields as ``key=value`` (:class:`TextFormatter`; not for the edge's access and audit
+lines and the start-up steps, whose message already holds them); ``--log-format json`` writes one JSON
+object per line with the record's ``extra`` fields as keys (standard-library formatters: no processor
+chain on the access log's path). When the edge put a ``request_id`` into an access line's reason, it
+becomes its own ``request_id`` field.
+
+Values may come from the client (a login name, a forwarded address): in text, one that is not a plain
+token is written as a JSON string, so a quote, a space or a control character cannot forge a field or a
+line; JSON escapes them anyway.
+
+The fields an operator looks for: ``client_ip`` (the client's address behind the trusted proxies,
+:meth:`idgate.edge.trust.Trust.client`) on access lines, logins and sign-ins; ``login`` (the name typed,
+never the password) on a failed login.
 
 The level is ``IDGATE_LOG_LEVEL`` (default INFO), read by ``idgate serve`` (:mod:`idgate.cli.serve`)
 and handed to :func:`configure_logging`. Libraries that would log secrets stay at WARNING or above
@@ -12,11 +22,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["DATA_LOGGERS", "LOG_FORMATS", "JsonFormatter", "configure_logging"]
+__all__ = ["DATA_LOGGERS", "LOG_FORMATS", "JsonFormatter", "TextFormatter", "configure_logging"]
 
 LOG_FORMATS = ("text", "json")
 
@@ -45,6 +56,39 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+#: Loggers whose message already carries every field of the record (the edge's per-request lines, and
+#: the start-up steps: "Migrating storage ... done in 0.31 s").
+FIELDS_IN_MESSAGE = frozenset({"idgate.access", "idgate.audit", "idgate.progress"})
+_PLAIN = re.compile(r"[A-Za-z0-9_.:@/+-]+")
+
+
+def text_value(value: object) -> str:
+    """A field's value in a text line: a string that is a plain token as it is, any other string as a
+    JSON string; other values (numbers, lists) as compact JSON."""
+    if not isinstance(value, str):
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return value if _PLAIN.fullmatch(value) else json.dumps(value)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger message key=value ...``: the message, then the record's ``extra`` fields."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if record.name in FIELDS_IN_MESSAGE:
+            return line
+        fields = [
+            f"{key}={text_value(value)}"
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and not key.startswith("_")
+        ]
+        if not fields:
+            return line
+        head, nl, rest = line.partition("\n")  # a traceback stays below the line
+        return f"{head} {' '.join(fields)}{nl}{rest}"
 
 
 #: Third-party loggers that would write secrets (SQL parameters, request data) at DEBUG or INFO.
@@ -60,7 +104,7 @@ def configure_logging(log_format: str = "text", log_level: str = "INFO") -> None
         raise ValueError(f"unknown log format {fmt!r} (expected one of: {', '.join(LOG_FORMATS)})")
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_idgate", False)]:
         root.removeHandler(old)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from idgate.edge.trust import DEFAULT_TRUST
 from idgate.oauth2.requests import parse_authorization_request, parse_logout_request
 from idgate.provider.answers import Surface
 from idgate.provider.outcomes import (
@@ -186,8 +187,18 @@ async def login(request: web.Request) -> web.StreamResponse:
         fields.get("password", ""),
         request.cookies.get(SESSION_COOKIE, ""),
         client_address(request.headers.get("X-Forwarded-For", ""), request.remote or ""),
+        client=_client(request),
     )
     return _render(request, result)
+
+
+def _client(request: web.Request) -> str:
+    """The client's address for the log: behind the proxies the edge trusts for the provider (the
+    default ones), from the ``X-Forwarded-For`` the edge wrote (:meth:`~idgate.edge.trust.Trust.client`)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if not forwarded:
+        return request.remote or ""
+    return DEFAULT_TRUST.forwarded_client(forwarded, request.headers.get("X-Real-IP", ""))
 
 
 @endpoint(Surface.BROWSER)
@@ -202,6 +213,7 @@ async def second_factor(request: web.Request) -> web.StreamResponse:
         fields.get("code", ""),
         request.cookies.get(SESSION_COOKIE, ""),
         client_address(request.headers.get("X-Forwarded-For", ""), request.remote or ""),
+        client=_client(request),
     )
     return _render(request, result)
 
@@ -213,7 +225,10 @@ async def callback(request: web.Request) -> web.StreamResponse:
     query = {k: v[0] for k, v in values.items() if len(v) == 1}
     provider = request.app[PROVIDER]
     result = await provider.logins.callback(
-        query, request.cookies.get(BROWSER_COOKIE, ""), request.cookies.get(SESSION_COOKIE, "")
+        query,
+        request.cookies.get(BROWSER_COOKIE, ""),
+        request.cookies.get(SESSION_COOKIE, ""),
+        client=_client(request),
     )
     return _render(request, result)
 
