@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.e2e.browser import Browser
@@ -84,119 +82,6 @@ async def test_make_run_says_what_to_open_and_on_a_second_start_how_to_reset_the
         assert hops[-1].status == 200 and hops[-1].url == third.url("demo", "/")
     finally:
         assert stop_idgate(third) == 0, third.output()
-
-
-# -- the demo app in a real browser ---------------------------------------------------------------
-
-#: The text of an element line by line, as Chromium laid it out (a new line where a character's box
-#: moves down).
-LINES = """(el) => {
-    const lines = [];
-    let top = null, line = "";
-    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
-    const range = document.createRange();
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-        for (let i = 0; i < node.length; i++) {
-            range.setStart(node, i);
-            range.setEnd(node, i + 1);
-            const box = range.getClientRects()[0];
-            if (!box) continue;
-            if (top !== null && box.top > top + 1) { lines.push(line); line = ""; }
-            top = box.top;
-            line += node.data[i];
-        }
-    }
-    lines.push(line);
-    return lines.map((l) => l.trim());
-}"""
-
-#: The name/value pairs of a ``<dl id=...>``.
-PAIRS = """(dl) => Object.fromEntries([...dl.querySelectorAll("dt")].map(
-    (dt) => [dt.textContent.trim(), dt.nextElementSibling.textContent.trim().replace(/\\s+/g, " ")]))"""
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, playwright_api
-
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def _signed_in(chromium: Any, running: Any, width: int, scheme: str, path: str = "/hello?x=1") -> Any:
-    context = chromium.new_context(viewport={"width": width, "height": 640}, color_scheme=scheme)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    target = running.url("demo", path)
-    page.goto(target)
-    page.fill("input[name=login]", "admin@example.com")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(target)
-    return page
-
-
-DEMO_PASSWORD = "correct horse battery"
-BACKGROUND = {"light": "rgb(242, 244, 247)", "dark": "rgb(13, 17, 23)"}  # --bg of idgate/web/style.css
-
-
-@pytest.mark.parametrize("scheme", ["dark", "light"])
-def test_the_demo_app_fits_320_px_and_shows_the_assertion_decoded(
-    chromium: Any, tmp_path: Path, scheme: str
-) -> None:
-    from tests.e2e.test_browser import check_accessible, shot
-
-    running = serve_demo(tmp_path, "narrow", {"IDGATE_ADMIN_PASSWORD": DEMO_PASSWORD})
-    try:
-        page = _signed_in(chromium, running, 320, scheme)
-        assert page.evaluate("document.scrollingElement.scrollWidth") <= 320
-        check_accessible(page)
-        shot(page, f"demo-320-{scheme}")
-        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == BACKGROUND[scheme]
-        assert page.locator("h1").inner_text() == "You are signed in"
-        identity = page.locator("#identity").evaluate(PAIRS)
-        assert identity["X-Forwarded-Email"] == "admin@example.com"
-        assert identity["X-Forwarded-Preferred-Username"] == "admin"
-        header = page.locator("#assertion-header").evaluate(PAIRS)
-        assert header["alg"] == "ES256" and header["typ"] == "JWT"
-        claims = page.locator("#assertion-claims").evaluate(PAIRS)
-        assert claims["email"] == "admin@example.com" and claims["iss"] == running.url("demo", "")
-        assert claims["preferred_username"] == "admin" and "(expires 20" in claims["exp"]
-        assert page.get_by_text("without checking its signature").is_visible()
-        for name in page.locator("dl dt code").all():  # names break only after a hyphen, never mid-word
-            lines = name.evaluate(LINES)
-            assert all(line.endswith("-") for line in lines[:-1]), lines
-    finally:
-        assert stop_idgate(running) == 0, running.output()
-
-
-def test_header_names_wrap_after_a_hyphen_when_they_must(chromium: Any, tmp_path: Path) -> None:
-    """Narrower than any phone, a long header name has to wrap: it does so after a hyphen."""
-    running = serve_demo(tmp_path, "narrower", {"IDGATE_ADMIN_PASSWORD": DEMO_PASSWORD})
-    try:
-        page = _signed_in(chromium, running, 240, "light")
-        lines = page.locator("#identity dt code", has_text="Preferred").evaluate(LINES)
-        assert len(lines) > 1 and all(line.endswith("-") for line in lines[:-1]), lines
-    finally:
-        assert stop_idgate(running) == 0, running.output()
-
-
-def test_an_error_page_keeps_the_request_id_whole_at_320_px(chromium: Any, tmp_path: Path) -> None:
-    running = serve_demo(tmp_path, "rid", {"IDGATE_ADMIN_PASSWORD": DEMO_PASSWORD})
-    try:
-        context = chromium.new_context(viewport={"width": 320, "height": 640})
-        page = context.new_page()
-        page.goto(f"http://localhost:{running.port}/dex/auth?client_id=nobody&response_type=code")
-        codes = page.locator("footer code")
-        assert codes.count() == 2, page.content()  # the error's code and the request id
-        for code in codes.all():
-            assert len(code.evaluate(LINES)) == 1, code.evaluate(LINES)
-        assert page.evaluate("document.scrollingElement.scrollWidth") <= 320
-        context.close()
-    finally:
-        assert stop_idgate(running) == 0, running.output()
 
 
 async def test_demo_admin_password_from_environment(tmp_path: Path) -> None:
