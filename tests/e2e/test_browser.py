@@ -12,11 +12,12 @@ import base64
 import http.client
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import yaml
@@ -219,7 +220,14 @@ def test_a_refused_person_sees_why_and_can_sign_in_as_someone_else(page: Any, id
     page.goto(idgate.url("prometheus", "/graph"))
     log_in(page)
     page.wait_for_load_state()
-    assert "github" in page.locator("body").inner_text().lower()
+    sentence = page.locator("main p", has_text="You are signed in as").inner_text()
+    assert sentence == (
+        f"You are signed in as {EMAIL}, but this service does not let you in: "
+        "you are not a member of the required GitHub organisation."
+    )
+    assert page.locator("p.reason").inner_text() == "Reason: github_org_not_allowed"  # apart, small
+    assert page.locator("p.reason").evaluate("(p) => parseFloat(getComputedStyle(p).fontSize)") < 16
+    assert page.get_by_role("link", name="Home").count() == 0  # home would refuse them again
     check_accessible(page)
     shot(page, "error-403")
 
@@ -228,6 +236,50 @@ def test_a_refused_person_sees_why_and_can_sign_in_as_someone_else(page: Any, id
     check_accessible(page)
     page.get_by_role("link", name="Back to Prometheus").click()
     assert page.locator("input[name=password]").is_visible()  # a login again, for anyone
+
+
+def test_a_refused_person_can_sign_out(page: Any, idgate: Running) -> None:
+    page.goto(idgate.url("prometheus", "/graph"))
+    log_in(page)
+    page.get_by_text("Access denied").wait_for()
+    page.get_by_role("link", name="Sign out", exact=True).click()
+    page.get_by_role("heading", name="Logged out").wait_for()
+    assert "prometheus_oauth2_proxy" not in {c["name"] for c in page.context.cookies()}
+    check_accessible(page)
+
+
+def test_the_device_link_carries_the_code_as_the_device_shows_it(page: Any, idgate: Running) -> None:
+    status, started = _provider(idgate, "/device/code", {"scope": "openid email"})
+    assert status == 200, started
+    shown = started["user_code"]
+    assert re.fullmatch(r"[A-Z]{4}-[A-Z]{4}", shown)
+    assert parse_qs(urlsplit(started["verification_uri_complete"]).query) == {"user_code": [shown]}
+    page.goto(started["verification_uri_complete"])
+    assert page.input_value("input[name=user_code]") == shown
+    page.goto(started["verification_uri"] + "?user_code=" + shown.replace("-", "").lower())
+    assert page.input_value("input[name=user_code]") == shown  # typed without the dash: the same form
+    page.click("button[type=submit]")
+    log_in(page)
+    page.get_by_text("Device connected").wait_for()
+
+
+def test_the_log_out_question_can_be_cancelled(page: Any, idgate: Running) -> None:
+    target = idgate.url("grafana", "/")
+    page.goto(target)
+    log_in(page)
+    page.wait_for_url(target)
+    page.goto(idgate.url("kkp", "/dex/logout"))  # no id_token_hint: the provider asks
+    page.get_by_role("heading", name="Log out?").wait_for()
+    check_accessible(page)
+    shot(page, "logout-confirm")
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("heading", name="Still logged in").wait_for()
+    page.goto(idgate.url("kkp", "/dex/logout"))  # the session is still there: it asks again
+    page.get_by_role("heading", name="Log out?").wait_for()
+    page.goto(idgate.url("kkp", "/dex/logout?client_id=grafana"))  # a known client: back to it
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(target)
+    assert page.locator("input[name=password]").count() == 0  # still signed in
 
 
 @pytest.fixture
@@ -253,6 +305,8 @@ def test_every_page_fits_320_px_in_dark_mode(narrow: Any, idgate: Running) -> No
     check_accessible(narrow)
     shot(narrow, "error-403-320-dark")
     narrow.goto(idgate.url("kkp", "/dex/device"))
+    check_accessible(narrow)
+    narrow.goto(idgate.url("kkp", "/dex/logout"))
     check_accessible(narrow)
     narrow.goto(f"http://nowhere.localhost:{idgate.port}/")
     check_accessible(narrow)

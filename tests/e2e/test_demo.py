@@ -51,6 +51,39 @@ async def test_demo_login_shows_identity_at_the_demo_upstream(tmp_path: Path) ->
         assert stop_idgate(again) == 0, again.output()
 
 
+async def test_make_run_says_what_to_open_and_on_a_second_start_how_to_reset_the_password(
+    tmp_path: Path,
+) -> None:
+    first = serve_demo(tmp_path, "first", {"IDGATE_ADMIN_PASSWORD": ""})
+    try:
+        said = first.output()
+        assert f"idgate demo: open {first.url('demo', '/')}\n" in said
+        assert PASSWORD_LINE.search(said) and "Forgot it?" not in said
+    finally:
+        assert stop_idgate(first) == 0, first.output()
+    second = serve_demo(tmp_path, "second", {"IDGATE_ADMIN_PASSWORD": ""})
+    try:
+        said = second.output()
+        assert f"idgate demo: open {second.url('demo', '/')}\n" in said
+        assert "log in as admin@example.com with the password printed on the first start" in said
+        assert "Forgot it? Stop idgate (Ctrl-C) and start it with a password you choose:" in said
+        assert "IDGATE_ADMIN_PASSWORD='a new password' make run" in said
+        assert f"or delete {tmp_path / 'data' / 'admin-password.bcrypt'} and start again" in said
+        assert PASSWORD_LINE.search(said) is None
+    finally:
+        assert stop_idgate(second) == 0, second.output()
+    # what the hint says works: a password from the environment replaces the forgotten one
+    third = serve_demo(tmp_path, "third", {"IDGATE_ADMIN_PASSWORD": "a new password"})
+    try:
+        assert "with the password in $IDGATE_ADMIN_PASSWORD" in third.output()
+        async with Browser() as b:
+            hops = await b.get(third.url("demo", "/"))
+            hops = await b.submit(hops[-1], {"login": "admin@example.com", "password": "a new password"})
+        assert hops[-1].status == 200 and hops[-1].url == third.url("demo", "/")
+    finally:
+        assert stop_idgate(third) == 0, third.output()
+
+
 async def test_demo_admin_password_from_environment(tmp_path: Path) -> None:
     running = serve_demo(tmp_path, "env", {"IDGATE_ADMIN_PASSWORD": "correct horse battery"})
     try:

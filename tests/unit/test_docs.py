@@ -83,3 +83,26 @@ def test_every_example_values_file_loads(doc: str, line: int, block: str) -> Non
         load_config_text(block, env=EXAMPLE_ENV)
     except ConfigError as exc:
         pytest.fail(f"{doc}:{line}: " + "; ".join(f"{p.path}: {p.message}" for p in exc.problems))
+
+
+#: reStructuredText a Markdown reader would see as it is: a role (:mod:`x`) or double backquotes.
+RST = re.compile(r"``|:(?:mod|func|class|meth|data|attr|exc|obj|ref):`")
+FENCE = re.compile(r"^ *```.*?^ *```", re.S | re.M)
+
+
+@pytest.mark.parametrize(
+    "doc", sorted([*(ROOT / "docs").glob("*.md"), ROOT / "README.md"]), ids=lambda p: p.name
+)
+def test_the_docs_are_markdown_without_restructuredtext(doc: Path) -> None:
+    text = FENCE.sub("", doc.read_text(encoding="utf-8"))  # code blocks may hold anything
+    found = [line for line in text.splitlines() if RST.search(line)]
+    assert found == []
+
+
+def test_docstrings_become_markdown_in_the_reference() -> None:
+    from idgate.config.reference import markdown
+
+    assert markdown("read by ``idgate render`` (see :mod:`idgate.deploy`)") == (
+        "read by `idgate render` (see `idgate.deploy`)"
+    )
+    assert markdown("the :class:`~.Model` and :func:`.f`") == "the `Model` and `f`"

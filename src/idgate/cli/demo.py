@@ -8,10 +8,15 @@
 The admin password is ``$IDGATE_ADMIN_PASSWORD`` or, on first start, a generated one printed once; only its
 bcrypt hash is kept, in the data directory. The client secret and the cookie key are generated on first
 start and kept there too (mode 0600), so sessions survive a restart.
+
+Every start prints, on stderr, the address to open and how to log in (:func:`banner`): on the first, the
+generated password; on a later one, where it came from and how to choose a new one, since it is not shown
+again.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import socket
@@ -26,6 +31,7 @@ from idgate.settings import ClientSettings, ProviderSettings, ProxySettings, Set
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_USER_ID = "00000000-0000-4000-8000-00000000a0d1"
+ADMIN_HASH_FILE = "admin-password.bcrypt"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -46,31 +52,52 @@ def _demo_secrets(data: Path) -> dict[str, str]:
     return values
 
 
-def admin_password_hash(data: Path, env: Mapping[str, str], out: object = None) -> bytes:
-    """The admin's bcrypt hash: from ``$IDGATE_ADMIN_PASSWORD``, the stored one, or a new password."""
-    path = data / "admin-password.bcrypt"
+class Password(enum.Enum):
+    """Where the admin password of this start comes from (what the banner says about it)."""
+
+    GENERATED = "generated"  # made now: printed once
+    ENVIRONMENT = "environment"  # $IDGATE_ADMIN_PASSWORD
+    STORED = "stored"  # made on an earlier start: only its hash is left
+
+
+def admin_password(data: Path, env: Mapping[str, str]) -> tuple[bytes, Password, str]:
+    """The admin's bcrypt hash, where the password comes from, and the password itself when it was
+    generated now (else ""): from ``$IDGATE_ADMIN_PASSWORD``, the stored hash, or a new password."""
+    path = data / ADMIN_HASH_FILE
     given = env.get("IDGATE_ADMIN_PASSWORD")
     if given:
         stored = path.read_bytes() if path.exists() else b""
         if stored and bcrypt.checkpw(given.encode(), stored):
-            return stored
+            return stored, Password.ENVIRONMENT, ""
         hashed = bcrypt.hashpw(given.encode(), bcrypt.gensalt(rounds=10))
         _write_private(path, hashed)
-        return hashed
+        return hashed, Password.ENVIRONMENT, ""
     if path.exists():
-        return path.read_bytes()
+        return path.read_bytes(), Password.STORED, ""
     password = new_secret(20)
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10))
     _write_private(path, hashed)
-    stream = out if out is not None else sys.stderr
-    print(
-        f"\n  idgate demo: log in as {ADMIN_EMAIL} with password {password}\n"
-        f"  (shown once; only its hash is kept in {path}; "
-        "set IDGATE_ADMIN_PASSWORD to choose it)\n",
-        file=stream,  # type: ignore[arg-type]
-        flush=True,
-    )
-    return hashed
+    return hashed, Password.GENERATED, password
+
+
+def banner(url: str, hash_file: Path, source: Password, password: str = "") -> str:
+    """What a start of the demo prints: the address to open, and how to log in."""
+    lines = ["", f"  idgate demo: open {url}"]
+    if source is Password.GENERATED:
+        lines += [
+            f"  log in as {ADMIN_EMAIL} with password {password}",
+            f"  (shown once; only its hash is kept, in {hash_file}; set IDGATE_ADMIN_PASSWORD to choose it)",
+        ]
+    elif source is Password.ENVIRONMENT:
+        lines += [f"  log in as {ADMIN_EMAIL} with the password in $IDGATE_ADMIN_PASSWORD"]
+    else:
+        lines += [
+            f"  log in as {ADMIN_EMAIL} with the password printed on the first start (not shown again).",
+            "  Forgot it? Stop idgate (Ctrl-C) and start it with a password you choose:",
+            "    IDGATE_ADMIN_PASSWORD='a new password' make run     (or ... idgate serve)",
+            f"  or delete {hash_file} and start again: a new one is printed.",
+        ]
+    return "\n".join([*lines, ""])
 
 
 def _free_port() -> int:
@@ -93,6 +120,8 @@ def demo_settings(
     values = _demo_secrets(data)
     issuer = f"http://localhost:{port}/dex"
     host = f"demo.localhost:{port}"
+    hashed, source, password = admin_password(data, env)
+    print(banner(f"http://{host}/", data / ADMIN_HASH_FILE, source, password), file=sys.stderr, flush=True)
     provider = ProviderSettings(
         issuer=issuer,
         clients=(
@@ -106,7 +135,7 @@ def demo_settings(
         static_passwords=(
             StaticPassword(
                 email=ADMIN_EMAIL,
-                hash=admin_password_hash(data, env),
+                hash=hashed,
                 username="admin",
                 user_id=ADMIN_USER_ID,
             ),
@@ -123,6 +152,8 @@ def demo_settings(
         scopes=("openid", "email", "profile", "groups"),
         email_domains=("*",),
         approval_prompt="none",  # as the chart's default_configuration: "force" would ask for consent
+        # plain http, said once: the callback the client registers, and the origin the assertion names
+        redirect_url=f"http://{host}/oauth/callback",
     )
     upstream = f"127.0.0.1:{_free_port()}"
     from dataclasses import replace

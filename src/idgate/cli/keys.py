@@ -47,11 +47,13 @@ def keys_list(config_file: str | None, storage_url: str | None) -> None:
 
     stored = run(resolve_target(config_file, storage_url), listing)
     click.echo(f"next rotation: {_when(stored.next_rotation)}")
+    if stored.keys or stored.next is not None:
+        click.echo("KID\tALGORITHM\tSTATE\tCREATED")
     for i, key in enumerate(stored.keys):
         state = "signing" if i == 0 else f"retired, published until {_when(key.retire_at)}"
-        click.echo(f"{key.kid}\t{key.alg}\t{state}\tcreated {_when(key.created_at)}")
+        click.echo(f"{key.kid}\t{key.alg}\t{state}\t{_when(key.created_at)}")
     if stored.next is not None:
-        click.echo(f"{stored.next.kid}\t{stored.next.alg}\tnext\tcreated {_when(stored.next.created_at)}")
+        click.echo(f"{stored.next.kid}\t{stored.next.alg}\tnext\t{_when(stored.next.created_at)}")
 
 
 @keys.command("rotate")

@@ -9,7 +9,8 @@ second factor.
     idgate user totp disable EMAIL | recovery-codes EMAIL
 
 Users added here log in through the ``local`` connector; those of the config file's
-``dex.staticPasswords`` are listed, marked ``(config file)``. Password hashes are never printed; a TOTP
+``dex.staticPasswords`` are listed, marked ``(config file)``, and are changed in that file: ``passwd`` on
+one prints the bcrypt hash of the new password to put there. Password hashes are never listed; a TOTP
 secret and its recovery codes are shown once, at enrolment.
 """
 
@@ -26,6 +27,7 @@ import click
 from idgate.cli.storage import Target, resolve_target, run, static_ids, storage_options
 from idgate.errors import AlreadyExists, NotFound
 from idgate.storage.base import Password, SecondFactor, Storage
+from idgate.storage.static import ReadOnly
 
 __all__ = ["user"]
 
@@ -86,7 +88,8 @@ def user_add(  # noqa: PLR0917 - one parameter per option
 @user.command("list")
 @storage_options
 def user_list(config_file: str | None, storage_url: str | None) -> None:
-    """List the users (email, username, user id, ``totp`` when they have a second factor; never hashes)."""
+    """List the users: email, username, user id, and "totp" when they have a second factor (never
+    password hashes). Users of the config file's dex.staticPasswords are marked (config file)."""
     target = resolve_target(config_file, storage_url)
 
     async def listing(storage: Storage, _target: Target) -> tuple[list[Password], set[str]]:
@@ -94,6 +97,8 @@ def user_list(config_file: str | None, storage_url: str | None) -> None:
 
     users, with_totp = run(target, listing)
     static = static_ids(target, "user")
+    if users:
+        click.echo("EMAIL\tUSERNAME\tUSER ID\tTOTP")
     for u in users:
         origin = " (config file)" if u.id in static else ""
         totp = "totp" if u.id in with_totp else "-"
@@ -106,11 +111,16 @@ def user_list(config_file: str | None, storage_url: str | None) -> None:
 def user_delete(config_file: str | None, storage_url: str | None, email: str) -> None:
     """Delete a user; their refresh tokens stop working at their next use."""
 
-    async def delete(storage: Storage, _target: Target) -> None:
+    async def delete(storage: Storage, target: Target) -> None:
         try:
             await storage.delete(Password, email.strip().lower())
         except NotFound:
             raise click.ClickException(f"no user {email!r}") from None
+        except ReadOnly:
+            raise click.ClickException(
+                f"{email} is a user of the config file ({_where(config_file, target, email)}): "
+                "remove it there"
+            ) from None
         with contextlib.suppress(NotFound):
             await storage.delete(SecondFactor, email.strip().lower())
 
@@ -128,16 +138,35 @@ def user_passwd(config_file: str | None, storage_url: str | None, email: str, pa
         raise click.UsageError("the password must have at least 8 characters")
     hashed = _hash(password)
 
-    async def passwd(storage: Storage, _target: Target) -> None:
+    async def passwd(storage: Storage, target: Target) -> None:
         try:
             await storage.update(
                 Password, email.strip().lower(), lambda p: dataclasses.replace(p, hash=hashed)
             )
         except NotFound:
-            raise click.ClickException(f"no user {email!r}") from None
+            raise _no_user(email, target) from None
+        except ReadOnly:
+            raise click.ClickException(
+                f"{email} is a user of the config file, not of storage: its password hash is "
+                f"{_where(config_file, target, email, '.hash')}.\n"
+                "To change it, put this bcrypt hash of the password you typed there:\n"
+                f"  {hashed}\n"
+                "then restart idgate (or upgrade the Helm release)."
+            ) from None
 
     run(resolve_target(config_file, storage_url), passwd)
     click.echo(f"changed the password of {email}")
+
+
+def _where(config_file: str | None, target: Target, email: str, key: str = "") -> str:
+    """Where the config file defines the user ``email``: ``dex.staticPasswords[i]<key> in FILE``."""
+    found = [
+        i
+        for i, p in enumerate(target.provider.static_passwords if target.provider is not None else ())
+        if p.email.lower() == email.strip().lower()
+    ]
+    entry = f"dex.staticPasswords[{found[0]}]{key}" if found else "dex.staticPasswords"
+    return entry + (f" in {config_file}" if config_file else "")
 
 
 @user.command("unlock")

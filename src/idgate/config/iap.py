@@ -93,7 +93,8 @@ class DeploymentIngress(Strict):
 
 
 class Deployment(Strict):
-    """One protected service. ``config`` holds OAuth2-Proxy options (see :mod:`.options`)."""
+    """One protected service. ``config`` holds its OAuth2-Proxy options: the keys of
+    ``iap.default_configuration``."""
 
     name: str
     replicas: int | None = Field(default=None, ge=0)

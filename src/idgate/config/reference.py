@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
 import sys
 import textwrap
 import tokenize
@@ -29,7 +30,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-__all__ = ["Row", "Section", "main", "reference", "sections"]
+__all__ = ["Row", "Section", "main", "markdown", "reference", "sections"]
 
 DEFAULT_PATH = Path("docs/configuration.md")
 
@@ -227,7 +228,7 @@ def type_name(annotation: Any, metadata: list[Any] | None = None) -> str:
         parts = [type_name(a) for a in args if a is not type(None)]
         return " or ".join(parts) + (" or null" if type(None) in args else "")
     if origin is Literal:
-        return " | ".join(f"`{a}`" for a in args)
+        return " | ".join(f"`{a}`" if a != "" else '`""`' for a in args)  # "" as `""`, not an empty ``
     if origin is list:
         return f"list of {type_name(args[0])}" if args else "list"
     if origin is dict:
@@ -311,12 +312,22 @@ def _trailing_comment(line: str) -> str:
     return ""
 
 
+#: A reST cross-reference (``:mod:`idgate.deploy```, ``:class:`~.Model```): in Markdown, its name as code.
+_ROLE = re.compile(r":(?:mod|func|class|meth|data|attr|exc|obj):`[~.]*([^`]+)`")
+
+
+def markdown(text: str) -> str:
+    """reST inline markup of a docstring or comment in Markdown: double backquotes made single, a
+    cross-reference its name as code. The reference is read by people, not by Sphinx."""
+    return _ROLE.sub(r"`\1`", text).replace("``", "`")
+
+
 def _first_line(doc: str | None) -> str:
-    """The first paragraph of a docstring, in Markdown (reST's double backquotes made single)."""
+    """The first paragraph of a docstring, in Markdown (:func:`markdown`)."""
     if not doc:
         return ""
     para = inspect.cleandoc(doc).split("\n\n", 1)[0]
-    return " ".join(para.split()).replace("``", "`")
+    return markdown(" ".join(para.split()))
 
 
 def describe(model: type[BaseModel], name: str, field: FieldInfo) -> str:
@@ -325,7 +336,7 @@ def describe(model: type[BaseModel], name: str, field: FieldInfo) -> str:
         return field.description
     for cls in model.__mro__:
         if isinstance(cls, type) and issubclass(cls, BaseModel) and name in source_comments(cls):
-            return source_comments(cls)[name].replace("``", "`")
+            return markdown(source_comments(cls)[name])
     if f"{model.__name__}.{name}" in NOTES:
         return NOTES[f"{model.__name__}.{name}"]
     for _, nested in _models_in(field.annotation):

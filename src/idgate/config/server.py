@@ -164,7 +164,7 @@ class Persistence(Strict):
 
 
 class KubernetesSection(Strict):
-    """``idgate.kubernetes``: read only by ``idgate render kubernetes`` (see :mod:`idgate.deploy`).
+    """``idgate.kubernetes``: read only by ``idgate render kubernetes``.
 
     ``networkPolicy: true`` renders, per deployment, a NetworkPolicy in the upstream's namespace that
     admits only that deployment's proxy pods; a NetworkPolicy selects pods, not Services, so

@@ -5,9 +5,11 @@ string joins, so error paths stay cheap. Pages name what went wrong without leak
 did not send, and offer a way forward:
 
 ======  =================================================================================================
-403     the policy's reasons; "Sign in as someone else" (the proxy's ``/oauth/sign_out`` with ``rd`` back
-        to the refused address, when :func:`~idgate.proxy.redirects.validate_redirect` accepts it) and
-        "Home"
+403     who is signed in and, in a sentence, why they are refused; the policy's reason codes apart, in
+        small print; "Sign in as someone else" (the proxy's ``/oauth/sign_out`` with ``rd`` back to the
+        refused address, when :func:`~idgate.proxy.redirects.validate_redirect` accepts it) and "Sign
+        out"; "Home" only when every reason is of a rule for some paths and the refused path is not
+        ``/`` (else home would refuse them again)
 404     a clear text, nothing else (an unknown host learns nothing about the others)
 502-504 "Try again" (the same address)
 ======  =================================================================================================
@@ -18,7 +20,7 @@ Every page carries the request's id, the same as in its ``X-Request-Id`` header 
 from __future__ import annotations
 
 import html
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from idgate.policy.decision import Reason
 from idgate.web import Look, Shell
@@ -57,40 +59,55 @@ _REASONS: dict[str, str] = {
 }
 
 
-def _reason(code: str) -> str:
+def _explained(code: str) -> str:
+    """What the reason ``code`` means to the person refused, escaped."""
     rule, _, base = code.rpartition(":")
-    explained = _REASONS.get(base, base) + (f" for this address ({rule})" if rule else "")
-    return f"{html.escape(explained)} <code>{html.escape(code)}</code>"
+    return html.escape(_REASONS.get(base, base) + (f" for this address ({rule})" if rule else ""))
 
 
-_REASONS_HTML: dict[str, str] = {}
+_REASONS_HTML: dict[str, tuple[str, str]] = {}
 _REASONS_HTML_MAX = 256
 
 
-def _reasons(reasons: str) -> str:
-    """The reasons box for a comma-joined list of reason codes (remembered: a policy has few)."""
+def _reasons(reasons: str) -> tuple[str, str]:
+    """For a comma-joined list of reason codes: the end of the sentence that says why (``": ...</p>"``,
+    a list for several) and the codes apart, in small print (remembered: a policy has few)."""
     found = _REASONS_HTML.get(reasons)
     if found is not None:
         return found
     codes = [c for c in reasons.split(",") if c]
     if not codes:
-        found = ""
-    elif len(codes) == 1:
-        found = f'<div class="notice"><p>Reason: {_reason(codes[0])}</p></div>'
+        found = (".</p>", "")
     else:
-        items = "".join(f"<li>{_reason(c)}</li>" for c in codes)
-        found = f'<div class="notice"><p>Reasons:</p><ul>{items}</ul></div>'
+        if len(codes) == 1:
+            why = f": {_explained(codes[0])}.</p>"
+        else:
+            why = ":</p><ul>" + "".join(f"<li>{_explained(c)}</li>" for c in codes) + "</ul>"
+        label = "Reason" if len(codes) == 1 else "Reasons"
+        listed = ", ".join(f"<code>{html.escape(c)}</code>" for c in codes)
+        found = (why, f'<p class="small reason">{label}: {listed}</p>')
     if len(_REASONS_HTML) < _REASONS_HTML_MAX:
         _REASONS_HTML[reasons] = found
     return found
 
 
-def _actions(status: int, rd: str | None) -> str:
+def _home_helps(reasons: str, rd: str | None) -> bool:
+    """Whether "Home" may let the person in: every reason is of a rule for some paths (``rule:code``)
+    and the refused address is not home itself."""
+    codes = [c for c in reasons.split(",") if c]
+    return (
+        bool(codes) and all(":" in c for c in codes) and rd is not None and urlsplit(rd).path not in ("", "/")
+    )
+
+
+def _actions(status: int, rd: str | None, home: bool = False) -> str:
     if status == 403:
         out = SIGN_OUT + ("?rd=" + quote(rd, safe="/") if rd else "")
         return (
             f'<div class="actions"><a class="button" href="{html.escape(out)}">Sign in as someone else</a>'
-            '<a class="button secondary" href="/">Home</a></div>'
+            f'<a class="button secondary" href="{SIGN_OUT}">Sign out</a>'
+            + ('<a class="button secondary" href="/">Home</a>' if home else "")
+            + "</div>"
         )
     if status in _RETRY:
         return '<div class="actions"><a class="button" href="">Try again</a></div>'
@@ -116,19 +133,43 @@ _END = _D.encode()
 
 
 def page(
-    status: int, *, detail: str = "", request_id: str = "", reasons: str = "", rd: str | None = None
+    status: int,
+    *,
+    detail: str = "",
+    request_id: str = "",
+    reasons: str = "",
+    rd: str | None = None,
+    who: str = "",
 ) -> bytes:
     """The HTML page for ``status``.
 
     ``reasons`` is a comma-joined list of policy reason codes; ``rd`` (403 only) the refused address,
-    already accepted by the redirect validator, for the "Sign in as someone else" link.
+    already accepted by the redirect validator, for the "Sign in as someone else" link; ``who`` (403
+    only) the email of the person signed in.
     """
     footer = f"Request id <code>{html.escape(request_id)}</code>".encode() if request_id else b""
     fixed = _FIXED.get(status)
     if fixed is not None and not detail and not reasons:
         return fixed + footer + _END
-    title, body = _top(status)
+    if status == 403:
+        title, body = "403 Access denied", _refused(reasons, rd, who, detail)
+    else:
+        title, body = _top(status)
+        if detail:
+            body += f"<p>{html.escape(detail)}</p>"
+        body += _actions(status, rd)
+    return (_A + title + _B + body + _C).encode() + footer + _END
+
+
+def _refused(reasons: str, rd: str | None, who: str, detail: str) -> str:
+    """The content of a 403: who is signed in and why they are refused, the codes apart, the ways on."""
+    why, codes = _reasons(reasons)
+    lead = (
+        f"You are signed in as <strong>{html.escape(who)}</strong>, but this service does not let you in"
+        if who
+        else "You are signed in, but this service does not let you in"
+    )
+    body = f'<p class="eyebrow">Error 403</p><h1>Access denied</h1><p>{lead}{why}'
     if detail:
         body += f"<p>{html.escape(detail)}</p>"
-    body += _reasons(reasons) + _actions(status, rd)
-    return (_A + title + _B + body + _C).encode() + footer + _END
+    return body + codes + _actions(403, rd, _home_helps(reasons, rd))

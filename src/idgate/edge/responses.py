@@ -69,18 +69,24 @@ def invalid_token_response(req: Request, close: bool) -> bytes:
 
 
 def forbidden_response(
-    req: Request, decision: Decision, close: bool, request_id: str = "", settings: ProxySettings | None = None
+    req: Request,
+    decision: Decision,
+    close: bool,
+    request_id: str = "",
+    settings: ProxySettings | None = None,
+    *,
+    who: str = "",
 ) -> bytes:
-    """Refused by the policy: a 403 page that names the reasons and the request id, and offers to sign
-    in as someone else, back to this address when the redirect validator accepts it for the deployment
-    ``settings``."""
+    """Refused by the policy: a 403 page that says who is signed in (``who``, their email), names the
+    reasons and the request id, and offers to sign out or to sign in as someone else, back to this
+    address when the redirect validator accepts it for the deployment ``settings``."""
     rd = None
     if settings is not None and req.url.startswith(b"/"):
         target = req.url.decode("latin-1")
         rd = validate_redirect(target, host=settings.host, whitelist_domains=settings.whitelist_domains)
     return simple_response(
         403,
-        page(403, reasons=decision.reason, request_id=request_id, rd=rd),
+        page(403, reasons=decision.reason, request_id=request_id, rd=rd, who=who),
         content_type=HTML,
         close=close,
         keep_alive_10=req.version == "1.0" and not close,

@@ -11,7 +11,7 @@ allowed           forward (:data:`FORWARD`)        forward                     2
 skip_auth         forward (no identity)            forward (no identity)       202, no identity
 unauthenticated   302 ``/oauth/start?rd=<url>``;   401 ``invalid_token`` +     401 ``Unauthorized``
                   an API client: 401 JSON          ``WWW-Authenticate``
-refused           403 page naming the reasons      403 page                    403 ``Forbidden``
+refused           403 page: who, the reasons       403 page                    403 ``Forbidden``
 ================  ==============================  ==========================  ==========================
 
 An API client is one that asks for JSON (``Accept``, ``X-Requested-With``) or calls an ``api_routes``
@@ -96,4 +96,5 @@ def verdict(
             return 401, unauthorized_json(req, close, set_cookies, req.request_id())
         return 302, login_redirect(req, close, set_cookies)
     rid = req.request_id().decode("ascii")
-    return 403, forbidden_response(req, decision, close, rid, gate.settings)
+    who = verified.session.email if verified is not None else ""
+    return 403, forbidden_response(req, decision, close, rid, gate.settings, who=who)

@@ -63,11 +63,12 @@ class DeviceLogins:
             self.context(), client, request.scopes, self.settings.device_request_ttl
         )
         verification = f"{self.settings.issuer}/device"
+        shown = device_code.format_user_code(started.user_code)  # the same form everywhere: XXXX-XXXX
         return {
             "device_code": started.device_code,
-            "user_code": device_code.format_user_code(started.user_code),
+            "user_code": shown,
             "verification_uri": verification,
-            "verification_uri_complete": add_query(verification, {"user_code": started.user_code}),
+            "verification_uri_complete": add_query(verification, {"user_code": shown}),
             "expires_in": started.expires_in,
             "interval": started.interval,
         }

@@ -64,20 +64,21 @@ class Logouts:
                 raise InvalidRequest("client_id does not match the id_token_hint")
             client_id = client_id or str(azp)
         redirect_to: str | None = None
-        client = await self.lookup(client_id) if client_id and request.post_logout_redirect_uri else None
+        client = await self.lookup(client_id) if client_id else None
+        home = application_home(client.redirect_uris) if client is not None else None
         # An unregistered target (or no known client) is never followed (§3: the OP MUST NOT
         # redirect); the person is still signed out and sees the signed-out page instead. A KKP values
         # file registers no postLogoutRedirectURIs, and signing out must still end the login there.
-        if client is not None and request.post_logout_redirect_uri in client.post_logout_redirect_uris:
+        wanted = request.post_logout_redirect_uri
+        if client is not None and wanted and wanted in client.post_logout_redirect_uris:
             params = {"state": request.state} if request.state else {}
             redirect_to = (
                 add_query(request.post_logout_redirect_uri, params)
                 if params
                 else request.post_logout_redirect_uri
             )
-        back = None
-        if client is not None and redirect_to is None and (home := application_home(client.redirect_uris)):
-            back = BackLink(client.name or client.id, home)
+        app = BackLink(client.name or client.id, home) if client is not None and home else None
+        back = app if wanted and redirect_to is None else None
         session = await self.sessions.current(session_cookie, self.clock.now())
         matches = hint is not None and (
             session is None or hint.get("sub") == encode_subject(session.claims.user_id, session.connector_id)
@@ -91,6 +92,7 @@ class Logouts:
                 post_logout_redirect_uri=request.post_logout_redirect_uri,
                 client_id=client_id,
                 state=request.state,
+                back=app,
             )
         if session is not None:
             await self.sessions.end(session)

@@ -103,9 +103,12 @@ class LoggedOut:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmLogout:
-    """Logout without a valid ``id_token_hint``: the person confirms with a POST carrying ``csrf``."""
+    """Logout without a valid ``id_token_hint``: the person confirms with a POST carrying ``csrf``, or
+    cancels: back to the application (``back``, when the client is known), else a page that says they
+    are still logged in."""
 
     csrf: str
     post_logout_redirect_uri: str
     client_id: str
     state: str
+    back: BackLink | None = None

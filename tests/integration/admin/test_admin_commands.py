@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+import bcrypt
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -104,6 +105,7 @@ def test_user_add_logs_in_through_the_local_connector_then_passwd_and_delete(url
     assert added.exit_code == 0, added.output
     listed = run("user", "list", "--storage", url).output
     assert "Jane@Example.com\tJane\t" in listed and "$2" not in listed
+    assert listed.splitlines()[0] == "EMAIL\tUSERNAME\tUSER ID\tTOTP"  # a header row names the columns
 
     async def login(password: str) -> bool:
         storage = await open_storage(url)
@@ -135,6 +137,8 @@ def test_keys_list_and_rotate(url: str) -> None:
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.splitlines()  # stderr: "Creating the storage schema ..." (idgate.progress)
     assert lines[0].startswith("next rotation: ")
+    assert lines[1] == "KID\tALGORITHM\tSTATE\tCREATED"  # a header row names the columns
+    assert all(len(line.split("\t")) == 4 for line in lines[1:]), lines
     signer = next(line.split("\t")[0] for line in lines if "\tsigning\t" in line)
     upcoming = next(line.split("\t")[0] for line in lines if "\tnext\t" in line)
     rotated = run("keys", "rotate", "--storage", url)
@@ -322,3 +326,29 @@ def test_user_totp_enroll_a_static_password_user_through_the_config(tmp_path: Pa
     assert f":{email}?secret={secret}" in enrolled.stdout
     assert f"{email}\t" in run("user", "list", "--config", str(path)).output
     assert "\ttotp (config file)" in run("user", "list", "--config", str(path)).output
+
+
+def test_user_passwd_on_a_config_file_user_says_where_to_change_it(tmp_path: Path) -> None:
+    values = yaml.safe_load(EXAMPLE.read_text())
+    values.setdefault("idgate", {})["storage"] = f"sqlite:///{tmp_path}/static.db"
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    before = path.read_text()
+    email = values["dex"]["staticPasswords"][0]["email"]
+    result = run("user", "passwd", "--config", str(path), email, "--password", "a much better one")
+    assert result.exit_code == 1
+    said = result.output
+    assert (
+        f"Error: {email} is a user of the config file, not of storage: its password hash is "
+        f"dex.staticPasswords[0].hash in {path}.\n"
+        "To change it, put this bcrypt hash of the password you typed there:\n"
+    ) in said
+    assert "password '" not in said and "defined in the config file" not in said
+    [hashed] = re.findall(r"^  (\$2b\$\S+)$", said, re.M)
+    assert bcrypt.checkpw(b"a much better one", hashed.encode())
+    assert "a much better one" not in said and path.read_text() == before  # nothing changed here
+    deleted = run("user", "delete", "--config", str(path), email)
+    assert deleted.exit_code == 1
+    assert f"{email} is a user of the config file (dex.staticPasswords[0] in {path}): remove it there" in (
+        deleted.output
+    )

@@ -53,6 +53,18 @@ async def test_the_whole_device_flow(provider: Provider) -> None:
     assert (await again.json())["error"] == "invalid_grant"  # delivered once
 
 
+async def test_the_link_carries_the_code_as_shown_and_any_form_of_it_is_accepted(provider: Provider) -> None:
+    started = await start(provider)
+    shown = started["user_code"]  # XXXX-XXXX, as the device shows it
+    assert started["verification_uri_complete"] == f"{ISSUER}/device?user_code={shown}"
+    for typed in (shown, shown.replace("-", ""), shown.replace("-", "").lower(), f" {shown.lower()} "):
+        page = await provider.client.get("/dex/device", params={"user_code": typed})
+        assert f'value="{shown}"' in await page.text(), typed
+    mistyped = await provider.client.get("/dex/device", params={"user_code": "ABC"})
+    assert 'value="ABC"' in await mistyped.text()  # not a code: left as typed
+    assert "Device connected" in await approve(provider, shown.replace("-", "").lower())
+
+
 async def test_polling_too_fast_is_slow_down_and_the_interval_grows(provider: Provider) -> None:
     started = await start(provider)
     await poll(provider, started["device_code"])

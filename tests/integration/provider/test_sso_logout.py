@@ -176,3 +176,32 @@ async def test_the_code_flow_redirect_carries_iss(provider: Provider) -> None:
     req = await provider.start_login()
     resp = await provider.submit(req)
     assert resp.headers["Location"].startswith(CB) and query_of(resp.headers["Location"])["iss"] == ISSUER
+
+
+async def test_the_log_out_question_can_be_cancelled_and_nothing_ends(provider: Provider) -> None:
+    body = await tokens(provider, await provider.code())
+    ask = await provider.client.get("/dex/logout", allow_redirects=False)
+    html = await ask.text()
+    assert 'name="cancel"' in html and ">Cancel</button>" in html  # no known client: a button
+    import re
+
+    confirm = re.search(r'name="confirm" value="([0-9a-f]+)"', html)
+    assert confirm
+    # the Cancel button sends the form's confirmation too: it must not log out
+    cancelled = await provider.client.post(
+        "/dex/logout", data={"confirm": confirm.group(1), "cancel": "1"}, allow_redirects=False
+    )
+    assert cancelled.status == 200 and "Still logged in" in await cancelled.text()
+    assert await userinfo_status(provider, body["access_token"]) == 200
+    again = await auth(provider, prompt="none")
+    assert "code" in query_of(again.headers["Location"])  # the login session is still there
+
+
+async def test_the_log_out_question_of_a_known_client_cancels_back_to_it(make: Make) -> None:
+    provider = await make(with_clients(LOGOUT_CLIENT))
+    await provider.code()
+    ask = await provider.client.get("/dex/logout", params={"client_id": "app"}, allow_redirects=False)
+    html = await ask.text()
+    assert ask.status == 200 and "Log out?" in html
+    assert '<a class="button secondary dex-btn theme-btn--secondary" href="https://app/">Cancel</a>' in html
+    assert 'name="cancel"' not in html

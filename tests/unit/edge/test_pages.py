@@ -55,30 +55,103 @@ def test_without_a_request_id_the_footer_is_empty() -> None:
 
 def test_everything_from_the_request_is_escaped() -> None:
     body = page(
-        403, detail="<b>d</b>", request_id='"><x', reasons="<r>:email_not_allowed", rd='/a"<b>'
+        403,
+        detail="<b>d</b>",
+        request_id='"><x',
+        reasons="<r>:email_not_allowed",
+        rd='/a"<b>',
+        who="<i>@evil.test",
     ).decode()
     assert "<b>" not in body and "<x" not in body and "<r>" not in body and '/a"' not in body
+    assert "<i>" not in body and "<strong>&lt;i&gt;@evil.test</strong>" in body
     assert "&lt;b&gt;d&lt;/b&gt;" in body and "<code>&quot;&gt;&lt;x</code>" in body
     assert "for this address (&lt;r&gt;)" in body
     assert 'href="/oauth/sign_out?rd=/a%22%3Cb%3E"' in body
 
 
-def test_403_names_each_reason_and_offers_another_account_and_home() -> None:
+class _Text(HTMLParser):
+    """The text of a page, paragraph by paragraph, and the text of its small print apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paragraphs: list[str] = []
+        self.small: list[str] = []
+        self._into: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "p":
+            small = "small" in (dict(attrs).get("class") or "").split()
+            self._into = self.small if small else self.paragraphs
+            self._into.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self._into = None
+
+    def handle_data(self, data: str) -> None:
+        if self._into is not None:
+            self._into[-1] += data
+
+
+def text_of(body: bytes) -> _Text:
+    parser = _Text()
+    parser.feed(body.decode())
+    return parser
+
+
+def test_403_says_who_is_signed_in_and_why_in_a_sentence_with_the_code_apart() -> None:
+    body = page(403, reasons="email_domain_not_allowed", who="bob@evil.test", rd="/dash")
+    text = text_of(body)
+    assert (
+        "You are signed in as bob@evil.test, but this service does not let you in: "
+        "your email domain is not allowed." in text.paragraphs
+    )
+    assert not any("email_domain_not_allowed" in p for p in text.paragraphs)  # not run into the sentence
+    assert text.small == ["Reason: email_domain_not_allowed"]
+
+
+def test_403_names_each_reason_and_offers_another_account_and_to_sign_out() -> None:
     body = page(403, reasons="github_org_not_allowed,admin:email_not_allowed", rd="/graph?g0.expr=up&x=1")
     text = body.decode()
+    assert "<li>you are not a member of the required GitHub organisation</li>" in text
     assert (
-        "you are not a member of the required GitHub organisation <code>github_org_not_allowed</code>" in text
+        "<li>your email address is not on the list of allowed addresses for this address (admin)</li>" in text
     )
-    assert "not on the list of allowed addresses for this address (admin)" in text
+    assert text_of(body).small == ["Reasons: github_org_not_allowed, admin:email_not_allowed"]
     found = links(body)
     out = urlsplit(found["Sign in as someone else"])
     assert out.path == SIGN_OUT == "/oauth/sign_out"
     assert parse_qs(out.query) == {"rd": ["/graph?g0.expr=up&x=1"]}
-    assert found["Home"] == "/"
+    assert found["Sign out"] == SIGN_OUT
+    assert "Home" not in found  # home would refuse the same person for the same reason
+
+
+@pytest.mark.parametrize(
+    ("reasons", "rd", "home"),
+    [
+        ("admin:email_not_allowed", "/admin/users", True),  # a rule for some paths: home may let them in
+        ("admin:email_not_allowed", "/", False),  # ... unless home is what was refused
+        ("admin:email_not_allowed", None, False),
+        ("email_domain_not_allowed", "/admin/users", False),  # refused everywhere
+        ("admin:email_not_allowed,email_not_verified", "/admin", False),
+    ],
+)
+def test_403_offers_home_only_when_home_may_let_the_person_in(
+    reasons: str, rd: str | None, home: bool
+) -> None:
+    assert ("Home" in links(page(403, reasons=reasons, rd=rd))) is home
 
 
 def test_403_without_a_validated_address_signs_out_to_the_start() -> None:
     assert links(page(403, reasons="email_not_verified"))["Sign in as someone else"] == SIGN_OUT
+
+
+def test_403_without_a_session_says_no_name() -> None:
+    text = text_of(page(403, reasons="websocket_origin_not_allowed"))
+    assert (
+        "You are signed in, but this service does not let you in: "
+        "the page that opened this connection is on another site." in text.paragraphs
+    )
 
 
 def test_404_offers_nothing_but_a_clear_text() -> None:
@@ -104,6 +177,7 @@ async def test_a_refused_person_is_offered_to_sign_out_back_to_this_address(env:
     assert r.status == 403
     rd = parse_qs(urlsplit(links(r.body)["Sign in as someone else"]).query)["rd"]
     assert rd == ["/dash?a=1&b=%2F"]
+    assert any(p.startswith("You are signed in as b@evil.test, but") for p in text_of(r.body).paragraphs)
     assert r.header("X-Request-Id") and r.header("X-Request-Id").encode() in r.body  # type: ignore[union-attr]
 
 

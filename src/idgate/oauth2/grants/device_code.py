@@ -52,6 +52,13 @@ def normalise_user_code(typed: str) -> str:
     return "".join(c for c in typed.upper() if c.isalnum())
 
 
+def shown_user_code(typed: str) -> str:
+    """A user code as the page shows it: ``XXXX-XXXX`` when ``typed`` is one in any form (``jjrcnbpv``,
+    ``JJRC-NBPV``), else as it was typed (the person sees their own mistake)."""
+    code = normalise_user_code(typed)
+    return format_user_code(code) if len(code) == USER_CODE_LENGTH else typed
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceStart:
     """The answer to ``/device/code`` before it is rendered."""

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from idgate.edge.trust import DEFAULT_TRUST
+from idgate.oauth2.grants.device_code import shown_user_code
 from idgate.oauth2.requests import parse_authorization_request, parse_logout_request
 from idgate.provider.answers import Surface
 from idgate.provider.outcomes import (
@@ -250,7 +251,8 @@ async def approval(request: web.Request) -> web.StreamResponse:
 @endpoint(Surface.BROWSER)
 async def device(request: web.Request) -> web.StreamResponse:
     """``{path}/device``: the page where a person enters a user code (RFC 8628 §3.3); with
-    ``?user_code=`` (``verification_uri_complete``) it is filled in and the person confirms."""
+    ``?user_code=`` (``verification_uri_complete``) it is filled in, as ``XXXX-XXXX`` like the device
+    shows it, and the person confirms. A code is accepted with or without the dash, in any case."""
     provider = request.app[PROVIDER]
     settings = provider.settings
     browser, new = _browser(request)
@@ -258,7 +260,7 @@ async def device(request: web.Request) -> web.StreamResponse:
         response = page(
             "device.html",
             action=f"{settings.path}/device",
-            user_code=request.query.get("user_code", "")[:32],
+            user_code=shown_user_code(request.query.get("user_code", "")[:32]),
             error="",
             look=look_of(request.app),
         )
@@ -290,6 +292,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
     params = await request_params(request)
     browser, new = _browser(request)
     confirm = params.get("confirm", [""])[0] if request.method == "POST" else ""
+    if request.method == "POST" and params.get("cancel"):  # "Cancel" on the confirmation: nothing ends
+        return page("logout_cancelled.html", look=look_of(request.app))
     result = await provider.logouts.logout(
         parse_logout_request(params), "" if new else browser, request.cookies.get(SESSION_COOKIE, ""), confirm
     )
@@ -303,6 +307,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
             post_logout_redirect_uri=result.post_logout_redirect_uri,
             client_id=result.client_id,
             state=result.state,
+            back=result.back,
             look=look_of(request.app),
         )
         return _with_browser(request, response, browser, new)
