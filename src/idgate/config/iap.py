@@ -28,7 +28,7 @@ def _aes_key(value: str) -> str:
     if cookie_secret_bytes(value) is None:
         raise PydanticCustomError(
             "encryption_key",
-            "must be 16, 24 or 32 characters, got {length}",
+            "must be 16, 24 or 32 characters, got {length} (`idgate secret` makes one of 32)",
             {"length": len(value.encode())},
         )
     return value
