@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from idgate.cli.options import set_option
+from idgate.cli.options import config_option, set_option
 from idgate.config.report import format_report
 from idgate.errors import ConfigError
 
@@ -30,7 +30,7 @@ __all__ = ["serve"]
 
 
 @click.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="The values file.")
+@config_option("The values file (without it and IDGATE_CONFIG: the embedded demo).")
 @set_option
 @click.option("--workers", type=click.IntRange(min=1), help="Processes sharing the port.")
 @click.option("--data-dir", help="Where local state lives (overrides idgate.data_dir).")
