@@ -8,7 +8,9 @@ same message at the same YAML path wherever it is met:
   :func:`idgate.deploy.rules.kubernetes_problems` (SQLite under replicas, NetworkPolicies without
   selectors, ...); an error stops the render (the pod would refuse to start on an error of the first kind
   anyway);
-- ``idgate check``: ``check(config)``, all of them (but the render's own notes); the Kubernetes ones as
+- ``idgate check``: ``check(config)``, all of them (but the render's own notes), and a warning for a
+  static password that is one of the commonest (:mod:`idgate.config.weak_passwords`: bcrypt checks, so
+  only here); the Kubernetes ones as
   warnings, their message
   prefixed with ``render kubernetes would refuse:`` (an error there) or ``render kubernetes:``. A warning,
   because the same file is good for ``idgate serve`` on one machine, where replicas, NetworkPolicies and
@@ -65,6 +67,7 @@ from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, Deployment, IapSection
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
 from idgate.config.options import ProxyOptions, read_emails_file
+from idgate.config.weak_passwords import weak_password_problems
 from idgate.errors import ConfigError, Problem
 from idgate.oauth2.redirect_uris import registration_problem
 from idgate.settings import hostname, split_host
@@ -91,7 +94,7 @@ def check(config: Config, target: Target = None) -> list[Problem]:
     for p in found:
         prefix = KUBERNETES_REFUSES if p.severity == "error" else KUBERNETES_WARNS
         problems.append(Problem(p.path, prefix + p.message, "warning"))
-    return problems
+    return problems + weak_password_problems(config)
 
 
 def _cross_section(config: Config) -> list[Problem]:
