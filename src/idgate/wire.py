@@ -10,18 +10,22 @@ them would make another depend on it the wrong way round.
   never simply passed on, and ``identity_headers.strip`` may not name one (:func:`reads_itself`);
 - the identity headers of other proxies and gateways that a client may not send by default
   (:data:`FOREIGN_IDENTITY_HEADERS`), and how names and list entries compare (:func:`normalise_name`);
-- the cookie-name prefixes of RFC 6265bis §4.1.3 (:data:`HOST_PREFIX`, :func:`has_prefix`).
+- the cookie-name prefixes of RFC 6265bis §4.1.3 (:data:`HOST_PREFIX`, :func:`has_prefix`);
+- the callback a deployment sends as its ``redirect_uri`` (:func:`callback_url`): the sign-in sends it and
+  ``idgate check`` tells the operator to register it, so both call this one function.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CALLBACK_PATH",
     "EDGE_HEADERS",
     "FOREIGN_IDENTITY_HEADERS",
     "FORWARDED_BY_EDGE",
     "HOP_BY_HOP",
     "HOST_PREFIX",
     "SECURE_PREFIX",
+    "callback_url",
     "has_prefix",
     "normalise_name",
     "normalise_pattern",
@@ -113,3 +117,15 @@ SECURE_PREFIX = "__Secure-"
 def has_prefix(name: str, prefix: str) -> bool:
     """Whether cookie ``name`` starts with ``prefix`` (``__Host-``, ``__Secure-``), in any letter case."""
     return name[: len(prefix)].lower() == prefix.lower()
+
+
+#: Where the provider sends the browser back to a deployment (OAuth2-Proxy's ``/oauth2/callback`` under
+#: the chart's ``--proxy-prefix=/oauth``).
+CALLBACK_PATH = "/oauth/callback"
+
+
+def callback_url(host: str, redirect_url: str | None, proto: str) -> str:
+    """The ``redirect_uri`` a deployment on ``host`` sends when the request came over ``proto`` (``http`` or
+    ``https``): ``redirect_url`` when set, else the callback on the configured host (never the request's
+    ``Host``)."""
+    return redirect_url or f"{proto}://{host}{CALLBACK_PATH}"

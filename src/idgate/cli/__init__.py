@@ -2,7 +2,7 @@
 
 ::
 
-    idgate check FILE [--set PATH=VALUE]...       every problem, one per line; exit 0/1/2     (.check)
+    idgate check FILE|--config FILE [--set ...]   every problem, one per line; exit 0/1/2     (.check)
     idgate serve [--config FILE] [--set ...]      run what the file describes (without --config: the demo)
           [--workers N] [--data-dir DIR] [--listen HOST:PORT] [--role provider|proxy|all [--deployment NAME]]
           [--log-format text|json]                                                         (.serve, .demo)
@@ -18,7 +18,8 @@
 One module per command group; each finds its work in a core (:mod:`idgate.config`, :mod:`idgate.deploy`,
 :mod:`idgate.storage` ...) or in :mod:`idgate.runtime` (``serve``), and imports it when it runs, so that
 ``idgate --help`` loads none of them. The administration commands (client, user, keys) share
-:mod:`.storage` (``--storage URL`` or ``--config FILE``).
+:mod:`.storage` (``--storage URL`` or ``--config FILE``). ``--config`` is one option everywhere
+(:mod:`.options`), read from ``IDGATE_CONFIG`` when not given.
 
 Results go to stdout, problems and progress to stderr: long steps (migrations, ``keys rotate``,
 ``render``, ``init``) say what they do there (:mod:`idgate.progress`, :mod:`.progress`; ``idgate -q CMD``

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from idgate.cli.options import config_option, set_option
 from idgate.config.report import format_report
 from idgate.errors import ConfigError, Problem
 from idgate.progress import step
@@ -49,12 +50,8 @@ def _what(config: Config) -> str:
     return " and ".join(parts)
 
 
-_config = click.option(
-    "--config", "config_file", required=True, type=click.Path(dir_okay=False), help="The values file."
-)
-_sets = click.option(
-    "--set", "sets", multiple=True, metavar="PATH=VALUE", help="Override a value before validation."
-)
+_config = config_option(required=True)
+_sets = set_option
 
 
 @click.group()

@@ -3,7 +3,9 @@
 The settings come from the file, read in a child process (:mod:`idgate.config.apart`: the server never
 loads the config models), or from :mod:`.demo`; :mod:`idgate.runtime` runs them. What the environment
 says about the process is read here and handed over: ``IDGATE_LOG_FORMAT`` (``--log-format``),
-``IDGATE_LOG_LEVEL``, and ``PROMETHEUS_MULTIPROC_DIR`` when the operator chose one.
+``IDGATE_LOG_LEVEL``, and ``PROMETHEUS_MULTIPROC_DIR`` when the operator chose one. An address that cannot
+be bound (another program has the port) is one line on stderr naming it and the setting or option that
+chose it, and exit status 1.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from idgate.cli.options import set_option
+from idgate.cli.options import config_option, set_option
 from idgate.config.report import format_report
 from idgate.errors import ConfigError
 
 if TYPE_CHECKING:
+    from idgate.runtime.listeners import ListenError
     from idgate.settings import Settings
 
 __all__ = ["serve"]
 
 
 @click.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="The values file.")
+@config_option("The values file (without it and IDGATE_CONFIG: the embedded demo).")
 @set_option
 @click.option("--workers", type=click.IntRange(min=1), help="Processes sharing the port.")
 @click.option("--data-dir", help="Where local state lives (overrides idgate.data_dir).")
@@ -75,6 +78,18 @@ def serve(
 
     log_level = os.environ.get("IDGATE_LOG_LEVEL", "INFO")
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None  # the operator's (else workers make one)
+
+    def running(settings: Settings, workers: int) -> None:
+        from idgate.runtime.listeners import ListenError
+
+        try:
+            run(
+                settings, workers=workers, log_format=log_format, log_level=log_level, metrics_dir=metrics_dir
+            )
+        except ListenError as exc:
+            click.echo(f"error: {_listen_message(exc, config_file, listen)}", err=True)
+            sys.exit(1)
+
     if config_file is None:
         if sets:
             raise click.UsageError("--set needs --config")
@@ -85,13 +100,7 @@ def serve(
 
         settings = demo_settings(data_dir or "./data", listen or "127.0.0.1:4180")
         settings = replace(settings, metrics_listen=DEFAULT_METRICS_LISTEN, metrics_optional=True)
-        run(
-            only(settings),
-            workers=workers or 1,
-            log_format=log_format,
-            log_level=log_level,
-            metrics_dir=metrics_dir,
-        )
+        running(only(settings), workers or 1)
         return
 
     from idgate.config.apart import read_apart
@@ -106,10 +115,17 @@ def serve(
         sys.exit(2)
     if read.warnings:
         click.echo(format_report(list(read.warnings)), err=True)
-    run(
-        only(read.settings),
-        workers=workers or read.workers,
-        log_format=log_format,
-        log_level=log_level,
-        metrics_dir=metrics_dir,
-    )
+    running(only(read.settings), workers or read.workers)
+
+
+def _listen_message(exc: ListenError, config_file: str | None, listen: str | None) -> str:
+    """One line: the address, the setting (or option) that names it, the reason, what to do."""
+    if exc.key == "idgate.listen" and (listen or config_file is None):
+        where = "--listen"
+    else:
+        where = f"{exc.key} in {config_file}" if config_file else exc.key
+    hint = ""
+    if "in use" in exc.reason:
+        also = " (OAuth2-Proxy's default port too)" if exc.address.endswith(":4180") else ""
+        hint = f"; another program has this port{also}: stop it or change {where}"
+    return f"cannot listen on {exc.address}, set by {where}: {exc.reason}{hint}"

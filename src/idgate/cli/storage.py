@@ -1,6 +1,6 @@
 """Where the administration commands (``idgate client|user|keys``) work: the storage named by
-``--storage URL`` or by ``--config FILE`` (``idgate.storage``; the file's ``dex.clients`` and
-``dex.staticPasswords`` are laid over it, read-only: listed, never changed here)."""
+``--storage URL`` or by ``--config FILE`` or ``IDGATE_CONFIG`` (``idgate.storage``; the file's
+``dex.clients`` and ``dex.staticPasswords`` are laid over it, read-only: listed, never changed here)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import click
 
+from idgate.cli.options import config_option
 from idgate.errors import AlreadyExists, ConfigError, NotFound, StorageError
 from idgate.settings import ProviderSettings
 from idgate.storage.base import Storage
@@ -35,7 +36,7 @@ def resolve_target(config_file: str | None, storage_url: str | None) -> Target:
     if storage_url:
         return Target(storage_url)
     if not config_file:
-        raise click.UsageError("give --config FILE (the values file) or --storage URL")
+        raise click.UsageError("give --config FILE (the values file; or set IDGATE_CONFIG) or --storage URL")
     from idgate.config import build_settings, load_config
     from idgate.config.report import format_report
 
@@ -78,9 +79,7 @@ def storage_options(fn: Callable[..., None]) -> Callable[..., None]:
     fn = click.option("--storage", "storage_url", metavar="URL", help="sqlite:///PATH or postgresql://...")(
         fn
     )
-    return click.option(
-        "--config", "config_file", type=click.Path(dir_okay=False), help="The values file (idgate.storage)."
-    )(fn)
+    return config_option("The values file (idgate.storage).")(fn)
 
 
 def static_ids(target: Target, kind: str) -> set[str]:

@@ -8,7 +8,9 @@ same message at the same YAML path wherever it is met:
   :func:`idgate.deploy.rules.kubernetes_problems` (SQLite under replicas, NetworkPolicies without
   selectors, ...); an error stops the render (the pod would refuse to start on an error of the first kind
   anyway);
-- ``idgate check``: ``check(config)``, all of them (but the render's own notes); the Kubernetes ones as
+- ``idgate check``: ``check(config)``, all of them (but the render's own notes), and a warning for a
+  static password that is one of the commonest (:mod:`idgate.config.weak_passwords`: bcrypt checks, so
+  only here); the Kubernetes ones as
   warnings, their message
   prefixed with ``render kubernetes would refuse:`` (an error there) or ``render kubernetes:``. A warning,
   because the same file is good for ``idgate serve`` on one machine, where replicas, NetworkPolicies and
@@ -18,9 +20,14 @@ Errors (the setup cannot work):
 
 - a deployment's ``client_id`` is not among ``dex.clients`` (checked when the file has Dex clients), or its
   ``client_secret`` differs from that client's ``secret`` (compared in constant time; never printed);
-- that client's redirect URIs lack the deployment's callback: ``redirect_url`` when set, else
-  ``https://<ingress.host>/oauth/callback`` (``http://`` is accepted too when the host is ``localhost``,
-  ``*.localhost`` or an IP address, or when the provider itself is on plain http);
+- that client's redirect URIs lack the callback the deployment will send (:func:`expected_callback`, made
+  by :func:`idgate.wire.callback_url`, the function the sign-in itself calls): ``redirect_url`` when set;
+  else ``<scheme>://<ingress.host>/oauth/callback``, where the scheme is the one the browser will use:
+  ``http`` when the host's port is ``idgate.listen``'s (the browser talks to idgate's plain-http listener
+  itself), else ``https`` with ``cookie_secure: true``, ``http`` when the provider is on plain http
+  (``dex.ingress.scheme``), and ``https`` otherwise (behind an ingress or a TLS proxy), where ``http://``
+  is accepted too for a ``localhost``, ``*.localhost`` or IP host. When the scheme is only likely, a
+  registered URI with the other scheme is a warning that names the one that will be sent;
 - ``iap.oidc_issuer_url`` is the chart's placeholder, or differs from the issuer the ``dex`` section makes;
 - two deployments share a host or a ``name``; two Dex clients share an ``id``;
 - ``github_team`` without ``github_org``;
@@ -52,6 +59,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 from idgate.config.dex import Client, DexSection
@@ -59,12 +67,13 @@ from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, Deployment, IapSection
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
 from idgate.config.options import ProxyOptions, read_emails_file
+from idgate.config.weak_passwords import weak_password_problems
 from idgate.errors import ConfigError, Problem
 from idgate.oauth2.redirect_uris import registration_problem
-from idgate.settings import hostname
-from idgate.wire import HOST_PREFIX, has_prefix
+from idgate.settings import hostname, split_host
+from idgate.wire import HOST_PREFIX, callback_url, has_prefix
 
-__all__ = ["KUBERNETES_REFUSES", "Target", "callback_urls", "check", "plain_http_allowed"]
+__all__ = ["KUBERNETES_REFUSES", "Callback", "Target", "check", "expected_callback", "plain_http_allowed"]
 
 #: What the command that checks a file will do with it (``None``: ``idgate check``, every target).
 Target = Literal["serve", "kubernetes"] | None
@@ -85,7 +94,7 @@ def check(config: Config, target: Target = None) -> list[Problem]:
     for p in found:
         prefix = KUBERNETES_REFUSES if p.severity == "error" else KUBERNETES_WARNS
         problems.append(Problem(p.path, prefix + p.message, "warning"))
-    return problems
+    return problems + weak_password_problems(config)
 
 
 def _cross_section(config: Config) -> list[Problem]:
@@ -213,14 +222,52 @@ def plain_http_allowed(host: str, dex: DexSection | None) -> bool:
     return True
 
 
-def callback_urls(host: str, redirect_url: str | None, dex: DexSection | None) -> list[str]:
-    """The redirect URIs a deployment's Dex client may list for it, the preferred one first."""
-    if redirect_url:
-        return [redirect_url]
-    urls = [f"https://{host}/oauth/callback"]
-    if plain_http_allowed(host, dex):
-        urls.append(f"http://{host}/oauth/callback")
-    return urls
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """The ``redirect_uri`` a deployment will send, as far as the file tells (:func:`expected_callback`).
+
+    ``why`` says what decided the scheme (empty: nothing did, ``https`` is assumed); ``certain`` when the
+    file leaves no doubt; ``also``: URIs that work too in a set-up the file cannot rule out.
+    """
+
+    uri: str
+    why: str = ""
+    certain: bool = False
+    also: tuple[str, ...] = ()
+
+
+def _listener_scheme(config: Config) -> str:
+    """The scheme of idgate's own public listener (``idgate.listen``): plain http."""
+    del config
+    return "http"
+
+
+def expected_callback(config: Config, dep: Deployment, opts: ProxyOptions) -> Callback:
+    """The callback ``dep`` sends as its ``redirect_uri`` (see the module docstring), built by
+    :func:`idgate.wire.callback_url` as at sign-in, where the scheme is the request's."""
+    host = dep.ingress.host
+    if opts.redirect_url:
+        return Callback(opts.redirect_url, "config.redirect_url", certain=True)
+    listen = config.idgate.listen
+    port, listen_port = split_host(host)[1], split_host(listen)[1]
+    if port is not None and port == listen_port:
+        scheme = _listener_scheme(config)
+        why = f"its port is idgate.listen's, {listen}: the browser talks to idgate itself, over {scheme}"
+        return Callback(callback_url(host, None, scheme), why, certain=True)
+    if opts.cookie_secure is True:
+        return Callback(callback_url(host, None, "https"), "cookie_secure is true")
+    dex = config.dex
+    if dex is not None and dex.ingress.scheme == "http":
+        return Callback(callback_url(host, None, "http"), "the provider is on plain http, dex.ingress.scheme")
+    also = (callback_url(host, None, "http"),) if plain_http_allowed(host, None) else ()
+    return Callback(callback_url(host, None, "https"), also=also)
+
+
+def _other_scheme(uri: str) -> str:
+    for a, b in (("https://", "http://"), ("http://", "https://")):
+        if uri.startswith(a):
+            return b + uri[len(a) :]
+    return uri
 
 
 def _find_client(clients: Iterable[Client], client_id: str) -> tuple[int, Client] | None:
@@ -277,7 +324,7 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
                 key,
                 client_id=dep.client_id,
                 secret=dep.client_secret,
-                callbacks=callback_urls(dep.ingress.host, opts.redirect_url, dex),
+                callback=expected_callback(config, dep, opts),
             )
         if not opts.email_domains and not opts.allowed_groups and not opts.github_org:
             problems.append(
@@ -355,7 +402,7 @@ def _check_host_prefix(
 
 
 def _check_client(
-    config: Config, dex: DexSection, key: str, *, client_id: str, secret: str, callbacks: list[str]
+    config: Config, dex: DexSection, key: str, *, client_id: str, secret: str, callback: Callback
 ) -> list[Problem]:
     at = ("iap", "deployments", key)
     found = _find_client(dex.clients, client_id)
@@ -370,11 +417,29 @@ def _check_client(
                 f"does not match the secret of dex.clients[{i}] (id '{client_id}')",
             )
         )
-    if not set(callbacks) & set(client.redirect_uris):
-        problems.append(
-            Problem(
-                config.path("dex", "clients", i, "redirectURIs"),
-                f"does not contain {callbacks[0]}, the callback of {config.path(*at)}",
-            )
-        )
+    problem = _callback_problem(callback, client.redirect_uris, config.path(*at))
+    if problem is not None:
+        problems.append(Problem(config.path("dex", "clients", i, "redirectURIs"), *problem))
     return problems
+
+
+def _callback_problem(
+    callback: Callback, registered: Iterable[str], deployment: str
+) -> tuple[str, Literal["error", "warning"]] | None:
+    """What to say when the client's ``registered`` URIs lack the callback that ``deployment`` sends: an
+    error, but a warning when the file only makes the scheme likely and the other one is registered."""
+    known = set(registered)
+    uri, why = callback.uri, f" ({callback.why})" if callback.why else ""
+    if uri in known or (not callback.why and known & set(callback.also)):
+        return None
+    other = _other_scheme(uri)
+    if other in known and callback.why and not callback.certain:
+        return (
+            f"holds {other}, but {deployment} sends {uri}{why}; register {uri}, or set config.redirect_url "
+            "to the address the browser uses",
+            "warning",
+        )
+    refused = ""
+    if callback.certain and other in known:
+        refused = f"; {other} is registered, but the sign-in would be refused"
+    return f"does not contain {uri}, the callback of {deployment}{why}{refused}", "error"

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from idgate.config.addresses import IngressHost
 from idgate.config.theme_files import decode_base64, name_problem
 from idgate.config.types import Duration, Raw, RawList, Strict, did_you_mean
 
@@ -47,7 +48,7 @@ def _absolute_path(value: str) -> str:
 class DexIngress(Strict):
     """Where the provider is reachable; also the issuer ``<scheme>://<host><path>``."""
 
-    host: str = ""
+    host: IngressHost = ""
     path: Annotated[str, AfterValidator(_absolute_path)] = "/dex"
     scheme: Literal["http", "https"] = "https"
     class_: str = Field(default="nginx", alias="class")  # ``non-existent`` suppresses the Ingress

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from idgate.config.addresses import IngressHost, UpstreamHost, WebUrl
 from idgate.config.dex import Image
 from idgate.config.options import ProxyOptions
 from idgate.config.types import AES_KEY_LENGTHS, Duration, Port, Raw, RawList, Strict, cookie_secret_bytes
@@ -27,7 +28,7 @@ def _aes_key(value: str) -> str:
     if cookie_secret_bytes(value) is None:
         raise PydanticCustomError(
             "encryption_key",
-            "must be 16, 24 or 32 characters, got {length}",
+            "must be 16, 24 or 32 characters, got {length} (`idgate secret` makes one of 32)",
             {"length": len(value.encode())},
         )
     return value
@@ -86,7 +87,7 @@ class RouteRuleConfig(Strict):
 
 
 class DeploymentIngress(Strict):
-    host: str
+    host: IngressHost
     annotations: Raw = Field(default_factory=dict)
     tlsSecretName: str | None = None
     class_: str = Field(default="nginx", alias="class")
@@ -102,7 +103,7 @@ class Deployment(Strict):
     client_secret: str
     encryption_key: EncryptionKey
     existingSecret: str | None = None  # 2.31+: the three secrets live in that Secret
-    upstream_service: str
+    upstream_service: UpstreamHost
     upstream_port: Port
     ingress: DeploymentIngress
     config: ProxyOptions = Field(default_factory=ProxyOptions)
@@ -139,7 +140,7 @@ class IapSection(Strict):
 
     image: Image | None = None
     imagePullSecrets: RawList = Field(default_factory=list)
-    oidc_issuer_url: str | None = None  # required when there are deployments (see kkp.required)
+    oidc_issuer_url: WebUrl | None = None  # required when there are deployments (see kkp.required)
     discovery_url: str | None = None  # Gatekeeper era, ignored
     port: Port = 3000
     replicas: int = Field(default=2, ge=0)

@@ -2,8 +2,9 @@
 
 The steps, in order (each collects problems and the next still runs, so one report holds them all):
 
-1. YAML (``safe_load`` semantics). A syntax error stops here, with its line and column. A key given twice
-   in one mapping is an error (YAML would silently keep the last one).
+1. YAML (``safe_load`` semantics). A syntax error stops here, with the line where it starts and what to do
+   (:mod:`.yaml_errors`). A key given twice in one mapping is an error (YAML would silently keep the last
+   one).
 2. ``--set`` overrides on the raw tree (:mod:`.overrides`).
 3. ``$VAR`` / ``${VAR}`` expansion in string values (:mod:`.sources`).
 4. ``*_file`` secrets (:mod:`.sources`).
@@ -33,6 +34,7 @@ from idgate.config.overrides import apply_sets
 from idgate.config.sources import expand_env, resolve_files
 from idgate.config.translate import problems_from
 from idgate.config.types import kind_of
+from idgate.config.yaml_errors import yaml_problem
 from idgate.errors import ConfigError, Problem
 
 __all__ = ["analyse_text", "load_config", "load_config_text"]
@@ -124,9 +126,7 @@ def _parse_yaml(text: str, problems: list[Problem]) -> dict[str, Any] | None:
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problems.append(Problem("", f"invalid YAML{where}: {exc.problem or exc.context}"))
+        problems.append(yaml_problem(text, exc))
         return None
     except yaml.YAMLError as exc:
         problems.append(Problem("", f"invalid YAML: {exc}"))

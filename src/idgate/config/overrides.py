@@ -6,7 +6,10 @@
 ``deployments.prometheus`` addresses the map key, as in the file.
 
 ``VALUE`` is read as YAML (``9090`` is an integer, ``true`` a boolean, ``[a, b]`` a list); a value that is
-not valid YAML is taken as a plain string. Missing maps on the way are created; an index may point at an
+not valid YAML is taken as a plain string. Helm's list syntax works too, as ``helm --set`` reads it:
+``{a,b}`` is the list ``[a, b]`` (each item read as a YAML scalar, spaces around it dropped, ``\\,`` a
+comma inside an item), ``{}`` the empty list. A value in braces with ``key: value`` in it stays a YAML
+mapping (``{a: 1}``). Missing maps on the way are created; an index may point at an
 existing item or one past the end (which appends). Overrides apply in order; a later one wins.
 """
 
@@ -23,6 +26,7 @@ from idgate.errors import Problem
 
 __all__ = ["apply_sets", "parse_set_path"]
 
+_MAPPING = re.compile(r":(\s|$)")  # `{a: 1}` is a YAML mapping; `{https://a,https://b}` a Helm list
 _SEGMENT = re.compile(r"((?:[^.\[\\]|\\.)*)((?:\[\d+\])*)")
 
 
@@ -47,10 +51,28 @@ def parse_set_path(path: str) -> Loc | None:
 
 
 def _value(text: str) -> Any:
+    if text.startswith("{") and text.endswith("}") and not _MAPPING.search(text[1:-1]):
+        return _helm_list(text[1:-1])
     try:
         return yaml.safe_load(text) if text else ""
     except yaml.YAMLError:
         return text
+
+
+def _helm_list(inner: str) -> list[Any]:
+    """``a, b\\,c`` -> ``["a", "b,c"]``: Helm's ``{a,b}`` without its braces."""
+    if not inner.strip():
+        return []
+    items = [item.replace("\\,", ",").strip() for item in re.split(r"(?<!\\),", inner)]
+    return [_scalar(item) for item in items]
+
+
+def _scalar(text: str) -> Any:
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool) or value is None else text
 
 
 def apply_sets(tree: dict[str, Any], sets: list[str] | tuple[str, ...], problems: list[Problem]) -> None:

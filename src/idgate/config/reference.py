@@ -391,7 +391,15 @@ INTRO = """\
 idgate reads **one YAML file**: the values file of the Kubermatic `oauth` (`dex:`) and `iap` (`iap:`) Helm
 charts, as it is, plus an optional `idgate:` section. `idgate check FILE` reports every problem at once with
 its YAML path. Any string may be written as `${VAR}` (from the environment); a secret key may also be given
-as `<key>_file: /path` (read from that file). `idgate serve --set PATH=VALUE` overrides one value.
+as `<key>_file: /path` (read from that file). Every command that reads the file takes it as `--config FILE`,
+or from `IDGATE_CONFIG`.
+
+`--set PATH=VALUE` (of `check`, `serve` and `render`, repeatable, the last one wins) overrides one value
+before validation, as `helm --set` does: `PATH` is dotted keys with `[N]` for a list item
+(`iap.deployments.grafana.upstream_port=3001`, `dex.clients[0].secret=...`, `\\.` for a dot inside a key);
+`VALUE` is read as YAML (`9090` a number, `true` a boolean, `[a, b]` a list), and Helm's list syntax works:
+`--set 'iap.deployments.grafana.config.email_domains={example.com,example.org}'` (quote it: shells expand
+braces).
 
 Durations are Go durations (`90s`, `6h`, `1h30m`). In the tables, `<key>` is any map key and `[]` a list
 item; keys of clients, connectors, static passwords and `expiry` are matched ignoring case, as Dex does.

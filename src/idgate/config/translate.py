@@ -36,6 +36,12 @@ _EXPECTED = {
 }
 
 
+#: What a missing key takes, where a bare "required key is missing" leaves the operator guessing.
+_MISSING_HINTS = {
+    "encryption_key": ": 16, 24 or 32 characters (`idgate secret` makes one of 32)",
+}
+
+
 def problems_from(
     error: ValidationError,
     written: Mapping[Loc, Loc],
@@ -63,7 +69,7 @@ def _problem(detail: ErrorDetails, written: Mapping[Loc, Loc], root: type[BaseMo
         key = str(loc[-1])
         message = owner.unknown_key_message(key) if owner else f"unknown key '{key}'"
     elif kind == "missing":
-        message = "required key is missing"
+        message = "required key is missing" + _MISSING_HINTS.get(str(loc[-1]) if loc else "", "")
     elif kind in _EXPECTED:
         message = f"expected {_EXPECTED[kind]}, got {kind_of(detail['input'])}"
     elif kind == "literal_error":

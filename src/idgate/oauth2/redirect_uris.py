@@ -4,7 +4,9 @@
 ``dex.clients[].RedirectURIs`` and ``postLogoutRedirectURIs``). A redirect URI is where the browser
 carries an authorization code, so it must name one place an application listens on:
 
-- refused: a relative URI, or one without a host where a host belongs (RFC 6749 §3.1.2); a fragment
+- refused: a relative URI, or one without a host where a host belongs (RFC 6749 §3.1.2), and a host
+  written without a scheme (``grafana.localhost:24180/cb`` would read as the scheme ``grafana.localhost``);
+  a fragment
   (§3.1.2: the code would land in a URL a script reads); whitespace, control characters or a backslash
   (browsers read it as ``/``); userinfo (``https://good.example@evil.example/``); a bad port or a
   host that is not an ASCII name or IP literal; and the schemes a browser runs or reads locally instead of
@@ -129,6 +131,8 @@ def registration_problem(uri: str) -> RedirectProblem | None:
     if _UNSAFE.search(uri):
         return _error("holds whitespace, a control character or a backslash")
     scheme, colon, rest = uri.partition(":")
+    if _looks_like_host(uri.split("/", 1)[0]):
+        return _error(f"has no scheme: write https://{uri} (or http:// for a loopback host)")
     if not colon or not _SCHEME.fullmatch(scheme):
         return _error("is not an absolute URI (scheme://host/path): a relative URI cannot be a redirect URI")
     if "#" in rest:
@@ -149,6 +153,17 @@ def registration_problem(uri: str) -> RedirectProblem | None:
             "domain its publisher controls, reversed (com.example.app:/callback, RFC 8252 §7.1)",
         )
     return None
+
+
+def _looks_like_host(text: str) -> bool:
+    """``grafana.localhost:24180``, ``localhost``, ``10.0.0.1``: a host (and port) written where a URI
+    belongs (a private-use scheme, ``com.example.app:/cb``, has no port after its colon)."""
+    name, colon, port = text.rpartition(":")
+    if not colon:
+        name = text
+    elif not port.isdigit():
+        return False
+    return bool(_HOST.fullmatch(name)) and ("." in name or name.lower() == "localhost")
 
 
 def _without_loopback_port(uri: str) -> str | None:

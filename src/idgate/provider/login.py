@@ -117,6 +117,24 @@ def _locked_message(exc: Throttled) -> str:
     return f"Too many failed sign-in attempts. Try again in {minutes} minute(s)."
 
 
+def _log_unregistered(exc: code_grant.UnregisteredRedirectUri) -> None:
+    """The ``redirect_uri`` that arrived and what the client has, for the operator (both escaped)."""
+    client = exc.client
+    registered = ", ".join(code_grant.shown(u) for u in client.redirect_uris) or "none"
+    log.warning(
+        "authorization refused: redirect_uri %s is not registered for client %s (registered: %s)",
+        code_grant.shown(exc.redirect_uri),
+        code_grant.shown(client.id),
+        registered,
+        extra={
+            "event": "authorize",
+            "result": "redirect_uri_not_registered",
+            "client_id": client.id,
+            "redirect_uri": code_grant.shown(exc.redirect_uri),
+        },
+    )
+
+
 class Logins:
     """Every browser step of a login; a device login ends by approving its code (``devices``)."""
 
@@ -156,9 +174,13 @@ class Logins:
     ) -> LoginDone | ApprovalNeeded | LoginStarted | ChooseConnector:
         """Validate, then answer from the SSO session, or store a pending login."""
         client = await self.lookup(request.client_id)
-        valid = code_grant.validate(
-            request, client, allowed_response_types=response_types.enabled(self.settings.response_types)
-        )
+        try:
+            valid = code_grant.validate(
+                request, client, allowed_response_types=response_types.enabled(self.settings.response_types)
+            )
+        except code_grant.UnregisteredRedirectUri as exc:
+            _log_unregistered(exc)
+            raise
         implicit = response_types.is_implicit(valid.response_type)
         try:
             await check_peers(self.lookup, valid.client, valid.scopes)

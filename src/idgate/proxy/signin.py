@@ -26,6 +26,7 @@ from idgate.proxy.redirects import validate_redirect
 from idgate.sessions.base import Session
 from idgate.sessions.refresh import RefusedRefresh
 from idgate.settings import ProxySettings
+from idgate.wire import callback_url
 
 __all__ = [
     "ID_TOKEN_HINT_MAX",
@@ -154,8 +155,9 @@ class SignIn:
         return validate_redirect(rd, host=p.host, whitelist_domains=p.whitelist_domains) or "/"
 
     def redirect_uri(self, proto: str) -> str:
-        """``redirect_url``, or the callback on the configured host (never the request's ``Host``)."""
-        return self.settings.redirect_url or f"{proto}://{self.settings.host}/oauth/callback"
+        """``redirect_url``, or the callback on the configured host (never the request's ``Host``): the one
+        :func:`~idgate.wire.callback_url`, which ``idgate check`` asks too."""
+        return callback_url(self.settings.host, self.settings.redirect_url, proto)
 
     async def start(self, rd: str | None, *, proto: str, now: float) -> Started:
         """Begin a sign-in that ends at ``rd`` (validated): fresh state, nonce and PKCE verifier, and the

@@ -12,7 +12,22 @@ from aiohttp import web
 
 from idgate.settings import split_host
 
-__all__ = ["bind", "parse_listen", "tcp_app", "unix_app"]
+__all__ = ["ListenError", "bind", "parse_listen", "tcp_app", "unix_app"]
+
+
+class ListenError(Exception):
+    """An address idgate cannot listen on (taken by another program, not this machine's, no permission):
+    ``address``, the setting that names it (``key``: ``idgate.listen`` ...), and the system's reason."""
+
+    def __init__(self, address: str, key: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {address} ({key}): {reason}")
+        self.address = address
+        self.key = key
+        self.reason = reason
+
+    @classmethod
+    def of(cls, address: str, key: str, exc: OSError) -> ListenError:
+        return cls(address, key, (exc.strerror or str(exc)).lower())
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -23,16 +38,23 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return (host.strip("[]") or "0.0.0.0"), port  # noqa: S104 - an explicit ":PORT" means all
 
 
-def bind(listen: str, *, reuse_port: bool) -> socket.socket:
-    """A listening TCP socket for ``listen``; with ``reuse_port`` several processes may bind it."""
+def bind(listen: str, *, reuse_port: bool, key: str = "idgate.listen") -> socket.socket:
+    """A listening TCP socket for ``listen``; with ``reuse_port`` several processes may bind it.
+
+    :class:`ListenError` (naming ``listen`` and ``key``, the setting it comes from) when it cannot be bound.
+    """
     host, port = parse_listen(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ListenError.of(listen, key, exc) from None
     sock.setblocking(False)
     return sock
 

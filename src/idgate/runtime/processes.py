@@ -8,6 +8,10 @@
                         (and the metrics port's); SIGTERM/SIGINT are forwarded to them, and the
                         supervisor exits with the first failing worker's status
 
+An address that cannot be bound (another program has the port) is a
+:class:`~idgate.runtime.listeners.ListenError`, raised to the caller (``idgate serve`` prints it in one
+line); with several workers the supervisor tries the public address first, so that it is said once.
+
 Metrics (:mod:`.metrics`) come from the log records and the edge's counters; with several workers they
 are kept in prometheus-client's multiprocess mode, so that any worker answers a scrape for all.
 """
@@ -22,6 +26,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from idgate.runtime.listeners import ListenError, bind
 from idgate.runtime.worker import run_worker
 from idgate.settings import Settings
 
@@ -78,6 +83,7 @@ def _run(settings: Settings, *, reuse_port: bool, shared_metrics: Metrics | None
 
 
 def _fork_workers(settings: Settings, workers: int, shared_metrics: Metrics | None) -> None:
+    bind(settings.listen, reuse_port=True).close()  # a taken port: one ListenError here, not one per worker
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
@@ -85,6 +91,9 @@ def _fork_workers(settings: Settings, workers: int, shared_metrics: Metrics | No
             code = 0
             try:
                 _run(settings, reuse_port=True, shared_metrics=shared_metrics)
+            except ListenError as exc:
+                log.error("%s", exc)  # one line: the address and its setting say it all
+                code = 1
             except BaseException:
                 log.exception("worker failed")
                 code = 1

@@ -25,7 +25,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from idgate.clock import Clock, SystemClock
-from idgate.runtime.listeners import bind, tcp_app, unix_app
+from idgate.runtime.listeners import ListenError, bind, tcp_app, unix_app
 from idgate.settings import Settings
 
 if TYPE_CHECKING:
@@ -106,7 +106,8 @@ async def _serve_health(
             )
         except OSError as exc:
             if address != settings.metrics_listen or not settings.metrics_optional:
-                raise
+                key = "idgate.health_listen" if address == settings.health_listen else "idgate.metrics_listen"
+                raise ListenError.of(address, key, exc) from None
             log.warning("metrics not served: cannot listen on %s: %s", address, exc.strerror)
 
 

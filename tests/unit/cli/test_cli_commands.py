@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -26,10 +27,16 @@ def write(tmp_path: Path, data: dict[str, Any]) -> str:
     return str(path)
 
 
+#: The hash of a password no list holds (cost 4: idgate check tries 20 passwords against it).
+STRONG_HASH = bcrypt.hashpw(b"correct horse battery staple 20", bcrypt.gensalt(4)).decode()
+
+
 def example() -> dict[str, Any]:
-    """The KKP example with its state in PostgreSQL, as its two provider replicas need."""
+    """The KKP example with its state in PostgreSQL, as its two provider replicas need, and a static
+    password that is not bcrypt("password")."""
     data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
     data["idgate"] = {"storage": "postgresql://idgate@postgres.idgate.svc.cluster.local/idgate"}
+    data["dex"]["staticPasswords"][0]["hash"] = STRONG_HASH
     return data
 
 
@@ -54,7 +61,18 @@ class TestCheck:
             "warning: iap.replicas: render kubernetes: 2 replicas of 'alertmanager', 'grafana', 'prom"
         )
         assert "copy of it keeps working on the others" in lines[1]
-        assert lines[-1] == "0 errors, 2 warnings"
+        assert lines[-1] == "0 errors, 3 warnings"
+
+    def test_the_examples_static_password_is_a_warning(self) -> None:
+        """The KKP example's hash is bcrypt("password"): anyone could sign in as its admin."""
+        result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
+        assert result.exit_code == 1
+        assert (
+            "warning: dex.staticPasswords[0].hash: is the hash of one of the 20 commonest passwords: anyone "
+            "can sign in as kubermatic@example.com; put the hash of a strong password here (htpasswd -nbBC "
+            "10 '' 'NEW PASSWORD' | cut -d: -f2)"
+        ) in result.output.splitlines()
+        assert "'password'" not in result.output
 
     def test_warnings_only_exit_1(self, tmp_path: Path) -> None:
         data = example()
@@ -75,7 +93,8 @@ class TestCheck:
         assert result.exit_code == 2
         assert result.output.splitlines() == [
             "error: dex.ingress.hots: unknown key 'hots'; did you mean 'host'?",
-            "error: iap.deployments.prometheus.encryption_key: must be 16, 24 or 32 characters, got 12",
+            "error: iap.deployments.prometheus.encryption_key: must be 16, 24 or 32 characters, got 12 "
+            "(`idgate secret` makes one of 32)",
             "2 errors, 0 warnings",
         ]
 

@@ -100,11 +100,14 @@ def test_check_reports_a_dangerous_redirect_uri_with_its_path(tmp_path: Path) ->
 
 
 def test_the_kkp_fixtures_redirect_uris_are_clean(tmp_path: Path) -> None:
-    # The fixture's only finding is its two provider replicas on SQLite (a render kubernetes warning).
+    # The fixture's findings are its two provider replicas on SQLite (render kubernetes warnings) and its
+    # static password, bcrypt("password").
     result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
     problems = [line for line in result.output.splitlines() if line.startswith(("error:", "warning:"))]
     assert result.exit_code == 1, result.output
-    assert all("render kubernetes" in line for line in problems), result.output
+    assert all("render kubernetes" in line or "commonest passwords" in line for line in problems), (
+        result.output
+    )
 
 
 def test_user_add_refuses_an_email_idgate_could_not_assert(tmp_path: Path) -> None:
@@ -122,3 +125,31 @@ def test_user_add_refuses_an_email_idgate_could_not_assert(tmp_path: Path) -> No
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert "'jane@evil.com@example.com' is not one usable email address: more than one @" in result.output
+
+
+@pytest.mark.parametrize(
+    ("uri", "words"),
+    [
+        ("not-a-url", "is not an absolute URI"),
+        ("grafana.localhost:24180/cb", "has no scheme: write https://grafana.localhost:24180/cb"),
+    ],
+)
+def test_client_add_refuses_what_is_not_a_url(tmp_path: Path, uri: str, words: str) -> None:
+    """Issue #20: ``client add --redirect-uri not-a-url`` must not pass."""
+    result = add(tmp_path, "--redirect-uri", uri)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '--redirect-uri': {uri!r} {words}" in result.output
+    assert "app" not in listed(tmp_path)
+
+
+def test_check_refuses_a_registered_uri_without_a_scheme(tmp_path: Path) -> None:
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    data["dex"]["clients"][4]["RedirectURIs"].append("grafana.localhost:24180/cb")
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2
+    assert (
+        "error: dex.clients[4].RedirectURIs[1]: 'grafana.localhost:24180/cb' has no scheme: write "
+        "https://grafana.localhost:24180/cb (or http:// for a loopback host)"
+    ) in result.output.splitlines()

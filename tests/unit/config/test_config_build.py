@@ -23,10 +23,12 @@ def test_example_loads_clean_and_builds_the_expected_settings() -> None:
     config = load_config(EXAMPLE_PATH)
     assert check(config, "serve") == []  # render kubernetes: tests/unit/config/test_one_validation.py
     # idgate check adds what render kubernetes says: two provider replicas on SQLite (would refuse), and
-    # two proxy replicas on SQLite that cannot share the revocation list (each deployment)
+    # two proxy replicas on SQLite that cannot share the revocation list (each deployment); and that the
+    # static password is bcrypt("password")
     assert {(p.path, p.severity) for p in check(config)} == {
         ("idgate.storage", "warning"),
         ("iap.replicas", "warning"),
+        ("dex.staticPasswords[0].hash", "warning"),
     }
     settings = build_settings(config)
     provider = settings.provider

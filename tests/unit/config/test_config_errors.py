@@ -83,7 +83,16 @@ def test_wrong_type_never_echoes_the_value(problems: Problems, example: dict[str
 def test_encryption_key_length(problems: Problems, example: dict[str, Any], key: str) -> None:
     example["iap"]["deployments"]["prometheus"]["encryption_key"] = key
     assert problems(example) == [
-        f"iap.deployments.prometheus.encryption_key: must be 16, 24 or 32 characters, got {len(key)}"
+        f"iap.deployments.prometheus.encryption_key: must be 16, 24 or 32 characters, got {len(key)} "
+        "(`idgate secret` makes one of 32)"
+    ]
+
+
+def test_a_missing_encryption_key_says_what_it_takes(problems: Problems, example: dict[str, Any]) -> None:
+    del example["iap"]["deployments"]["prometheus"]["encryption_key"]
+    assert problems(example) == [
+        "iap.deployments.prometheus.encryption_key: required key is missing: 16, 24 or 32 characters "
+        "(`idgate secret` makes one of 32)"
     ]
 
 
@@ -121,7 +130,8 @@ def test_bad_regex_names_path_index_and_regex_error(problems: Problems, example:
 )
 def test_required_deployment_keys(problems: Problems, example: dict[str, Any], key: str) -> None:
     del example["iap"]["deployments"]["alertmanager"][key]
-    assert problems(example) == [f"iap.deployments.alertmanager.{key}: required key is missing"]
+    hint = ": 16, 24 or 32 characters (`idgate secret` makes one of 32)" if key == "encryption_key" else ""
+    assert problems(example) == [f"iap.deployments.alertmanager.{key}: required key is missing{hint}"]
 
 
 def test_required_ingress_host(problems: Problems, example: dict[str, Any]) -> None:

@@ -21,7 +21,8 @@ class TestYaml:
     def test_syntax_error_reports_line_and_column(self, problems: Problems) -> None:
         text = "dex:\n  ingress:\n    host: a: b\n"
         assert problems(text) == [
-            "<root>: invalid YAML at line 3, column 12: mapping values are not allowed here"
+            "<root>: invalid YAML at line 3, column 12: a ':' followed by a space inside a value; put the "
+            "value in quotes, or start the nested mapping on a new, indented line"
         ]
 
     def test_key_given_twice_is_an_error(self, problems: Problems) -> None:
@@ -178,8 +179,34 @@ class TestSet:
 
     def test_set_value_is_validated(self, problems: Problems, example: dict[str, Any]) -> None:
         assert problems(example, sets=["iap.deployments.prometheus.encryption_key=short"]) == [
-            "iap.deployments.prometheus.encryption_key: must be 16, 24 or 32 characters, got 5"
+            "iap.deployments.prometheus.encryption_key: must be 16, 24 or 32 characters, got 5 "
+            "(`idgate secret` makes one of 32)"
         ]
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("{example.com,example.org}", ["example.com", "example.org"]),
+            ("{example.com, example.org }", ["example.com", "example.org"]),
+            ("{example.com}", ["example.com"]),
+            ("{}", []),
+            ("[example.com, example.org]", ["example.com", "example.org"]),  # YAML's own list still works
+        ],
+    )
+    def test_helms_list_syntax(
+        self, analyse: Analyse, example: dict[str, Any], value: str, expected: list[str]
+    ) -> None:
+        """``helm --set a.b={x,y}``: before, ``{x,y}`` read as a YAML mapping ("expected a list")."""
+        config, found = analyse(example, sets=[f"iap.deployments.grafana.config.email_domains={value}"])
+        assert found == []
+        assert config.iap.deployments["grafana"].config.email_domains == expected
+
+    def test_helms_list_items_are_typed_and_escaped_commas_kept(self, analyse: Analyse) -> None:
+        config, found = analyse(
+            {}, sets=[r"dex.ingress.annotations.a={1,true,x\,y}", "dex.ingress.annotations.b={c: d}"]
+        )
+        assert found == []
+        assert config.dex.ingress.annotations == {"a": [1, True, "x,y"], "b": {"c": "d"}}
 
     @pytest.mark.parametrize(
         ("item", "expected"),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -34,9 +35,15 @@ def example(tmp: Path) -> dict[str, Any]:
     return data
 
 
+#: The hash of a password no list holds (the example's is bcrypt("password"), which idgate check warns about).
+STRONG_HASH = bcrypt.hashpw(b"an installation's own admin password", bcrypt.gensalt(4)).decode()
+
+
 def on_postgres(tmp: Path) -> dict[str, Any]:
     """The example as an installation with replicas must write it: clean for every command."""
-    return {**example(tmp), "idgate": {"storage": POSTGRES}}
+    data = {**example(tmp), "idgate": {"storage": POSTGRES}}
+    data["dex"]["staticPasswords"][0]["hash"] = STRONG_HASH
+    return data
 
 
 def network_policy_without_selectors(tmp: Path) -> dict[str, Any]:

@@ -49,6 +49,11 @@ REFUSED = [
     "https://3627734734/",
     "https://0330.072.0326.0316/",
     "1http://app.example.com/",
+    "grafana.localhost:24180/cb",
+    "grafana.localhost/cb",
+    "localhost:8080/oauth/callback",
+    "10.0.0.5:8080",
+    "not-a-url",
 ]
 ACCEPTED = [
     "https://app.example.com/oauth/callback",
@@ -95,6 +100,16 @@ def test_https_loopback_http_and_reversed_domain_schemes_are_accepted(uri: str) 
 def test_plain_http_elsewhere_and_dotless_private_schemes_are_warnings(uri: str) -> None:
     found = registration_problem(uri)
     assert found is not None and found.severity == "warning", (uri, found)
+
+
+@pytest.mark.parametrize(
+    "uri", ["grafana.localhost:24180/cb", "grafana.localhost/cb", "localhost:8080/oauth/callback", "10.0.0.5"]
+)
+def test_a_host_without_a_scheme_is_refused_with_the_uri_to_write(uri: str) -> None:
+    """``grafana.localhost:24180/cb`` read as the private-use scheme ``grafana.localhost:`` and passed."""
+    found = registration_problem(uri)
+    assert found is not None and found.severity == "error"
+    assert found.message == f"has no scheme: write https://{uri} (or http:// for a loopback host)"
 
 
 def test_messages_say_what_is_wrong() -> None:

@@ -170,7 +170,9 @@ async def test_an_error_page_shows_the_request_id_and_links_back_only_to_a_regis
         page = await bad.text()
         assert bad.status == 400 and "redirect_uri is not registered" in page
         assert 'href="https://prometheus.kkp.example.com/">Back to Prometheus</a>' in page
-        assert "evil.example" not in page
+        # the URI that arrived is named, as text, for the operator; it is never a link
+        assert "for this client: &#39;https://evil.example/cb&#39;</p>" in page
+        assert page.count("evil.example") == 1
         assert "Request id <code>edge-rid-1</code>" in page and "<title>Sign-in failed · ACME</title>" in page
         unknown = await client.get("/dex/auth", params=auth_params(client_id="nobody"), allow_redirects=False)
         page = await unknown.text()

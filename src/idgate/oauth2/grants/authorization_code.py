@@ -75,6 +75,27 @@ class CodeReplayed(InvalidGrant):
         self.grant_id = grant_id
 
 
+#: How much of a refused ``redirect_uri`` is shown on the error page and in the log.
+SHOWN_URI_MAX = 300
+
+
+def shown(text: str, limit: int = SHOWN_URI_MAX) -> str:
+    """``text`` quoted for a page or a log line: control and invisible characters escaped (no forged
+    line or reordered text), cut at ``limit`` characters."""
+    cut = text[:limit]
+    return repr(cut) + ("..." if len(text) > limit else "")
+
+
+class UnregisteredRedirectUri(InvalidRequest):
+    """A ``redirect_uri`` that the client has not registered: shown as a page that names the URI that
+    arrived (escaped), so that an operator sees which one to register, or what the application sent."""
+
+    def __init__(self, redirect_uri: str, client: Client) -> None:
+        super().__init__(f"redirect_uri is not registered for this client: {shown(redirect_uri)}")
+        self.redirect_uri = redirect_uri
+        self.client = client
+
+
 def check_client_and_redirect(req: AuthorizationRequest, client: Client | None) -> Client:
     """The part of validation that decides whether errors may be redirected at all."""
     if not req.client_id:
@@ -84,7 +105,7 @@ def check_client_and_redirect(req: AuthorizationRequest, client: Client | None) 
     if not req.redirect_uri:
         raise InvalidRequest("redirect_uri is required")
     if not redirect_uri_registered(req.redirect_uri, client.redirect_uris, public=client.public):
-        err = InvalidRequest("redirect_uri is not registered for this client")
+        err = UnregisteredRedirectUri(req.redirect_uri, client)
         home = application_home(client.redirect_uris)
         raise err.linking_back(client.name or client.id, home) if home else err
     return client
