@@ -128,10 +128,13 @@ class Certificates:
         return False
 
     async def run(self) -> None:
-        """Poll every ``reload_interval`` until cancelled."""
+        """Poll every ``reload_interval`` until cancelled; a surprise in one poll does not end the next."""
         while True:
             await asyncio.sleep(self.tls.reload_interval)
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # logged; the pair served is kept and the files are checked again
+                log.exception("TLS certificate not reloaded; still serving %s", self.served)
 
 
 def _digest(cert_pem: bytes, key_pem: bytes) -> bytes:

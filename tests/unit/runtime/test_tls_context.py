@@ -4,6 +4,7 @@ both sides; certificates come from a throw-away CA (``trustme``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import warnings
@@ -228,3 +229,28 @@ def test_the_plain_listener_sends_known_hosts_to_https_only(
     host: str | None, target: str, location: str | None
 ) -> None:
     assert https_location(host, target, known_hosts(_settings())) == location
+
+
+async def test_a_poll_that_fails_unexpectedly_is_logged_and_polling_goes_on(
+    ca: trustme.CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = write_pair(ca, tmp_path)
+
+    class Flaky(Certificates):
+        polls = 0
+
+        def poll(self) -> bool:
+            self.polls += 1
+            if self.polls == 1:
+                raise RuntimeError("surprise")
+            return super().poll()
+
+    certificates = Flaky(TlsSettings(str(cert), str(key), reload_interval=0.01))
+    task = asyncio.create_task(certificates.run())
+    try:
+        while certificates.polls < 3:
+            await asyncio.sleep(0.01)
+        assert not task.done()  # still polling after the surprise
+    finally:
+        task.cancel()
+    assert "TLS certificate not reloaded; still serving" in caplog.text
