@@ -220,10 +220,21 @@ class ProxySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """``idgate.tls``: the public listener serves HTTPS from these PEM files (:mod:`idgate.runtime.tls`)."""
+
+    cert: str  # the certificate, then its intermediates
+    key: str  # its private key
+    redirect_http: str | None = None  # a plain-HTTP listener that only redirects to https
+    reload_interval: float = 15.0  # how often the files are checked for a renewal
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``idgate serve`` runs: which roles, where to listen, where to keep state."""
 
     listen: str = "127.0.0.1:4180"
+    tls: TlsSettings | None = None  # idgate.tls: HTTPS on ``listen``; None: plain HTTP
     health_listen: str | None = None  # probes and metrics (idgate.runtime.health); off when None
     metrics_listen: str | None = None  # /metrics and probes (idgate.runtime.metrics); off when None
     metrics_optional: bool = False  # the default address: a port in use is a warning, not an error

@@ -21,6 +21,7 @@ from idgate.config.model import Config
 from idgate.config.options import runtime_options
 from idgate.config.server import IdgateSection
 from idgate.config.theme_files import decode_base64
+from idgate.config.tls import TlsSection
 from idgate.settings import (
     ClientSettings,
     ConnectorSettings,
@@ -29,6 +30,7 @@ from idgate.settings import (
     ProxySettings,
     Settings,
     StaticPassword,
+    TlsSettings,
 )
 
 __all__ = ["build_settings"]
@@ -47,6 +49,7 @@ def build_settings(config: Config) -> Settings:
         proxies = tuple(_proxy(config.iap, dep, section.sessions) for _, dep in deployments(config.iap))
     return Settings(
         listen=section.listen,
+        tls=_tls(section.tls),
         health_listen=section.health_listen,
         metrics_listen=section.effective_metrics_listen,
         metrics_optional="metrics_listen" not in section.model_fields_set,
@@ -60,6 +63,12 @@ def build_settings(config: Config) -> Settings:
         strip_headers=tuple(section.identity_headers.strip),
         allow_headers=tuple(section.identity_headers.allow),
     )
+
+
+def _tls(tls: TlsSection | None) -> TlsSettings | None:
+    if tls is None:
+        return None
+    return TlsSettings(tls.cert, tls.key, tls.redirect_http, tls.reload_interval)
 
 
 def _provider(dex: DexSection) -> ProviderSettings:

@@ -39,7 +39,9 @@ Errors (the setup cannot work):
 - a client's ``RedirectURIs`` or ``postLogoutRedirectURIs`` entry that must not be registered
   (``javascript:``, ``data:``, a fragment, a relative URI, userinfo ...:
   :func:`idgate.oauth2.redirect_uris.registration_problem`);
-- an ``authenticated_emails_file`` that cannot be read (``serve`` reads it at start-up).
+- an ``authenticated_emails_file`` that cannot be read (``serve`` reads it at start-up);
+- ``idgate.tls``: a certificate or key file that is missing or unreadable, holds no PEM certificate or key,
+  or a key that is not the certificate's (:func:`idgate.config.tls.tls_problems`).
 
 Warnings (it works, but probably not as meant):
 
@@ -51,7 +53,8 @@ Warnings (it works, but probably not as meant):
 - a redirect URI over plain ``http://`` to a host that is not loopback, or with a private-use scheme that
   is not a reversed domain name;
 - keys that are kept but have no effect (``discovery_url``, ``passthrough``, ``config.cookie_name``);
-- a deployment on the provider's own host; a file with neither section.
+- a deployment on the provider's own host; a file with neither section;
+- ``idgate.tls`` with ``dex.ingress.scheme: http`` (the issuer would be an http URL on an https listener).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from idgate.config.iap import CHART_PLACEHOLDER_ISSUER, Deployment, IapSection
 from idgate.config.kkp import deployments, effective_options
 from idgate.config.model import Config
 from idgate.config.options import ProxyOptions, read_emails_file
+from idgate.config.tls import tls_problems
 from idgate.config.weak_passwords import weak_password_problems
 from idgate.errors import ConfigError, Problem
 from idgate.oauth2.redirect_uris import registration_problem
@@ -106,6 +110,17 @@ def _cross_section(config: Config) -> list[Problem]:
     if config.iap is not None:
         problems += _check_issuer(config, config.iap)
         problems += _check_deployments(config, config.iap)
+    if config.idgate.tls is not None:
+        problems += tls_problems(config.idgate.tls, ("idgate", "tls"), config.path)
+        if config.dex is not None and config.dex.ingress.scheme == "http" and config.dex.ingress.host:
+            problems.append(
+                Problem(
+                    config.path("dex", "ingress", "scheme"),
+                    "is http, but idgate.tls serves https: the issuer and its links would not work; "
+                    "set it to https",
+                    "warning",
+                )
+            )
     return problems
 
 
@@ -237,9 +252,8 @@ class Callback:
 
 
 def _listener_scheme(config: Config) -> str:
-    """The scheme of idgate's own public listener (``idgate.listen``): plain http."""
-    del config
-    return "http"
+    """The scheme of idgate's own public listener (``idgate.listen``): https with ``idgate.tls``."""
+    return "https" if config.idgate.tls is not None else "http"
 
 
 def expected_callback(config: Config, dep: Deployment, opts: ProxyOptions) -> Callback:

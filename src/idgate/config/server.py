@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from idgate.config.tls import TlsSection
 from idgate.config.types import Duration, Strict, did_you_mean
 from idgate.wire import FOREIGN_IDENTITY_HEADERS, normalise_pattern, reads_itself
 
@@ -191,6 +192,8 @@ class IdgateSection(Strict):
     listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:4180"
     health_listen: Annotated[str, AfterValidator(_listen)] | None = None
     metrics_listen: Annotated[str, AfterValidator(_listen)] | None = "127.0.0.1:9180"
+    # HTTPS on ``listen``: {cert: FILE, key: FILE}, renewed files re-read; null: plain HTTP.
+    tls: TlsSection | None = None
     storage: Annotated[str, AfterValidator(_storage)] | None = None
     sessions: Annotated[str, AfterValidator(_sessions)] = "cookie"
     data_dir: str = "./data"

@@ -70,8 +70,13 @@ class EdgeState:
         limits: EdgeLimits,
         stats: EdgeStats | None = None,
         rules: HeaderRules = DEFAULT_RULES,
+        *,
+        scheme: bytes = b"http",
     ) -> None:
         self.table = table
+        # How clients reach this listener (b"https" with idgate.tls): X-Forwarded-Proto unless a trusted
+        # proxy in front says otherwise, and so the Secure attribute of the cookies set here.
+        self.scheme = scheme
         self.clock = clock
         self.limits = limits
         self.rules = rules
@@ -491,7 +496,17 @@ class EdgeConnection(asyncio.Protocol):
         response_extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._continue(req)
-        head = upstream_head(req, self.peer, extra, cookie, upgrade, trusted=trusted, host=host, drop=drop)
+        head = upstream_head(
+            req,
+            self.peer,
+            extra,
+            cookie,
+            upgrade,
+            trusted=trusted,
+            host=host,
+            drop=drop,
+            scheme=self.state.scheme,
+        )
         fwd = Forward(self, req, target, head, upgrade, response_extra=response_extra)
         self._forward = fwd
         fwd.start()

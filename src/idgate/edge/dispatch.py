@@ -118,8 +118,11 @@ def _default_trust(conn: EdgeConnection) -> bool:
     return DEFAULT_TRUST.trusts(conn.peer)
 
 
-def _proto(req: Request, trusted: bool) -> str:
-    return "https" if trusted and req.xfp == b"https" else "http"
+def _proto(req: Request, trusted: bool, scheme: bytes) -> str:
+    """How the client reached us: a trusted proxy's ``X-Forwarded-Proto``, else the listener's scheme."""
+    if trusted and req.xfp in (b"http", b"https"):
+        return "https" if req.xfp == b"https" else "http"
+    return "https" if scheme == b"https" else "http"
 
 
 def admit(conn: EdgeConnection, req: Request, dep: Deployment, close: bool, lane: Lane) -> None:
@@ -186,7 +189,7 @@ async def _after_lookup(
     now: float,
 ) -> None:
     trusted = dep.trust.trusts(conn.peer)
-    verified, set_cookies = await dep.gate.resolve(sealed, now, _proto(req, trusted))
+    verified, set_cookies = await dep.gate.resolve(sealed, now, _proto(req, trusted, conn.state.scheme))
     if conn.still_serving(req):
         answer(conn, req, dep, lane, verified, close=close, cookie=cookie, set_cookies=set_cookies or None)
 

@@ -404,6 +404,7 @@ def upstream_head(
     trusted: bool = True,
     host: bytes | None = None,
     drop: frozenset[bytes] = frozenset(),
+    scheme: bytes = b"http",
 ) -> bytes:
     """The request head sent upstream: HTTP/1.1, keep-alive, client headers filtered, ours added.
 
@@ -413,7 +414,9 @@ def upstream_head(
     client's headers: it cannot remove ours. ``trusted``:
     the peer is a trusted proxy, so its ``X-Forwarded-For``/``-Proto`` and ``X-Real-IP`` are kept;
     otherwise they are the edge's own view. ``host`` replaces ``Host`` (``pass_host_header: false``);
-    ``drop`` names (lower-case) client headers the edge sets itself (``authorization``).
+    ``drop`` names (lower-case) client headers the edge sets itself (``authorization``). ``scheme`` is
+    the edge's own listener's (``b"https"`` with ``idgate.tls``): the ``X-Forwarded-Proto`` sent unless a
+    trusted proxy gave one.
     """
     parts = [req.method, b" ", req.url, b" HTTP/1.1\r\n"]
     named = req.connection_tokens()
@@ -430,9 +433,9 @@ def upstream_head(
         parts += (b"Cookie: ", cookie, CRLF)
     if trusted:
         xff = req.xff + b", " + peer if req.xff else peer
-        xfp = req.xfp if req.xfp in (b"http", b"https") else b"http"
+        xfp = req.xfp if req.xfp in (b"http", b"https") else scheme
     else:
-        xff, xfp = peer, b"http"
+        xff, xfp = peer, scheme
     parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", xfp, CRLF)
     if req.host:
         parts += (b"X-Forwarded-Host: ", req.host, CRLF)

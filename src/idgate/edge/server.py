@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 
 from idgate.clock import Clock
 from idgate.edge.connection import EdgeConnection, EdgeState
@@ -66,15 +67,26 @@ async def start_edge(
     *,
     sock: socket.socket,
     limits: EdgeLimits | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> EdgeServer:
     """Serve the edge on ``sock`` (already bound and listening, e.g. with ``SO_REUSEPORT``).
 
     ``settings`` gives the identity headers a client may not send (``idgate.identity_headers``); routes
     and policies are compiled into ``table``, which comes from :meth:`RouteTable.build`. Returns an
     :class:`EdgeServer`; ``await server.aclose()`` stops it.
+
+    ``tls`` (``idgate.tls``, :mod:`idgate.runtime.tls`): serve HTTPS; the handshake must end within the
+    header timeout, and the edge tells upstreams and its own cookies that the scheme is ``https``.
     """
     loop = asyncio.get_running_loop()
     rules = HeaderRules.of(settings.strip_headers, settings.allow_headers)
-    state = EdgeState(table, clock, limits or EdgeLimits(), rules=rules)
-    server = await loop.create_server(lambda: EdgeConnection(state), sock=sock)
+    limits = limits or EdgeLimits()
+    scheme = b"http" if tls is None else b"https"
+    state = EdgeState(table, clock, limits, rules=rules, scheme=scheme)
+    if tls is None:
+        server = await loop.create_server(lambda: EdgeConnection(state), sock=sock)
+    else:
+        server = await loop.create_server(
+            lambda: EdgeConnection(state), sock=sock, ssl=tls, ssl_handshake_timeout=limits.header_timeout
+        )
     return EdgeServer(server, state)

@@ -144,15 +144,17 @@ async def build_runtime(
 
 
 def loopback_overrides(settings: Settings, sock: socket.socket) -> dict[str, tuple[str, int]]:
-    """Hosts this process serves over plain http, mapped to its own listener.
+    """Hosts this process serves itself (over plain http, or over ``idgate.tls``), mapped to its own listener.
 
     The sign-in app fetches the provider's discovery document, keys and tokens from the issuer URL.
     When the issuer is served by this same process over plain http (a laptop, the demo), its host
     may not resolve (``kkp.localhost``); this lets the proxy reach it through our own listener.
-    Behind TLS the issuer is reached as any client would reach it.
+    The same when this process serves the issuer over its own TLS (``idgate.tls``): the certificate is
+    still verified for the issuer's host. Behind a TLS front the issuer is reached as any client would.
     """
     provider = settings.provider
-    if provider is None or not provider.issuer.startswith("http://"):
+    scheme = "https://" if settings.tls is not None else "http://"
+    if provider is None or not provider.issuer.startswith(scheme):
         return {}
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):  # noqa: S104

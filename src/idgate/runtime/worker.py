@@ -9,6 +9,8 @@
       ├── sign-in web app            aiohttp, private unix socket (/oauth/start, callback ...)
       ├── demo upstream              only in the embedded demo
       ├── the edge                   the public listener; routes by Host to all of the above
+      ├── TLS (idgate.tls)           the edge's certificates, re-read every reload_interval; and the
+      │                              plain-HTTP listener that redirects to https (idgate.runtime.tls)
       └── health app                 on idgate.metrics_listen / health_listen: probes, /metrics
 
 SIGTERM or SIGINT stops a worker cleanly: the listener closes, in-flight work ends, the sockets go.
@@ -21,6 +23,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +73,8 @@ async def run_worker(
             from idgate.runtime.metrics import flush_edge_stats
 
             _background(stack, flush_edge_stats(shared_metrics))
-        edge = await start_edge(settings, runtime.routes, clock, sock=sock)
+        tls = await _serve_tls(settings, stack, reuse_port=reuse_port)
+        edge = await start_edge(settings, runtime.routes, clock, sock=sock, tls=tls)
         stack.push_async_callback(edge.aclose)
         await _serve_health(runtime, stack, reuse_port=reuse_port, multiprocess=shared_metrics is not None)
         log.info("idgate listening on %s (pid %d)", settings.listen, os.getpid())
@@ -90,6 +94,26 @@ async def _serve_apps(runtime: Runtime, stack: contextlib.AsyncExitStack) -> Non
         from idgate.runtime.demo_upstream import upstream_app
 
         await stack.enter_async_context(tcp_app(upstream_app(), runtime.settings.demo_upstream))
+
+
+async def _serve_tls(
+    settings: Settings, stack: contextlib.AsyncExitStack, *, reuse_port: bool
+) -> ssl.SSLContext | None:
+    """``idgate.tls``: the listener's TLS context, its renewal poller and the redirecting plain listener."""
+    if settings.tls is None:
+        return None
+    from idgate.runtime.redirect_http import serve_redirect
+    from idgate.runtime.tls import Certificates
+
+    certificates = Certificates(settings.tls)
+    log.info("serving https with the certificate from %s: %s", settings.tls.cert, certificates.served)
+    _background(stack, certificates.run())
+    if settings.tls.redirect_http:
+        await stack.enter_async_context(
+            serve_redirect(settings, settings.tls.redirect_http, reuse_port=reuse_port)
+        )
+        log.info("redirecting http://%s to https", settings.tls.redirect_http)
+    return certificates.context
 
 
 async def _serve_health(

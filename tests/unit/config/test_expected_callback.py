@@ -129,3 +129,22 @@ def test_redirect_url_is_sent_as_written(
         "dex.clients[4].RedirectURIs: does not contain http://g.example.com/oauth/callback, the callback of "
         "iap.deployments.grafana (config.redirect_url); https://g.example.com/oauth/callback is registered"
     )
+
+
+def test_with_tls_on_idgates_own_listener_the_callback_is_https(
+    analyse: Analyse, example: dict[str, Any], tmp_path: Any
+) -> None:
+    """``idgate.tls`` makes idgate's own listener https: the callback check names the https URI."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("grafana.localhost")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    data = all_http(example)
+    data["idgate"]["tls"] = {"cert": str(tmp_path / "cert.pem"), "key": str(tmp_path / "key.pem")}
+    config, found = analyse(data)
+    assert found == []
+    dep = next(d for _, d in deployments(config.iap) if d.name == "grafana")
+    callback = expected_callback(config, dep, effective_options(config.iap, dep))
+    assert callback.uri == "https://grafana.localhost:24180/oauth/callback" and callback.certain
