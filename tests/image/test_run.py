@@ -21,7 +21,7 @@ dex:
   ingress: {host: sso.example.org, path: /dex}
   staticPasswords:
     - email: admin@example.org
-      hash: "$2a$10$zMJhg/3axbm/m0KmoVxJiO1eO5gtNrgKDysy5GafQFrXY93OE9LsK"
+      hash: "$2b$10$MiGqgcHZtzw8Z4jR5lqi8e3/GU4vl8v.Lt3VYQ8xBeG1HpEKR0bOW"
       userID: "1"
   clients:
     - {id: app, secret: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, redirectURIs: [https://app.example.org/oauth/callback]}
