@@ -38,7 +38,7 @@ def parse(argv: list[str]) -> Options:
     ap.add_argument("--soak", action="store_true", help="10 minutes at 80%% of the maximum (bench/SOAK.md)")
     ap.add_argument("--soak-seconds", type=float, help="soak length (default 600)")
     ap.add_argument("--profile", action="store_true", help="py-spy the idgate hot path (bench/PROFILE.md)")
-    ap.add_argument("--only", help="comma list of proxy,provider,logins (default: all)")
+    ap.add_argument("--only", help="comma list of proxy,tls,provider,logins (default: all)")
     ap.add_argument("--rounds", type=int, help="alternations (default 2; --quick 1)")
     ap.add_argument("--seconds", type=float, help="measured seconds per run (default 10; --quick 2)")
     ap.add_argument("--out", type=Path, help="where to write the results")

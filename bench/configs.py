@@ -101,6 +101,9 @@ class Ports:
     nginx_auth_nocache: int = 0
     floor: dict[str, int] = field(default_factory=dict)  # bench/floor.py: name -> port
     redis: int = 0  # redis-server for the Redis-sessions deployment (0: none)
+    nginx_tls: int = 0  # the TLS rows (0: none): nginx proxy_pass with ssl on its listener,
+    apache_tls: int = 0  # Apache + mod_auth_openidc (server-cache) with mod_ssl,
+    idgate_tls: dict[str, int] = field(default_factory=dict)  # idgate with idgate.tls: variant -> port
 
     @property
     def issuer_port(self) -> int:
@@ -151,16 +154,25 @@ http {{
     )
 
 
-def proxy_nginx_conf(tmp: Path, port: int, upstream_port: int) -> str:
-    """nginx plain ``proxy_pass`` with a keep-alive pool (the reference for the ratios)."""
+def proxy_nginx_conf(tmp: Path, port: int, upstream_port: int, *, tls: Certificate | None = None) -> str:
+    """nginx plain ``proxy_pass`` with a keep-alive pool (the reference for the ratios); with ``tls``, the
+    same with ``ssl`` on the listener (nginx's default protocols and ciphers)."""
+    ssl = (
+        f"""
+        ssl_certificate {tls.cert};
+        ssl_certificate_key {tls.key};"""
+        if tls
+        else ""
+    )
+    name = "nginx-tls" if tls else "nginx-proxy"
     return (
-        nginx_common(tmp, "nginx-proxy")
+        nginx_common(tmp, name)
         + f"""
 http {{
-{nginx_http_paths(tmp, "nginx-proxy")}
+{nginx_http_paths(tmp, name)}
     upstream up {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port}{" ssl" if tls else ""} backlog=4096;{ssl}
         location / {{
             proxy_pass http://up;
             proxy_http_version 1.1;
@@ -199,9 +211,22 @@ def apache_conf(
     issuer: str,
     client_secret: str,
     passphrase: str,
+    tls: Certificate | None = None,
 ) -> str:
-    """Apache (event MPM) + mod_auth_openidc in front of the upstream, ``ProxyPass`` with keep-alive."""
-    run = tmp / f"apache-{session_type}"
+    """Apache (event MPM) + mod_auth_openidc in front of the upstream, ``ProxyPass`` with keep-alive; with
+    ``tls``, mod_ssl on the listener (loaded here, no ``a2enmod``; its default protocols and ciphers)."""
+    run = tmp / (f"apache-{session_type}" + ("-tls" if tls else ""))
+    scheme = "https" if tls else "http"
+    ssl = (
+        f"""
+SSLEngine on
+SSLCertificateFile {tls.cert}
+SSLCertificateKeyFile {tls.key}
+SSLSessionCache shmcb:{run}/ssl_scache(512000)
+"""
+        if tls
+        else ""
+    )
     modules = [
         "mpm_event",
         "authz_core",
@@ -210,6 +235,7 @@ def apache_conf(
         "auth_openidc",
         "proxy",
         "proxy_http",
+        *(["socache_shmcb", "ssl"] if tls else []),
     ]
     loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in modules)
     return f"""{loads}
@@ -226,16 +252,16 @@ DefaultRuntimeDir {run}
 KeepAlive On
 MaxKeepAliveRequests 0
 KeepAliveTimeout 75
-
+{ssl}
 OIDCProviderMetadataURL {issuer}/.well-known/openid-configuration
 OIDCClientID apache
 OIDCClientSecret {client_secret}
-OIDCRedirectURI http://{APACHE_HOST}:{port}/oauth/callback
+OIDCRedirectURI {scheme}://{APACHE_HOST}:{port}/oauth/callback
 OIDCCryptoPassphrase {passphrase}
 OIDCScope "openid email"
 OIDCSessionType {session_type}
 OIDCPKCEMethod S256
-OIDCDefaultURL http://{APACHE_HOST}:{port}/
+OIDCDefaultURL {scheme}://{APACHE_HOST}:{port}/
 OIDCCacheType shm
 OIDCSessionInactivityTimeout 86400
 OIDCSessionMaxDuration 86400
@@ -255,6 +281,8 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
     """One values file for every idgate instance (they differ by ``--listen`` and ``--workers``)."""
     issuer_port = ports.issuer_port
     apache_uris = [f"http://{APACHE_HOST}:{p}/oauth/callback" for p in ports.apache.values()]
+    if ports.apache_tls:
+        apache_uris.append(f"https://{APACHE_HOST}:{ports.apache_tls}/oauth/callback")
     return {
         "dex": {
             "ingress": {"host": f"{PROVIDER_HOST}:{issuer_port}", "path": "/dex", "scheme": "http"},
@@ -342,6 +370,62 @@ def redis_deployment(ports: Ports, sec: Secrets) -> dict[str, Any]:
             "redis_connection_url": f"redis://127.0.0.1:{ports.redis}/0",
         },
     }
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The PEM files of the TLS rows' certificate (the same one for nginx, Apache and idgate)."""
+
+    cert: Path
+    key: Path
+
+
+#: The names the certificate is for: what the TLS rows are reached as (wrk asks for 127.0.0.1).
+TLS_NAMES = ("localhost", APP_HOST, APACHE_HOST, PROVIDER_HOST)
+
+
+def make_certificate(directory: Path) -> Certificate:
+    """A throw-away self-signed certificate, ECDSA P-256 (SHA-256), for :data:`TLS_NAMES` and 127.0.0.1,
+    valid for a day; its key unencrypted, readable by the servers' unprivileged children."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idgate bench")])
+    now = dt.datetime.now(dt.UTC)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in TLS_NAMES]
+    sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    out = Certificate(directory / "tls.crt", directory / "tls.key")
+    out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    out.key.chmod(0o644)  # a throw-away key in the bench's own directory; nginx/Apache workers read it too
+    return out
+
+
+def tls_values(values: dict[str, Any], tls: Certificate) -> dict[str, Any]:
+    """``values`` with ``idgate.tls`` on (for the idgate TLS rows; the rest as in the plain rows)."""
+    return {**values, "idgate": {**values["idgate"], "tls": {"cert": str(tls.cert), "key": str(tls.key)}}}
 
 
 def storage_url(tmp: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from ssl import SSLContext
 from urllib.parse import urlencode, urljoin
 
 import aiohttp
@@ -21,9 +22,10 @@ from bench.provider import CHALLENGE, VERIFIER
 from idgate.net import LocalResolver
 
 
-async def browser_login(url: str, password: str) -> str:
-    """Sign in through ``url`` (a protected page) and return the Cookie header for its host."""
-    async with Browser(max_hops=12) as b:
+async def browser_login(url: str, password: str, ssl: SSLContext | None = None) -> str:
+    """Sign in through ``url`` (a protected page) and return the Cookie header for its host (``ssl``:
+    the context for an https ``url``)."""
+    async with Browser(max_hops=12, ssl=ssl) as b:
         hops = await b.get(url)
         page = hops[-1]
         if page.status != 200 or "password" not in page.body.lower():

@@ -109,8 +109,15 @@ class Target:
         return {True: "met", False: "**missed**", None: "not measured"}[self.met]
 
 
-def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str, variant: str = "") -> str:
-    """The proxy table; a row named ``... + variant`` is compared with the references of that variant."""
+def proxy_table(
+    summaries: Sequence[Summary],
+    nginx: str,
+    apache: str,
+    variant: str = "",
+    refs: tuple[str, str] = ("× nginx proxy", "× Apache+OIDC (server-cache)"),
+) -> str:
+    """The proxy table; a row named ``... + variant`` is compared with the references of that variant;
+    ``refs``: the headings of the two ratio columns."""
     by_name = {s.name: s for s in summaries}
     rows = []
     for s in summaries:
@@ -133,8 +140,7 @@ def proxy_table(summaries: Sequence[Summary], nginx: str, apache: str, variant: 
         [
             "configuration",
             "req/s",
-            "× nginx proxy",
-            "× Apache+OIDC (server-cache)",
+            *refs,
             "p50 / p99 ms",
             "CPU µs/req",
             "errors",

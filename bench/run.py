@@ -1,6 +1,6 @@
 """The bench's run: start every server on loopback, sign in, measure each configuration (A B A B), report.
 
-``python -m bench [--quick] [--soak] [--profile] [--only proxy,provider,logins]``; see ``bench/README.md``.
+``python -m bench [--quick] [--soak] [--profile] [--only proxy,tls,provider,logins]``; see ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import http.client
 import math
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -23,11 +24,12 @@ from pathlib import Path
 
 import aiohttp
 import bcrypt
+import yaml
 
 from bench import configs, cpu, environment, login, provider, report
 from bench.processes import Proc, Supervisor, free_port, wait_port
 from bench.report import Sample, Summary
-from bench.targets import APACHE_CC, APACHE_SC, NGINX, REDIS_SESSIONS, proxy_targets
+from bench.targets import APACHE_CC, APACHE_SC, APACHE_TLS, NGINX, NGINX_TLS, REDIS_SESSIONS, proxy_targets
 from bench.wrk import WrkResult, run_wrk, wrk_command
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +44,7 @@ IDGATE_VARIANTS = {  # name -> (workers, memo)
     "idgate-2w": (2, True),
     "idgate-2w-nomemo": (2, False),
 }
+TLS_VARIANTS = {"idgate-tls-1w": True, "idgate-tls-1w-nomemo": False}  # name -> memo (1 worker each)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Options:
     warmup: float = 2.0
     rounds: int = 2
     connections: int = 32
-    only: frozenset[str] = frozenset({"proxy", "provider", "logins"})
+    only: frozenset[str] = frozenset({"proxy", "tls", "provider", "logins"})
     soak: bool = False
     soak_seconds: float = 600.0
     soak_fraction: float = 0.8
@@ -78,6 +81,7 @@ class Config:
     note: str = ""
     redis_port: int = 0  # count this redis-server's commands per request (0: none)
     sessions: Path | None = None  # Cookie headers, one per line, taken in turn (sessions.lua)
+    tls: Path | None = None  # https, serving this certificate (the preflight checks it is the one served)
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Stack:
     ports: configs.Ports
     procs: dict[str, Proc] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
+    tls: configs.Certificate | None = None  # the TLS rows' certificate (None: no TLS rows)
     idle_rss: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @property
@@ -137,9 +142,17 @@ def memo_off(env: dict[str, str]) -> list[str]:
 
 
 def start_stack(
-    tmp: Path, sup: Supervisor, opts: Options, *, apache: bool, node: bool, variants: Sequence[str]
+    tmp: Path,
+    sup: Supervisor,
+    opts: Options,
+    *,
+    apache: bool,
+    node: bool,
+    variants: Sequence[str],
+    tls: bool = False,
 ) -> Stack:
-    """Upstream nginx, nginx proxy, idgate variants, Apache (both session types), oidc-provider; sessions."""
+    """Upstream nginx, nginx proxy, idgate variants, Apache (both session types), oidc-provider; sessions.
+    With ``tls``, the TLS rows' servers too: nginx, Apache (server-cache) and idgate, one certificate."""
     sec = configs.Secrets()
     ports = configs.Ports(
         upstream=free_port(),
@@ -150,6 +163,8 @@ def start_stack(
         redis=free_port() if apache else 0,  # the full proxy table has Redis-session rows
     )
     st = Stack(tmp, sup, sec, ports)
+    if tls:
+        plan_tls(st)
     os.chmod(tmp, 0o755)  # nginx and Apache children run as unprivileged users
     (tmp / "www").mkdir()
     (tmp / "www" / "file.bin").write_bytes(b"x" * (configs.BODY_BYTES - 1) + b"\n")
@@ -166,6 +181,12 @@ def start_stack(
     start_redis(st)
     nginx("upstream", configs.upstream_nginx_conf(tmp, ports.upstream), ports.upstream)
     nginx("nginx-proxy", configs.proxy_nginx_conf(tmp, ports.nginx_proxy, ports.upstream), ports.nginx_proxy)
+    if st.tls:
+        nginx(
+            "nginx-tls",
+            configs.proxy_nginx_conf(tmp, ports.nginx_tls, ports.upstream, tls=st.tls),
+            ports.nginx_tls,
+        )
 
     log("hashing the bench user's password (bcrypt cost 10)")
     values = tmp / "values.yaml"
@@ -197,6 +218,7 @@ def start_stack(
             cwd=tmp,
         )
         wait_port(port, st.procs[variant])
+    start_idgate_tls(st, values)
     first = variants[0]
     log(f"signing in through idgate's proxy ({first})")
     st.cookies["idgate"] = asyncio.run(login.browser_login(f"http://{st.app_host}/", sec.password))
@@ -238,10 +260,49 @@ def start_stack(
     return st
 
 
+def plan_tls(st: Stack) -> None:
+    """Ports and run directories for the TLS rows' servers, and their certificate."""
+    st.ports.nginx_tls, st.ports.apache_tls = free_port(), free_port()
+    st.ports.idgate_tls = {v: free_port() for v in TLS_VARIANTS}
+    st.tls = configs.make_certificate(st.tmp)
+    for name in ("nginx-tls", "apache-server-cache-tls"):
+        (st.tmp / name).mkdir()
+        shutil.chown(st.tmp / name, "www-data", "www-data")
+
+
+def start_idgate_tls(st: Stack, values: Path) -> None:
+    """idgate with ``idgate.tls`` (the bench's certificate), 1 worker, memo on and off, when there are TLS
+    rows: the plain rows' ``values`` otherwise, so the plain sign-in's cookie (the same deployment and
+    key) is good here too."""
+    if st.tls is None:
+        return
+    path = st.tmp / "values-tls.yaml"
+    configs.write_values(path, configs.tls_values(yaml.safe_load(values.read_text()), st.tls))
+    for variant, port in st.ports.idgate_tls.items():
+        env = {"IDGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+        argv = [
+            sys.executable,
+            "-m",
+            "idgate",
+            "serve",
+            "--config",
+            str(path),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ]
+        argv += ["--workers", "1", *([] if TLS_VARIANTS[variant] else memo_off(env)), *metrics_args()]
+        st.procs[variant] = st.sup.start(variant, argv, env=env, cwd=st.tmp)
+        wait_port(port, st.procs[variant])
+
+
 def start_apaches(st: Stack) -> None:
-    """Apache + mod_auth_openidc for each session type, each with a session from a scripted login."""
-    for session_type, port in st.ports.apache.items():
-        name = f"apache-{session_type}"
+    """Apache + mod_auth_openidc for each session type (and server-cache with TLS for the TLS rows), each
+    with a session from a scripted login."""
+    runs = [(t, p, None) for t, p in st.ports.apache.items()]
+    if st.tls:
+        runs.append(("server-cache", st.ports.apache_tls, st.tls))
+    for session_type, port, tls in runs:
+        name = f"apache-{session_type}" + ("-tls" if tls else "")
         conf = st.tmp / name / "apache.conf"
         conf.write_text(
             configs.apache_conf(
@@ -252,14 +313,25 @@ def start_apaches(st: Stack) -> None:
                 issuer=st.issuer,
                 client_secret=st.sec.apache_secret,
                 passphrase=st.sec.crypto_passphrase,
+                tls=tls,
             )
         )
         st.procs[name] = st.sup.start(name, ["apache2", "-f", str(conf), "-DFOREGROUND"])
         wait_port(port, st.procs[name])
-        log(f"signing in through Apache + mod_auth_openidc ({session_type})")
+        log(f"signing in through Apache + mod_auth_openidc ({session_type}{', TLS' if tls else ''})")
+        scheme = "https" if tls else "http"
         st.cookies[name] = asyncio.run(
-            login.browser_login(f"http://{configs.APACHE_HOST}:{port}/", st.sec.password)
+            login.browser_login(
+                f"{scheme}://{configs.APACHE_HOST}:{port}/",
+                st.sec.password,
+                ssl=client_context(tls.cert) if tls else None,
+            )
         )
+
+
+def client_context(cert: Path) -> ssl.SSLContext:
+    """A client that trusts only the bench's certificate (self-signed: 127.0.0.1 and the bench's names)."""
+    return ssl.create_default_context(cafile=str(cert))
 
 
 def start_redis(st: Stack) -> None:
@@ -292,14 +364,24 @@ def start_floors(st: Stack, values: Path) -> None:
 # -- measuring -----------------------------------------------------------------------------------------
 
 
-def preflight(c: Config) -> None:
-    """One request like wrk's: the session must be good (wrk counts a 302 to the login as success)."""
-    conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+def preflight(c: Config) -> str:
+    """One request like wrk's: the session must be good (wrk counts a 302 to the login as success). Over
+    TLS, the bench's certificate must be the one served; returns what was negotiated ("TLSv1.3,
+    TLS_AES_256_GCM_SHA384"), else ""."""
+    conn = (
+        http.client.HTTPSConnection("127.0.0.1", c.port, timeout=10, context=client_context(c.tls))
+        if c.tls
+        else http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+    )
+    negotiated = ""
     try:
         headers = dict(h.split(": ", 1) for h in c.headers)
         conn.request("GET", c.path, headers=headers)
         resp = conn.getresponse()
         body = resp.read()
+        if c.tls and isinstance(conn.sock, ssl.SSLSocket):
+            cipher = conn.sock.cipher()
+            negotiated = f"{conn.sock.version()}, {cipher[0] if cipher else '?'}"
     finally:
         conn.close()
     if resp.status != c.expect or (c.expect_bytes is not None and len(body) != c.expect_bytes):
@@ -307,10 +389,11 @@ def preflight(c: Config) -> None:
             f"{c.name}: expected {c.expect} with {c.expect_bytes} bytes, got {resp.status} "
             f"with {len(body)} bytes: {body[:200]!r}"
         )
+    return negotiated
 
 
 def wrk_for(c: Config, seconds: float, opts: Options) -> list[str]:
-    url = f"http://127.0.0.1:{c.port}{c.path}"
+    url = f"{'https' if c.tls else 'http'}://127.0.0.1:{c.port}{c.path}"
     if c.sessions is None:
         return wrk_command(url, seconds=seconds, connections=opts.connections, headers=c.headers)
     headers = [h for h in c.headers if not h.startswith("Cookie:")]  # sessions.lua sets one per request
@@ -375,13 +458,12 @@ def redis_commands(port: int) -> int:
 def alternate(configs_: Sequence[Config], opts: Options) -> list[Summary]:
     """Every configuration once per round, rounds repeated: A B C A B C."""
     samples: dict[str, list[Sample]] = {c.name: [] for c in configs_}
-    for c in configs_:
-        preflight(c)
+    notes = {c.name: "; ".join(n for n in (preflight(c), c.note) if n) for c in configs_}
     for r in range(opts.rounds):
         log(f"round {r + 1}/{opts.rounds}")
         for c in configs_:
             samples[c.name].append(measure(c, opts))
-    return [report.summarise(c.name, samples[c.name], c.note) for c in configs_]
+    return [report.summarise(c.name, samples[c.name], notes[c.name]) for c in configs_]
 
 
 BROWSER = ", browser-like request (15 more headers)"
@@ -493,6 +575,32 @@ def proxy_configs(st: Stack) -> list[Config]:
                     expect_bytes=0,
                 )
             )
+    return cfgs
+
+
+def tls_configs(st: Stack) -> list[Config]:
+    """The TLS rows: nginx, Apache + mod_auth_openidc (server-cache) and idgate (1 worker, memo on and
+    off), each serving the bench's certificate on an https listener, wrk on keep-alive connections."""
+    assert st.tls is not None
+    idgate_headers = [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"]
+    cfgs = [
+        Config(NGINX_TLS, st.ports.nginx_tls, "/", [], st.trees("nginx-tls"), tls=st.tls.cert),
+        Config(
+            APACHE_TLS,
+            st.ports.apache_tls,
+            "/",
+            [
+                f"Host: {configs.APACHE_HOST}:{st.ports.apache_tls}",
+                f"Cookie: {st.cookies['apache-server-cache-tls']}",
+            ],
+            st.trees("apache-server-cache-tls"),
+            tls=st.tls.cert,
+        ),
+    ]
+    for variant, port in st.ports.idgate_tls.items():
+        memo = "on" if TLS_VARIANTS[variant] else "off"
+        name = f"idgate proxy with idgate.tls, cookie session, 1 worker, memo {memo}"
+        cfgs.append(Config(name, port, "/", idgate_headers, st.trees(variant), tls=st.tls.cert))
     return cfgs
 
 
@@ -706,6 +814,7 @@ def write_report(  # noqa: PLR0917
     bcrypt_ms: float | None,
     st: Stack | None,
     started: str,
+    tls: Sequence[Summary] = (),
 ) -> None:
     r = report.Report("idgate benchmarks")
     mode = (
@@ -738,6 +847,13 @@ def write_report(  # noqa: PLR0917
             "Proxy: authenticated GET of a 1 KiB file", report.proxy_table(proxy, NGINX, APACHE_SC, BROWSER)
         )
         r.add("Targets (PERFORMANCE.md, issue 7)", report.targets_table(proxy_targets(proxy)))
+    if tls:
+        r.add(
+            "TLS proxy: authenticated GET of a 1 KiB file over HTTPS, keep-alive",
+            report.proxy_table(tls, NGINX_TLS, APACHE_TLS, refs=("× nginx TLS", "× Apache+OIDC TLS"))
+            + "\n\n"
+            + TLS_NOTE,
+        )
     if prov:
         rows = []
         by = {s.name: s for s in prov}
@@ -828,6 +944,20 @@ def write_report(  # noqa: PLR0917
     )
     opts.out.write_text(r.render())
     log(f"wrote {opts.out}")
+
+
+TLS_NOTE = (
+    "One throw-away self-signed certificate for all three, **ECDSA P-256** (SHA-256), made at bench start "
+    "with `cryptography` (`configs.make_certificate`). Each server runs its default protocols and ciphers "
+    "(nginx `ssl` on the listener; Apache `mod_ssl` loaded in the generated `apache.conf`; idgate "
+    "`idgate.tls`: TLS 1.2+, ALPN http/1.1); the notes say what the preflight's client (Python's OpenSSL, "
+    "as wrk's libssl) negotiated: nginx before 1.23.4 leaves TLSv1.3 out of its default `ssl_protocols`, "
+    "so Debian 12's nginx 1.22 speaks TLS 1.2 (ECDHE-ECDSA, AES-256-GCM) where the others speak 1.3. "
+    "wrk does not verify the certificate (the preflight does); its connections are kept alive, so a run "
+    "pays 32 handshakes and the rest is record encryption. nginx keeps the plain row's keep-alive "
+    "upstream pool; Apache signs in over https; idgate's TLS instances run the plain rows' values plus "
+    "`idgate.tls` and are sent the plain sign-in's cookie (same deployment and key, checked the same way)."
+)
 
 
 # -- soak and profile ---------------------------------------------------------------------------------
@@ -1015,6 +1145,7 @@ def main(opts: Options) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="idgate-bench-"))
     log(f"bench: working in {tmp}")
     proxy: list[Summary] = []
+    tls: list[Summary] = []
     prov: list[Summary] = []
     notes: list[str] = []
     logins: list[tuple[str, login.LoginRate, float | None]] = []
@@ -1037,11 +1168,16 @@ def main(opts: Options) -> int:
                 opts,
                 apache="proxy" in opts.only,
                 node="provider" in opts.only,
-                variants=list(IDGATE_VARIANTS),
+                # idgate-1w alone (the issuer Apache signs in at) when only the TLS rows are measured
+                variants=list(IDGATE_VARIANTS) if opts.only - {"tls"} else ["idgate-1w"],
+                tls="tls" in opts.only,
             )
             if "proxy" in opts.only:
                 log("proxy configurations")
                 proxy = alternate(proxy_configs(st), opts)
+            if "tls" in opts.only:
+                log("TLS proxy configurations")
+                tls = alternate(tls_configs(st), opts)
             if "provider" in opts.only:
                 log("provider: token endpoint")
                 prov, notes = provider_benches(st, opts)
@@ -1050,7 +1186,7 @@ def main(opts: Options) -> int:
                 log("logins per second")
                 bcrypt_ms = bcrypt_verify_ms()
                 logins = login_benches(st, opts)
-            write_report(opts, facts, proxy, prov, notes, logins, bcrypt_ms, st, started)
+            write_report(opts, facts, proxy, prov, notes, logins, bcrypt_ms, st, started, tls)
     finally:
         if "KEEP" not in os.environ.get("BENCH_TMP", ""):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -11,6 +11,8 @@ from idgate.edge.gate import STATEFUL_MEMO_SECONDS
 NGINX = "nginx proxy_pass (keep-alive pool)"
 APACHE_SC = "Apache + mod_auth_openidc, server-cache"
 APACHE_CC = "Apache + mod_auth_openidc, client-cookie"
+NGINX_TLS = "nginx proxy_pass with TLS (keep-alive pool)"
+APACHE_TLS = "Apache + mod_auth_openidc, server-cache, with TLS (mod_ssl)"
 #: Redis-session rows: this many sessions (one person's sign-ins), one per request in turn: the requests
 #: in flight (32) carry different sessions, so none shares another's read (see ``Gate.resolve``).
 REDIS_SESSIONS = 64
