@@ -31,7 +31,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import setup  # type: ignore[import-untyped]
 
 HERE = Path(__file__).resolve().parent
 # What mypy needs besides the dependencies to type the compiled modules under [tool.mypy] strict.
@@ -81,8 +81,8 @@ def _why_pure() -> str | None:
 
 def extensions() -> list[Any]:
     compiled, interpreted = plan()
-    for path, why in interpreted.items():
-        _say(f"interpreted {module_name(path)}: {why}")
+    for path, reason in interpreted.items():
+        _say(f"interpreted {module_name(path)}: {reason}")
     why = _why_pure()
     if why is not None:
         _say(f"pure-Python build, nothing compiled: {why}")
