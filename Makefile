@@ -9,7 +9,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE := dist/idgate-image-$(VERSION).tar
 IMAGE_INPUTS := pyproject.toml setup.py README.md $(shell find src deploy/image -type f ! -path '*/__pycache__/*')
 
-.PHONY: install run test test-interpreted interpreted-src bench-compiled-ab lint system-deps clean bench bench-soak image
+.PHONY: install run test test-interpreted interpreted-src lint system-deps clean bench bench-soak image
 
 # The request path is compiled with mypyc (setup.py; [tool.idgate.mypyc] in pyproject.toml says which
 # modules). The build depends on every source, not only the compiled ones: mypyc copies the value of a
@@ -66,7 +66,8 @@ test: install system-deps $(NPM_STAMP) image
 	IDGATE_COMPILED=1 $(BIN)/python -m pytest
 	$(MAKE) test-interpreted
 
-# The same sources without the extension modules: a copy of src/ without the .so files.
+# The same sources without the extension modules: a copy of src/ without the .so files. The interpreted
+# row of an A/B: `make interpreted-src && make bench BENCH_ARGS="--idgate-src build/interpreted/src"`.
 INTERPRETED_SRC := build/interpreted/src
 interpreted-src: install
 	rm -rf build/interpreted && mkdir -p build/interpreted
@@ -88,11 +89,6 @@ lint: install
 # BENCH_ARGS passes options (e.g. --quick, --only proxy, --note "..."): see bench/README.md.
 bench: install $(NPM_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
-
-# Interpreted (A) vs compiled (B): the edge's CPU per request in-process (bench/edge_ab.py, no sockets).
-# The same over HTTP: `make bench BENCH_ARGS="--idgate-src build/interpreted/src"` after `make interpreted-src`.
-bench-compiled-ab: interpreted-src
-	$(BIN)/python -m bench.edge_ab $(INTERPRETED_SRC) src $(BENCH_ARGS)
 
 # 10 minutes at 80 % of the maximum: errors must be 0, RSS flat (bench/SOAK.md).
 bench-soak: install
