@@ -9,7 +9,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE := dist/idgate-image-$(VERSION).tar
 IMAGE_INPUTS := pyproject.toml setup.py README.md $(shell find src deploy/image -type f ! -path '*/__pycache__/*')
 
-.PHONY: install run test test-interpreted interpreted-src lint system-deps clean bench bench-soak image
+.PHONY: install run test test-interpreted interpreted-src bench-compiled-ab lint system-deps clean bench bench-soak image
 
 # The request path is compiled with mypyc (setup.py; [tool.idgate.mypyc] in pyproject.toml says which
 # modules). The build depends on every source, not only the compiled ones: mypyc copies the value of a
@@ -89,6 +89,11 @@ lint: install
 # BENCH_ARGS passes options (e.g. --quick, --only proxy, --note "..."): see bench/README.md.
 bench: install $(NPM_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Interpreted (A) vs compiled (B), in-process, no sockets: the gate opening a session, memo hit and miss
+# (bench/hotpath_ab.py; bench/edge_ab.py's stand-in connection is refused by the compiled dispatch).
+bench-compiled-ab: interpreted-src
+	$(BIN)/python -m bench.hotpath_ab $(INTERPRETED_SRC) src $(BENCH_ARGS)
 
 # 10 minutes at 80 % of the maximum: errors must be 0, RSS flat (bench/SOAK.md).
 bench-soak: install
