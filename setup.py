@@ -58,7 +58,7 @@ def module_name(path: str) -> str:
 def _why_pure() -> str | None:
     if os.environ.get("IDGATE_PURE") == "1":
         return "IDGATE_PURE=1"
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()  # as setuptools
     if not compiler or shutil.which(compiler[0]) is None:
         return f"no C compiler ({' '.join(compiler) or 'CC'} not found)"
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():
