@@ -7,17 +7,36 @@ NPM_STAMP := node_modules/.installed
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE := dist/idgate-image-$(VERSION).tar
-IMAGE_INPUTS := pyproject.toml README.md $(shell find src deploy/image -type f ! -path '*/__pycache__/*')
+IMAGE_INPUTS := pyproject.toml setup.py README.md $(shell find src deploy/image -type f ! -path '*/__pycache__/*')
 
-.PHONY: install run test lint system-deps clean bench bench-soak image
+.PHONY: install run test test-interpreted interpreted-src bench-compiled-ab lint system-deps clean bench bench-soak image
 
-install: $(STAMP)
+# The request path is compiled with mypyc (setup.py; [tool.idgate.mypyc] in pyproject.toml says which
+# modules). The build depends on every source, not only the compiled ones: mypyc copies the value of a
+# `Final` constant into the compiled code wherever it is defined (and uses the types of what it calls).
+SOURCES := $(shell find src/idgate -name '*.py' ! -path '*/__pycache__/*')
+COMPILED_STAMP := $(VENV)/.compiled
 
-$(STAMP): pyproject.toml
+install: $(COMPILED_STAMP)
+
+# The venv, idgate's dependencies and the editable link to src/ (pure: the extensions come next).
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --upgrade pip 'setuptools>=77'
+	IDGATE_PURE=1 $(BIN)/python -m pip install --quiet --no-build-isolation -e '.[test]'
 	touch $(STAMP)
+
+# mypy types the compiled modules with the venv's dependencies, mypyc writes C under build/, and the
+# extension modules land beside their sources in src/ (gitignored), where the editable install and
+# PYTHONPATH=src both import them. An edit rebuilds here (only the mypy pass when the C is unchanged), so
+# `make run/test/bench/image` never run a stale build; the touch makes them newer than their sources even when the C did not change
+# (tests/unit/test_build.py fails on an older one).
+# The old ones are removed first: a new file, never one rewritten under a running idgate that mapped it.
+$(COMPILED_STAMP): $(STAMP) $(SOURCES)
+	find src -name '*.so' -delete
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	find src -name '*.so' -exec touch {} +
+	touch $(COMPILED_STAMP)
 
 # openid-client and oidc-provider for tests/interop/, exactly as package-lock.json pins them.
 $(NPM_STAMP): package-lock.json
@@ -41,13 +60,28 @@ image: $(IMAGE)
 $(IMAGE): $(IMAGE_INPUTS) | install system-deps
 	$(BIN)/python -m deploy.image archive $@
 
+# Everything against the compiled build (IDGATE_COMPILED=1: tests/unit/test_build.py fails if the build fell
+# back to Python), then the edge's tests once more interpreted, so the pure-Python fallback stays true.
 test: install system-deps $(NPM_STAMP) image
-	$(BIN)/python -m pytest
+	IDGATE_COMPILED=1 $(BIN)/python -m pytest
+	$(MAKE) test-interpreted
+
+# The same sources without the extension modules: a copy of src/ without the .so files. The interpreted
+# row of an A/B: `make interpreted-src && make bench BENCH_ARGS="--idgate-src build/interpreted/src"`.
+INTERPRETED_SRC := build/interpreted/src
+interpreted-src: install
+	rm -rf build/interpreted && mkdir -p build/interpreted
+	cp -r src $(INTERPRETED_SRC) && find build/interpreted -name '*.so' -delete
+
+# The edge's tests interpreted: the copy comes first on the path (IDGATE_COMPILED=0: tests/unit/test_build.py
+# checks that nothing compiled was imported).
+test-interpreted: interpreted-src
+	IDGATE_COMPILED=0 PYTHONPATH=$(INTERPRETED_SRC) $(BIN)/python -m pytest -q tests/unit/edge tests/unit/test_build.py
 
 lint: install
-	$(BIN)/ruff check src tests deploy
-	$(BIN)/ruff format --check src tests deploy
-	$(BIN)/mypy --strict src
+	$(BIN)/ruff check src tests deploy setup.py
+	$(BIN)/ruff format --check src tests deploy setup.py
+	$(BIN)/mypy --strict src setup.py
 	$(BIN)/mypy --strict --explicit-package-bases deploy/image
 
 # Benchmarks against nginx, Apache + mod_auth_openidc and oidc-provider (not part of `make test`); they
@@ -56,9 +90,15 @@ lint: install
 bench: install $(NPM_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Interpreted (A) vs compiled (B), in-process, no sockets: the gate opening a session, memo hit and miss
+# (bench/hotpath_ab.py; bench/edge_ab.py's stand-in connection is refused by the compiled dispatch).
+bench-compiled-ab: interpreted-src
+	$(BIN)/python -m bench.hotpath_ab $(INTERPRETED_SRC) src $(BENCH_ARGS)
+
 # 10 minutes at 80 % of the maximum: errors must be 0, RSS flat (bench/SOAK.md).
 bench-soak: install
 	$(BIN)/python -m bench --soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	find src -name '*.so' -delete

@@ -98,7 +98,7 @@ def rootfs(target: Path, work: Path) -> None:
     """The whole image as a directory (``deploy/Dockerfile``)."""
     debian.build(target)
     venv.fetch_tools(work / "tools")
-    wheel = venv.build_wheel(work / "tools", work / "wheel")
+    wheel = venv.build_wheel(work / "wheel")
     venv.download(target, work / "tools", wheel, work / "deps")
     venv.install(target, work / "deps", work / "tools", wheel)
 
@@ -191,7 +191,7 @@ def cached_base(cache: Path, clamp: int) -> layout.Layer:
 
 
 def cached_wheels(cache: Path, tree: Path, work: Path) -> tuple[Path, Path, Path]:
-    """(pip and hatchling, idgate's dependencies, idgate's wheel from the working tree); the first two are
+    """(pip, idgate's dependencies, idgate's wheel from the working tree, compiled); the first two are
     fetched when idgate's dependencies changed, the dependencies inside ``tree`` (the image's Python)."""
     project = tomllib.loads((spec.ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     key = _key(project["dependencies"], spec.PYTHON, platform.machine())
@@ -200,7 +200,7 @@ def cached_wheels(cache: Path, tree: Path, work: Path) -> tuple[Path, Path, Path
     if not fresh:
         _prune(cache, "wheels-")
         venv.fetch_tools(here / "tools")
-    wheel = venv.build_wheel(here / "tools", work / "wheel")
+    wheel = venv.build_wheel(work / "wheel")
     if not fresh:
         venv.download(tree, here / "tools", wheel, here / "deps")
         done.touch()

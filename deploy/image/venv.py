@@ -1,7 +1,8 @@
 """The app: idgate and its dependencies in ``/opt/idgate``, a virtualenv of the base's own Python.
 
-1. :func:`fetch_tools` gets pip's and hatchling's wheels; :func:`build_wheel` builds idgate's wheel from
-   the working tree with them, offline.
+1. :func:`fetch_tools` gets pip's wheel; :func:`build_wheel` builds idgate's wheel from the working tree,
+   offline, with the running Python (``make image``: the project's venv), its setuptools and mypy: the
+   request path compiled by mypyc (``setup.py``), for ``cp311`` like the image's Python 3.11.
 2. :func:`download` runs pip *inside* the root file system (``chroot``, the one step with network): the
    image's own Python chooses the dependencies' wheels, so its version decides the environment markers
    (Debian's 3.11.2 needs ``async-timeout``, a newer 3.11 does not) and its glibc the platform tags. Only
@@ -38,24 +39,23 @@ def _pip(*args: str) -> None:
 
 
 def fetch_tools(into: Path) -> None:
-    """pip (run from its wheel inside the image) and hatchling (idgate's build backend), from the index."""
-    _pip("download", "--quiet", "--dest", str(into), "--only-binary=:all:", "pip", "hatchling")
+    """pip (run from its wheel inside the image), from the index."""
+    _pip("download", "--quiet", "--dest", str(into), "--only-binary=:all:", "pip")
 
 
-def build_wheel(tools: Path, into: Path) -> Path:
-    """idgate's wheel from the working tree, offline (hatchling comes from ``tools``)."""
+def build_wheel(into: Path) -> Path:
+    """idgate's wheel from the working tree, offline, built by the running Python's setuptools without an
+    isolated build env: mypy types the compiled modules with the dependencies installed beside it (an
+    isolated env has none, and the build would fall back to Python). The wheel's extension modules are
+    for this Python's ABI, ``cp311``, the image's too (Debian's 3.11 loads what a 3.11 built)."""
+    if sys.version_info[:2] != (3, 11):
+        raise SystemExit(f"the image runs {spec.PYTHON}: build it with a 3.11, not {sys.version.split()[0]}")
     if into.exists():
         shutil.rmtree(into)
+    for stale in (spec.ROOT / "build").glob("lib.*"):  # setuptools never removes a deleted module from it
+        shutil.rmtree(stale)
     _pip(
-        "wheel",
-        "--quiet",
-        "--no-deps",
-        "--no-index",
-        "--find-links",
-        str(tools),
-        "-w",
-        str(into),
-        str(spec.ROOT),
+        "wheel", "--quiet", "--no-deps", "--no-index", "--no-build-isolation", "-w", str(into), str(spec.ROOT)
     )
     (wheel,) = into.glob("idgate-*.whl")
     return wheel

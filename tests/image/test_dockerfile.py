@@ -48,9 +48,13 @@ def test_the_build_stage_runs_the_recipe_make_image_runs() -> None:
     build, _ = final_stage()
     assert build[0] == ("FROM", "debian:bookworm-slim AS build")
     assert ("COPY", "deploy/image ./deploy/image") in build
-    assert ("RUN", "python3 -m deploy.image rootfs /rootfs") in build
+    assert ("RUN", "/build/bin/python -m deploy.image rootfs /rootfs") in build
     installed = next(rest for word, rest in build if word == "RUN" and "apt-get install" in rest)
-    assert {"mmdebstrap", "python3", "python3-pip", "binutils"} <= set(installed.split())
+    assert {"mmdebstrap", "python3", "python3-pip", "binutils", "gcc", "python3-dev"} <= {*installed.split()}
+    # mypyc compiles the wheel's request path: setup.py, and a venv with what mypy needs to type it
+    assert ("COPY", "pyproject.toml setup.py README.md ./") in build
+    venv = next(rest for word, rest in build if word == "RUN" and "venv /build" in rest)
+    assert {"mypy", "types-PyYAML", "types-ldap3", "."} <= set(venv.split())
 
 
 def test_the_final_stage_says_what_the_archive_config_says(image_config: dict[str, Any]) -> None:

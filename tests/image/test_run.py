@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.build_plan import COMPILED_MODULES, SHARED_LIBRARY
 from tests.e2e.harness import free_port
 from tests.image.rootfs import command, spawn, stop
 
@@ -136,6 +137,23 @@ def test_every_module_is_compiled_for_a_read_only_root(rootfs: Path) -> None:
                 stale.append(pyc)
     assert not missing, missing[:5]
     assert not stale, stale[:5]
+
+
+def test_the_request_path_runs_compiled_by_the_images_python(rootfs: Path) -> None:
+    """The wheel's mypyc extension modules (built by the host's 3.11) load in Debian's 3.11: one cp311 ABI."""
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {COMPILED_MODULES!r}: print(importlib.import_module(name).__file__)\n"
+        f"print(sys.modules[{SHARED_LIBRARY!r}].__file__)"
+    )
+    seen = run(rootfs, "python3", "-c", probe)
+    assert seen.returncode == 0, seen.stderr
+    files = seen.stdout.split()
+    assert len(files) == len(COMPILED_MODULES) + 1
+    site = "/opt/idgate/lib/python3.11/site-packages/"
+    for found in files:
+        assert found.startswith(site) and found.endswith(".cpython-311-x86_64-linux-gnu.so"), found
+    assert files[-1] == f"{site}{SHARED_LIBRARY}.cpython-311-x86_64-linux-gnu.so"
 
 
 def test_tls_and_time_zones_work_inside(rootfs: Path) -> None:
