@@ -9,7 +9,8 @@ the settings the file describes (``tests/unit/deploy`` checks this round trip). 
   charts' templates read (image, resources, affinity, certIssuer ...), durations back as Go durations;
 - every secret value (``secret``, ``client_secret``, ``encryption_key``, ``clientSecret``, ``bindPW``,
   ``hash``, ``previous_encryption_keys`` at any depth, the deployment's ``client_id`` as the chart does,
-  and the storage and session URLs, which may carry passwords) becomes ``${VAR}`` and goes to the Secret;
+  and the storage and session URLs, ``redis_connection_url`` too, which may carry passwords) becomes
+  ``${VAR}`` and goes to the Secret;
 - a ``$`` in any other string is written ``$$`` so that expansion gives it back unchanged.
 
 Secret variable names: a proxy uses the chart's own (``OAUTH2_PROXY_CLIENT_ID``,
@@ -39,7 +40,8 @@ PROXY_SECRET_VARS = {
 STORAGE_VAR = "IDGATE_STORAGE"
 SESSIONS_VAR = "IDGATE_SESSIONS"
 # Values under these keys (a string, or each string of a list) go to the Secret.
-HIDDEN_KEYS = frozenset((*SECRET_KEYS, "previous_encryption_keys"))
+# ``redis_connection_url`` (a deployment's ``config`` or ``iap.default_configuration``) may carry a password.
+HIDDEN_KEYS = frozenset((*SECRET_KEYS, "previous_encryption_keys", "redis_connection_url"))
 # Keys only the charts' templates read (rendered into the objects, not into the pod's values file). Keys
 # are left out by name so that any key idgate's runtime reads reaches the pod, also ones added later.
 DEX_CHART_ONLY = {
@@ -140,7 +142,8 @@ def proxy_values(config: Config, iap: IapSection, dep: Deployment, *, listen: st
             entry[key] = _hide_value(key, value, ("iap", dep.name, key), out)
     entry["ingress"] = _escape({"host": dep.ingress.host})
     if "config" in dep.model_fields_set:
-        entry["config"] = _escape(dep.config.model_dump(mode="json", by_alias=True, exclude_unset=True))
+        config_keys = dep.config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        entry["config"] = _hide_secrets(config_keys, ("iap", dep.name, "config"), out)
     section = _idgate_section(config, listen, health)
     sessions = config.idgate.sessions
     section["sessions"] = out.hide(sessions, SESSIONS_VAR) if sessions != "cookie" else "cookie"
@@ -148,5 +151,6 @@ def proxy_values(config: Config, iap: IapSection, dep: Deployment, *, listen: st
     cookies = session_store(effective_options(iap, dep), sessions) == "cookie"
     if cookies and storage.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres"):
         section["storage"] = out.hide(storage, STORAGE_VAR)  # the revocation list the replicas share
-    out.document = {"iap": {**_escape(top), "deployments": {dep.name: entry}}, "idgate": section}
+    iap_doc = {**_hide_secrets(top, ("iap",), out), "deployments": {dep.name: entry}}
+    out.document = {"iap": iap_doc, "idgate": section}
     return out

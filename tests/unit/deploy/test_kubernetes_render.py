@@ -289,3 +289,24 @@ def test_proxy_replicas_share_sign_outs_through_postgresql_or_are_warned_about()
     assert "storage" not in values["idgate"]
     [warning] = [w for w in on_sqlite.warnings if "revocation" in w.message]
     assert warning.path == "iap.replicas" and warning.message.startswith("2 replicas of ")
+
+
+@pytest.mark.parametrize("where", ["config", "default_configuration"])
+def test_a_redis_password_in_the_proxy_options_goes_to_the_secret(where: str) -> None:
+    """``redis_connection_url`` may carry a password, in a deployment's ``config`` or in
+    ``iap.default_configuration``: the ConfigMap holds a reference, the Secret the URL, and the pod reads
+    back the same session store."""
+    path, _ = INPUTS["minimal"]
+    url = "rediss://user:s3ss10n-pa55@redis.db.svc.cluster.local:6380/2"
+    line = f'redis_connection_url: "{url}"'
+    domains = '        email_domains: ["*"]\n'
+    text = path.read_text().replace(domains, f"{domains}        {line}\n")
+    if where == "default_configuration":
+        text = path.read_text().replace("iap:\n", f"iap:\n  default_configuration: {{{line}}}\n")
+    config = load_config_text(text, env={})
+    rendered = render_kubernetes(config).objects
+    assert "s3ss10n-pa55" not in dump_all([o for o in rendered if o["kind"] != "Secret"])
+    ((values, env),) = [(v, e) for v, a, e in _pods(rendered) if "--deployment" in a]
+    got = select_role(build_settings(load_config_text(values, env=env)), "proxy", "app")
+    assert got.proxies == select_role(build_settings(config), "proxy", "app").proxies
+    assert [p.session_store for p in got.proxies] == [url]
