@@ -298,6 +298,15 @@ def _check_deployments(config: Config, iap: IapSection) -> list[Problem]:
         at = ("iap", "deployments", key)
         here = config.path(*at)
         opts = effective_options(iap, dep)
+        if opts.session_store_type == "redis" and not opts.redis_connection_url:
+            # Checked once merged, as the chart merges iap.default_configuration under each config.
+            problems.append(
+                Problem(
+                    config.path(*at, "config", "session_store_type"),
+                    "session_store_type redis needs redis_connection_url (redis://host:6379/0), here or "
+                    "in iap.default_configuration",
+                )
+            )
         host = hostname(dep.ingress.host)
         if host in hosts:
             problems.append(Problem(config.path(*at, "ingress", "host"), f"same host as {hosts[host]}"))

@@ -204,10 +204,6 @@ class ProxyOptions(Strict):
             raise PydanticCustomError(
                 "claims", "user_id_claim is the older name of oidc_email_claim; give one of them"
             )
-        if self.session_store_type == "redis" and not self.redis_connection_url:
-            raise PydanticCustomError(
-                "redis", "session_store_type redis needs redis_connection_url (redis://host:6379/0)"
-            )
         if self.redis_connection_url and not self.redis_connection_url.startswith(("redis://", "rediss://")):
             raise PydanticCustomError("redis", "redis_connection_url must start with redis:// or rediss://")
         if self.ping_path is not None and not self.ping_path.startswith("/"):

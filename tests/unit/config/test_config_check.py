@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from idgate.config import check
+from idgate.config import build_settings, check
 
 Analyse = Callable[..., Any]
 Found = list[tuple[str, str]]
@@ -422,3 +422,23 @@ def test_host_prefix_cookie_that_fits_is_accepted_without_suggestions(
     secure = example["iap"]["deployments"]["grafana"]["config"]
     secure.update(cookie_name="__Secure-g", cookie_domains=["example.com"], cookie_path="/g")
     assert [s for s, _ in cross(example)] == ["warning"]  # only "had no effect in the chart"
+
+
+def test_redis_sessions_take_the_url_from_the_default_configuration(
+    cross: Callable[[dict[str, Any]], Found], analyse: Analyse, example: dict[str, Any]
+) -> None:
+    """As the chart merges ``iap.default_configuration`` under each deployment's ``config``, the Redis URL
+    may live there while a deployment asks for Redis; without a URL anywhere the key is named."""
+    example["iap"]["deployments"]["alertmanager"]["config"]["session_store_type"] = "redis"
+    assert cross(example) == [
+        (
+            "error",
+            "iap.deployments.alertmanager.config.session_store_type: session_store_type redis needs "
+            "redis_connection_url (redis://host:6379/0), here or in iap.default_configuration",
+        )
+    ]
+    example["iap"]["default_configuration"] = {"redis_connection_url": "redis://r:6379/0"}
+    assert cross(example) == []
+    config, _ = analyse(example)
+    stores = {p.name: p.session_store for p in build_settings(config).proxies}
+    assert stores["alertmanager"] == "redis://r:6379/0"
