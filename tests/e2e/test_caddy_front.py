@@ -83,6 +83,8 @@ def front() -> Iterator[Front]:
             port, idgate_port = free_port(), free_port()
             values = local_values(port, upstream.port, run / "data")
             values["idgate"]["listen"] = f"127.0.0.1:{idgate_port}"
+            # As the recipe says: `profile` in the scope, or X-Forwarded-Preferred-Username never arrives.
+            values["iap"]["deployments"]["grafana"]["config"]["scope"] = "openid email profile groups"
             config = run / "values.yaml"
             config.write_text(yaml.safe_dump(values))
             idgate = start_idgate(["serve", "--config", str(config)], idgate_port, run / "idgate.log")
@@ -129,5 +131,6 @@ async def test_sign_in_through_caddy_comes_back_with_the_whole_query_and_only_ou
         assert hops[-1].status == 200
     seen = {k.lower(): v for k, v in front.upstream.seen[-1].headers.items()}
     assert seen["x-forwarded-email"] == EMAIL  # idgate's answer, not the client's
+    assert seen["x-forwarded-preferred-username"] == "admin"  # the static user's username, not "{http...}"
     assert not any(k.startswith("x-auth-request-") for k in seen)  # the client's are removed
     assert "ceo@example.com" not in seen.values() and "admins" not in seen.values()

@@ -118,6 +118,8 @@ def client_list(config_file: str | None, storage_url: str | None) -> None:
     target = resolve_target(config_file, storage_url)
     clients = run(target, lambda storage, _t: storage.list(Client))
     static = static_ids(target, "client")
+    if clients:
+        click.echo("ID\tNAME\tTYPE\tREDIRECT URIS")
     for c in clients:
         kind = "public" if c.public else "confidential"
         origin = " (config file)" if c.id in static else ""

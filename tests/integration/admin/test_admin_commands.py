@@ -78,6 +78,7 @@ def test_client_add_list_delete(url: str) -> None:
     assert len(generated) == 32
     listed = run("client", "list", "--storage", url)
     assert "kubectl\tKubectl\tconfidential\thttp://localhost:8000" in listed.output
+    assert listed.output.splitlines()[0] == "ID\tNAME\tTYPE\tREDIRECT URIS"  # a header row names the columns
     assert generated not in listed.output
     again = run("client", "add", "--storage", url, "--id", "kubectl", "--redirect-uri", "http://localhost/x")
     assert again.exit_code == 1 and "exists already" in again.output
