@@ -52,3 +52,23 @@ async def test_proxy_userinfo_never_returns_tokens(idgate: Running) -> None:
     text = hops[-1].body.lower()
     for word in ("token", "eyj", "refresh", "secret"):
         assert word not in text, doc
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        ("kkp", "/dex/.well-known/openid-configuration"),  # the provider's aiohttp app
+        ("kkp", "/dex/auth?client_id=nobody"),  # one of its error pages
+        ("grafana", "/oauth/sign_in"),  # the sign-in app
+        ("grafana", "/oauth/callback?state=x&code=y"),  # one of its error pages
+        ("grafana", "/"),  # the edge's own redirect
+        ("unknown", "/"),  # the edge's own 404
+    ],
+)
+def test_no_answer_names_python_or_aiohttp(idgate: Running, service: str, path: str) -> None:
+    """A ``Server`` header that names Python's and aiohttp's versions tells a scanner what to try."""
+    raw = f"GET {path} HTTP/1.1\r\nHost: {service}.localhost:{idgate.port}\r\nAccept: text/html\r\n\r\n"
+    head = exchange(idgate.port, raw.encode()).partition(b"\r\n\r\n")[0].lower()
+    assert b"aiohttp" not in head and b"python" not in head, head
+    servers = [line for line in head.split(b"\r\n") if line.startswith(b"server:")]
+    assert servers in ([], [b"server: idgate"]), servers

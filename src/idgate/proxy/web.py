@@ -49,7 +49,7 @@ from idgate.sessions.cookie_store import CookieSessions
 from idgate.sessions.sealing import join_chunks, split_chunks
 from idgate.settings import ProxySettings
 from idgate.web import LOGO, Look, environment
-from idgate.web.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS
+from idgate.web.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS, hide_server_software
 
 __all__ = ["build_signin_app", "page_of"]
 
@@ -357,6 +357,7 @@ def build_signin_app(
         trust = Trust(p.trusted_proxy_ips, enabled=p.reverse_proxy)
         deployments[p.name] = Deployment(p, CookieSessions(p, clock), LoginStateCookie(p), signin, svc, trust)
     app = web.Application(middlewares=[_errors])
+    hide_server_software(app)
     app[DEPLOYMENTS] = deployments
     app[CLOCK] = clock
     app[TEMPLATES] = environment(Path(__file__).parent / "templates")

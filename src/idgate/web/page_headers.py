@@ -13,6 +13,11 @@ browser is redirected to the client, which ``form-action`` would block in Chromi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the edge imports this module too, and never aiohttp
+    from aiohttp import web
+
 
 def page_headers(*, img: str = "data:", style: str = "'unsafe-inline'", font: str = "") -> dict[str, str]:
     """The page headers with a CSP that allows images from ``img``, styles from ``style`` and fonts from
@@ -38,3 +43,18 @@ SIGN_IN_HEADERS: dict[str, str] = page_headers(img="data: https:")
 PAGE_HEADERS_B: tuple[tuple[bytes, bytes], ...] = tuple(
     (k.encode("ascii"), v.encode("ascii")) for k, v in PAGE_HEADERS.items() if k != "Cache-Control"
 )
+
+
+#: ``Server`` on the provider's and the sign-in app's answers. aiohttp's default names Python's version and
+#: its own, which tells a scanner what to try; the edge's own answers carry no ``Server`` at all.
+SERVER = "idgate"
+
+
+def hide_server_software(app: web.Application) -> None:
+    """Answer with ``Server: idgate`` instead of aiohttp's ``Python/3.x aiohttp/3.x`` (it only fills in
+    ``Server`` when the answer has none, after ``on_response_prepare`` has run)."""
+
+    async def name(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Server"] = SERVER
+
+    app.on_response_prepare.append(name)

@@ -21,6 +21,7 @@ from idgate.provider.web.routes import PROVIDER
 from idgate.provider.web.theme import THEME, provider_look
 from idgate.settings import ProviderSettings
 from idgate.storage.base import Storage
+from idgate.web.page_headers import hide_server_software
 
 log = logging.getLogger("idgate.provider")
 
@@ -59,6 +60,7 @@ def build_provider_app(
     connectors = configured_connectors(settings, layered, built)
     provider = Provider(settings, layered, clock, connectors)
     app = web.Application(client_max_size=MAX_BODY)
+    hide_server_software(app)
     app[PROVIDER] = provider
     app[THEME] = provider_look(settings)
     add_routes(app, settings.path)
