@@ -35,6 +35,7 @@ from tests.e2e.harness import (
     local_values,
     start_idgate,
     stop_idgate,
+    wait_listening,
 )
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +108,9 @@ def tls(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     config = tmp / "values.yaml"
     config.write_text(yaml.safe_dump(values))
     world.idgate = start_idgate(["serve", "--config", str(config)], port, tmp / "idgate.log")
+    # The public socket is bound before the runtime is built (a migration can take seconds); the plain
+    # listener only once it is.
+    wait_listening(redirect_port, world.idgate.process, world.idgate.log)
     yield world
     assert stop_idgate(world.idgate) == 0, world.idgate.output()
 
@@ -297,3 +301,22 @@ def test_the_plain_listener_redirects_known_hosts_to_https_only(tls: TlsWorld) -
         resp = plain("GET", host, "/")
         assert resp.status == 404
         assert resp.headers.get("Location") is None
+
+
+def test_a_busy_redirect_http_port_is_one_line_naming_its_key(upstream: Upstream, tmp_path: Path) -> None:
+    from tests.e2e.test_operator_answers import busy_line, run_idgate
+
+    with socket.socket() as other:  # another program (the old OAuth2-Proxy, say) has the plain port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = int(other.getsockname()[1])
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.crt"))
+        world = TlsWorld(ca, tmp_path / "ca.crt", tmp_path / "tls.crt", tmp_path / "tls.key", taken, tmp_path)
+        world.renew()
+        config = tmp_path / "values.yaml"
+        config.write_text(yaml.safe_dump(https_values(free_port(), upstream.port, world)))
+        line = busy_line(run_idgate("serve", "--config", str(config)))
+    assert line.startswith(
+        f"error: cannot listen on 127.0.0.1:{taken}, set by idgate.tls.redirect_http in {config}: "
+    )

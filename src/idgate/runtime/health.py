@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -115,29 +115,13 @@ def build_health_app(checks: Mapping[str, Check], *, multiprocess: bool = False)
     return app
 
 
-@contextlib.asynccontextmanager
-async def serve_health(
-    checks: Mapping[str, Check], address: str, *, reuse_port: bool, multiprocess: bool = False
-) -> AsyncIterator[None]:
-    """Serve :func:`build_health_app` on ``address`` (``host:port``) while the context lasts.
+def serve_health(
+    checks: Mapping[str, Check], address: str, *, key: str, reuse_port: bool, multiprocess: bool = False
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Serve :func:`build_health_app` on ``address`` (the setting ``key``) while the context lasts
+    (:func:`idgate.runtime.listeners.tcp_app`: ``ListenError`` when it cannot be bound)."""
+    from idgate.runtime.listeners import tcp_app
 
-    With ``reuse_port`` the workers of ``idgate serve --workers N`` share the port, as on the main listener.
-    """
-    from idgate.settings import split_host
-
-    host, port = split_host(address)
-    assert port is not None  # validated: idgate.health_listen is host:port
-    runner = web.AppRunner(
-        build_health_app(checks, multiprocess=multiprocess), access_log=None, handle_signals=False
+    return tcp_app(
+        build_health_app(checks, multiprocess=multiprocess), address, key=key, reuse_port=reuse_port
     )
-    await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]") or None, port, shutdown_timeout=1.0, reuse_port=reuse_port)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    try:
-        yield
-    finally:
-        await runner.cleanup()

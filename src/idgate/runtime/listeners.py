@@ -84,11 +84,29 @@ async def unix_app(app: web.Application, path: str) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def tcp_app(app: web.Application, address: str) -> AsyncIterator[None]:
-    host, port = parse_listen(address)
+async def tcp_app(
+    app: web.Application,
+    address: str,
+    *,
+    key: str,
+    reuse_port: bool = False,
+    shutdown_timeout: float = 1.0,
+) -> AsyncIterator[None]:
+    """Serve ``app`` on ``address`` (``host:port``; ``:port`` is every address) while the context lasts;
+    with ``reuse_port`` the workers of ``--workers N`` share the port. :class:`ListenError` naming
+    ``address`` and ``key`` (the setting it comes from) when it cannot be bound."""
+    host, port = split_host(address)
+    assert port is not None  # validated: every listener setting is host:port
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, host, port, shutdown_timeout=2.0).start()
+    site = web.TCPSite(
+        runner, host.strip("[]") or None, port, shutdown_timeout=shutdown_timeout, reuse_port=reuse_port
+    )
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError.of(address, key, exc) from None
     try:
         yield
     finally:

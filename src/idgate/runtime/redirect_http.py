@@ -10,10 +10,11 @@ are kept, and the port is the one the config names for the host (``kkp.example.c
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from aiohttp import web
 
+from idgate.runtime.listeners import tcp_app
 from idgate.settings import Settings, hostname, split_host
 
 __all__ = ["https_location", "known_hosts", "serve_redirect"]
@@ -61,21 +62,10 @@ def redirect_app(hosts: Mapping[str, str]) -> web.Application:
     return app
 
 
-@contextlib.asynccontextmanager
-async def serve_redirect(settings: Settings, address: str, *, reuse_port: bool) -> AsyncIterator[None]:
-    """Serve the redirects on ``address`` (``host:port``) while the context lasts (with ``reuse_port``
-    the workers of ``--workers N`` share the port)."""
-    host, port = split_host(address)
-    assert port is not None  # validated: idgate.tls.redirect_http is host:port
-    runner = web.AppRunner(redirect_app(known_hosts(settings)), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host.strip("[]") or None, port, shutdown_timeout=1.0, reuse_port=reuse_port)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    try:
-        yield
-    finally:
-        await runner.cleanup()
+def serve_redirect(
+    settings: Settings, address: str, *, reuse_port: bool
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Serve the redirects on ``address`` (``idgate.tls.redirect_http``) while the context lasts (with
+    ``reuse_port`` the workers of ``--workers N`` share the port); ``ListenError`` when it is taken."""
+    app = redirect_app(known_hosts(settings))
+    return tcp_app(app, address, key="idgate.tls.redirect_http", reuse_port=reuse_port)

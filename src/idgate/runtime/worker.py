@@ -93,7 +93,9 @@ async def _serve_apps(runtime: Runtime, stack: contextlib.AsyncExitStack) -> Non
     if runtime.settings.demo_upstream:
         from idgate.runtime.demo_upstream import upstream_app
 
-        await stack.enter_async_context(tcp_app(upstream_app(), runtime.settings.demo_upstream))
+        await stack.enter_async_context(
+            tcp_app(upstream_app(), runtime.settings.demo_upstream, key="the demo upstream")
+        )
 
 
 async def _serve_tls(
@@ -124,15 +126,16 @@ async def _serve_health(
 
     settings = runtime.settings
     for address in dict.fromkeys(a for a in (settings.health_listen, settings.metrics_listen) if a):
+        key = "idgate.health_listen" if address == settings.health_listen else "idgate.metrics_listen"
+        serving = serve_health(
+            runtime.checks, address, key=key, reuse_port=reuse_port, multiprocess=multiprocess
+        )
         try:
-            await stack.enter_async_context(
-                serve_health(runtime.checks, address, reuse_port=reuse_port, multiprocess=multiprocess)
-            )
-        except OSError as exc:
+            await stack.enter_async_context(serving)
+        except ListenError as exc:
             if address != settings.metrics_listen or not settings.metrics_optional:
-                key = "idgate.health_listen" if address == settings.health_listen else "idgate.metrics_listen"
-                raise ListenError.of(address, key, exc) from None
-            log.warning("metrics not served: cannot listen on %s: %s", address, exc.strerror)
+                raise
+            log.warning("metrics not served: cannot listen on %s: %s", address, exc.reason)
 
 
 def _background(stack: contextlib.AsyncExitStack, work: Coroutine[Any, Any, None]) -> None:
