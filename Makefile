@@ -91,10 +91,11 @@ lint: install
 bench: install $(NPM_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# Interpreted (A) vs compiled (B), in-process, no sockets: the gate opening a session, memo hit and miss
-# (bench/hotpath_ab.py; bench/edge_ab.py's stand-in connection is refused by the compiled dispatch).
+# Interpreted (A) vs compiled (B), in-process, no sockets (bench/edge_ab.py): the gate opening a session,
+# memo hit and miss, and whole exchanges through a real edge connection (forwarded, 302, 401, 403,
+# /oauth/auth); BENCH_ARGS e.g. "--cases forward,gate-hit --rounds 9".
 bench-compiled-ab: interpreted-src
-	$(BIN)/python -m bench.hotpath_ab $(INTERPRETED_SRC) src $(BENCH_ARGS)
+	$(BIN)/python -m bench.edge_ab $(INTERPRETED_SRC) src $(BENCH_ARGS)
 
 # 10 minutes at 80 % of the maximum: errors must be 0, RSS flat (bench/SOAK.md).
 bench-soak: install

@@ -104,6 +104,8 @@ class Ports:
     nginx_tls: int = 0  # the TLS rows (0: none): nginx proxy_pass with ssl on its listener,
     apache_tls: int = 0  # Apache + mod_auth_openidc (server-cache) with mod_ssl,
     idgate_tls: dict[str, int] = field(default_factory=dict)  # idgate with idgate.tls: variant -> port
+    nginx_log: int = 0  # the default-logging rows (0: none): nginx proxy_pass with its default access_log,
+    apache_log: int = 0  # Apache + mod_auth_openidc (server-cache) with Debian's default CustomLog
 
     @property
     def issuer_port(self) -> int:
@@ -122,10 +124,17 @@ events {{ worker_connections 4096; }}
 """
 
 
-def nginx_http_paths(tmp: Path, name: str) -> str:
+def access_log_path(tmp: Path, name: str) -> Path:
+    """Where nginx or Apache run ``name`` writes its access log when it has one (the default-logging rows)."""
+    return tmp / name / "access.log"
+
+
+def nginx_http_paths(tmp: Path, name: str, *, access_log: bool = False) -> str:
+    """The ``http`` block's paths; ``access_log``: nginx's default (``access_log FILE;``, the ``combined``
+    format, unbuffered, as Debian's ``nginx.conf`` has it), else ``access_log off``."""
     run = tmp / name
     return f"""
-    access_log off;
+    access_log {access_log_path(tmp, name) if access_log else "off"};
     client_body_temp_path {run}/body;
     proxy_temp_path {run}/proxy;
     fastcgi_temp_path {run}/fastcgi;
@@ -154,9 +163,12 @@ http {{
     )
 
 
-def proxy_nginx_conf(tmp: Path, port: int, upstream_port: int, *, tls: Certificate | None = None) -> str:
+def proxy_nginx_conf(
+    tmp: Path, port: int, upstream_port: int, *, tls: Certificate | None = None, logs: bool = False
+) -> str:
     """nginx plain ``proxy_pass`` with a keep-alive pool (the reference for the ratios); with ``tls``, the
-    same with ``ssl`` on the listener (nginx's default protocols and ciphers)."""
+    same with ``ssl`` on the listener (nginx's default protocols and ciphers); with ``logs``, the same
+    writing its default access log (run ``nginx-proxy-log``)."""
     ssl = (
         f"""
         ssl_certificate {tls.cert};
@@ -164,12 +176,12 @@ def proxy_nginx_conf(tmp: Path, port: int, upstream_port: int, *, tls: Certifica
         if tls
         else ""
     )
-    name = "nginx-tls" if tls else "nginx-proxy"
+    name = "nginx-tls" if tls else ("nginx-proxy-log" if logs else "nginx-proxy")
     return (
         nginx_common(tmp, name)
         + f"""
 http {{
-{nginx_http_paths(tmp, name)}
+{nginx_http_paths(tmp, name, access_log=logs)}
     upstream up {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
     server {{
         listen 127.0.0.1:{port}{" ssl" if tls else ""} backlog=4096;{ssl}
@@ -202,6 +214,16 @@ def rendered_nginx_conf(values: Path, run: Path, port: int, idgate_port: int, *,
     return render_nginx(load_config(values, env={}), options)
 
 
+def apache_name(session_type: str, *, tls: bool = False, logs: bool = False) -> str:
+    """The name of an Apache run (its directory, its process): ``apache-server-cache-tls`` and so on."""
+    return f"apache-{session_type}" + ("-tls" if tls else "") + ("-log" if logs else "")
+
+
+#: Debian's ``apache2.conf`` defines this format and its ``000-default.conf`` logs every request in it
+#: (``%O`` is mod_logio's, compiled into Debian's apache2 as mod_log_config is).
+APACHE_COMBINED = 'LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined'
+
+
 def apache_conf(
     tmp: Path,
     *,
@@ -212,10 +234,14 @@ def apache_conf(
     client_secret: str,
     passphrase: str,
     tls: Certificate | None = None,
+    logs: bool = False,
 ) -> str:
     """Apache (event MPM) + mod_auth_openidc in front of the upstream, ``ProxyPass`` with keep-alive; with
-    ``tls``, mod_ssl on the listener (loaded here, no ``a2enmod``; its default protocols and ciphers)."""
-    run = tmp / (f"apache-{session_type}" + ("-tls" if tls else ""))
+    ``tls``, mod_ssl on the listener (loaded here, no ``a2enmod``; its default protocols and ciphers);
+    with ``logs``, Debian's default access log (``CustomLog FILE combined``)."""
+    name = apache_name(session_type, tls=tls is not None, logs=logs)
+    run = tmp / name
+    custom_log = f"{APACHE_COMBINED}\nCustomLog {access_log_path(tmp, name)} combined\n" if logs else ""
     scheme = "https" if tls else "http"
     ssl = (
         f"""
@@ -245,7 +271,7 @@ Listen 127.0.0.1:{port}
 PidFile {run}/apache.pid
 ErrorLog {run}/error.log
 LogLevel warn
-User www-data
+{custom_log}User www-data
 Group www-data
 Mutex file:{run} default
 DefaultRuntimeDir {run}
@@ -283,6 +309,8 @@ def idgate_values(tmp: Path, ports: Ports, sec: Secrets, password_hash: str) -> 
     apache_uris = [f"http://{APACHE_HOST}:{p}/oauth/callback" for p in ports.apache.values()]
     if ports.apache_tls:
         apache_uris.append(f"https://{APACHE_HOST}:{ports.apache_tls}/oauth/callback")
+    if ports.apache_log:
+        apache_uris.append(f"http://{APACHE_HOST}:{ports.apache_log}/oauth/callback")
     return {
         "dex": {
             "ingress": {"host": f"{PROVIDER_HOST}:{issuer_port}", "path": "/dex", "scheme": "http"},

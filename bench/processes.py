@@ -32,8 +32,12 @@ class Proc:
         return self.process.pid
 
     def output(self, tail: int = 4000) -> str:
+        """The last ``tail`` bytes of what it wrote (read from the end: a default-logging idgate's file
+        holds hundreds of megabytes after a run)."""
         try:
-            return self.log.read_text(errors="replace")[-tail:]
+            with self.log.open("rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - tail))
+                return f.read().decode(errors="replace")
         except OSError:
             return ""
 

@@ -22,6 +22,8 @@ from urllib.parse import urlencode
 from bench.configs import BENCH_REDIRECT, TOKEN_USERS, token_user
 
 SCOPES = ("openid", "email", "offline_access")
+#: Grants per second the token benches prepare bodies for (doubled after a run that still ran out).
+RATE_GUESS = 2500.0
 #: One PKCE pair for every minted code (S256): providers may require PKCE of every client (OAuth 2.1).
 VERIFIER = secrets.token_urlsafe(48)
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()

@@ -19,6 +19,8 @@ class Sample:
     result: WrkResult
     cpu_us: float | None  # CPU µs per request of the measured process tree(s)
     redis_per_request: float | None = None  # commands the session store's Redis processed per request
+    log_lines: float | None = None  # lines the row's log file got per request (default-logging rows)
+    log_bytes: float | None = None  # and bytes
 
 
 @dataclass(slots=True)
@@ -34,6 +36,9 @@ class Summary:
     rounds: int
     note: str = ""
     redis_per_request: float | None = None
+    log_lines: float | None = None
+    log_bytes: float | None = None
+    rps_rounds: tuple[float, ...] = ()  # each round's, in order (rounds alternate, so round i pairs up)
 
     @property
     def per_core(self) -> float | None:
@@ -59,6 +64,9 @@ def summarise(name: str, samples: Sequence[Sample], note: str = "") -> Summary:
         rounds=len(samples),
         note=note,
         redis_per_request=_median(s.redis_per_request for s in samples),
+        log_lines=_median(s.log_lines for s in samples),
+        log_bytes=_median(s.log_bytes for s in samples),
+        rps_rounds=tuple(s.result.rps for s in samples),
     )
 
 
@@ -113,15 +121,16 @@ def proxy_table(
     summaries: Sequence[Summary],
     nginx: str,
     apache: str,
-    variant: str = "",
+    variants: Sequence[str] = (),
     refs: tuple[str, str] = ("× nginx proxy", "× Apache+OIDC (server-cache)"),
 ) -> str:
-    """The proxy table; a row named ``... + variant`` is compared with the references of that variant;
-    ``refs``: the headings of the two ratio columns."""
+    """The proxy table; a row named ``... + variant`` (one of ``variants``: a browser's request, default
+    logging) is compared with the references of that variant; ``refs``: the headings of the two ratio
+    columns."""
     by_name = {s.name: s for s in summaries}
     rows = []
     for s in summaries:
-        suffix = variant if variant and s.name.endswith(variant) else ""
+        suffix = next((v for v in variants if s.name.endswith(v)), "")
         ref_nginx = by_name.get(nginx + suffix)
         ref_apache = by_name.get(apache + suffix)
         rows.append(
@@ -152,7 +161,12 @@ def proxy_table(
 
 def _notes(s: Summary) -> str:
     redis = None if s.redis_per_request is None else f"Redis commands per request: {s.redis_per_request:.5f}"
-    return "; ".join(n for n in (s.note, redis) if n)
+    logs = (
+        None
+        if s.log_lines is None or s.log_bytes is None
+        else f"log file: {s.log_lines:.2f} lines, {s.log_bytes:.0f} B per request"
+    )
+    return "; ".join(n for n in (s.note, redis, logs) if n)
 
 
 def targets_table(targets: Sequence[Target]) -> str:

@@ -26,25 +26,65 @@ import aiohttp
 import bcrypt
 import yaml
 
-from bench import configs, cpu, environment, login, provider, report
+from bench import configs, cpu, environment, login, logs, provider, report
 from bench.processes import Proc, Supervisor, free_port, wait_port
 from bench.report import Sample, Summary
-from bench.targets import APACHE_CC, APACHE_SC, APACHE_TLS, NGINX, NGINX_TLS, REDIS_SESSIONS, proxy_targets
+from bench.results import Measured, write_report
+from bench.targets import (
+    APACHE_CC,
+    APACHE_SC,
+    APACHE_TLS,
+    BROWSER,
+    LOGGED,
+    MEMO,
+    NGINX,
+    NGINX_TLS,
+    REDIS_SESSIONS,
+)
 from bench.wrk import WrkResult, run_wrk, wrk_command
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-#: grants per second the token benches prepare bodies for (see provider_benches)
-RATE_GUESS = 2500.0
 #: seconds for requests still in flight when wrk stops to finish (before Redis commands are counted)
 SETTLE = 0.3
-IDGATE_VARIANTS = {  # name -> (workers, memo)
-    "idgate-1w": (1, True),
-    "idgate-1w-nomemo": (1, False),
-    "idgate-2w": (2, True),
-    "idgate-2w-nomemo": (2, False),
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One idgate instance of the proxy rows: ``idgate serve --workers N``, the session memo on or off,
+    access logs off (``IDGATE_LOG_LEVEL=WARNING``) or idgate's default logging (INFO, text, on stderr)."""
+
+    workers: int
+    memo: bool
+    logs: bool = False
+
+    @property
+    def row(self) -> str:
+        """The name of its cookie-session row in the proxy table."""
+        workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
+        name = f"idgate proxy, cookie session, {workers}, memo {'on' if self.memo else 'off'}"
+        return name + (LOGGED if self.logs else "")
+
+    def env(self) -> dict[str, str]:
+        """The environment it runs with: the log level and format said explicitly (INFO and text are
+        idgate's defaults), so the bench's own environment cannot change them; unbuffered as in the image."""
+        level = "INFO" if self.logs else "WARNING"
+        return {"IDGATE_LOG_LEVEL": level, "IDGATE_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1"}
+
+
+IDGATE_VARIANTS = {
+    "idgate-1w": Variant(1, memo=True),
+    "idgate-1w-nomemo": Variant(1, memo=False),
+    "idgate-2w": Variant(2, memo=True),
+    "idgate-2w-nomemo": Variant(2, memo=False),
 }
-TLS_VARIANTS = {"idgate-tls-1w": True, "idgate-tls-1w-nomemo": False}  # name -> memo (1 worker each)
+#: The default-logging rows' idgate instances (the full proxy table only).
+LOGGED_VARIANTS = {
+    "idgate-1w-log": Variant(1, memo=True, logs=True),
+    "idgate-1w-nomemo-log": Variant(1, memo=False, logs=True),
+}
+VARIANTS = {**IDGATE_VARIANTS, **LOGGED_VARIANTS}
+TLS_VARIANTS = {"idgate-tls-1w": Variant(1, memo=True), "idgate-tls-1w-nomemo": Variant(1, memo=False)}
 
 
 @dataclass(frozen=True)
@@ -82,6 +122,7 @@ class Config:
     redis_port: int = 0  # count this redis-server's commands per request (0: none)
     sessions: Path | None = None  # Cookie headers, one per line, taken in turn (sessions.lua)
     tls: Path | None = None  # https, serving this certificate (the preflight checks it is the one served)
+    log: logs.LogFile | None = None  # the measured server's log: its lines per request are checked
 
 
 @dataclass
@@ -152,8 +193,12 @@ def start_stack(
     tls: bool = False,
 ) -> Stack:
     """Upstream nginx, nginx proxy, idgate variants, Apache (both session types), oidc-provider; sessions.
-    With ``tls``, the TLS rows' servers too: nginx, Apache (server-cache) and idgate, one certificate."""
+    With ``apache`` (the full proxy table), the default-logging rows' servers too: nginx, Apache
+    (server-cache) and idgate (:data:`LOGGED_VARIANTS`) writing their default logs. With ``tls``, the TLS
+    rows' servers: nginx, Apache (server-cache) and idgate, one certificate."""
     sec = configs.Secrets()
+    if apache:
+        variants = [*variants, *LOGGED_VARIANTS]
     ports = configs.Ports(
         upstream=free_port(),
         nginx_proxy=free_port(),
@@ -161,6 +206,8 @@ def start_stack(
         apache={t: free_port() for t in (("server-cache", "client-cookie") if apache else ())},
         oidc_provider=free_port(),
         redis=free_port() if apache else 0,  # the full proxy table has Redis-session rows
+        nginx_log=free_port() if apache else 0,
+        apache_log=free_port() if apache else 0,
     )
     st = Stack(tmp, sup, sec, ports)
     if tls:
@@ -168,25 +215,16 @@ def start_stack(
     os.chmod(tmp, 0o755)  # nginx and Apache children run as unprivileged users
     (tmp / "www").mkdir()
     (tmp / "www" / "file.bin").write_bytes(b"x" * (configs.BODY_BYTES - 1) + b"\n")
-    for name in ("upstream", "nginx-proxy", *(f"apache-{t}" for t in ports.apache)):
-        (tmp / name).mkdir()
-        shutil.chown(tmp / name, "www-data", "www-data")
-
-    def nginx(name: str, text: str, port: int) -> None:
-        conf = tmp / name / "nginx.conf"
-        conf.write_text(text)
-        st.procs[name] = sup.start(name, ["nginx", "-c", str(conf), "-p", str(tmp / name)])
-        wait_port(port, st.procs[name])
-
     start_redis(st)
-    nginx("upstream", configs.upstream_nginx_conf(tmp, ports.upstream), ports.upstream)
-    nginx("nginx-proxy", configs.proxy_nginx_conf(tmp, ports.nginx_proxy, ports.upstream), ports.nginx_proxy)
-    if st.tls:
-        nginx(
-            "nginx-tls",
-            configs.proxy_nginx_conf(tmp, ports.nginx_tls, ports.upstream, tls=st.tls),
-            ports.nginx_tls,
-        )
+    start_nginx(st, "upstream", configs.upstream_nginx_conf(tmp, ports.upstream), ports.upstream)
+    for name, port, tls_cert, logged in (
+        ("nginx-proxy", ports.nginx_proxy, None, False),
+        ("nginx-tls", ports.nginx_tls, st.tls, False),
+        ("nginx-proxy-log", ports.nginx_log, None, True),
+    ):
+        if port:
+            conf = configs.proxy_nginx_conf(tmp, port, ports.upstream, tls=tls_cert, logs=logged)
+            start_nginx(st, name, conf, port)
 
     log("hashing the bench user's password (bcrypt cost 10)")
     values = tmp / "values.yaml"
@@ -195,29 +233,7 @@ def start_stack(
     (tmp / "idgate-data").mkdir()
     asyncio.run(configs.add_token_users(configs.storage_url(tmp), password_hash))
     for variant in variants:
-        workers, memo = IDGATE_VARIANTS[variant]
-        env = {"IDGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
-        port = ports.idgate[variant]
-        st.procs[variant] = sup.start(
-            variant,
-            [
-                sys.executable,
-                "-m",
-                "idgate",
-                "serve",
-                "--config",
-                str(values),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                *([] if memo else memo_off(env)),
-                *metrics_args(),
-            ],
-            env=env,
-            cwd=tmp,
-        )
-        wait_port(port, st.procs[variant])
+        start_idgate(st, variant, VARIANTS[variant], values, ports.idgate[variant])
     start_idgate_tls(st, values)
     first = variants[0]
     log(f"signing in through idgate's proxy ({first})")
@@ -226,18 +242,7 @@ def start_stack(
     if apache:  # the full proxy table: the floor of the design, and nginx in front running `idgate render
         # nginx` with its cache of 202s on (the default) and off
         start_floors(st, values)
-        ports.nginx_auth, ports.nginx_auth_nocache = free_port(), free_port()
-        for name, port, cache_seconds in (
-            ("nginx-auth", ports.nginx_auth, 5),
-            ("nginx-auth-nocache", ports.nginx_auth_nocache, 0),
-        ):
-            (tmp / name).mkdir()
-            shutil.chown(tmp / name, "www-data", "www-data")
-            conf_text = configs.rendered_nginx_conf(
-                values, tmp / name, port, ports.idgate[first], cache_seconds=cache_seconds
-            )
-            nginx(name, conf_text, port)
-
+        start_rendered_nginx(st, values, ports.idgate[first])
     start_apaches(st)
 
     if node:
@@ -260,14 +265,51 @@ def start_stack(
     return st
 
 
+def run_dir(st: Stack, name: str) -> Path:
+    """The directory of nginx or Apache run ``name``, owned by the user their children run as."""
+    path = st.tmp / name
+    path.mkdir(exist_ok=True)
+    shutil.chown(path, "www-data", "www-data")
+    return path
+
+
+def start_nginx(st: Stack, name: str, text: str, port: int) -> None:
+    """nginx run ``name`` with configuration ``text``, in its directory, listening on ``port``."""
+    conf = run_dir(st, name) / "nginx.conf"
+    conf.write_text(text)
+    st.procs[name] = st.sup.start(name, ["nginx", "-c", str(conf), "-p", str(conf.parent)])
+    wait_port(port, st.procs[name])
+
+
+def start_rendered_nginx(st: Stack, values: Path, idgate_port: int) -> None:
+    """nginx running what ``idgate render nginx`` writes for ``values`` (``auth_request`` to idgate on
+    ``idgate_port``), its cache of 202s on (5 s, the default) and off."""
+    st.ports.nginx_auth, st.ports.nginx_auth_nocache = free_port(), free_port()
+    for name, port, cache_seconds in (
+        ("nginx-auth", st.ports.nginx_auth, 5),
+        ("nginx-auth-nocache", st.ports.nginx_auth_nocache, 0),
+    ):
+        conf = configs.rendered_nginx_conf(
+            values, run_dir(st, name), port, idgate_port, cache_seconds=cache_seconds
+        )
+        start_nginx(st, name, conf, port)
+
+
+def start_idgate(st: Stack, name: str, variant: Variant, values: Path, port: int) -> None:
+    """``idgate serve`` as ``variant`` says, on ``port``; its stdout and stderr go to ``<name>.log`` in the
+    bench's directory (where a default-logging row's lines are counted)."""
+    env = variant.env()
+    argv = [sys.executable, "-m", "idgate", "serve", "--config", str(values), "--listen", f"127.0.0.1:{port}"]
+    argv += ["--workers", str(variant.workers), *([] if variant.memo else memo_off(env)), *metrics_args()]
+    st.procs[name] = st.sup.start(name, argv, env=env, cwd=st.tmp)
+    wait_port(port, st.procs[name])
+
+
 def plan_tls(st: Stack) -> None:
-    """Ports and run directories for the TLS rows' servers, and their certificate."""
+    """Ports for the TLS rows' servers, and their certificate."""
     st.ports.nginx_tls, st.ports.apache_tls = free_port(), free_port()
     st.ports.idgate_tls = {v: free_port() for v in TLS_VARIANTS}
     st.tls = configs.make_certificate(st.tmp)
-    for name in ("nginx-tls", "apache-server-cache-tls"):
-        (st.tmp / name).mkdir()
-        shutil.chown(st.tmp / name, "www-data", "www-data")
 
 
 def start_idgate_tls(st: Stack, values: Path) -> None:
@@ -278,32 +320,23 @@ def start_idgate_tls(st: Stack, values: Path) -> None:
         return
     path = st.tmp / "values-tls.yaml"
     configs.write_values(path, configs.tls_values(yaml.safe_load(values.read_text()), st.tls))
-    for variant, port in st.ports.idgate_tls.items():
-        env = {"IDGATE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
-        argv = [
-            sys.executable,
-            "-m",
-            "idgate",
-            "serve",
-            "--config",
-            str(path),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ]
-        argv += ["--workers", "1", *([] if TLS_VARIANTS[variant] else memo_off(env)), *metrics_args()]
-        st.procs[variant] = st.sup.start(variant, argv, env=env, cwd=st.tmp)
-        wait_port(port, st.procs[variant])
+    for name, port in st.ports.idgate_tls.items():
+        start_idgate(st, name, TLS_VARIANTS[name], path, port)
 
 
 def start_apaches(st: Stack) -> None:
-    """Apache + mod_auth_openidc for each session type (and server-cache with TLS for the TLS rows), each
-    with a session from a scripted login."""
-    runs = [(t, p, None) for t, p in st.ports.apache.items()]
+    """Apache + mod_auth_openidc for each session type (and server-cache with TLS for the TLS rows, and
+    with Debian's access log for the default-logging rows), each with a session from a scripted login."""
+    runs: list[tuple[str, int, configs.Certificate | None, bool]] = [
+        (t, p, None, False) for t, p in st.ports.apache.items()
+    ]
     if st.tls:
-        runs.append(("server-cache", st.ports.apache_tls, st.tls))
-    for session_type, port, tls in runs:
-        name = f"apache-{session_type}" + ("-tls" if tls else "")
-        conf = st.tmp / name / "apache.conf"
+        runs.append(("server-cache", st.ports.apache_tls, st.tls, False))
+    if st.ports.apache_log:
+        runs.append(("server-cache", st.ports.apache_log, None, True))
+    for session_type, port, tls, with_logs in runs:
+        name = configs.apache_name(session_type, tls=tls is not None, logs=with_logs)
+        conf = run_dir(st, name) / "apache.conf"
         conf.write_text(
             configs.apache_conf(
                 st.tmp,
@@ -314,11 +347,12 @@ def start_apaches(st: Stack) -> None:
                 client_secret=st.sec.apache_secret,
                 passphrase=st.sec.crypto_passphrase,
                 tls=tls,
+                logs=with_logs,
             )
         )
         st.procs[name] = st.sup.start(name, ["apache2", "-f", str(conf), "-DFOREGROUND"])
         wait_port(port, st.procs[name])
-        log(f"signing in through Apache + mod_auth_openidc ({session_type}{', TLS' if tls else ''})")
+        log(f"signing in through Apache + mod_auth_openidc ({name.removeprefix('apache-')})")
         scheme = "https" if tls else "http"
         st.cookies[name] = asyncio.run(
             login.browser_login(
@@ -408,14 +442,23 @@ def wrk_for(c: Config, seconds: float, opts: Options) -> list[str]:
 
 
 def measure(c: Config, opts: Options) -> Sample:
+    """One run of ``c`` after its warm-up. A default-logging row is given :data:`logs.FLUSH_SECONDS`
+    after each, so its file and its CPU count the run's own lines (all of them) and not the warm-up's; a
+    row whose log did not get them raises :class:`logs.LogsNotWritten`."""
+    batched = c.log is not None and c.log.on
     if opts.warmup > 0:
         run_wrk(wrk_for(c, opts.warmup, opts), opts.warmup)
     roots = c.roots()
     if c.redis_port:
         time.sleep(SETTLE)  # the warm-up's last requests read their sessions before the count starts
+    if batched:
+        time.sleep(logs.FLUSH_SECONDS)
+    log_start = logs.size(c.log.path) if c.log else 0
     commands = redis_commands(c.redis_port) if c.redis_port else 0
     before = cpu.cpu_ticks(roots)
     result = run_wrk(wrk_for(c, opts.seconds, opts), opts.seconds)
+    if batched:
+        time.sleep(logs.FLUSH_SECONDS)
     ticks = cpu.cpu_ticks(roots) - before
     per_request = None
     if c.redis_port and result.requests:
@@ -424,11 +467,18 @@ def measure(c: Config, opts: Options) -> Sample:
         time.sleep(SETTLE)
         served = result.requests + opts.connections
         per_request = (redis_commands(c.redis_port) - commands) / served
-    sample = Sample(result, cpu.us_per_request(ticks, result.requests), per_request)
+    lines = size = None
+    if c.log is not None:
+        written = logs.written_since(c.log.path, log_start)
+        logs.check(c.name, c.log, written, result.requests)
+        if c.log.on:
+            lines, size = written.per_request(result.requests)
+    sample = Sample(result, cpu.us_per_request(ticks, result.requests), per_request, lines, size)
     log(
         f"  {c.name}: {result.rps:,.0f} req/s p50/p99 {report.fmt_ms(result.p50_ms, result.p99_ms)} ms "
         f"cpu {sample.cpu_us and round(sample.cpu_us, 1)} µs/req errors {result.errors}"
         + (f" Redis commands/req {per_request:.5f}" if per_request is not None else "")
+        + (f" log lines/req {lines:.2f}" if lines is not None else "")
     )
     return sample
 
@@ -466,12 +516,9 @@ def alternate(configs_: Sequence[Config], opts: Options) -> list[Summary]:
     return [report.summarise(c.name, samples[c.name], notes[c.name]) for c in configs_]
 
 
-BROWSER = ", browser-like request (15 more headers)"
-
-
 def browser_like(cfgs: Sequence[Config]) -> list[Config]:
     """nginx, Apache (server-cache) and idgate (1 worker, memo) again, with a browser's headers."""
-    wanted = (NGINX, APACHE_SC, "idgate proxy, cookie session, 1 worker, memo on")
+    wanted = (NGINX, APACHE_SC, MEMO)
     return [
         dataclasses.replace(c, name=c.name + BROWSER, headers=[*c.headers, *configs.BROWSER_HEADERS])
         for c in cfgs
@@ -502,23 +549,13 @@ def proxy_configs(st: Stack) -> list[Config]:
                 st.trees(name),
             )
         )
-    for variant, port in st.ports.idgate.items():
-        workers, memo = IDGATE_VARIANTS[variant]
-        cfgs.append(
-            Config(
-                f"idgate proxy, cookie session, {workers} worker{'s' if workers > 1 else ''}, "
-                f"memo {'on' if memo else 'off'}",
-                port,
-                "/",
-                [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
-                st.trees(variant),
-            )
-        )
+    cfgs += [idgate_row(st, name) for name in IDGATE_VARIANTS if name in st.ports.idgate]
     cfgs += browser_like(cfgs)
+    cfgs += logged_configs(st)
     if "idgate-redis" in st.cookies:
         for variant in ("idgate-1w", "idgate-1w-nomemo"):
             if variant in st.ports.idgate:
-                memo = IDGATE_VARIANTS[variant][1]
+                memo = IDGATE_VARIANTS[variant].memo
                 cfgs.append(
                     Config(
                         f"idgate proxy, Redis sessions, 1 worker, memo {'on' if memo else 'off'}",
@@ -562,7 +599,7 @@ def proxy_configs(st: Stack) -> list[Config]:
             )
     for variant in ("idgate-1w", "idgate-2w"):
         if variant in st.ports.idgate:
-            workers = IDGATE_VARIANTS[variant][0]
+            workers = IDGATE_VARIANTS[variant].workers
             cfgs.append(
                 Config(
                     f"idgate /oauth/auth (nginx auth_request answer), {workers} "
@@ -576,6 +613,47 @@ def proxy_configs(st: Stack) -> list[Config]:
                 )
             )
     return cfgs
+
+
+def idgate_row(st: Stack, name: str) -> Config:
+    """The cookie-session row of idgate instance ``name``; its stderr is checked to hold the lines of
+    its requests (default logging) or none (logs off)."""
+    variant = VARIANTS[name]
+    return Config(
+        variant.row,
+        st.ports.idgate[name],
+        "/",
+        [f"Host: {st.app_host}", f"Cookie: {st.cookies['idgate']}"],
+        st.trees(name),
+        log=logs.LogFile(st.procs[name].log, on=variant.logs),
+    )
+
+
+def logged_configs(st: Stack) -> list[Config]:
+    """The default-logging rows: nginx ``proxy_pass``, Apache + mod_auth_openidc (server-cache) and idgate
+    (1 worker, memo on and off), each logging as it does out of the box, to a file."""
+    if not st.ports.nginx_log:
+        return []
+    apache = configs.apache_name("server-cache", logs=True)
+    return [
+        Config(
+            NGINX + LOGGED,
+            st.ports.nginx_log,
+            "/",
+            [],
+            st.trees("nginx-proxy-log"),
+            log=logs.LogFile(configs.access_log_path(st.tmp, "nginx-proxy-log")),
+        ),
+        Config(
+            APACHE_SC + LOGGED,
+            st.ports.apache_log,
+            "/",
+            [f"Host: {configs.APACHE_HOST}:{st.ports.apache_log}", f"Cookie: {st.cookies[apache]}"],
+            st.trees(apache),
+            log=logs.LogFile(configs.access_log_path(st.tmp, apache)),
+        ),
+        *(idgate_row(st, name) for name in LOGGED_VARIANTS),
+    ]
 
 
 def tls_configs(st: Stack) -> list[Config]:
@@ -598,7 +676,7 @@ def tls_configs(st: Stack) -> list[Config]:
         ),
     ]
     for variant, port in st.ports.idgate_tls.items():
-        memo = "on" if TLS_VARIANTS[variant] else "off"
+        memo = "on" if TLS_VARIANTS[variant].memo else "off"
         name = f"idgate proxy with idgate.tls, cookie session, 1 worker, memo {memo}"
         cfgs.append(Config(name, port, "/", idgate_headers, st.trees(variant), tls=st.tls.cert))
     return cfgs
@@ -664,7 +742,7 @@ def provider_benches(st: Stack, opts: Options) -> tuple[list[Summary], list[str]
     # Codes and tokens for this many grants per second: more than any provider here reaches, so a run never
     # runs out (a provider that used up its bodies would be measured at the rate the bench guessed, and
     # the refusals that follow would count in its CPU per grant). Raised when a run ran out anyway.
-    rate_guess = {who: RATE_GUESS for who in targets}
+    rate_guess = {who: provider.RATE_GUESS for who in targets}
 
     def run_codes(who: str, tag: str) -> Sample:
         url, host, roots = targets[who]
@@ -799,165 +877,6 @@ def login_benches(st: Stack, opts: Options) -> list[tuple[str, login.LoginRate, 
         log(f"  logins {variant}: {rate.per_second:.1f}/s ({rate.logins} ok, {rate.failures} failed)")
         out.append((variant, rate, per))
     return out
-
-
-# -- the report ---------------------------------------------------------------------------------------
-
-
-def write_report(  # noqa: PLR0917
-    opts: Options,
-    facts: dict[str, str],
-    proxy: list[Summary],
-    prov: list[Summary],
-    prov_notes: list[str],
-    logins: list[tuple[str, login.LoginRate, float | None]],
-    bcrypt_ms: float | None,
-    st: Stack | None,
-    started: str,
-    tls: Sequence[Summary] = (),
-) -> None:
-    r = report.Report("idgate benchmarks")
-    mode = (
-        "quick smoke run (2 s runs, one round): numbers are not results"
-        if opts.quick
-        else (
-            f"{opts.rounds} rounds, {opts.seconds:.0f} s runs after {opts.warmup:.0f} s warm-up, alternated"
-        )
-    )
-    shared = opts.note or ""
-    facts = {**facts, "load average at end": " ".join(f"{x:.2f}" for x in os.getloadavg())}
-    r.add(
-        "Run",
-        "\n".join(
-            [
-                f"- date: {started}",
-                f"- mode: {mode}; `wrk -t1 -c{opts.connections} -d{opts.seconds:.0f}s --latency`, "
-                "medians over rounds",
-                *([f"- **{shared}**"] if shared else []),
-                *(f"- {k}: {v}" for k, v in facts.items()),
-                "- access logs off everywhere (idgate `IDGATE_LOG_LEVEL=WARNING`, nginx `access_log off`, "
-                "Apache without CustomLog); CPU µs/request = utime+stime of the measured server's process "
-                "tree over the run "
-                "(upstream nginx not included) ÷ requests wrk counted.",
-            ]
-        ),
-    )
-    if proxy:
-        r.add(
-            "Proxy: authenticated GET of a 1 KiB file", report.proxy_table(proxy, NGINX, APACHE_SC, BROWSER)
-        )
-        r.add("Targets (PERFORMANCE.md, issue 7)", report.targets_table(proxy_targets(proxy)))
-    if tls:
-        r.add(
-            "TLS proxy: authenticated GET of a 1 KiB file over HTTPS, keep-alive",
-            report.proxy_table(tls, NGINX_TLS, APACHE_TLS, refs=("× nginx TLS", "× Apache+OIDC TLS"))
-            + "\n\n"
-            + TLS_NOTE,
-        )
-    if prov:
-        rows = []
-        by = {s.name: s for s in prov}
-        for grant in ("code exchange", "refresh grant"):
-            b = by.get(f"{grant}: oidc-provider")
-            for who in ("idgate", "idgate 2 workers", "oidc-provider"):
-                s = by.get(f"{grant}: {who}")
-                if s is None:
-                    continue
-                mine = s is not b and bool(s.rps) and b is not None
-                rows.append(
-                    [
-                        s.name,
-                        s.note or report.fmt_num(s.rps),
-                        report.fmt_ms(s.p50_ms, s.p99_ms),
-                        report.fmt_num(s.cpu_us, 0),
-                        report.fmt_ratio(report.ratio(s.rps, b.rps if b else None)) if mine else "",
-                    ]
-                )
-        body = report.table(
-            ["grant", "per second", "p50 / p99 ms", "CPU µs each", "idgate ÷ oidc-provider"], rows
-        )
-        body += (
-            "\n\nCodes are minted as each provider's `/auth` would after a login (idgate: `issue_code` "
-            "written to its SQLite storage; oidc-provider: its `AuthorizationCode` model, in-memory "
-            "adapter), each redeemed once by `bench/token.lua`; idgate's are each a different person's "
-            "first login (so no user's oldest refresh family is evicted, see `bench/provider.py`). Refresh "
-            f"tokens come from real code exchanges of {configs.TOKEN_USERS:,} users (kept in idgate's "
-            "storage) and are used once each (both rotate). Bodies are prepared for "
-            f"{RATE_GUESS:,.0f} grants per second, so no run runs out. "
-            "idgate keeps everything in its SQLite file (WAL, `synchronous=NORMAL`); oidc-provider keeps it "
-            'in process memory. "2 workers" is `idgate serve --workers 2`, one per core; oidc-provider '
-            "uses both cores too (its signatures run in libuv's thread pool). "
-            "Target: idgate ≥ 1.0× oidc-provider."
-        )
-        if prov_notes:
-            body += "\n\n" + "\n".join(f"- {n}" for n in prov_notes)
-        r.add("Provider: token endpoint, client_secret_basic, RS256 ID token", body)
-    if logins:
-        cores = os.cpu_count() or 1
-        ceiling = cores * 1000 / bcrypt_ms if bcrypt_ms else None
-        rows = [
-            [
-                v,
-                f"{lr.per_second:.1f}",
-                str(lr.failures),
-                report.fmt_num(per, 0),
-                report.fmt_ratio(report.ratio(lr.per_second, ceiling)),
-            ]
-            for v, lr, per in logins
-        ]
-        body = report.table(["instance", "logins/s", "failed", "CPU µs per login", "÷ bcrypt ceiling"], rows)
-        body += (
-            f"\n\nbcrypt cost 10 verify here: {bcrypt_ms:.1f} ms → ceiling {ceiling:.1f} logins/s on "
-            f"{cores} cores. A login = `/auth` → login form → POST password → code; 8 scripted browsers "
-            "(the driver shares the cores)."
-            if bcrypt_ms and ceiling
-            else ""
-        )
-        r.add("Logins per second (static password, bcrypt cost 10)", body)
-    if st is not None and st.idle_rss:
-        rows = []
-        for name, tree in st.idle_rss.items():
-            for pid, kb in tree.items():
-                rows.append([name, str(pid), f"{kb / 1024:.1f}"])
-        idgate_kb = [
-            kb for name, tree in st.idle_rss.items() if name.startswith("idgate") for kb in tree.values()
-        ]
-        largest = max(idgate_kb) * 1024 / 1e6 if idgate_kb else None  # /proc kB are KiB; the target is MB
-        verdict = report.at_most("largest idle idgate process (RSS)", largest, 80.0, " MB").verdict
-        r.add(
-            "Idle RSS per process (after sign-in, before load)",
-            report.table(["server", "pid", "RSS MiB"], rows)
-            + f"\n\nTarget: idgate < 80 MB per process — largest {report.fmt_num(largest, 1)} MB: {verdict}. "
-            "(A 1-worker idgate process holds the provider, the sign-in app and the edge; with workers the "
-            "first line is the supervisor.)",
-        )
-    analysis = HERE / "ANALYSIS.md"
-    if analysis.exists() and not opts.quick:  # the hand-written why of the misses, dated inside
-        r.add("Why targets are missed (analysis)", analysis.read_text().strip())
-    pod_sizes = HERE / "POD_SIZES.md"  # written by hand from `python -m bench.pod_sizes` (issue 17)
-    if pod_sizes.exists() and not opts.quick:
-        r.add("Pod sizes (issue 17)", pod_sizes.read_text().strip())
-    r.add(
-        "See also",
-        "`bench/PROFILE.md` (`make bench BENCH_ARGS=--profile`: where idgate's time goes) and "
-        "`bench/SOAK.md` (`make bench-soak`).",
-    )
-    opts.out.write_text(r.render())
-    log(f"wrote {opts.out}")
-
-
-TLS_NOTE = (
-    "One throw-away self-signed certificate for all three, **ECDSA P-256** (SHA-256), made at bench start "
-    "with `cryptography` (`configs.make_certificate`). Each server runs its default protocols and ciphers "
-    "(nginx `ssl` on the listener; Apache `mod_ssl` loaded in the generated `apache.conf`; idgate "
-    "`idgate.tls`: TLS 1.2+, ALPN http/1.1); the notes say what the preflight's client (Python's OpenSSL, "
-    "as wrk's libssl) negotiated: nginx before 1.23.4 leaves TLSv1.3 out of its default `ssl_protocols`, "
-    "so Debian 12's nginx 1.22 speaks TLS 1.2 (ECDHE-ECDSA, AES-256-GCM) where the others speak 1.3. "
-    "wrk does not verify the certificate (the preflight does); its connections are kept alive, so a run "
-    "pays 32 handshakes and the rest is record encryption. nginx keeps the plain row's keep-alive "
-    "upstream pool; Apache signs in over https; idgate's TLS instances run the plain rows' values plus "
-    "`idgate.tls` and are sent the plain sign-in's cookie (same deployment and key, checked the same way)."
-)
 
 
 # -- soak and profile ---------------------------------------------------------------------------------
@@ -1110,7 +1029,7 @@ def profile(st: Stack, opts: Options) -> None:
         ]
     # the token endpoint: authorization-code exchange
     storage = f"sqlite:///{st.tmp}/idgate-data/idgate.db"
-    codes = asyncio.run(provider.mint_idgate_codes(storage, int(RATE_GUESS * seconds * 1.2)))
+    codes = asyncio.run(provider.mint_idgate_codes(storage, int(provider.RATE_GUESS * seconds * 1.2)))
     bodies = provider.write_bodies(st.tmp / "spy-codes.txt", provider.code_bodies(codes))
     raw = st.tmp / "token.spy"
     cmd = wrk_command(
@@ -1144,12 +1063,6 @@ def main(opts: Options) -> int:
     facts = environment.machine()
     tmp = Path(tempfile.mkdtemp(prefix="idgate-bench-"))
     log(f"bench: working in {tmp}")
-    proxy: list[Summary] = []
-    tls: list[Summary] = []
-    prov: list[Summary] = []
-    notes: list[str] = []
-    logins: list[tuple[str, login.LoginRate, float | None]] = []
-    st: Stack | None = None
     try:
         with Supervisor(tmp) as sup:
             if opts.soak:
@@ -1172,21 +1085,21 @@ def main(opts: Options) -> int:
                 variants=list(IDGATE_VARIANTS) if opts.only - {"tls"} else ["idgate-1w"],
                 tls="tls" in opts.only,
             )
+            m = Measured(idle_rss=st.idle_rss)
             if "proxy" in opts.only:
                 log("proxy configurations")
-                proxy = alternate(proxy_configs(st), opts)
+                m.proxy = alternate(proxy_configs(st), opts)
             if "tls" in opts.only:
                 log("TLS proxy configurations")
-                tls = alternate(tls_configs(st), opts)
+                m.tls = alternate(tls_configs(st), opts)
             if "provider" in opts.only:
                 log("provider: token endpoint")
-                prov, notes = provider_benches(st, opts)
-            bcrypt_ms = None
+                m.prov, m.prov_notes = provider_benches(st, opts)
             if "logins" in opts.only:
                 log("logins per second")
-                bcrypt_ms = bcrypt_verify_ms()
-                logins = login_benches(st, opts)
-            write_report(opts, facts, proxy, prov, notes, logins, bcrypt_ms, st, started, tls)
+                m.bcrypt_ms = bcrypt_verify_ms()
+                m.logins = login_benches(st, opts)
+            log(f"wrote {write_report(opts, facts, started, m)}")
     finally:
         if "KEEP" not in os.environ.get("BENCH_TMP", ""):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -68,9 +68,24 @@ def test_a_variants_rows_are_compared_with_the_references_of_that_variant() -> N
         summarise("nginx, browser", [sample(20_000, 0.7, 2.0, 22.0)]),
         summarise("apache, browser", [sample(5_000, 3.0, 9.0, 150.0)]),
         summarise("idgate, browser", [sample(10_000, 1.2, 3.5, 40.0)]),
+        summarise("nginx, logs", [sample(32_000, 0.7, 2.0, 22.0)]),
+        summarise("apache, logs", [sample(8_000, 3.0, 9.0, 150.0)]),
+        summarise("idgate, logs", [sample(24_000, 1.2, 3.5, 40.0)]),
     ]
-    rows = proxy_table(sums, nginx="nginx", apache="apache", variant=", browser").splitlines()
+    rows = proxy_table(sums, nginx="nginx", apache="apache", variants=(", browser", ", logs")).splitlines()
     assert rows[6].startswith("| idgate, browser | 10,000 | 0.50× | 2.00× |")
+    assert rows[9].startswith("| idgate, logs | 24,000 | 0.75× | 3.00× |")
+
+
+def test_a_default_logging_rows_note_says_what_each_request_wrote() -> None:
+    def logged(lines: float, size: float) -> Sample:
+        return Sample(sample(10_000, 1.0, 2.0, 50.0).result, 50.0, None, lines, size)
+
+    row = summarise("idgate, logs", [logged(2.0, 230.0), logged(2.002, 231.0), logged(1.0, 120.0)])
+    assert (row.log_lines, row.log_bytes) == (2.0, 230.0)  # medians of the rounds
+    assert row.rps_rounds == (10_000, 10_000, 10_000)
+    line = proxy_table([row], nginx="nginx", apache="apache").splitlines()[2]
+    assert line.endswith("| log file: 2.00 lines, 230 B per request |")
 
 
 def test_redis_commands_per_request_are_the_median_of_rounds_and_shown_in_the_notes() -> None:
