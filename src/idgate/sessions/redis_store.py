@@ -6,10 +6,14 @@
     Redis  idgate:<deployment>:s:<id> = AES-GCM(per-session key, session)  PX = until the session expires
     Redis  idgate:<deployment>:l:<id> = lock token                        SET NX PX (refresh single flight)
 
-:meth:`RedisSessions.fetch` is one ``GET``. Any Redis failure (refused, reset, timeout) becomes
-:class:`~idgate.sessions.base.SessionStoreUnavailable`; redis-py opens a fresh connection on the next
-command (and retries once at once on a connection that went stale), so the store recovers by itself
-when Redis is back.
+:meth:`RedisSessions.fetch`, the read on every request the edge has not memoised, is one ``GET`` sent by
+the lean pipelined client of :mod:`.resp` (hiredis parses the replies). The writes, at sign-in, refresh and
+sign-out (``SET``, ``DEL``, the lock), go through redis-py; so does the read when the URL asks for an
+option only redis-py takes (:func:`~idgate.sessions.resp.lean_address`). Both read the same URL, with the
+same timeouts (1 s to connect, 1 s per command). Any Redis failure (refused, reset, timeout) becomes
+:class:`~idgate.sessions.base.SessionStoreUnavailable`; both clients open a fresh connection on the next
+command (and send a command once more, at once, when a connection that was open is found lost), so the
+store recovers by itself when Redis is back.
 
 Each round trip (``GET``, ``SET``, ``DEL``, the lock's ``SET NX`` and ``EVAL``) is timed into
 ``idgate_session_store_duration_seconds{store="redis",operation=load|save|delete|lock|unlock}``
@@ -30,11 +34,10 @@ from redis.backoff import NoBackoff
 from idgate.durations import SESSION_STORE, Timer
 from idgate.sessions.base import PENDING, Pending, Session, SessionStoreUnavailable
 from idgate.sessions.cookie_store import deployment_keys
+from idgate.sessions.resp import COMMAND_TIMEOUT, CONNECT_TIMEOUT, GetClient, lean_address
 from idgate.sessions.ticket import Ticket, TicketSealer
 from idgate.settings import ProxySettings
 
-CONNECT_TIMEOUT = 1.0
-COMMAND_TIMEOUT = 1.0
 _UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
@@ -42,6 +45,7 @@ class RedisSessions:
     """One deployment's sessions in Redis at ``url`` (``redis://`` or ``rediss://``)."""
 
     def __init__(self, proxy: ProxySettings, url: str, *, client: Redis | None = None) -> None:
+        """``client``: a redis-py client to use for every command instead of one built from ``url``."""
         self.name = proxy.session_cookie
         self._tickets = TicketSealer(deployment_keys(proxy), self.name)
         self._prefix = f"idgate:{proxy.name}:"
@@ -55,6 +59,8 @@ class RedisSessions:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[redis_errors.ConnectionError],
         )
+        address = lean_address(url) if client is None else None
+        self._reads = GetClient(address) if address is not None else None
         self._timers = {
             op: SESSION_STORE.timer("redis", op) for op in ("load", "save", "delete", "lock", "unlock")
         }
@@ -69,11 +75,14 @@ class RedisSessions:
         ticket = self._tickets.open(value)
         if ticket is None:
             return None
-        key = self._key(ticket)
-        record = await self._call(self._redis.get(key), self._timers["load"])
+        key = self._key(ticket).encode()
+        reads = self._reads
+        record = await self._call(
+            self._redis.get(key) if reads is None else reads.get(key), self._timers["load"]
+        )
         if not isinstance(record, bytes):
             return None
-        return Session.opened(ticket.open_record(record, key.encode()), now)
+        return Session.opened(ticket.open_record(record, key), now)
 
     async def put(self, session: Session, now: float, value: str | None = None) -> str:
         ticket = self._tickets.open(value) if value else None
@@ -111,11 +120,14 @@ class RedisSessions:
             )
 
     async def close(self) -> None:
+        if self._reads is not None:
+            await self._reads.close()
         await self._redis.aclose()
 
     @staticmethod
     async def _call(awaitable: Awaitable[object], timer: Timer) -> object:
-        """One round trip, timed; a Redis failure becomes :class:`SessionStoreUnavailable`."""
+        """One round trip, timed; a redis-py failure becomes :class:`SessionStoreUnavailable` (the lean
+        client raises it itself)."""
         started = perf_counter()
         try:
             return await awaitable
