@@ -66,12 +66,14 @@ _THREE = tuple(f"{n:03d}" for n in range(1000))
 def text_field(value: str) -> str:
     """``value`` in a text line: as it is when it is a plain token (printable ASCII without a space, a
     double quote or a backslash), else as a JSON string, so that a quote, a space or a control character
-    cannot forge a field or a line. (One C call: the JSON string is ``value`` in quotes exactly when
-    nothing in it needs escaping.)"""
-    quoted = encode_basestring_ascii(value)
-    if len(quoted) == len(value) + 2 and value and " " not in value:
-        return value
-    return quoted
+    cannot forge a field or a line."""
+    return _text_field(value, encode_basestring_ascii(value))
+
+
+def _text_field(value: str, quoted: str) -> str:
+    """:func:`text_field` given ``value`` as a JSON string: that is ``value`` in quotes exactly when
+    nothing in it needs escaping (one C call decides)."""
+    return value if len(quoted) == len(value) + 2 and value and " " not in value else quoted
 
 
 def message(
@@ -89,11 +91,40 @@ def message(
     request_id: str,
 ) -> str:
     """The access line after ``time level logger`` (see the module docstring)."""
+    return _message(
+        client=text_field(client),
+        method=text_field(method),
+        host=text_field(host),
+        path=text_field(path),
+        status=status,
+        ms=ms,
+        deployment=deployment,
+        user=text_field(user) if user else "-",
+        decision=decision,
+        reason=reason,
+        request_id=request_id,
+    )
+
+
+def _message(
+    *,
+    client: str,
+    method: str,
+    host: str,
+    path: str,
+    status: int,
+    ms: float,
+    deployment: str,
+    user: str,
+    decision: str,
+    reason: str,
+    request_id: str,
+) -> str:
+    """:func:`message` from the client's values as they are written in text."""
     hundredths = int(ms * 100.0 + 0.5)  # "%.2f" without the format machinery
     return (
-        f"{text_field(client)} {text_field(method)} {text_field(host)} {text_field(path)} {status} "
-        f"{hundredths // 100}.{_TWO[hundredths % 100]}ms deployment={deployment or '-'} "
-        f"user={text_field(user) if user else '-'} decision={decision or '-'} reason={reason or '-'} "
+        f"{client} {method} {host} {path} {status} {hundredths // 100}.{_TWO[hundredths % 100]}ms "
+        f"deployment={deployment or '-'} user={user} decision={decision or '-'} reason={reason or '-'} "
         f"request_id={request_id}"
     )
 
@@ -377,26 +408,27 @@ class BatchedAccessLog(AccessLog):
         reason: str,
         request_id: str,
     ) -> str:
-        text = message(
-            client=client,
-            method=method,
-            host=host,
-            path=path,
+        q = encode_basestring_ascii
+        q_client, q_method, q_host, q_path, q_user = q(client), q(method), q(host), q(path), q(user)
+        text = _message(
+            client=_text_field(client, q_client),
+            method=_text_field(method, q_method),
+            host=_text_field(host, q_host),
+            path=_text_field(path, q_path),
             status=status,
             ms=ms,
             deployment=deployment,
-            user=user,
+            user=_text_field(user, q_user) if user else "-",
             decision=decision,
             reason=reason,
             request_id=request_id,
         )
-        q = encode_basestring_ascii
         thousandths = int(ms * 1000.0 + 0.5)
         return (
             f'{{"time":"{self._time()}","level":"info","logger":"idgate.access","message":{q(text)},'
-            f'"client_ip":{q(client)},"method":{q(method)},"host":{q(host)},"path":{q(path)},'
+            f'"client_ip":{q_client},"method":{q_method},"host":{q_host},"path":{q_path},'
             f'"status":{status},"duration_ms":{thousandths // 1000}.{_THREE[thousandths % 1000]},'
-            f'"deployment":{q(deployment)},"user":{q(user)},"decision":{q(decision)},'
+            f'"deployment":{q(deployment)},"user":{q_user},"decision":{q(decision)},'
             f'"reason":{q(reason)},"request_id":{q(request_id)}}}\n'
         )
 
