@@ -3,8 +3,10 @@ subprocess on a free port, and a recording upstream that stands in for Prometheu
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -143,6 +145,25 @@ def start_idgate(args: list[str], port: int, log: Path, env: dict[str, str] | No
     )
     wait_listening(port, process, log)
     return Running(port, process, log)
+
+
+def flushed(running: Running, timeout: float = 10.0) -> str:
+    """The log once every access line of the requests answered so far is in it (``idgate serve`` writes
+    them in batches, at least every second): one more request of its own, to a host idgate does not
+    serve, is waited for; lines are written in order. Then the log. (One worker: with ``--workers N``
+    the others flush on their own.)"""
+    marker = f"flush-{secrets.token_hex(6)}"
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"Host": "flush.invalid", "X-Request-Id": marker})
+        conn.getresponse().read()
+    finally:
+        conn.close()
+    deadline = time.monotonic() + timeout
+    while marker not in (log := running.output()):
+        assert time.monotonic() < deadline, f"the access line of {marker} was not written:\n{log[-3000:]}"
+        time.sleep(0.05)
+    return log
 
 
 def stop_idgate(running: Running) -> int:

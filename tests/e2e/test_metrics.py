@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     PASSWORD,
     Running,
     Upstream,
+    flushed,
     free_port,
     local_values,
     start_idgate,
@@ -162,11 +163,17 @@ async def test_json_logs_carry_the_access_fields(observed: tuple[Running, int]) 
     running, _ = observed
     async with Browser() as b:
         await b.get(running.url("grafana", "/oauth/healthy"))
-    lines = [json.loads(line) for line in running.output().splitlines() if line.startswith("{")]
+    log = flushed(running)
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     access = [r for r in lines if r["logger"] == "idgate.access"]
-    assert access, running.output()[-2000:]
-    assert {"time", "level", "message", "method", "host", "status", "duration_ms"} <= access[-1].keys()
-    assert not [line for line in running.output().splitlines() if line.strip() and not line.startswith("{")]
+    healthy = [r for r in access if r["path"] == "/oauth/healthy"]
+    assert healthy, log[-2000:]
+    assert {
+        *("time", "level", "logger", "message", "client_ip", "method", "host", "path", "status"),
+        *("duration_ms", "deployment", "user", "decision", "reason", "request_id"),
+    } == healthy[-1].keys()
+    assert healthy[-1]["deployment"] == "grafana" and healthy[-1]["status"] == 200
+    assert not [line for line in log.splitlines() if line.strip() and not line.startswith("{")]
 
 
 def test_metrics_are_not_on_the_public_listener(observed: tuple[Running, int]) -> None:

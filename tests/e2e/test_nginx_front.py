@@ -5,7 +5,7 @@ nginx, which asks idgate's ``/oauth/auth`` (``auth_request``) and proxies the se
                              --proxy_pass----> recording upstream
 
 Every host of the values file is on nginx's port. The render goes through the CLI, with a cache time of
-2 s (the default is 5) so that the test can see an entry expire. idgate's audit log has one line per
+2 s (the default is 5) so that the test can see an entry expire. idgate's access log has one line per
 ``/oauth/auth`` it answers: that count tells a cached answer from an asked one.
 """
 
@@ -32,6 +32,7 @@ from tests.e2e.harness import (
     PASSWORD,
     Running,
     Upstream,
+    flushed,
     free_port,
     local_values,
     recording_upstream,
@@ -60,9 +61,12 @@ class Front:
         return f"http://{service}.localhost:{self.port}{path}"
 
     def auth_answers(self, deployment: str) -> int:
-        """How many ``/oauth/auth`` requests idgate has answered for ``deployment`` (its audit lines)."""
-        pattern = re.compile(rf"\b{deployment} (allow|deny) \S+ GET /oauth/auth ")
-        return len(pattern.findall(self.idgate.output()))
+        """How many ``/oauth/auth`` requests idgate has answered for ``deployment`` (its access lines, once
+        every line so far is written)."""
+        pattern = re.compile(
+            rf" GET \S+ /oauth/auth \d{{3}} \S+ deployment={deployment} user=\S+ decision=(allow|deny) "
+        )
+        return len(pattern.findall(flushed(self.idgate)))
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import yaml
 from tests.e2e.browser import Browser
-from tests.e2e.harness import EMAIL, FIXTURES, PASSWORD, Running, Upstream, stop_idgate
+from tests.e2e.harness import EMAIL, FIXTURES, PASSWORD, Running, Upstream, flushed, stop_idgate
 from tests.security.conftest import run_idgate
 from tests.security.flows import login_page, sign_in
 
@@ -131,7 +131,7 @@ async def test_a_debug_log_of_whole_flows_holds_no_secret(debug_idgate: Running)
         seen |= {cookie.value for cookie in b.jar}
         await b.get(idgate.url("grafana", "/oauth/sign_out"))
         await b.get(idgate.url("kkp", "/dex/logout"))
-    log = idgate.output()
+    log = flushed(idgate)  # every access line written
     assert "PRIVATE KEY" not in log
     assert "idgate.access" in log and "login succeeded" in log
     leaked = sorted(p for v in seen if len(v) >= 8 for p in pieces(v) if p in log)

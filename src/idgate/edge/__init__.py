@@ -42,12 +42,14 @@ Starting and stopping (server.py)::
     ...
     await edge.aclose()   # stop accepting, finish in-flight requests, close pooled connections
 
-Limits and timeouts live in :class:`~idgate.edge.limits.EdgeLimits`. Every request is logged once on
-``idgate.access`` (client address behind the trusted proxies, method, host, path without query,
-status, duration, deployment, decision reason)
-when that logger is enabled for INFO, and every decision on ``idgate.audit``; both are always counted
-in :mod:`idgate.edge.stats` (plain integers, exported by its prometheus-client collector), so metrics do
-not need the log records.
+Limits and timeouts live in :class:`~idgate.edge.limits.EdgeLimits`. Every request gets one access line
+(:mod:`idgate.edge.access_log`): client address behind the trusted proxies, method, host, path without
+query, status, duration, deployment, the session's email, the gate's decision and its reasons, request
+id. Under ``idgate serve`` the edge formats it itself and a thread writes the lines to stderr in batches
+(at least every second, and at shutdown; never blocking the loop: beyond a bound, lines are dropped and
+counted); otherwise it is a record of the ``idgate.access`` logger. Either way only when that logger is
+enabled for INFO. Requests and decisions are always counted in :mod:`idgate.edge.stats` (plain integers,
+exported by its prometheus-client collector), so metrics do not need the lines.
 """
 
 from idgate.edge.limits import EdgeLimits

@@ -21,7 +21,8 @@ import httptools
 from httptools import HttpParserError, HttpParserUpgrade
 
 from idgate.clock import Clock
-from idgate.edge.dispatch import dispatch, emit
+from idgate.edge.access_log import AccessLog
+from idgate.edge.dispatch import dispatch
 from idgate.edge.forward import Forward
 from idgate.edge.http import (
     CONTINUE_100,
@@ -42,8 +43,9 @@ from idgate.edge.trust import DEFAULT_TRUST
 from idgate.oidc.client import ProviderUnavailable
 from idgate.sessions.base import SessionStoreUnavailable
 
-access_log = logging.getLogger("idgate.access")
 log = logging.getLogger("idgate.edge")
+#: The default sink: access lines as records of the ``idgate.access`` logger.
+LOGGING_ACCESS_LOG = AccessLog()
 
 PAUSE_PIPELINE = 4
 PAUSE_UPGRADE = 8
@@ -72,6 +74,7 @@ class EdgeState:
         rules: HeaderRules = DEFAULT_RULES,
         *,
         scheme: bytes = b"http",
+        access: AccessLog | None = None,
     ) -> None:
         self.table = table
         # How clients reach this listener (b"https" with idgate.tls): X-Forwarded-Proto unless a trusted
@@ -81,6 +84,9 @@ class EdgeState:
         self.limits = limits
         self.rules = rules
         self.stats = STATS if stats is None else stats
+        # Where each request's line goes (idgate.edge.access_log): through logging unless idgate serve
+        # gave the batched writer.
+        self.access = LOGGING_ACCESS_LOG if access is None else access
         self.pool = Pool(limits)
         self.connections: set[EdgeConnection] = set()
         self.closing = False
@@ -123,7 +129,11 @@ class EdgeConnection(asyncio.Protocol):
         self._up_timer: asyncio.TimerHandle | None = None
         self._up_timer_at = 0.0
         self._status = 0
+        # For the access line, set by dispatch: the deployment, the session's email, the gate's decision
+        # ("allow"/"deny", "" where it did not decide) and its reasons or the edge's reason word.
         self.deployment = ""
+        self.user = ""
+        self.decision = ""
         self.reason = ""
 
     # -- transport events ---------------------------------------------------------------------
@@ -416,6 +426,8 @@ class EdgeConnection(asyncio.Protocol):
         self._response_done = False
         self._status = 0
         self.deployment = ""
+        self.user = ""
+        self.decision = ""
         self.reason = ""
         dispatch(self, req)
 
@@ -602,7 +614,7 @@ class EdgeConnection(asyncio.Protocol):
         self._arm(_HEADER if self._incoming is not None else _IDLE)
 
     def _log(self, req: Request) -> None:
-        """Count the exchange in the edge's stats; write its access line when ``idgate.access`` logs INFO."""
+        """Count the exchange in the edge's stats; write its access line when the access log wants one."""
         seconds = perf_counter() - req.started
         deployment = self.deployment
         state = self.state
@@ -612,29 +624,21 @@ class EdgeConnection(asyncio.Protocol):
             routes = state.table.host(req.host)
             role = "provider" if routes is not None and routes.provider_path is not None else "none"
         state.stats.request(role, deployment, self._status, seconds, self.reason)
-        if not access_log.isEnabledFor(logging.INFO):
+        access = state.access
+        if not access.enabled():
             return
-        method = req.method.decode("ascii", "backslashreplace") or "-"
-        host = req.host.decode("ascii", "backslashreplace")
-        path = req.path().decode("ascii", "backslashreplace")
-        ms = seconds * 1000.0
-        rid = req.request_id().decode("ascii")
-        client = self._client(req).decode("ascii", "backslashreplace")
-        emit(
-            access_log,
-            _ACCESS_FORMAT,
-            (client, method, host, path, self._status, ms, deployment or "-", self.reason or "-", rid),
-            {
-                "client_ip": client,
-                "method": method,
-                "host": host,
-                "path": path,
-                "status": self._status,
-                "duration_ms": round(ms, 3),
-                "deployment": deployment,
-                "reason": self.reason,
-                "request_id": rid,
-            },
+        access.write(
+            client=self._client(req).decode("ascii", "backslashreplace"),
+            method=req.method.decode("ascii", "backslashreplace") or "-",
+            host=req.host.decode("ascii", "backslashreplace"),
+            path=req.path().decode("ascii", "backslashreplace"),
+            status=self._status,
+            ms=seconds * 1000.0,
+            deployment=deployment,
+            user=self.user,
+            decision=self.decision,
+            reason=self.reason,
+            request_id=req.request_id().decode("ascii"),
         )
 
     def _client(self, req: Request) -> bytes:
@@ -651,6 +655,3 @@ class EdgeConnection(asyncio.Protocol):
             if dep is not None:
                 trust = dep.trust
         return trust.client(peer, req.xff, req.real_ip)
-
-
-_ACCESS_FORMAT = "%s %s %s %s %d %.2fms deployment=%s reason=%s request_id=%s"

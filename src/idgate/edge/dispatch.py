@@ -2,13 +2,14 @@
 
 Called by :class:`~idgate.edge.connection.EdgeConnection` once per request. Each branch ends in exactly
 one of ``conn.reply`` (an answer built here), ``conn.error`` (an error page) or ``conn.forward_to``
-(a :class:`~idgate.edge.forward.Forward` to an upstream or web app), and leaves the deployment and
-the decision's reason on the connection for the access log.
+(a :class:`~idgate.edge.forward.Forward` to an upstream or web app), and leaves on the connection what
+its access line says (:mod:`idgate.edge.access_log`): the deployment, and where a gate decided, the
+session's email, the decision and its reasons.
 
 A deployment's requests (the proxy lane, and ``/oauth/auth``) take one path: :func:`admit` finds who is
 asking -- a bearer JWT, else the session cookie -- through the gate (:mod:`idgate.edge.gate`), then
-:func:`answer` has the gate decide, writes the decision to the ``idgate.audit`` log with its reasons,
-and forwards or replies with the verdict for the request's lane (:mod:`idgate.edge.verdict`). The cookie
+:func:`answer` has the gate decide, counts the decision and leaves it for the access line, and
+forwards or replies with the verdict for the request's lane (:mod:`idgate.edge.verdict`). The cookie
 store and memoised sessions are decided synchronously. Only when the gate answers ``PENDING`` (a Redis
 lookup, a refresh that is due, a bearer token whose issuer's keys must be fetched) does the request take
 an async step (``conn.defer``), and then continues with :func:`answer` exactly as the synchronous path.
@@ -24,10 +25,9 @@ always behaves as with ``false``, answering 401 where OAuth2-Proxy answers 403.)
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
-from idgate.edge.gate import Gate, Verified
+from idgate.edge.gate import Verified
 from idgate.edge.http import HeadError, Request, header_lines, simple_response
 from idgate.edge.pages import page
 from idgate.edge.pool import Target
@@ -41,8 +41,6 @@ from idgate.sessions.base import Pending
 
 if TYPE_CHECKING:
     from idgate.edge.connection import EdgeConnection
-
-audit_log = logging.getLogger("idgate.audit")
 
 _DEPLOYMENT_B = DEPLOYMENT_HEADER.encode()
 #: What the sign-in app reads as the page to come back to when ``rd`` is absent (as OAuth2-Proxy does). A
@@ -205,16 +203,19 @@ def answer(
     cookie: bytes | None,
     set_cookies: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """The synchronous rest, once the session is known: decide, audit, then forward (with identity
-    headers) or reply with the verdict. ``cookie`` is the Cookie header for the upstream; ``set_cookies``
-    a refreshed or cleared session cookie for the client."""
+    """The synchronous rest, once the session is known: decide, count the decision (and leave it for the
+    access line), then forward (with identity headers) or reply with the verdict. ``cookie`` is the
+    Cookie header for the upstream; ``set_cookies`` a refreshed or cleared session cookie for the client."""
     gate = dep.gate
     if lane is AUTH_LANE:
         decision = gate.decide_auth(req, verified, dep.trust.trusts(conn.peer))
     else:
         decision = gate.decide(req, verified, lane is BEARER_LANE)
+    conn.state.stats.decision(gate.name, decision.allowed, decision.reasons)
     conn.reason = reason_of(decision)
-    _audit(conn, gate, req, verified, decision)
+    conn.decision = "allow" if decision.allowed else "deny"
+    if verified is not None:
+        conn.user = verified.session.email
     if decision.allowed and lane is not AUTH_LANE:
         # skip_auth passes no identity, as OAuth2-Proxy does, even when a session exists.
         skipped = _SKIP_AUTH in decision.reasons
@@ -234,59 +235,6 @@ def answer(
         return
     status, data = verdict(lane, decision, req, gate, verified, close=close, set_cookies=set_cookies)
     conn.reply(status, data, close)
-
-
-def _audit(
-    conn: EdgeConnection,
-    gate: Gate,
-    req: Request,
-    verified: Verified | None,
-    decision: Decision,
-) -> None:
-    """Count the decision in the edge's stats; write it to ``idgate.audit`` when that logs INFO."""
-    conn.state.stats.decision(gate.name, decision.allowed, decision.reasons)
-    if not audit_log.isEnabledFor(logging.INFO):
-        return
-    who = verified.session.email if verified is not None else "-"
-    method = req.method.decode("ascii", "replace")
-    path = req.path().decode("ascii", "backslashreplace")
-    verdict = "allow" if decision.allowed else "deny"
-    request_id = req.request_id().decode("ascii")
-    emit(
-        audit_log,
-        "%s %s %s %s %s reasons=%s request_id=%s",
-        (
-            gate.name,
-            verdict,
-            who,
-            method,
-            path,
-            decision.reason,
-            request_id,
-        ),
-        {
-            "deployment": gate.name,
-            "decision": verdict,
-            "reasons": sorted(decision.reasons),
-            "user": verified.session.user if verified is not None else None,
-            "email": verified.session.email if verified is not None else None,
-            "method": method,
-            "path": path,
-            "request_id": request_id,
-        },
-    )
-
-
-def emit(logger: logging.Logger, msg: str, args: tuple[object, ...], extra: dict[str, object]) -> None:
-    """``logger.info(msg, *args, extra=extra)`` without looking up the caller's frame.
-
-    ``Logger.info`` walks the stack for the file, line and function of the call (``findCaller``), a
-    large share of a log call; the edge's lines say where they come from by their logger's name. The
-    caller has checked ``logger.isEnabledFor(INFO)``; the record carries the same message, arguments
-    and ``extra`` fields, and goes through the same filters and handlers.
-    """
-    record = logger.makeRecord(logger.name, logging.INFO, "(edge)", 0, msg, args, None, extra=extra)
-    logger.handle(record)
 
 
 async def answer_locally(conn: EdgeConnection, req: Request, local: LocalEndpoint) -> None:

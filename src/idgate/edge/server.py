@@ -7,6 +7,7 @@ import socket
 import ssl
 
 from idgate.clock import Clock
+from idgate.edge.access_log import AccessLog
 from idgate.edge.connection import EdgeConnection, EdgeState
 from idgate.edge.http import HeaderRules
 from idgate.edge.limits import EdgeLimits
@@ -68,6 +69,7 @@ async def start_edge(
     sock: socket.socket,
     limits: EdgeLimits | None = None,
     tls: ssl.SSLContext | None = None,
+    access: AccessLog | None = None,
 ) -> EdgeServer:
     """Serve the edge on ``sock`` (already bound and listening, e.g. with ``SO_REUSEPORT``).
 
@@ -77,12 +79,16 @@ async def start_edge(
 
     ``tls`` (``idgate.tls``, :mod:`idgate.runtime.tls`): serve HTTPS; the handshake must end within the
     header timeout, and the edge tells upstreams and its own cookies that the scheme is ``https``.
+
+    ``access``: where the access lines go (:mod:`idgate.edge.access_log`); by default records of the
+    ``idgate.access`` logger. A :class:`~idgate.edge.access_log.BatchedAccessLog` is started and closed
+    by the caller, closed after the edge so that the lines of the last requests are written.
     """
     loop = asyncio.get_running_loop()
     rules = HeaderRules.of(settings.strip_headers, settings.allow_headers)
     limits = limits or EdgeLimits()
     scheme = b"http" if tls is None else b"https"
-    state = EdgeState(table, clock, limits, rules=rules, scheme=scheme)
+    state = EdgeState(table, clock, limits, rules=rules, scheme=scheme, access=access)
     if tls is None:
         server = await loop.create_server(lambda: EdgeConnection(state), sock=sock)
     else:

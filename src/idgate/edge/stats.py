@@ -8,11 +8,14 @@ edge runs on one event loop thread)::
                                                            idgate_upstream_errors_total{deployment,reason}
                                                              (502/504 whose reason starts with upstream_)
     EdgeStats.decision(deployment, allowed, reasons)       idgate_decisions_total{deployment,decision,reason}
-                                                             (one per reason, as the audit log lists them)
+                                                             (one per reason of the decision)
+    EdgeStats.log_lines_dropped += n                       idgate_log_lines_dropped_total
+                                                             (access lines stderr did not take,
+                                                             idgate.edge.access_log)
 
-The metric names, labels and buckets are those of :class:`idgate.runtime.metrics.Metrics`, which derived
-them from the access and audit log records; :class:`EdgeStatsCollector` reads the counters at scrape time.
-Register it instead of counting those four families from log records, never as well (the names would be
+The metric names, labels and buckets are those of :class:`idgate.runtime.metrics.Metrics`, which once
+derived them from the per-request log records; :class:`EdgeStatsCollector` reads the counters at scrape time.
+Register it instead of counting those families from log records, never as well (the names would be
 registered twice)::
 
     from prometheus_client import REGISTRY
@@ -68,13 +71,14 @@ class _Latency:
 class EdgeStats:
     """Request and decision counters of one process's edge(s)."""
 
-    __slots__ = ("decisions", "latency", "requests", "upstream_errors")
+    __slots__ = ("decisions", "latency", "log_lines_dropped", "requests", "upstream_errors")
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, int], int] = {}
         self.latency: dict[tuple[str, str], _Latency] = {}
         self.upstream_errors: dict[tuple[str, str], int] = {}
         self.decisions: dict[tuple[str, bool, frozenset[str]], int] = {}
+        self.log_lines_dropped = 0
 
     def request(self, role: str, deployment: str, status: int, seconds: float, reason: str = "") -> None:
         """One answered request (``reason``: the edge's reason word, for upstream errors)."""
@@ -135,12 +139,14 @@ class EdgeStats:
             "latency": {k: (list(h.counts), h.total) for k, h in list(self.latency.items())},
             "upstream_errors": dict(self.upstream_errors),
             "decisions": self.decision_counts(),
+            "log_lines_dropped": self.log_lines_dropped,
         }
 
     def flush_into(self, metrics: Any, last: dict[str, Any] | None) -> dict[str, Any]:
         """Add what was counted since snapshot ``last`` to prometheus-client metric objects.
 
-        ``metrics`` has ``requests``, ``latency``, ``upstream_errors`` and ``decisions`` like
+        ``metrics`` has ``requests``, ``latency``, ``upstream_errors``, ``decisions`` and
+        ``log_lines_dropped`` like
         :class:`idgate.runtime.metrics.Metrics`. Returns the snapshot to pass next time. For
         multiprocess mode, where a custom collector would report one worker only.
         """
@@ -168,6 +174,9 @@ class EdgeStats:
             d = n - last["decisions"].get((deployment, verdict, reason), 0)
             if d:
                 metrics.decisions.labels(deployment, verdict, reason).inc(d)
+        dropped = now["log_lines_dropped"] - last.get("log_lines_dropped", 0)
+        if dropped:
+            metrics.log_lines_dropped.inc(dropped)
         return now
 
 
@@ -214,11 +223,16 @@ class EdgeStatsCollector:
             "Access decisions of the proxies, one per reason of each decision.",
             labels=["deployment", "decision", "reason"],
         )
+        dropped = CounterMetricFamily(
+            "idgate_log_lines_dropped_total",
+            "Access lines dropped because stderr did not take them (a pipe nobody reads, a full disk).",
+        )
         if not empty:
             req: dict[tuple[str, str, int], int] = {}
             lat: dict[tuple[str, str], tuple[list[int], float]] = {}
             err: dict[tuple[str, str], int] = {}
             dec: dict[tuple[str, str, str], int] = {}
+            lines_dropped = 0
             for stats in self._stats:
                 snap = stats.snapshot()
                 for k, n in snap["requests"].items():
@@ -233,6 +247,7 @@ class EdgeStatsCollector:
                     err[k] = err.get(k, 0) + n
                 for k, n in snap["decisions"].items():
                     dec[k] = dec.get(k, 0) + n
+                lines_dropped += snap["log_lines_dropped"]
             for (role, deployment, status), n in sorted(req.items()):
                 requests.add_metric([role, deployment, str(status)], n)
             for (role, deployment), (counts, total) in sorted(lat.items()):
@@ -246,7 +261,9 @@ class EdgeStatsCollector:
                 errors.add_metric([deployment, reason], n)
             for (deployment, verdict, reason), n in sorted(dec.items()):
                 decisions.add_metric([deployment, verdict, reason], n)
+            dropped.add_metric([], lines_dropped)
         yield requests
         yield latency
         yield errors
         yield decisions
+        yield dropped

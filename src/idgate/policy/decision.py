@@ -1,7 +1,7 @@
 """The answer of a policy: allowed or not, and why (Pomerium's "decisions carry reasons").
 
 :class:`Reason` is every reason word idgate gives. Its values are stable identifiers: they appear in the
-access and audit logs, in the ``reason`` label of ``idgate_decisions_total``, on the 403 page and in
+access log, in the ``reason`` label of ``idgate_decisions_total``, on the 403 page and in
 tests, so a value never changes. A :class:`Reason` is a ``str``: it joins, sorts, hashes and compares as
 its value. A per-route rule's refusal is ``route[<index>]:<reason>`` (:mod:`idgate.policy.criteria.routes`),
 a plain ``str`` built from a :class:`Reason`.

@@ -1,33 +1,49 @@
 """Logs on stderr: ``--log-format text`` (the default) writes ``time level logger message``, then the
-record's ``extra`` fields as ``key=value`` (:class:`TextFormatter`; not for the edge's access and audit
-lines and the start-up steps, whose message already holds them); ``--log-format json`` writes one JSON
-object per line with the record's ``extra`` fields as keys (standard-library formatters: no processor
-chain on the access log's path). When the edge put a ``request_id`` into an access line's reason, it
-becomes its own ``request_id`` field.
+record's ``extra`` fields as ``key=value`` (:class:`TextFormatter`; not for the start-up steps, whose
+message already holds them); ``--log-format json`` writes one JSON object per line with the record's
+``extra`` fields as keys (standard-library formatters, no processor chain).
 
-Values may come from the client (a login name, a forwarded address): in text, one that is not a plain
-token is written as a JSON string, so a quote, a space or a control character cannot forge a field or a
-line; JSON escapes them anyway.
+The edge's access lines, one per request, do not go through ``logging`` under ``idgate serve``: the edge
+formats them itself in the same format and writes them to stderr in batches from a thread of its own,
+flushed at least every second and when the worker stops (:mod:`idgate.edge.access_log`,
+:func:`batched_access_log`). A record of the ``idgate.access`` logger, as in-process tests see it, has the
+same message and fields. Everything else (logins, sign-ins, the provider, start-up) is a record.
+
+Values may come from the client (a login name, a forwarded address, a Host header): in text, one that is
+not a plain token is written as a JSON string, so a quote, a space or a control character cannot forge a
+field or a line (:func:`text_value`, the rule the access line follows too); JSON escapes them anyway.
 
 The fields an operator looks for: ``client_ip`` (the client's address behind the trusted proxies,
 :meth:`idgate.edge.trust.Trust.client`) on access lines, logins and sign-ins; ``login`` (the name typed,
-never the password) on a failed login.
+never the password) on a failed login; ``user`` and ``decision`` on access lines.
 
 The level is ``IDGATE_LOG_LEVEL`` (default INFO), read by ``idgate serve`` (:mod:`idgate.cli.serve`)
-and handed to :func:`configure_logging`. Libraries that would log secrets stay at WARNING or above
-whatever the level (:data:`DATA_LOGGERS`).
+and handed to :func:`configure_logging`; above INFO no access line is written (the metrics still count
+every request). Libraries that would log secrets stay at WARNING or above whatever the level
+(:data:`DATA_LOGGERS`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DATA_LOGGERS", "LOG_FORMATS", "JsonFormatter", "TextFormatter", "configure_logging"]
+from idgate.edge.access_log import text_field
+
+if TYPE_CHECKING:
+    from idgate.edge.access_log import BatchedAccessLog
+
+__all__ = [
+    "DATA_LOGGERS",
+    "LOG_FORMATS",
+    "JsonFormatter",
+    "TextFormatter",
+    "batched_access_log",
+    "configure_logging",
+]
 
 LOG_FORMATS = ("text", "json")
 
@@ -47,9 +63,6 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value
-        reason = out.get("reason")
-        if isinstance(reason, str) and " request_id=" in reason:
-            out["reason"], _, out["request_id"] = reason.partition(" request_id=")
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str, separators=(",", ":"))
@@ -58,16 +71,16 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 #: Loggers whose message already carries every field of the record (the edge's per-request lines, and
 #: the start-up steps: "Migrating storage ... done in 0.31 s").
-FIELDS_IN_MESSAGE = frozenset({"idgate.access", "idgate.audit", "idgate.progress"})
-_PLAIN = re.compile(r"[A-Za-z0-9_.:@/+-]+")
+FIELDS_IN_MESSAGE = frozenset({"idgate.access", "idgate.progress"})
 
 
 def text_value(value: object) -> str:
     """A field's value in a text line: a string that is a plain token as it is, any other string as a
-    JSON string; other values (numbers, lists) as compact JSON."""
+    JSON string (:func:`idgate.edge.access_log.text_field`); other values (numbers, lists) as compact
+    JSON."""
     if not isinstance(value, str):
         return json.dumps(value, default=str, separators=(",", ":"))
-    return value if _PLAIN.fullmatch(value) else json.dumps(value)
+    return text_field(value)
 
 
 class TextFormatter(logging.Formatter):
@@ -116,3 +129,15 @@ def configure_logging(log_format: str = "text", log_level: str = "INFO") -> None
     # at DEBUG/INFO: never below WARNING, whatever IDGATE_LOG_LEVEL says (THREAT_MODEL.md, exposure).
     for name in DATA_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, level))
+
+
+def batched_access_log(log_format: str) -> BatchedAccessLog | None:
+    """The edge's access lines on stderr in ``log_format``, formatted and batched by the edge
+    (:class:`~idgate.edge.access_log.BatchedAccessLog`), for a worker of ``idgate serve`` after
+    :func:`configure_logging`; ``None`` when ``idgate.access`` does not log INFO (``IDGATE_LOG_LEVEL``
+    above it): then no line is written at all."""
+    from idgate.edge.access_log import BatchedAccessLog
+
+    if not logging.getLogger("idgate.access").isEnabledFor(logging.INFO):
+        return None
+    return BatchedAccessLog(2, as_json=log_format.lower() == "json")

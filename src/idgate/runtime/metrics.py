@@ -12,6 +12,8 @@ Two sources, one registry::
                                                                        {deployment,reason}
     the edge, per access decision       deployment, decision,        idgate_decisions_total
                                         reasons                        {deployment,decision,reason}
+    the edge's access log               -                            idgate_log_lines_dropped_total
+      (lines stderr did not take)
     event="login" (idgate.provider)     connector_id, result         idgate_logins_total{connector,result}
     event="refresh" (idgate.provider)   result                       idgate_refreshes_total{role,result}
     event="refresh" (idgate.sessions,   result, duration_ms          idgate_refreshes_total{role,result}
@@ -130,6 +132,11 @@ class Metrics:
             "idgate_decisions_total",
             "Access decisions of the proxies, one per reason of each decision.",
             ["deployment", "decision", "reason"],
+            registry=reg,
+        )
+        self.log_lines_dropped = Counter(
+            "idgate_log_lines_dropped_total",
+            "Access lines dropped because stderr did not take them (a pipe nobody reads, a full disk).",
             registry=reg,
         )
 

@@ -62,9 +62,9 @@ def serve(
         shared = handler.metrics if multiprocess else None
         announce(settings)
         if workers <= 1:
-            _run(settings, reuse_port=False, shared_metrics=shared)
+            _run(settings, reuse_port=False, shared_metrics=shared, log_format=log_format)
             return
-        _fork_workers(settings, workers, shared)
+        _fork_workers(settings, workers, shared, log_format)
     finally:
         metrics.cleanup_multiprocess(made)
 
@@ -77,12 +77,15 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _run(settings: Settings, *, reuse_port: bool, shared_metrics: Metrics | None) -> None:
+def _run(settings: Settings, *, reuse_port: bool, shared_metrics: Metrics | None, log_format: str) -> None:
+    """One worker on a loop of its own; the edge writes its access lines on stderr in ``log_format``."""
     with asyncio.Runner(loop_factory=_new_loop) as runner:
-        runner.run(run_worker(settings, reuse_port=reuse_port, shared_metrics=shared_metrics))
+        runner.run(
+            run_worker(settings, reuse_port=reuse_port, shared_metrics=shared_metrics, log_format=log_format)
+        )
 
 
-def _fork_workers(settings: Settings, workers: int, shared_metrics: Metrics | None) -> None:
+def _fork_workers(settings: Settings, workers: int, shared_metrics: Metrics | None, log_format: str) -> None:
     bind(settings.listen, reuse_port=True).close()  # a taken port: one ListenError here, not one per worker
     children: list[int] = []
     for _ in range(workers):
@@ -90,7 +93,7 @@ def _fork_workers(settings: Settings, workers: int, shared_metrics: Metrics | No
         if pid == 0:  # the worker binds its own socket into the port's SO_REUSEPORT group
             code = 0
             try:
-                _run(settings, reuse_port=True, shared_metrics=shared_metrics)
+                _run(settings, reuse_port=True, shared_metrics=shared_metrics, log_format=log_format)
             except ListenError as exc:
                 log.error("%s", exc)  # one line: the address and its setting say it all
                 code = 1

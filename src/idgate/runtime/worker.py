@@ -9,6 +9,9 @@
       ├── sign-in web app            aiohttp, private unix socket (/oauth/start, callback ...)
       ├── demo upstream              only in the embedded demo
       ├── the edge                   the public listener; routes by Host to all of the above
+      ├── its access log             under idgate serve, batched on stderr by a thread of its own
+      │                              (idgate.edge.access_log): closed after the edge, so SIGTERM
+      │                              loses no line
       ├── TLS (idgate.tls)           the edge's certificates, re-read every reload_interval; and the
       │                              plain-HTTP listener that redirects to https (idgate.runtime.tls)
       └── health app                 on idgate.metrics_listen / health_listen: probes, /metrics
@@ -47,15 +50,20 @@ async def run_worker(
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     shared_metrics: Metrics | None = None,
+    log_format: str | None = None,
 ) -> None:
     """Run every role of ``settings`` until ``stop`` is set (or SIGTERM/SIGINT).
 
     The listener is bound only once the signal handlers are in place, so a SIGTERM that arrives as
     soon as the port accepts connections still ends the worker cleanly. ``shared_metrics``: with
     ``--workers N``, the multiprocess-mode metrics this worker adds the edge's counts to.
+    ``log_format``: ``idgate serve`` configured the logs on stderr in this format (``text``, ``json``),
+    and the edge writes its access lines there itself, in batches (:func:`.logs.batched_access_log`);
+    ``None``: they are records of the ``idgate.access`` logger.
     """
     from idgate.edge.server import start_edge
     from idgate.runtime.build import build_runtime
+    from idgate.runtime.logs import batched_access_log
 
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
@@ -74,7 +82,11 @@ async def run_worker(
 
             _background(stack, flush_edge_stats(shared_metrics))
         tls = await _serve_tls(settings, stack, reuse_port=reuse_port)
-        edge = await start_edge(settings, runtime.routes, clock, sock=sock, tls=tls)
+        access = batched_access_log(log_format) if log_format is not None else None
+        if access is not None:
+            access.start()
+            stack.push_async_callback(access.aclose)  # after the edge's last requests
+        edge = await start_edge(settings, runtime.routes, clock, sock=sock, tls=tls, access=access)
         stack.push_async_callback(edge.aclose)
         await _serve_health(runtime, stack, reuse_port=reuse_port, multiprocess=shared_metrics is not None)
         log.info("idgate listening on %s (pid %d)", settings.listen, os.getpid())

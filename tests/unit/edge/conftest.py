@@ -16,6 +16,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from idgate.clock import FrozenClock
+from idgate.edge.access_log import AccessLog
 from idgate.edge.limits import EdgeLimits
 from idgate.edge.pool import parse_upstream
 from idgate.edge.routes import RouteTable
@@ -162,7 +163,15 @@ def proxy_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-async def env(tmp_path: Path, limits: EdgeLimits, proxy_overrides: dict[str, object]) -> AsyncIterator[Env]:
+def access_log() -> AccessLog | None:
+    """Where the edge's access lines go (``None``: records of the ``idgate.access`` logger)."""
+    return None
+
+
+@pytest.fixture
+async def env(
+    tmp_path: Path, limits: EdgeLimits, proxy_overrides: dict[str, object], access_log: AccessLog | None
+) -> AsyncIterator[Env]:
     up, signin, provider = Upstream(), Upstream(), Upstream()
     runners = [
         await _serve_app(up),
@@ -180,7 +189,7 @@ async def env(tmp_path: Path, limits: EdgeLimits, proxy_overrides: dict[str, obj
     )
     clock = FrozenClock(NOW)
     sock = listening_socket()
-    edge = await start_edge(settings, table, clock, sock=sock, limits=limits)
+    edge = await start_edge(settings, table, clock, sock=sock, limits=limits, access=access_log)
     try:
         yield Env(edge, sock.getsockname()[1], up, signin, provider, clock)
     finally:

@@ -3,7 +3,7 @@
 A rule matches when its ``path`` regex is found in the normalised path and the method is one of its
 ``methods`` (any when empty). A path that could not be normalised matches every rule, so an odd
 spelling can never slip past a rule. A failing rule answers ``route[<index>]:<reason>``, so the 403 page
-and the audit log say which rule refused.
+and the access log say which rule refused.
 """
 
 from __future__ import annotations
