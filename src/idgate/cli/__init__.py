@@ -15,11 +15,13 @@
     idgate keys list|rotate                        the provider's signing keys                 (.keys)
     idgate version
 
-One module per command group; each finds its work in a core (:mod:`idgate.config`, :mod:`idgate.deploy`,
-:mod:`idgate.storage` ...) or in :mod:`idgate.runtime` (``serve``), and imports it when it runs, so that
-``idgate --help`` loads none of them. The administration commands (client, user, keys) share
-:mod:`.storage` (``--storage URL`` or ``--config FILE``). ``--config`` is one option everywhere
-(:mod:`.options`), read from ``IDGATE_CONFIG`` when not given.
+One module per command group, imported when its command is asked for (:data:`COMMANDS`), so that a
+server (``idgate serve``) does not keep the others, and what they import, in memory for its whole life.
+Each finds its work in a core (:mod:`idgate.config`, :mod:`idgate.deploy`, :mod:`idgate.storage` ...) or in
+:mod:`idgate.runtime` (``serve``), and imports it when it runs, so that ``idgate --help`` loads none of
+them. The administration commands (client, user, keys) share :mod:`.storage` (``--storage URL`` or
+``--config FILE``). ``--config`` is one option everywhere (:mod:`.options`), read from ``IDGATE_CONFIG``
+when not given.
 
 Results go to stdout, problems and progress to stderr: long steps (migrations, ``keys rotate``,
 ``render``, ``init``) say what they do there (:mod:`idgate.progress`, :mod:`.progress`; ``idgate -q CMD``
@@ -28,22 +30,43 @@ for none).
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from idgate import __version__
-from idgate.cli.check import check
-from idgate.cli.client import client
-from idgate.cli.init import init
-from idgate.cli.keys import keys
-from idgate.cli.render import render
-from idgate.cli.secret import secret
-from idgate.cli.serve import serve
-from idgate.cli.user import user
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
+
+#: command -> the module that defines it, under the command's own name.
+COMMANDS = {
+    "check": "idgate.cli.check",
+    "client": "idgate.cli.client",
+    "init": "idgate.cli.init",
+    "keys": "idgate.cli.keys",
+    "render": "idgate.cli.render",
+    "secret": "idgate.cli.secret",
+    "serve": "idgate.cli.serve",
+    "user": "idgate.cli.user",
+}
 
 
-@click.group()
+class _Commands(click.Group):
+    """A group that imports a command's module when the command is asked for (run, or listed in
+    ``--help``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        command = getattr(importlib.import_module(COMMANDS[cmd_name]), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="idgate")
 @click.option(
     "--quiet", "-q", is_flag=True, envvar="IDGATE_QUIET", help="No progress lines on stderr (idgate -q CMD)."
@@ -64,7 +87,3 @@ def main(ctx: click.Context, quiet: bool) -> None:
 def version() -> None:
     """Print idgate's version."""
     click.echo(__version__)
-
-
-for command in (check, serve, render, init, secret, client, user, keys):
-    main.add_command(command)

@@ -63,6 +63,10 @@ def serve(
     log_format: str,
 ) -> None:
     """Run the provider and proxies the file describes; without --config, the embedded demo."""
+    # Before aiohttp is imported: its signals are frozenlist's FrozenList, whose C++ extension maps
+    # libstdc++ (1 MB of every server's RSS) for a list aiohttp reads a few times per request of its own
+    # apps (never on the edge's path); the pure-Python FrozenList is the same class.
+    os.environ.setdefault("FROZENLIST_NO_EXTENSIONS", "1")
     from idgate import progress
     from idgate.runtime.processes import serve as run
     from idgate.runtime.roles import select_role

@@ -1,8 +1,9 @@
 """The edge's own HTML pages, in idgate's one design (:mod:`idgate.web`), escaped, with no external assets.
 
-The layout is rendered once at import and cut into pieces (:class:`idgate.web.Shell`); a page is a few
-string joins, so error paths stay cheap. Pages name what went wrong without leaking anything the visitor
-did not send, and offer a way forward:
+The layout is rendered once, for the first page (not at import: a process that shows no page never loads
+Jinja2), and cut into pieces (:class:`idgate.web.Shell`); a page is a few string joins, so error paths stay
+cheap. Pages name what went wrong without leaking anything the visitor did not send, and offer a way
+forward:
 
 ======  =================================================================================================
 403     who is signed in and, in a sentence, why they are refused; the policy's reason codes apart, in
@@ -29,8 +30,6 @@ __all__ = ["SIGN_OUT", "page"]
 
 #: The proxy's sign-out endpoint (:mod:`idgate.proxy.web`): it clears the session, then goes to ``rd``.
 SIGN_OUT = "/oauth/sign_out"
-
-_SHELL = Shell.of(Look())
 
 _TEXTS: dict[int, tuple[str, str]] = {
     400: ("Bad request", "The request could not be understood."),
@@ -121,15 +120,34 @@ def _top(status: int) -> tuple[str, str]:
     return f"{status} {html.escape(title)}", top
 
 
-# Everything but the footer of the pages that carry nothing of the request (all but 403).
-_A, _B, _C, _D = _SHELL.parts
-_FIXED = {
-    status: (_A + title + _B + top + _actions(status, None) + _C).encode()
-    for status in _TEXTS
-    if status != 403
-    for title, top in [_top(status)]
-}
-_END = _D.encode()
+class _Layout:
+    """The layout in pieces (page = a + title + b + content + c + footer + end), and everything but the
+    footer of the pages that carry nothing of the request (all but 403)."""
+
+    a: str
+    b: str
+    c: str
+    end: bytes
+    fixed: dict[int, bytes]
+
+    def __init__(self, shell: Shell) -> None:
+        self.a, self.b, self.c, d = shell.parts
+        self.end = d.encode()
+        self.fixed = {
+            status: (self.a + title + self.b + top + _actions(status, None) + self.c).encode()
+            for status in _TEXTS
+            if status != 403
+            for title, top in [_top(status)]
+        }
+
+
+_LAYOUT: list[_Layout] = []  # made by the first page
+
+
+def _layout() -> _Layout:
+    if not _LAYOUT:
+        _LAYOUT.append(_Layout(Shell.of(Look())))
+    return _LAYOUT[0]
 
 
 def page(
@@ -147,10 +165,11 @@ def page(
     already accepted by the redirect validator, for the "Sign in as someone else" link; ``who`` (403
     only) the email of the person signed in.
     """
+    layout = _layout()
     footer = f"Request id <code>{html.escape(request_id)}</code>".encode() if request_id else b""
-    fixed = _FIXED.get(status)
+    fixed = layout.fixed.get(status)
     if fixed is not None and not detail and not reasons:
-        return fixed + footer + _END
+        return fixed + footer + layout.end
     if status == 403:
         title, body = "403 Access denied", _refused(reasons, rd, who, detail)
     else:
@@ -158,7 +177,7 @@ def page(
         if detail:
             body += f"<p>{html.escape(detail)}</p>"
         body += _actions(status, rd)
-    return (_A + title + _B + body + _C).encode() + footer + _END
+    return (layout.a + title + layout.b + body + layout.c).encode() + footer + layout.end
 
 
 def _refused(reasons: str, rd: str | None, who: str, detail: str) -> str:

@@ -21,10 +21,10 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-import jinja2
 from aiohttp import web
 
 from idgate.clock import Clock
@@ -50,6 +50,9 @@ from idgate.sessions.sealing import join_chunks, split_chunks
 from idgate.settings import ProxySettings
 from idgate.web import LOGO, Look, environment
 from idgate.web.page_headers import PAGE_HEADERS, SIGN_IN_HEADERS, hide_server_software
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["build_signin_app", "page_of"]
 
@@ -94,9 +97,23 @@ class Deployment:
         _set_login(resp, self, "", proto, max_age=0)
 
 
+class Templates:
+    """The app's templates, their Jinja2 environment made on first use: a proxy whose sign-ins go straight
+    to the provider shows no page of its own, and never loads Jinja2 (~2 MB of every process)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._env: jinja2.Environment | None = None
+
+    def get_template(self, name: str) -> jinja2.Template:
+        if self._env is None:
+            self._env = environment(self._directory)
+        return self._env.get_template(name)
+
+
 DEPLOYMENTS = web.AppKey("deployments", Mapping[str, Deployment])
 CLOCK = web.AppKey("clock", Clock)
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
+TEMPLATES = web.AppKey("templates", Templates)
 
 #: The look of the proxy's pages (:mod:`idgate.web`): idgate's, with the sign-in page's logo and the
 #: headers that allow it.
@@ -360,7 +377,7 @@ def build_signin_app(
     hide_server_software(app)
     app[DEPLOYMENTS] = deployments
     app[CLOCK] = clock
-    app[TEMPLATES] = environment(Path(__file__).parent / "templates")
+    app[TEMPLATES] = Templates(Path(__file__).parent / "templates")
     app.router.add_get("/oauth/start", start)
     app.router.add_get("/oauth/sign_in", sign_in)
     app.router.add_get("/oauth/callback", callback)

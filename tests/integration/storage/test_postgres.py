@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import asyncpg  # type: ignore[import-untyped]
@@ -84,3 +86,32 @@ async def test_the_pool_size_comes_from_the_config(database_url: str) -> None:
     assert isinstance(storage, PostgresStorage)
     assert storage.engine.pool.size() == 3  # type: ignore[attr-defined]
     await storage.close()
+
+
+_OPEN = """
+import asyncio, sys
+from idgate.storage import open_storage
+
+async def main() -> None:
+    storage = await open_storage(sys.argv[1])
+    await storage.close()
+    print("alembic" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_current_database_opens_without_alembic(database_url: str) -> None:
+    def opened_with_alembic() -> bool:
+        done = subprocess.run(
+            [sys.executable, "-c", _OPEN, database_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return {"True": True, "False": False}[done.stdout.strip()]
+
+    assert opened_with_alembic()  # an empty database: Alembic creates the schema
+    assert not opened_with_alembic()  # every later start: the revision is read, Alembic stays out
