@@ -84,9 +84,8 @@ def test_malformed_or_huge_session_cookies_are_refused_cleanly(
 
 
 async def test_sign_out_clears_the_session_cookies(idgate: Running) -> None:
-    """With the cookie store a copy of the cookie stays valid until it expires (THREAT_MODEL.md,
-    residual risk); the Redis store revokes it: tests/integration/sessions/test_redis_store.py
-    ``test_sign_out_drop_removes_the_session``."""
+    """A copy of the cookie is refused afterwards (and cleared): the next test; the Redis store deletes the
+    session: tests/integration/sessions/test_redis_store.py ``test_sign_out_drop_removes_the_session``."""
     async with Browser() as b:
         await sign_in(b, idgate)
         assert PROXY_COOKIE in b.cookies_for(idgate.url("grafana"))
@@ -94,3 +93,29 @@ async def test_sign_out_clears_the_session_cookies(idgate: Running) -> None:
         assert PROXY_COOKIE not in b.cookies_for(idgate.url("grafana"))
         hops = await b.get(idgate.url("grafana", "/private"), follow=False)
         assert hops[0].status == 302
+
+
+def _cleared(answer: bytes) -> bool:
+    """The answer's ``Set-Cookie`` headers clear the session cookie (an empty value that expires now)."""
+    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").lower().split("\r\n")
+    sets = [line for line in head if line.startswith(f"set-cookie: {PROXY_COOKIE}=")]
+    return any("max-age=0" in line or "expires=thu, 01 jan 1970" in line for line in sets)
+
+
+async def test_a_signed_out_or_altered_cookie_is_refused_and_cleared(
+    idgate: Running, upstream: Upstream
+) -> None:
+    """OAuth2-Proxy clears a session cookie it cannot load; so does idgate, or the browser would send a
+    signed-out copy (or a broken cookie) with every request until it expires."""
+    async with Browser() as b:
+        await sign_in(b, idgate)
+        copy = b.cookies_for(idgate.url("grafana"))[PROXY_COOKIE]
+        await b.get(idgate.url("grafana", "/oauth/sign_out"))
+    for value in (copy, copy[:-8] + "AAAAAAAA", "garbage"):
+        upstream.clear()
+        host = f"grafana.localhost:{idgate.port}"
+        raw = f"GET /private HTTP/1.1\r\nHost: {host}\r\nCookie: {PROXY_COOKIE}={value}\r\n\r\n"
+        got = exchange(idgate.port, raw.encode("latin-1"))
+        assert status(got) == 302, got[:300]
+        assert _cleared(got), got[:1500]
+        assert upstream.seen == []

@@ -212,8 +212,10 @@ class Gate:
         return until
 
     def open(self, sealed: str | None, now: float) -> Verified | Pending | None:
-        """The verified session in cookie value ``sealed``: ``None`` if absent, invalid or expired;
-        :data:`PENDING` when only :meth:`resolve` (Redis lookup, refresh) can tell."""
+        """The verified session in cookie value ``sealed``: ``None`` if absent; :data:`PENDING` when only
+        :meth:`resolve` can tell (Redis lookup, refresh) or when the cookie is altered, expired or signed
+        out: :meth:`resolve` then answers no session and the ``Set-Cookie`` headers that clear it, as
+        OAuth2-Proxy clears a cookie it cannot load (a browser would otherwise send it on and on)."""
         if not sealed:
             return None
         hit = self._memo.get(sealed)
@@ -221,9 +223,11 @@ class Gate:
             if now < hit.until and hit.sid not in self.revoked:
                 return hit
             del self._memo[sealed]
-            return None if now >= hit.expires_at or hit.sid in self.revoked else PENDING
+            return PENDING
         session = self.store.peek(sealed, now)
-        if session is None or isinstance(session, Pending):
+        if session is None:
+            return PENDING  # refused: resolve() clears the cookie
+        if isinstance(session, Pending):
             return session
         until = self._until(session, now)
         if now >= until:

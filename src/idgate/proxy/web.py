@@ -257,6 +257,8 @@ async def sign_out(request: web.Request) -> web.Response:
             session = await dep.store.fetch(value, request.app[CLOCK].now())
             id_token = session.id_token if session is not None else None
             await dep.store.drop(value)
+            if session is not None and dep.services is not None:
+                dep.services.revocations.here(session.sid, session.expires_at)  # this edge's memo of it
         except SessionStoreUnavailable as exc:
             onward = await dep.signin.end_session_url(target, proto, None) or target
             raise SignedOutHereOnly(f"sign-out: {exc}", onward) from exc

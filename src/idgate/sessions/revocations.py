@@ -73,6 +73,13 @@ class Revocations:
     def revoked(self, sid: str) -> bool:
         return sid in self.ids
 
+    def here(self, sid: str, until: float) -> None:
+        """Refuse ``sid`` in this process only, at once: a session deleted from Redis at sign-out, which
+        this process's edge may still hold in its memo (other processes' memos of it end within
+        :data:`idgate.edge.gate.STATEFUL_MEMO_SECONDS`, and then Redis has no such session)."""
+        if sid:
+            self.ids[sid] = max(until, self.ids.get(sid, until))
+
     async def revoke(self, sid: str, until: float, now: float) -> None:
         """Revoke ``sid`` until ``until`` (+ :data:`MARGIN`): here at once, everywhere after the next poll
         of each process. Never raises for the storage: a failed write is kept and tried again."""
