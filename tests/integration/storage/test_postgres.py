@@ -78,9 +78,10 @@ async def test_garbage_collection_runs_in_one_replica_at_a_time(database_url: st
 
 
 async def test_the_pool_size_comes_from_the_config(database_url: str) -> None:
+    """``pool_size`` connections, and as many again under load."""
     from idgate.storage.sql.postgres import PostgresStorage
 
     storage = await open_storage(database_url, pool_size=3)
     assert isinstance(storage, PostgresStorage)
-    assert storage.engine.pool.size() == 3  # type: ignore[attr-defined]
+    assert storage.pool.get_max_size() == 6
     await storage.close()
