@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -189,6 +190,15 @@ async def _provider(url: str, sign: str) -> tuple[Any, Any]:
 
 
 LOOP_LAG = [0.0]
+#: The longest collection of Python's cyclic garbage collector during the run (s), and its start.
+GC_PAUSE = [0.0, 0.0]
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        GC_PAUSE[1] = time.perf_counter()
+    else:
+        GC_PAUSE[0] = max(GC_PAUSE[0], time.perf_counter() - GC_PAUSE[1])
 
 
 async def _loop_lag() -> None:
@@ -260,6 +270,7 @@ async def child(
     start = COUNTS.restart()
     profiler = cProfile.Profile() if profile else None
     lag = asyncio.get_running_loop().create_task(_loop_lag())
+    gc.callbacks.append(_gc_timer)
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -268,6 +279,7 @@ async def child(
         profiler.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     lag.cancel()
+    gc.callbacks.remove(_gc_timer)
     done = {k: v if k.endswith("_max") else v - start[k] for k, v in vars(COUNTS).items()}
     if profiler is not None:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats(profile).print_stats(40)
@@ -292,6 +304,7 @@ async def child(
         "worker_wait_max_ms": done["worker_wait_max"] * 1000,
         "op_max_ms": done["op_max"] * 1000,
         "loop_lag_max_ms": LOOP_LAG[0] * 1000,
+        "gc_max_ms": GC_PAUSE[0] * 1000,
         "checkpoints": done["checkpoints"],
     }
 
@@ -387,7 +400,7 @@ def _row(label: str, runs: list[dict[str, Any]]) -> list[str]:
         f"{max(r['p99_ms'] for r in runs):.2f}",
         f"{max(r['max_ms'] for r in runs):.1f}",
         f"{max(r['op_max_ms'] for r in runs):.1f}",
-        f"{max(r['loop_lag_max_ms'] for r in runs):.1f}",
+        f"{max(r['loop_lag_max_ms'] for r in runs):.1f} / {max(r['gc_max_ms'] for r in runs):.1f}",
         f"{max(r['worker_wait_max_ms'] for r in runs):.1f} ({sum(r['worker_calls'] for r in runs)})",
         str(sum(r["failed"] for r in runs)),
     ]
@@ -444,7 +457,7 @@ def main() -> None:
                         file=sys.stderr,
                     )
     headers = ["storage, grant, tree", "CPU µs", "statements", "grants/s", "p50 ms", "p99 ms", "max ms",
-               "longest storage op ms", "loop lag ms", "worker wait ms (calls)", "failed"]  # fmt: skip
+               "longest storage op ms", "loop lag / GC ms", "worker wait ms (calls)", "failed"]  # fmt: skip
     rows = [_row(f"{k} {g} {labels[s]}".strip(), r) for (k, g, s), r in runs.items()]
     print(table(headers, rows))
     print(f"\nlatency histogram (ms, upper bounds {BUCKETS_MS}, then above), all runs of each:")

@@ -286,3 +286,29 @@ async def test_a_record_stored_by_an_earlier_release_is_updated_against_what_was
     for id, seen in (("a", seen_a), ("b", seen_b)):
         assert await storage.get(RefreshToken, id) == touch(seen)
     await storage.close()
+
+
+async def test_a_file_another_process_holds_whole_is_waited_for_from_the_first_operation(
+    tmp_path: Path,
+) -> None:
+    """The loop's connection is opened at the first operation: when another process holds the whole file
+    at that moment (as the last connection to close it does, while it checkpoints and removes the WAL),
+    the opening is tried again like any busy operation, not refused."""
+    import sqlite3
+    import threading
+
+    url = f"sqlite:///{tmp_path}/held.db"
+    await (await open_storage(url)).close()  # the schema exists; no connection is open
+    storage = await open_storage(url)
+    other = sqlite3.connect(f"{tmp_path}/held.db", check_same_thread=False, isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("COMMIT")  # the exclusive lock stays until the connection closes
+    release = threading.Timer(0.3, other.close)
+    release.start()
+    try:
+        await storage.create(Client(id="c", secret="s"))
+    finally:
+        release.join()
+    assert (await storage.get(Client, "c")).secret == "s"
+    await storage.close()

@@ -121,17 +121,16 @@ class SqliteStorage:
         return self._direct
 
     async def _run(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(connection, *args)`` on the loop's connection, tried again while the file is busy (in the
-        worker thread when called from another thread)."""
-        direct = self._loop_connection()
-        if direct is None:
-            with _errors(kind):
-                return await self._in_worker(fn, *args)
+        """``fn(connection, *args)`` on the loop's connection (opened on first use), tried again while
+        the file is busy; in the worker thread when called from another thread."""
         tries = 0
         deadline = 0.0
         while True:
             with _errors(kind):
                 try:
+                    direct = self._loop_connection()  # its opening may find the file busy too
+                    if direct is None:
+                        return await self._in_worker(fn, *args)
                     result = fn(direct, *args)
                 except sqlite3.OperationalError as exc:
                     if self._memory or not sqlite_operations.busy(exc):

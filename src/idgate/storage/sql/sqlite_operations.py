@@ -249,9 +249,13 @@ def open_direct(path: str) -> sqlite3.Connection:
     database raises at once and the caller takes the worker thread instead) and never checkpoints the WAL
     by itself (a checkpoint writes and syncs megabytes; :func:`checkpoint` runs it in the worker)."""
     conn = sqlite3.connect(path, timeout=0)
-    conn.execute("PRAGMA busy_timeout = 0")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    try:  # another process may hold the file at this moment (closing it, it checkpoints and removes the WAL)
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+    except sqlite3.Error:
+        conn.close()  # the caller tries again with a new one
+        raise
     return conn
 
 
