@@ -103,7 +103,7 @@ def _count_sqlite() -> None:
         return conn
 
     sqlite3.connect = counted  # type: ignore[assignment]
-    with contextlib.suppress(ImportError, AttributeError):
+    with contextlib.suppress(ImportError, AttributeError, TypeError):  # TypeError: compiled by mypyc
         from idgate.storage.sql.sqlite import SqliteStorage
 
         in_worker = SqliteStorage._in_worker
@@ -163,6 +163,15 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+class _Unsigned:
+    """Stands in for the signing threads (``--sign stub``): the hand-off lets the loop run others, as
+    the real one does, and the signature is a constant."""
+
+    async def run(self, fn: Any, *args: Any) -> str:
+        await asyncio.sleep(0)
+        return "stub.signature.jwt"
+
+
 async def _provider(url: str, sign: str) -> tuple[Any, Any]:
     from bench.configs import BENCH_REDIRECT
     from idgate.clock import SystemClock
@@ -180,12 +189,9 @@ async def _provider(url: str, sign: str) -> tuple[Any, Any]:
     provider = Provider(settings, layered, SystemClock(), {"local": LocalConnector(layered)})
     await provider.keys.current()
     if sign == "stub":
+        from idgate.provider import tokens
 
-        async def signed(claims: dict[str, Any]) -> str:
-            await asyncio.sleep(0)  # the hand-off to a signing thread lets the loop run others, as here
-            return "stub.signature.jwt"
-
-        provider.tokens._signed = signed  # a bench's stand-in for the RS256 signature
+        tokens._SIGNING = _Unsigned()  # type: ignore[assignment] # a bench's stand-in for the signing pool
     return provider, storage
 
 

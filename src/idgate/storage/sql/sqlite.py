@@ -100,7 +100,7 @@ class SqliteStorage:
         self._path = path
         self._memory = path == MEMORY
         self._direct: sqlite3.Connection | None = None
-        self._thread: int | None = None  # the loop's thread, which alone uses ``_direct``
+        self._loop_thread: int | None = None  # the loop's thread, which alone uses ``_direct``
         self._worker: ThreadPoolExecutor | None = None
         self._worker_conn: sqlite3.Connection | None = None
         self._writes = 0
@@ -115,8 +115,8 @@ class SqliteStorage:
                 self._direct = sqlite3.connect(MEMORY, check_same_thread=False)
             else:
                 self._direct = sqlite_operations.open_direct(self._path)
-            self._thread = threading.get_ident()
-        if not self._memory and self._thread != threading.get_ident():
+            self._loop_thread = threading.get_ident()
+        if not self._memory and self._loop_thread != threading.get_ident():
             return None  # used from another thread (a CLI helper, a test): take the worker
         return self._direct
 
