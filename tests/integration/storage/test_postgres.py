@@ -159,3 +159,28 @@ async def test_a_current_database_opens_without_sqlalchemy_or_alembic(database_u
 
     assert loaded() == "alembic,sqlalchemy"  # an empty database: its schema is created by Alembic
     assert loaded() == ""  # every later start
+
+
+async def test_connections_the_server_ended_are_replaced_without_a_failed_operation(
+    database_url: str,
+) -> None:
+    """As after a restart of PostgreSQL: every connection of the pool ended by the server. The next read
+    right away, and a write once the loop has seen the connections go, both succeed."""
+    import asyncio
+
+    storage = await open_storage(database_url, pool_size=2)
+    await asyncio.gather(*(storage.create(Client(id=f"c{i}", secret="s")) for i in range(4)))
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            database_url.rsplit("/", 1)[1],
+        )
+    finally:
+        await admin.close()
+    assert ended >= 1
+    assert (await storage.get(Client, "c0")).secret == "s"
+    await asyncio.sleep(0.2)
+    await storage.create(Client(id="after", secret="s"))
+    assert len(await storage.list(Client)) == 5
+    await storage.close()

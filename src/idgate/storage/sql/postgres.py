@@ -19,9 +19,11 @@ first, then matches no row and runs ``fn`` again on the new state. A round that 
 serialization failure / deadlock the database reports) is retried with a growing, jittered pause; only
 after :data:`UPDATE_ATTEMPTS` rounds does the caller see :class:`~idgate.errors.Conflict`.
 
-A connection the server closed (a restart) is replaced by the pool when it is next taken; a read that
-meets one in the moment between is made again once on a fresh connection. A write is not: it may have
-been committed before the connection went.
+There is no ping before each operation (SQLAlchemy's ``pool_pre_ping`` cost three round trips each):
+the pool replaces a connection the server ended (a restart) as soon as the event loop sees it go. An
+operation that meets one in the moment before (the first after the restart, at once) replaces every
+connection of the pool, and a read is then made again on a fresh one; a write is not (it may have been
+committed before the connection went), and fails with ``StorageError``.
 
 Garbage collection runs in one replica at a time: PostgreSQL's transaction-scoped advisory lock
 (``pg_try_advisory_xact_lock``); a replica that does not get the lock returns at once.
@@ -53,8 +55,14 @@ from idgate.storage.sql.timing import timed
 UPDATE_ATTEMPTS = 30
 GC_LOCK_ID = 0x1D6A7F  # pg_advisory lock key for "idgate garbage collection"
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
-#: The connection went (or was gone): a read may be made again on another one.
-_CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError, ConnectionError)
+
+
+def _lost(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the connection went (the server ended it -- a restart, an administrator --
+    or the network did), rather than that the statement failed."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return isinstance(exc, asyncpg.PostgresConnectionError) or str(exc.sqlstate).startswith("57P")
+    return isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError))
 
 
 def _quote(name: str) -> str:
@@ -151,20 +159,30 @@ class PostgresStorage:
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection of the pool, asyncpg's exceptions translated."""
+        """A connection of the pool, asyncpg's exceptions translated. When one is found gone, the others
+        most likely went with it (a restart of the server): each is replaced when next taken."""
         try:
             async with self._pool.acquire() as conn:
-                yield conn
+                try:
+                    yield conn
+                except Exception as exc:
+                    if _lost(exc):
+                        conn.terminate()
+                        await self._pool.expire_connections()
+                    raise
         except (NotFound, AlreadyExists, Conflict, StorageError):
             raise
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise AlreadyExists(str(exc)) from None
-        except asyncpg.PostgresError as exc:
-            if getattr(exc, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        except Exception as exc:
+            if _lost(exc) or isinstance(exc, TimeoutError):
+                why = getattr(exc, "strerror", None) or type(exc).__name__
+                raise StorageError(f"storage unreachable: {why}") from exc
+            if not isinstance(exc, asyncpg.PostgresError):
+                raise
+            if exc.sqlstate in _RETRYABLE_SQLSTATES:
                 raise Conflict("concurrent transaction") from exc
             raise StorageError(f"storage failed: {type(exc).__name__}") from exc
-        except (asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            raise StorageError(f"storage unreachable: {getattr(exc, 'strerror', None) or exc}") from exc
 
     async def _read(self, query: str, *args: Any) -> builtins.list[Any]:
         """The rows of one read, made again once on a fresh connection if its connection was lost."""
@@ -174,7 +192,7 @@ class PostgresStorage:
                     rows: builtins.list[Any] = await conn.fetch(query, *args)
                     return rows
             except StorageError as exc:
-                if attempt == 2 or not isinstance(exc.__cause__, _CONNECTION_LOST):
+                if attempt == 2 or not _lost(exc.__cause__):
                     raise
         raise AssertionError("unreachable")
 

@@ -7,11 +7,12 @@ written nothing, and is tried again on the loop after a short pause (:data:`BUSY
 :data:`BUSY_PAUSES`' last, jittered, for up to :data:`BUSY_TIMEOUT`), while the loop serves others.
 
 Not in a thread with SQLite's own busy handler, as before: that handler sleeps up to 100 ms between
-tries, and the other process's loop, which never sleeps, takes the lock in each gap, so one waiting
-operation could wait a second, and all the others queued behind it in the thread with it (the 966 ms
-two-worker p99 of ``bench/RESULTS.md``, 2026-12-06 point 5; measured with ``bench/grants_ab.py
---processes 2``: worker waits of up to 0.95 s, p99 0.3-0.7 s). A pause on the loop is at most a few
-milliseconds, so a waiting operation tries again as soon as the lock is likely free.
+tries while the other process's loop, which never sleeps, takes the lock in each gap, and every
+operation that found the file busy waited behind it in the one worker thread. That was the 966 ms
+two-worker p99 of ``bench/RESULTS.md`` (2026-12-06, point 5): ``bench/grants_ab.py --processes 2`` (two
+processes saturating one file) measured waits in that thread of 0.4-2.5 s and grants of up to 2 s. With
+the pauses on the loop the slowest operations of such runs made 4-10 tries (~10 ms of pauses) and the
+rest of their 0.1-0.25 s was their turn on a loop saturated by 32 grants at once.
 
 One worker thread remains, with a connection that does wait (its busy timeout): it checkpoints the WAL
 every :data:`CHECKPOINT_EVERY` writes, which the loop's connection never does, runs garbage collection
