@@ -188,8 +188,8 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_
 
 
 async def test_an_operation_waiting_in_the_worker_does_not_hold_back_the_next_ones(tmp_path: Path) -> None:
-    """The worker thread is busy (a WAL checkpoint, or a write waiting for another process): operations
-    that find the file free still run on the loop's connection at once, not queued behind it."""
+    """The worker thread is busy (a WAL checkpoint, a garbage collection): operations that find the file
+    free still run on the loop's connection at once, not queued behind it."""
     import asyncio
     import threading
 
