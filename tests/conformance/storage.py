@@ -290,6 +290,101 @@ class StorageConformance:
         assert len(winners) == 1
         assert [r.id for r in await storage.list(AuthRequest)] == [f"r{winners[0]}"]
 
+    async def test_an_update_against_the_record_just_read_writes_it_with_the_new_records(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_code())
+        seen = await storage.get(AuthCode, secret_id("the-code"))
+        redeem = lambda c: dataclasses.replace(c, redeemed_at=950.0)  # noqa: E731
+        written = await storage.update(
+            AuthCode, secret_id("the-code"), redeem, create=[auth_request(id="a")], seen=seen
+        )
+        assert written.redeemed_at == 950.0
+        assert await storage.get(AuthCode, secret_id("the-code")) == written
+        assert (await storage.get(AuthRequest, "a")).id == "a"
+
+    async def test_an_update_against_a_record_changed_since_runs_on_the_stored_one(
+        self, storage: Storage
+    ) -> None:
+        """``seen`` is only a saving: when the stored record moved on, the function sees the stored one,
+        and the new records are written once, with that update."""
+        await storage.create(signing_keys())
+        seen = await storage.get(SigningKeys, SigningKeys.SINGLETON)
+        bump = lambda k: dataclasses.replace(k, next_rotation=k.next_rotation + 1)  # noqa: E731
+        await storage.update(SigningKeys, SigningKeys.SINGLETON, bump)  # another writer, after the read
+        written = await storage.update(
+            SigningKeys, SigningKeys.SINGLETON, bump, create=[auth_request(id="once")], seen=seen
+        )
+        assert written.next_rotation == 102.0
+        assert (await storage.get(SigningKeys, SigningKeys.SINGLETON)).next_rotation == 102.0
+        assert [r.id for r in await storage.list(AuthRequest)] == ["once"]
+
+    async def test_an_update_refused_on_what_was_seen_asks_the_stored_record(self, storage: Storage) -> None:
+        await storage.create(auth_code())
+        seen = await storage.get(AuthCode, secret_id("the-code"))
+        await storage.update(AuthCode, secret_id("the-code"), lambda c: dataclasses.replace(c, nonce="set"))
+
+        def needs_nonce(code: AuthCode) -> AuthCode:
+            if code.nonce != "set":
+                raise LookupError("not yet")
+            return dataclasses.replace(code, redeemed_at=950.0)
+
+        written = await storage.update(AuthCode, secret_id("the-code"), needs_nonce, seen=seen)
+        assert (written.nonce, written.redeemed_at) == ("set", 950.0)
+
+    async def test_an_update_against_a_deleted_record_raises_not_found_and_creates_nothing(
+        self, storage: Storage
+    ) -> None:
+        await storage.create(auth_code())
+        seen = await storage.get(AuthCode, secret_id("the-code"))
+        await storage.delete(AuthCode, secret_id("the-code"))
+        with pytest.raises(NotFound):
+            await storage.update(
+                AuthCode, secret_id("the-code"), lambda c: c, create=[auth_request(id="n")], seen=seen
+            )
+        assert await storage.list(AuthRequest) == []
+
+    async def test_an_update_against_the_record_just_read_is_all_or_none(self, storage: Storage) -> None:
+        await storage.create(auth_code(), auth_request(id="taken"))
+        seen = await storage.get(AuthCode, secret_id("the-code"))
+        redeem = lambda c: dataclasses.replace(c, redeemed_at=950.0)  # noqa: E731
+        with pytest.raises(AlreadyExists):
+            await storage.update(
+                AuthCode,
+                secret_id("the-code"),
+                redeem,
+                create=[access_token(), auth_request(id="taken")],
+                seen=seen,
+            )
+        assert (await storage.get(AuthCode, secret_id("the-code"))).redeemed_at is None
+        assert await storage.list(AccessToken) == []
+
+    async def test_concurrent_updates_against_one_read_have_exactly_one_winner(
+        self, storage: Storage
+    ) -> None:
+        """Every attempt checked the code as unredeemed (one read shared by all); exactly one redeems it,
+        and only its records are written."""
+        await storage.create(auth_code())
+        seen = await storage.get(AuthCode, secret_id("the-code"))
+
+        def redeem(code: AuthCode) -> AuthCode:
+            if code.redeemed_at is not None:
+                raise LookupError("already redeemed")
+            return dataclasses.replace(code, redeemed_at=950.0)
+
+        async def attempt(n: int) -> int | None:
+            try:
+                await storage.update(
+                    AuthCode, secret_id("the-code"), redeem, create=[auth_request(id=f"r{n}")], seen=seen
+                )
+            except LookupError:
+                return None
+            return n
+
+        winners = [n for n in await asyncio.gather(*(attempt(n) for n in range(10))) if n is not None]
+        assert len(winners) == 1
+        assert [r.id for r in await storage.list(AuthRequest)] == [f"r{winners[0]}"]
+
     async def test_update_may_not_change_the_id(self, storage: Storage) -> None:
         await storage.create(auth_request())
         with pytest.raises(ValueError):

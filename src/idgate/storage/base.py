@@ -438,13 +438,24 @@ class Storage(Protocol):
         ...
 
     async def update(
-        self, kind: type[R], id: str, fn: Callable[[R], R], *, create: Sequence[Record] = ()
+        self,
+        kind: type[R],
+        id: str,
+        fn: Callable[[R], R],
+        *,
+        create: Sequence[Record] = (),
+        seen: R | None = None,
     ) -> R:
         """Replace the record with ``fn(current)`` in one transaction and return what was written.
 
         ``create``: new records stored in the same transaction (all or none: when ``fn`` raises or an
         id is taken, neither the update nor any of them is written). ``fn`` may run more than once
-        (after a concurrent update); ``create`` is written once, with the update that succeeds."""
+        (after a concurrent update); ``create`` is written once, with the update that succeeds.
+
+        ``seen``: the record as the caller has just read it (a grant checks its code or refresh token
+        before it issues anything). A backend may then run ``fn`` on it and write without reading the
+        record again, if the stored record is still that one; when it is not, the update runs on the
+        stored record as without ``seen``. Only a saving: the outcome is the same."""
         ...
 
     async def delete(self, kind: type[R], id: str) -> None:

@@ -3,6 +3,13 @@
 Only the shapes records use are supported: ``str``, ``int``, ``float``, ``bool``, ``None``, nested
 frozen dataclasses, ``X | None`` and ``tuple[X, ...]``. The field names are the wire format; renaming a
 field needs a migration.
+
+The text is compact JSON with keys sorted, the stdlib's rendering of the record's fields (non-ASCII
+characters are written as UTF-8 rather than ``\\u`` escapes). ``msgspec`` writes and reads it, straight
+from and into the dataclasses (~5 µs a record, against ~25 to write and ~40 to read through ``json`` and
+the field-by-field conversion below). That conversion stays as the lenient reader: a text ``msgspec``
+refuses -- a value of another type than the field's, as an older idgate may have written -- is read as
+before, and a string JSON cannot carry as UTF-8 (a lone surrogate) is written by the stdlib, escaped.
 """
 
 from __future__ import annotations
@@ -15,16 +22,24 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
+import msgspec
+
 T = TypeVar("T")
+
+#: Keys sorted, as ``json.dumps(..., sort_keys=True)``: the text stays the one earlier releases wrote.
+_WRITER = msgspec.json.Encoder(order="sorted")
 
 
 def encode(record: object) -> str:
     """A record as compact JSON text (keys sorted)."""
-    return _ENCODER.encode(_flattener(typing.cast(Any, type(record)))(record))
+    try:
+        return _WRITER.encode(record).decode()
+    except UnicodeEncodeError:  # a lone surrogate: the stdlib escapes it
+        return _ENCODER.encode(_flattener(typing.cast(Any, type(record)))(record))
 
 
 def decode(kind: type[T], text: str) -> T:
-    """The record of ``kind`` stored as ``text`` by :func:`encode`.
+    """The record of ``kind`` stored as ``text`` by :func:`encode` (or by an earlier release).
 
     The last record decoded of each kind is kept with its text: an update reads back the text that the
     check before it has just decoded (a code exchange, a refresh), and records are immutable."""
@@ -32,15 +47,33 @@ def decode(kind: type[T], text: str) -> T:
     if last is not None and last[0] == text:
         value: T = last[1]
         return value
-    value = _builder(typing.cast(Any, kind))(json.loads(text))
+    try:
+        value = _reader(typing.cast(Any, kind)).decode(text)
+    except msgspec.MsgspecError:  # not what the fields say: read as earlier releases did
+        value = _builder(typing.cast(Any, kind))(json.loads(text))
     _LAST[kind] = (text, value)
     return value
+
+
+def stored_text(record: object) -> str:
+    """The text ``record`` is stored as, for a compare-and-swap on it: the text it was decoded from when
+    it is the last record of its kind decoded (what an update of a record just read finds), else its
+    encoding."""
+    last = _LAST.get(type(record))
+    if last is not None and last[1] is record:
+        return last[0]
+    return encode(record)
+
+
+@cache
+def _reader(kind: type[T]) -> msgspec.json.Decoder[T]:
+    return msgspec.json.Decoder(kind)
 
 
 _LAST: dict[Any, tuple[str, Any]] = {}
 
 
-#: One encoder for every record: ``json.dumps`` with options builds a new one per call.
+#: The stdlib's writer, for what ``msgspec`` cannot write (``json.dumps`` with options builds one per call).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
 

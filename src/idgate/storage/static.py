@@ -83,12 +83,18 @@ class StaticStorage:
         return sorted(merged, key=lambda r: r.id)
 
     async def update(
-        self, kind: type[R], id: str, fn: Callable[[R], R], *, create: Sequence[Record] = ()
+        self,
+        kind: type[R],
+        id: str,
+        fn: Callable[[R], R],
+        *,
+        create: Sequence[Record] = (),
+        seen: R | None = None,
     ) -> R:
         if self._static_record(kind, id) is not None:
             raise ReadOnly(f"{kind.KIND} {id!r} is defined in the config file")
         self._check_writable(create)
-        return await self.backend.update(kind, id, fn, create=create)
+        return await self.backend.update(kind, id, fn, create=create, seen=seen)
 
     async def delete(self, kind: type[R], id: str) -> None:
         if self._static_record(kind, id) is not None:

@@ -80,11 +80,111 @@ async def test_garbage_collection_runs_in_one_replica_at_a_time(database_url: st
 
 
 async def test_the_pool_size_comes_from_the_config(database_url: str) -> None:
+    """``pool_size`` connections, and as many again under load."""
     from idgate.storage.sql.postgres import PostgresStorage
 
     storage = await open_storage(database_url, pool_size=3)
     assert isinstance(storage, PostgresStorage)
-    assert storage.engine.pool.size() == 3  # type: ignore[attr-defined]
+    assert storage.pool.get_max_size() == 6
+    await storage.close()
+
+
+async def test_a_record_stored_by_an_earlier_release_is_updated_against_what_was_read(
+    database_url: str,
+) -> None:
+    """A refresh family written before (``json.dumps``: non-ASCII escaped) is read, then updated against
+    that read, whether the text it was read from is still at hand or not."""
+    import dataclasses
+    import json
+
+    from tests.conformance.storage import refresh_token
+
+    from idgate.storage.base import Claims, RefreshToken
+
+    storage = await open_storage(database_url)
+    raw = await asyncpg.connect(database_url)
+    for id in ("a", "b"):
+        family = dataclasses.replace(refresh_token(id), claims=Claims("u", "José", "j@x", True))
+        earlier = json.dumps(dataclasses.asdict(family), separators=(",", ":"), sort_keys=True)
+        await raw.execute(
+            "INSERT INTO refresh_tokens (id, version, expires_at, data, owner, session_id) "
+            "VALUES ($1, 1, $2, $3, $4, $5)",
+            family.id,
+            family.expires_at,
+            earlier,
+            family.owner,
+            family.session_id,
+        )
+    await raw.close()
+    touch = lambda f: dataclasses.replace(f, last_used_at=f.last_used_at + 1)  # noqa: E731
+    seen_a = await storage.get(RefreshToken, "a")
+    assert seen_a.claims.username == "José"
+    assert (
+        await storage.update(RefreshToken, "a", touch, seen=seen_a)
+    ).last_used_at == seen_a.last_used_at + 1
+    seen_b = await storage.get(RefreshToken, "b")
+    await storage.get(RefreshToken, "a")  # the text "b" was read from is no longer the last one read
+    assert (
+        await storage.update(RefreshToken, "b", touch, seen=seen_b)
+    ).last_used_at == seen_b.last_used_at + 1
+    for id, seen in (("a", seen_a), ("b", seen_b)):
+        assert await storage.get(RefreshToken, id) == touch(seen)
+    await storage.close()
+
+
+async def test_a_current_database_opens_without_sqlalchemy_or_alembic(database_url: str) -> None:
+    """Only a database behind the newest schema loads them (to migrate it); a serving process reads and
+    writes through asyncpg alone."""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from idgate.storage import open_storage\n"
+        "async def main():\n"
+        "    storage = await open_storage(sys.argv[1])\n"
+        "    await storage.close()\n"
+        "asyncio.run(main())\n"
+        "print(','.join(sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules)))\n"
+    )
+
+    def loaded() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", script, database_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert loaded() == "alembic,sqlalchemy"  # an empty database: its schema is created by Alembic
+    assert loaded() == ""  # every later start
+
+
+async def test_connections_the_server_ended_are_replaced_without_a_failed_operation(
+    database_url: str,
+) -> None:
+    """As after a restart of PostgreSQL: every connection of the pool ended by the server. The next read
+    right away, and a write once the loop has seen the connections go, both succeed."""
+    import asyncio
+
+    storage = await open_storage(database_url, pool_size=2)
+    await asyncio.gather(*(storage.create(Client(id=f"c{i}", secret="s")) for i in range(4)))
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            database_url.rsplit("/", 1)[1],
+        )
+    finally:
+        await admin.close()
+    assert ended >= 1
+    assert (await storage.get(Client, "c0")).secret == "s"
+    await asyncio.sleep(0.2)
+    await storage.create(Client(id="after", secret="s"))
+    assert len(await storage.list(Client)) == 5
     await storage.close()
 
 

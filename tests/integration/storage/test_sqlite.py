@@ -137,8 +137,8 @@ asyncio.run(main())
 
 
 async def test_processes_updating_one_record_at_once_lose_no_update(tmp_path: Path) -> None:
-    """Workers share the file: each one's loop connection backs off to its worker thread when the other
-    holds the write lock, and every increment lands exactly once."""
+    """Workers share the file: each one's loop connection pauses and tries again when the other holds the
+    write lock, and every increment lands exactly once."""
     import asyncio
     import sys
 
@@ -157,8 +157,8 @@ async def test_processes_updating_one_record_at_once_lose_no_update(tmp_path: Pa
 
 
 async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_path: Path) -> None:
-    """Another process holding SQLite's write lock: the write waits in the worker thread, the loop keeps
-    running, and the write lands once the lock is released."""
+    """Another process holding SQLite's write lock: the write waits (short pauses on the loop, never a
+    blocking wait), the loop keeps running, and the write lands once the lock is released."""
     import asyncio
     import sqlite3
     import threading
@@ -188,8 +188,8 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_event_loop(tmp_
 
 
 async def test_an_operation_waiting_in_the_worker_does_not_hold_back_the_next_ones(tmp_path: Path) -> None:
-    """The worker thread is busy (a WAL checkpoint, or a write waiting for another process): operations
-    that find the file free still run on the loop's connection at once, not queued behind it."""
+    """The worker thread is busy (a WAL checkpoint, a garbage collection): operations that find the file
+    free still run on the loop's connection at once, not queued behind it."""
     import asyncio
     import threading
 
@@ -246,3 +246,69 @@ async def test_the_wal_is_copied_back_after_a_number_of_writes_not_reads(
         assert in_database_file() == 4
     finally:
         await storage.close()
+
+
+async def test_a_record_stored_by_an_earlier_release_is_updated_against_what_was_read(tmp_path: Path) -> None:
+    """A refresh family written before (``json.dumps``: non-ASCII escaped) is read, then updated against
+    that read, whether the text it was read from is still at hand or not."""
+    import dataclasses
+    import json
+    import sqlite3
+
+    from tests.conformance.storage import refresh_token
+
+    from idgate.storage.base import Claims, RefreshToken
+
+    storage = await open_storage(f"sqlite:///{tmp_path}/old.db")
+    rows = []
+    for id in ("a", "b"):
+        family = dataclasses.replace(refresh_token(id), claims=Claims("u", "José", "j@x", True))
+        earlier = json.dumps(dataclasses.asdict(family), separators=(",", ":"), sort_keys=True)
+        rows.append((family.id, family.expires_at, earlier, family.owner, family.session_id))
+    raw = sqlite3.connect(f"{tmp_path}/old.db", isolation_level=None)
+    raw.executemany(
+        "INSERT INTO refresh_tokens (id, version, expires_at, data, owner, session_id) "
+        "VALUES (?, 1, ?, ?, ?, ?)",
+        rows,
+    )
+    raw.close()
+    touch = lambda f: dataclasses.replace(f, last_used_at=f.last_used_at + 1)  # noqa: E731
+    seen_a = await storage.get(RefreshToken, "a")
+    assert seen_a.claims.username == "José"
+    assert (
+        await storage.update(RefreshToken, "a", touch, seen=seen_a)
+    ).last_used_at == seen_a.last_used_at + 1
+    seen_b = await storage.get(RefreshToken, "b")
+    await storage.get(RefreshToken, "a")  # the text "b" was read from is no longer the last one read
+    assert (
+        await storage.update(RefreshToken, "b", touch, seen=seen_b)
+    ).last_used_at == seen_b.last_used_at + 1
+    for id, seen in (("a", seen_a), ("b", seen_b)):
+        assert await storage.get(RefreshToken, id) == touch(seen)
+    await storage.close()
+
+
+async def test_a_file_another_process_holds_whole_is_waited_for_from_the_first_operation(
+    tmp_path: Path,
+) -> None:
+    """The loop's connection is opened at the first operation: when another process holds the whole file
+    at that moment (as the last connection to close it does, while it checkpoints and removes the WAL),
+    the opening is tried again like any busy operation, not refused."""
+    import sqlite3
+    import threading
+
+    url = f"sqlite:///{tmp_path}/held.db"
+    await (await open_storage(url)).close()  # the schema exists; no connection is open
+    storage = await open_storage(url)
+    other = sqlite3.connect(f"{tmp_path}/held.db", check_same_thread=False, isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("COMMIT")  # the exclusive lock stays until the connection closes
+    release = threading.Timer(0.3, other.close)
+    release.start()
+    try:
+        await storage.create(Client(id="c", secret="s"))
+    finally:
+        release.join()
+    assert (await storage.get(Client, "c")).secret == "s"
+    await storage.close()

@@ -8,15 +8,18 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.unit.provider.support import SECRET, SETTINGS
 
 from idgate.clock import FrozenClock
 from idgate.oauth2.errors import InvalidGrant
 from idgate.provider.core import Provider, with_static
 from idgate.provider.token_endpoint import TokenAnswer, TokenEndpoint
-from idgate.provider.token_lane import TokenLane
+from idgate.provider.token_lane import TokenLane, form_params
 from idgate.storage import Storage, open_storage
 
 BASIC = "Basic " + base64.b64encode(f"prometheus:{SECRET}".encode()).decode()
@@ -109,3 +112,15 @@ async def test_a_grant_the_core_refuses_is_refused_alike_on_both_doors(core: Pro
     status, _, written = await TokenLane(core, SETTINGS.path).answer(BASIC.encode(), b"", "rid")
     assert (status, written) == (found.status, found.body) and status == 400
     assert json.loads(written) == {"error": "invalid_grant", "error_description": "code expired"}
+
+
+_FORM_TEXT = st.text(alphabet=st.sampled_from("ab=&+%2F41é _-.~"), max_size=40)
+
+
+@given(_FORM_TEXT)
+def test_the_lane_reads_a_form_as_the_standard_library_does(text: str) -> None:
+    """Whatever the body (escapes, ``+``, empty fields, names without ``=``, repeated names)."""
+    expected: dict[str, list[str]] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        expected.setdefault(name, []).append(value)
+    assert form_params(text.encode()) == expected

@@ -11,7 +11,7 @@ from idgate.errors import NotFound
 from idgate.settings import ClientSettings, StaticPassword
 from idgate.storage import Storage, open_storage
 from idgate.storage.base import AuthCode, Claims, Client, Password, Record, SigningKey, SigningKeys
-from idgate.storage.codec import decode, encode
+from idgate.storage.codec import decode, encode, stored_text
 from idgate.storage.sql import async_url
 from idgate.storage.static import (
     ReadOnly,
@@ -117,3 +117,58 @@ def test_decoding_again_after_a_change_reads_the_new_text() -> None:
     assert decode(Client, encode(changed)) == changed
     assert decode(Client, encode(first)) == first
     assert decode(Client, encode(first)).secret == "one"
+
+
+NON_ASCII = AuthCode(
+    id="h",
+    client_id="c",
+    redirect_uri="https://a/cb",
+    scopes=("openid",),
+    nonce="",
+    code_challenge="",
+    code_challenge_method="",
+    connector_id="local",
+    claims=Claims("u", "José Müller", "jose@例え.jp", True, groups=("équipe", "☃")),
+    issued_at=1.5,
+    expires_at=1e16,
+)
+
+
+def test_text_an_earlier_release_wrote_is_read_back_equal() -> None:
+    """Earlier releases stored ``json.dumps`` of the fields: non-ASCII as ``\\u`` escapes, ``1e+16``."""
+    earlier = json.dumps(dataclasses.asdict(NON_ASCII), separators=(",", ":"), sort_keys=True)
+    assert "\\u00e9" in earlier and "1e+16" in earlier
+    assert decode(AuthCode, earlier) == NON_ASCII
+
+
+def test_text_written_now_is_what_an_earlier_release_reads() -> None:
+    """The same JSON document as before (UTF-8 where earlier releases escaped), so a database written now
+    is still read by them: their reader was ``json.loads`` and the fields by name."""
+    text = encode(NON_ASCII)
+    assert json.loads(text) == json.loads(json.dumps(dataclasses.asdict(NON_ASCII)))
+    assert list(json.loads(text)) == sorted(json.loads(text))  # keys sorted, as before
+
+
+def test_values_of_another_type_than_the_field_are_read_as_earlier_releases_read_them() -> None:
+    """A bool stored as 1 and a float as a string: not what the fields say, read leniently as before."""
+    text = encode(Client(id="c", secret="s")).replace('"public":false', '"public":0')
+    text = text.replace('"expires_at":null', '"expires_at":"5"')
+    found = decode(Client, text)
+    assert (found.public, found.expires_at) == (0, "5")
+
+
+def test_a_string_json_cannot_carry_as_utf8_is_stored_escaped_and_read_back() -> None:
+    client = Client(id="c", secret="s", name="lone \udc80 surrogate")
+    text = encode(client)
+    assert text.isascii() and "\\udc80" in text
+    assert decode(Client, text) == client
+
+
+def test_the_stored_text_of_a_record_just_read_is_the_text_it_was_read_from() -> None:
+    """What a compare-and-swap expects: the text as stored (even in an earlier release's form), and for
+    any other record its encoding."""
+    earlier = json.dumps(dataclasses.asdict(NON_ASCII), separators=(",", ":"), sort_keys=True)
+    read = decode(AuthCode, earlier)
+    assert stored_text(read) == earlier
+    other = dataclasses.replace(read, nonce="n")
+    assert stored_text(other) == encode(other)

@@ -12,7 +12,8 @@ Two halves:
   ``code_verifier``. A second redemption is a replay (RFC 6749 §4.1.2, RFC 9700 §4.2.4): it is refused
   and what the first redemption issued is revoked. The code is checked when the request comes and marked
   redeemed in the transaction that stores the tokens issued for it (:attr:`.Grant.complete`): one
-  transaction per exchange, and a code is never spent without its tokens.
+  transaction per exchange, and a code is never spent without its tokens. That write is made against the
+  code as it was checked (``seen``): it succeeds only if no other redemption came between.
 
 PKCE (RFC 7636, S256 only): required for every client unless the client is marked ``requirePKCE:
 false`` (never for a public client); when a challenge was sent the verifier is mandatory, and a
@@ -191,21 +192,26 @@ def issue_code(
     return code, record
 
 
+def check_redemption(code: AuthCode, client: Client, request: TokenRequest, now: float) -> None:
+    """Refuse ``code`` unless ``client`` may redeem it now with ``request`` (every binding holds)."""
+    if code.redeemed_at is not None:
+        raise CodeReplayed(code.grant_id)
+    if now >= code.expires_at:
+        raise InvalidGrant("authorization code expired")
+    if code.client_id != client.id:
+        raise InvalidGrant("authorization code was issued to another client")
+    if code.redirect_uri != request.redirect_uri:
+        raise InvalidGrant("redirect_uri does not match the authorization request")
+    pkce.verify(request.code_verifier, code.code_challenge, code.code_challenge_method)
+
+
 def redemption(
     client: Client, request: TokenRequest, now: float, grant_id: str = ""
 ) -> Callable[[AuthCode], AuthCode]:
     """The update that redeems a code, refusing it (and writing nothing) unless every binding holds."""
 
     def redeem(code: AuthCode) -> AuthCode:
-        if code.redeemed_at is not None:
-            raise CodeReplayed(code.grant_id)
-        if now >= code.expires_at:
-            raise InvalidGrant("authorization code expired")
-        if code.client_id != client.id:
-            raise InvalidGrant("authorization code was issued to another client")
-        if code.redirect_uri != request.redirect_uri:
-            raise InvalidGrant("redirect_uri does not match the authorization request")
-        pkce.verify(request.code_verifier, code.code_challenge, code.code_challenge_method)
+        check_redemption(code, client, request, now)
         return dataclasses.replace(code, redeemed_at=now, grant_id=grant_id)
 
     return redeem
@@ -227,12 +233,15 @@ class AuthorizationCodeGrant:
         storage = ctx.storage
 
         async def checked() -> AuthCode:  # the code as it is now: refused here, before any token is made
-            return redeem(await storage.get(AuthCode, code_id))
-
-        async def complete(records: Sequence[Record]) -> None:  # redeemed with the tokens, or refused
-            await _refusing(storage, storage.update(AuthCode, code_id, redeem, create=records))
+            stored = await storage.get(AuthCode, code_id)
+            check_redemption(stored, client, request, ctx.now)
+            return stored
 
         code = await _refusing(storage, checked())
+
+        async def complete(records: Sequence[Record]) -> None:  # redeemed with the tokens, or refused
+            await _refusing(storage, storage.update(AuthCode, code_id, redeem, create=records, seen=code))
+
         return Grant(
             client_id=code.client_id,
             scopes=code.scopes,

@@ -39,7 +39,7 @@ from idgate.oauth2.errors import InvalidGrant, InvalidRequest, InvalidScope
 from idgate.oauth2.grants.base import Grant, GrantContext, RefreshPolicy
 from idgate.oauth2.requests import TokenRequest
 from idgate.oauth2.revocation import revoke_grant
-from idgate.storage.base import Client, Record, RefreshToken, Storage
+from idgate.storage.base import Claims, Client, Record, RefreshToken, Storage
 
 SECRET_BYTES = 32
 
@@ -128,33 +128,43 @@ class Rotate:
     policy: RefreshPolicy
     now: float
 
-    def __call__(self, family: RefreshToken) -> RefreshToken:
+    def spends(self, family: RefreshToken) -> str:
+        """The secret hash this use spends (``""``: none, rotation is off); refused unless the presented
+        secret may be used now."""
         if family.client_id != self.client.id:
             raise InvalidGrant("refresh token was issued to another client")
         if family.expires_at is not None and self.now >= family.expires_at:
             raise InvalidGrant("refresh token expired")
         if _same(self.presented, family.secret_hash):
-            if not self.policy.rotate:  # disableRotation: the same secret, only the lifetimes move
-                return dataclasses.replace(
-                    family, last_used_at=self.now, expires_at=expiry(self.policy, family.created_at, self.now)
-                )
-            spent = family.secret_hash
-        elif (
+            return family.secret_hash if self.policy.rotate else ""
+        if (
             _same(self.presented, family.previous_hash)
             and family.rotated_at is not None
             and self.now - family.rotated_at <= self.policy.reuse_interval
             and self.policy.reuse_interval > 0
         ):
-            spent = family.previous_hash  # the retry of a lost answer: the first answer stops working
-        else:
-            raise RefreshReplayed()
+            return family.previous_hash  # the retry of a lost answer: the first answer stops working
+        raise RefreshReplayed()
+
+    def __call__(self, family: RefreshToken, identity: tuple[Claims, str] | None = None) -> RefreshToken:
+        """``family`` used now (rotated, unless rotation is off); with ``identity``, the claims and
+        connector data the connector reported kept with it."""
+        spent = self.spends(family)
+        claims, data = identity or (family.claims, family.connector_data)
+        expires_at = expiry(self.policy, family.created_at, self.now)
+        if not spent:  # disableRotation: the same secret, only the lifetimes move
+            return dataclasses.replace(
+                family, last_used_at=self.now, expires_at=expires_at, claims=claims, connector_data=data
+            )
         return dataclasses.replace(
             family,
             secret_hash=self.fresh,
             previous_hash=spent,
             rotated_at=self.now if spent == family.secret_hash else family.rotated_at,
             last_used_at=self.now,
-            expires_at=expiry(self.policy, family.created_at, self.now),
+            expires_at=expires_at,
+            claims=claims,
+            connector_data=data,
         )
 
 
@@ -186,7 +196,9 @@ class RefreshTokenGrant:
         storage = ctx.storage
 
         async def checked() -> RefreshToken:  # refused here, before the connector is asked
-            return rotate(await storage.get(RefreshToken, family_id))
+            stored = await storage.get(RefreshToken, family_id)
+            rotate.spends(stored)
+            return stored
 
         family = await _refusing(storage, family_id, checked())
         scopes = family.scopes
@@ -205,10 +217,11 @@ class RefreshTokenGrant:
             raise
 
         def use(current: RefreshToken) -> RefreshToken:  # rotated, with what the connector says now
-            return dataclasses.replace(rotate(current), claims=claims, connector_data=data)
+            return rotate(current, (claims, data))
 
-        async def complete(records: Sequence[Record]) -> None:
-            await _refusing(storage, family_id, storage.update(RefreshToken, family_id, use, create=records))
+        async def complete(records: Sequence[Record]) -> None:  # against the family as it was checked
+            written = storage.update(RefreshToken, family_id, use, create=records, seen=family)
+            await _refusing(storage, family_id, written)
 
         return Grant(
             client_id=family.client_id,

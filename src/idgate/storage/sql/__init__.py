@@ -1,8 +1,7 @@
 """SQL storage (SQLite and PostgreSQL) with its Alembic migrations; :func:`open_sql` builds it from a URL.
 
-SQLite runs on ``sqlite3`` alone (:mod:`.sqlite`); SQLAlchemy is imported for PostgreSQL. Alembic is
-imported only for a database whose schema is behind (a SQLite file, or a PostgreSQL database): every
-later start reads the revision and leaves it out (~7 MB of every process).
+SQLite runs on ``sqlite3`` alone (:mod:`.sqlite`), PostgreSQL on ``asyncpg`` alone (:mod:`.postgres`);
+SQLAlchemy and Alembic are imported only when a database's schema is behind.
 """
 
 from __future__ import annotations
@@ -12,12 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from idgate.errors import StorageError
-from idgate.storage.sql.names import SCHEMA_HEAD
 from idgate.storage.sql.sqlite import MEMORY, SqliteStorage, open_sqlite
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from idgate.storage.sql.postgres import PostgresStorage
 
 __all__ = ["SqliteStorage", "async_url", "open_sql", "sqlite_path"]
@@ -52,7 +48,9 @@ def sqlite_path(url: str) -> str:
 async def open_sql(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> SqliteStorage | PostgresStorage:
     """Connect, create the SQLite file's directory if needed, run migrations.
 
-    ``pool_size``: PostgreSQL connections kept per process (as many again may open under load).
+    ``pool_size``: PostgreSQL connections per process, and as many again under load (the pool holds
+    at most twice as many; it opens one at start, more as they are needed, and closes those idle for
+    five minutes).
     """
     async_url(url)  # refuses a URL without a known scheme
     if url.split("://", 1)[0].split("+", 1)[0].lower() == "sqlite":
@@ -67,36 +65,61 @@ async def open_sql(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> SqliteSto
     return await _open_postgres(url, pool_size)
 
 
-async def _open_postgres(url: str, pool_size: int) -> PostgresStorage:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
+def _dsn(url: str) -> str:
+    """asyncpg's DSN of a config URL (``postgres://``, ``postgresql://``, ``postgresql+asyncpg://``)."""
+    return "postgresql://" + url.split("://", 1)[1]
 
+
+async def _open_postgres(url: str, pool_size: int) -> PostgresStorage:
+    """The pool, after the schema is brought up to date: Alembic (and SQLAlchemy) are loaded only when
+    the database is behind :data:`~.names.SCHEMA_HEAD`."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    from idgate.storage.sql.names import SCHEMA_HEAD
     from idgate.storage.sql.postgres import PostgresStorage
 
-    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
-    engine = create_async_engine(make_url(async_url(url)), **kwargs)
-    storage = PostgresStorage(engine)
     try:
-        if await _postgres_revision(engine) != SCHEMA_HEAD:
-            from idgate.storage.sql.migrate import upgrade
-
-            await upgrade(engine)
+        pool = await asyncpg.create_pool(_dsn(url), min_size=1, max_size=2 * pool_size, reset=_keep_session)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StorageError(f"cannot open storage: {type(exc).__name__}: {exc}") from exc
+    storage = PostgresStorage(pool)
+    try:
+        if await _postgres_revision(pool) != SCHEMA_HEAD:
+            await _migrate_postgres(url)
     except Exception as exc:
-        await engine.dispose()
+        await pool.close()
         if isinstance(exc, StorageError):
             raise
         raise StorageError(f"cannot open storage: {type(exc).__name__}: {exc}") from exc
     return storage
 
 
-async def _postgres_revision(engine: AsyncEngine) -> str | None:
-    """The Alembic revision a PostgreSQL database is at (``None``: no schema yet, or several heads)."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import ProgrammingError
+async def _keep_session(connection: Any) -> None:
+    """A connection goes back to the pool as it is (asyncpg has rolled back a transaction left open):
+    idgate sets no session state -- no ``SET``, ``LISTEN`` or session-level advisory lock -- so the
+    round trip of asyncpg's reset query (``RESET ALL``, ``UNLISTEN *`` ...) after each operation is
+    saved."""
 
-    async with engine.connect() as conn:
-        try:
-            found = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-        except ProgrammingError:  # no alembic_version table: an empty database
-            return None
-    return str(found[0]) if len(found) == 1 else None
+
+async def _postgres_revision(pool: Any) -> str | None:
+    """The Alembic revision the database is at (``None``: no schema yet)."""
+    import asyncpg
+
+    try:
+        found = await pool.fetchval("SELECT version_num FROM alembic_version")
+    except asyncpg.UndefinedTableError:
+        return None
+    return None if found is None else str(found)
+
+
+async def _migrate_postgres(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from idgate.storage.sql.migrate import upgrade
+
+    engine = create_async_engine(make_url(async_url(url)), pool_size=1, max_overflow=0)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()

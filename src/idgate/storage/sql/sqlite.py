@@ -1,12 +1,22 @@
 """The SQLite backend, on :mod:`sqlite3` alone: no SQLAlchemy or Alembic in a running process.
 
-Each operation is one function of :mod:`.sqlite_operations`. It runs on the event loop's own connection when
-the database is free (tens of µs, no thread hop), and otherwise -- another connection holds the write
-lock: another process of this host, or this process's worker -- in one worker thread whose connection
-waits for the lock (its busy timeout), never the loop. Every operation tries the loop's connection first
-(a refusal costs a few µs), and tries again after short pauses before it takes the worker: operations
-waiting in the worker never hold back the ones that need not wait. The worker also checkpoints the WAL
-every :data:`CHECKPOINT_EVERY` writes, which the loop's connection never does.
+Each operation is one function of :mod:`.sqlite_operations`, run on the event loop's own connection
+(tens of µs, no thread hop). That connection never waits for a lock: when the file is busy -- another
+connection holds the write lock, another process of this host -- the operation fails at once, having
+written nothing, and is tried again on the loop after a short pause (:data:`BUSY_PAUSES`, then
+:data:`BUSY_PAUSES`' last, jittered, for up to :data:`BUSY_TIMEOUT`), while the loop serves others.
+
+Not in a thread with SQLite's own busy handler, as before: that handler sleeps up to 100 ms between
+tries while the other process's loop, which never sleeps, takes the lock in each gap, and every
+operation that found the file busy waited behind it in the one worker thread. That was the 966 ms
+two-worker p99 of ``bench/RESULTS.md`` (2026-12-06, point 5): ``bench/grants_ab.py --processes 2`` (two
+processes saturating one file) measured waits in that thread of 0.4-2.5 s and grants of up to 2 s. With
+the pauses on the loop the slowest operations of such runs made 4-10 tries (~10 ms of pauses) and the
+rest of their 0.1-0.25 s was their turn on a loop saturated by 32 grants at once.
+
+One worker thread remains, with a connection that does wait (its busy timeout): it checkpoints the WAL
+every :data:`CHECKPOINT_EVERY` writes, which the loop's connection never does, runs garbage collection
+(a sweep may hold the write lock a while), and runs operations called from another thread than the loop's.
 
 ``:memory:`` is one connection on the loop (nothing else can hold its lock), for tests and the demo.
 
@@ -56,9 +66,11 @@ _WRITES = frozenset(
     }
 )
 MEMORY = ":memory:"
-#: A busy file is tried again on the loop after these pauses (s) before the worker waits for it: another
-#: process's transaction holds the lock for tens of µs, and a thread hop costs more than a short timer.
+#: A busy file is tried again on the loop after these pauses (s), then after the last one (jittered) until
+#: :data:`BUSY_TIMEOUT`: another process's transaction holds the lock for tens to hundreds of µs.
 BUSY_PAUSES = (0.0, 0.0002, 0.0005, 0.001, 0.002)
+#: How long (s) an operation tries a busy file before it fails (``Conflict``), as the worker's busy timeout.
+BUSY_TIMEOUT = 10.0
 
 
 @contextlib.contextmanager
@@ -89,7 +101,7 @@ class SqliteStorage:
         self._path = path
         self._memory = path == MEMORY
         self._direct: sqlite3.Connection | None = None
-        self._thread: int | None = None  # the loop's thread, which alone uses ``_direct``
+        self._loop_thread: int | None = None  # the loop's thread, which alone uses ``_direct``
         self._worker: ThreadPoolExecutor | None = None
         self._worker_conn: sqlite3.Connection | None = None
         self._writes = 0
@@ -104,30 +116,39 @@ class SqliteStorage:
                 self._direct = sqlite3.connect(MEMORY, check_same_thread=False)
             else:
                 self._direct = sqlite_operations.open_direct(self._path)
-            self._thread = threading.get_ident()
-        if not self._memory and self._thread != threading.get_ident():
+            self._loop_thread = threading.get_ident()
+        if not self._memory and self._loop_thread != threading.get_ident():
             return None  # used from another thread (a CLI helper, a test): take the worker
         return self._direct
 
     async def _run(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(connection, *args)`` on the loop's connection, else in the worker thread."""
-        direct = self._loop_connection()
-        if direct is not None:
-            for pause in BUSY_PAUSES:
-                if pause:
-                    await asyncio.sleep(pause)
-                with _errors(kind):
-                    try:
-                        result = fn(direct, *args)
-                    except sqlite3.OperationalError as exc:
-                        if self._memory or not sqlite_operations.busy(exc):
-                            raise
-                    else:
-                        if fn in _WRITES:
-                            self._count_write()
-                        return result
-        with _errors(kind):
-            return await self._in_worker(fn, *args)
+        """``fn(connection, *args)`` on the loop's connection (opened on first use), tried again while
+        the file is busy; in the worker thread when called from another thread."""
+        tries = 0
+        deadline = 0.0
+        while True:
+            with _errors(kind):
+                try:
+                    direct = self._loop_connection()  # its opening may find the file busy too
+                    if direct is None:
+                        return await self._in_worker(fn, *args)
+                    result = fn(direct, *args)
+                except sqlite3.OperationalError as exc:
+                    if self._memory or not sqlite_operations.busy(exc):
+                        raise
+                    loop = asyncio.get_running_loop()
+                    deadline = deadline or loop.time() + BUSY_TIMEOUT
+                    if loop.time() >= deadline:
+                        raise
+                else:
+                    if fn in _WRITES:
+                        self._count_write()
+                    return result
+            pause = BUSY_PAUSES[min(tries, len(BUSY_PAUSES) - 1)]
+            if tries >= len(BUSY_PAUSES):
+                pause *= random.uniform(0.5, 1.5)  # noqa: S311 - two processes out of step, not a secret
+            tries += 1
+            await asyncio.sleep(pause)
 
     async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._worker is None:
@@ -176,13 +197,20 @@ class SqliteStorage:
 
     @timed("update")
     async def update(
-        self, kind: type[R], id: str, fn: Callable[[R], R], *, create: Sequence[Record] = ()
+        self,
+        kind: type[R],
+        id: str,
+        fn: Callable[[R], R],
+        *,
+        create: Sequence[Record] = (),
+        seen: R | None = None,
     ) -> R:
         for attempt in range(UPDATE_ATTEMPTS):
             try:
-                new: R = await self._run(kind.KIND, sqlite_operations.update, kind, id, fn, create)
+                new: R = await self._run(kind.KIND, sqlite_operations.update, kind, id, fn, create, seen)
                 return new
             except Conflict:
+                seen = None  # read it again
                 jitter = random.uniform(0.001, 0.004)  # noqa: S311 - a pause, not a secret
                 await asyncio.sleep(jitter * min(attempt + 1, 10))
         raise Conflict(f"{kind.KIND}: too many concurrent updates")

@@ -3,18 +3,23 @@ written once per table (:mod:`.sqlite` decides which connection runs it).
 
 Each function is a whole operation -- a write is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` -- so it runs in
 one call wherever it runs. ``BEGIN IMMEDIATE`` takes SQLite's write lock up front. :func:`update` reads
-and runs the caller's function before it takes the lock, then writes only if the record's version is
-still the one it read (a compare-and-swap): the lock is held for the write alone.
+and runs the caller's function before it takes the lock, then writes only if the record is still the one
+it read (a compare-and-swap): the lock is held for the write alone. When the caller has just read the
+record (``seen``: a code exchange checks the code, a refresh the family, before they issue anything) the
+read is not made again: the write is a compare-and-swap on the stored text itself, and only when that
+finds another text does the update read the record. An update sets only the columns that change (the
+record's text and version; its expiry and indexed fields when they moved), so SQLite writes no index page
+it did not need to.
 
 Why functions and not SQLAlchemy: through SQLAlchemy + aiosqlite one ``update`` cost about ten hops
 between the event loop and a worker thread (cursor, execute, fetch, commit, the pool's reset ...), each a
 wake-up of both threads, plus statement construction in Python. Even one hop (~150-250 µs of CPU here)
 costs more than the work: reading or writing one small row with WAL and ``synchronous = NORMAL`` (no sync
-at commit) is ~20-50 µs. So an operation first runs on a connection owned by the event loop
-(:func:`open_direct`), which never waits: when another process holds the write lock it fails at once
-with SQLITE_BUSY, nothing was written, and the operation goes to the worker's connection
-(:func:`open_worker`), which waits there. The loop's connection never checkpoints the WAL; the worker
-does (:func:`checkpoint`), so the loop never syncs a file.
+at commit) is ~20-50 µs. So operations run on a connection owned by the event loop (:func:`open_direct`),
+which never waits: when another process holds the write lock it fails at once with SQLITE_BUSY, nothing
+was written, and :mod:`.sqlite` tries it again after a short pause. The loop's connection never
+checkpoints the WAL; a worker thread does (:func:`checkpoint`, on :func:`open_worker`'s connection), so
+the loop never syncs a file.
 
 The functions only touch ``sqlite3``; :mod:`.sqlite` translates their exceptions. The SQL is built from
 the tables' own names (:mod:`.names`) and the kinds' indexed fields (quoted), never from input; values
@@ -33,7 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 from idgate.storage.base import Record, indexes
-from idgate.storage.codec import decode, encode
+from idgate.storage.codec import decode, encode, stored_text
 from idgate.storage.sql.names import NAMES, REVOKED_SESSIONS
 
 
@@ -43,7 +48,12 @@ def _quote(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Statements:
-    """The SQL of one record kind's table."""
+    """The SQL of one record kind's table.
+
+    The updates: ``update`` sets every column, ``update_data`` the text alone (expiry and indexed fields
+    unchanged); each matches the version read (``update``, ``update_data``) or the text the caller saw
+    (``swap``, ``swap_data``). Their parameters: ``[expires_at, data, *lookups]`` or ``[data]``, then
+    ``id`` and the version or text."""
 
     lookups: tuple[str, ...]
     insert: str
@@ -51,6 +61,9 @@ class Statements:
     list: str
     get_versioned: str
     update: str
+    update_data: str
+    swap: str
+    swap_data: str
     delete: str
 
 
@@ -63,16 +76,18 @@ def statements(kind: type[Record]) -> Statements:
     extra_marks = ", ?" * len(lookups)
     extra_sets = "".join(f", {_quote(c)} = ?" for c in lookups)
     columns = f"id, version, expires_at, data{extra_cols}"
+    every = f"UPDATE {table} SET version = version + 1, expires_at = ?, data = ?{extra_sets} WHERE id = ?"
+    text = f"UPDATE {table} SET version = version + 1, data = ? WHERE id = ?"
     return Statements(
         lookups=lookups,
         insert=f"INSERT INTO {table} ({columns}) VALUES (?, 1, ?, ?{extra_marks})",
         get=f"SELECT data FROM {table} WHERE id = ?",
         list=f"SELECT data FROM {table} ORDER BY id",
         get_versioned=f"SELECT version, data FROM {table} WHERE id = ?",
-        update=(
-            f"UPDATE {table} SET version = ?, expires_at = ?, data = ?{extra_sets} "
-            "WHERE id = ? AND version = ?"
-        ),
+        update=every + " AND version = ?",
+        update_data=text + " AND version = ?",
+        swap=every + " AND data = ?",
+        swap_data=text + " AND data = ?",
         delete=f"DELETE FROM {table} WHERE id = ?",
     )
 
@@ -142,37 +157,78 @@ class Changed(Exception):
     """The record changed between the read and the write of :func:`update` (read it again)."""
 
 
-def update(
+def _new_record(kind: type[Record], id: str, new: Any) -> Any:
+    if new.id != id or type(new) is not kind:
+        raise ValueError("an update function must return a record of the same kind and id")
+    return new
+
+
+def _changes(stmts: Statements, old: Record, new: Record, *, swap: bool) -> tuple[str, list[Any]]:
+    """The update statement that writes ``new`` over ``old`` and its leading parameters (the columns
+    that change)."""
+    moved = new.expires_at != old.expires_at or any(
+        getattr(new, name) != getattr(old, name) for name in stmts.lookups
+    )
+    if moved:
+        sql = stmts.swap if swap else stmts.update
+        return sql, [new.expires_at, encode(new), *_lookup_values(stmts, new)]
+    return (stmts.swap_data if swap else stmts.update_data), [encode(new)]
+
+
+def _write(
+    conn: sqlite3.Connection, sql: str, params: list[Any], inserts: list[tuple[str, list[Any]]]
+) -> bool:
+    """One transaction: the update (when it matches) and the inserts with it; whether it matched."""
+
+    def body() -> bool:
+        if conn.execute(sql, params).rowcount != 1:
+            return False  # nothing written: the transaction ends empty
+        _insert(conn, inserts)
+        return True
+
+    written: bool = _transaction(conn, body, write=True)
+    return written
+
+
+def update(  # noqa: PLR0917 - called as _run(fn, *args), positionally
     conn: sqlite3.Connection,
     kind: type[Record],
     id: str,
     fn: Callable[[Any], Any],
     created: Sequence[Record] = (),
+    seen: Record | None = None,
 ) -> Any:
-    """Read, apply ``fn``, write back if the record is still the one read, and insert ``created`` in the
-    same transaction; the new record.
+    """Apply ``fn`` to the record, write the result back if the record is still the one ``fn`` saw, and
+    insert ``created`` in the same transaction; the new record.
 
-    The read, the decoding, ``fn`` and the encoding run before the write lock is taken; the write is a
-    compare-and-swap on the record's version, so the lock is held only for it (other processes of the host
-    wait less). :class:`Changed` when another writer came first (nothing written): the caller reads again.
+    ``seen``: the record as the caller just read it. ``fn`` runs on it and the write matches its stored
+    text, without a read; when the record changed since (or ``fn`` refuses it), the update goes on as
+    without ``seen``. Otherwise the read, the decoding, ``fn`` and the encoding run before the write lock
+    is taken, and the write matches the version read. Either way the lock is held only for the write
+    (other processes of the host wait less). :class:`Changed` when another writer came first (nothing
+    written): the caller reads again.
     """
     stmts = statements(kind)
+    inserts = _insert_rows(created)
+    if seen is not None:
+        try:
+            changed = fn(seen)
+        except Exception:
+            changed = None  # refused on what the caller saw: the stored record decides
+        if changed is not None:
+            new = _new_record(kind, id, changed)
+            sql, params = _changes(stmts, seen, new, swap=True)
+            if _write(conn, sql, [*params, id, stored_text(seen)], inserts):
+                return new
     rows = conn.execute(stmts.get_versioned, (id,)).fetchall()  # fetchall: no statement left open
     if not rows:
         raise Missing(id)
     version, data = int(rows[0][0]), str(rows[0][1])
-    new = fn(decode(kind, data))
-    if new.id != id or type(new) is not kind:
-        raise ValueError("an update function must return a record of the same kind and id")
-    params = [version + 1, new.expires_at, encode(new), *_lookup_values(stmts, new), id, version]
-    inserts = _insert_rows(created)
-
-    def body() -> None:
-        if conn.execute(stmts.update, params).rowcount != 1:
-            raise Changed(id)  # rolled back by _transaction: the inserts are not made either
-        _insert(conn, inserts)
-
-    _transaction(conn, body, write=True)
+    old = decode(kind, data)
+    new = _new_record(kind, id, fn(old))
+    sql, params = _changes(stmts, old, new, swap=False)
+    if not _write(conn, sql, [*params, id, version], inserts):
+        raise Changed(id)
     return new
 
 
@@ -193,9 +249,13 @@ def open_direct(path: str) -> sqlite3.Connection:
     database raises at once and the caller takes the worker thread instead) and never checkpoints the WAL
     by itself (a checkpoint writes and syncs megabytes; :func:`checkpoint` runs it in the worker)."""
     conn = sqlite3.connect(path, timeout=0)
-    conn.execute("PRAGMA busy_timeout = 0")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    try:  # another process may hold the file at this moment (closing it, it checkpoints and removes the WAL)
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+    except sqlite3.Error:
+        conn.close()  # the caller tries again with a new one
+        raise
     return conn
 
 
